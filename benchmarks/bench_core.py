@@ -1,0 +1,138 @@
+"""Speed of the core loops, measured side by side in one run.
+
+On a 3-minute music spectrogram (win 2048, hop 512: M = 1025, N ~ 7750), at
+K = 3 and K = 30 with 100 iterations, times:
+
+* ``nmf_kl`` and ``nmf_euclidean`` (loss tracked at every iteration);
+* scikit-learn's NMF, solver='mu', same initial W and H, tol=0 (it evaluates
+  its loss only every 10th iteration);
+* the GEMM floor: only the float32 matrix products one iteration needs;
+* ``griffin_lim`` against ``librosa.griffinlim`` at equal iterations, with
+  the spectral convergence each reaches.
+
+Each figure is the best of ``--repeats`` runs (the machine is shared; the
+minimum is the least disturbed). Run: ``python benchmarks/bench_core.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import librosa
+import numpy as np
+from sklearn.decomposition import NMF
+
+import nmf_helpers as nh
+
+SR = 22050
+DURATION = 180.0
+
+
+def music_spectrogram() -> np.ndarray:
+    """3 minutes of the project's own clips, one after the other, repeated."""
+    names = ["groove", "sampling_track", "unrelated_track", "sample"]
+    pieces = [nh.load_audio(nh.clip_path(name), sr=SR)[0] for name in names]
+    song = np.concatenate(pieces)
+    song = np.tile(song, int(np.ceil(DURATION * SR / song.size)))[: int(DURATION * SR)]
+    return nh.spectrogram(song)
+
+
+def best_time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def gemm_floor(V, W, H, loss: str, n_iter: int) -> None:
+    """The float32 matrix products of ``n_iter`` iterations, and nothing else."""
+    WH = np.empty_like(V)
+    for _ in range(n_iter):
+        if loss == "kl":
+            np.matmul(W, H, out=WH)
+            WH @ H.T
+            np.matmul(W, H, out=WH)
+            W.T @ WH
+        else:
+            V @ H.T
+            W.T @ V
+
+
+def sklearn_nmf(V, W0, H0, beta_loss: str, n_iter: int) -> None:
+    model = NMF(
+        W0.shape[1], init="custom", solver="mu", beta_loss=beta_loss, tol=0, max_iter=n_iter
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter reached, as intended
+        model.fit_transform(V, W=W0.copy(), H=H0.copy())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iters", type=int, default=100)
+    args = parser.parse_args()
+
+    V = music_spectrogram()
+    print(f"V: shape {V.shape}, {V.dtype}; {args.iters} iterations; best of {args.repeats}")
+    rng = np.random.default_rng(0)
+    # Warm the JIT caches so compile time is not measured.
+    nh.nmf_kl(V[:, :100], 2, n_iter=2)
+    nh.griffin_lim(V[:, :50], n_iter=2)
+
+    rows = []
+    for K in (3, 30):
+        W0 = (1.0 - rng.random((V.shape[0], K))).astype(np.float32)
+        H0 = (1.0 - rng.random((K, V.shape[1]))).astype(np.float32)
+        scale = np.sqrt(V.mean() / (W0.sum(0) @ H0.sum(1) / V.size)).astype(np.float32)
+        W0 *= scale
+        H0 *= scale
+        for loss, ours, beta in (
+            ("kl", nh.nmf_kl, "kullback-leibler"),
+            ("euclidean", nh.nmf_euclidean, "frobenius"),
+        ):
+            t_ours = best_time(
+                lambda: ours(V, K, n_iter=args.iters, W_init=W0, H_init=H0), args.repeats
+            )
+            t_sklearn = best_time(lambda: sklearn_nmf(V, W0, H0, beta, args.iters), args.repeats)
+            t_floor = best_time(lambda: gemm_floor(V, W0, H0, loss, args.iters), args.repeats)
+            rows.append((loss, K, t_ours, t_sklearn, t_floor))
+
+    print()
+    print(f"{'loss':<10} {'K':>3} {'ours s':>8} {'sklearn s':>10} {'GEMM floor s':>13}"
+          f" {'sklearn/ours':>13} {'ours/floor':>11}")
+    for loss, K, t_ours, t_sklearn, t_floor in rows:
+        print(f"{loss:<10} {K:>3} {t_ours:>8.3f} {t_sklearn:>10.3f} {t_floor:>13.3f}"
+              f" {t_sklearn / t_ours:>12.2f}x {t_ours / t_floor:>10.2f}x")
+
+    # Griffin-Lim on an NMF-like target: the magnitude of the music itself.
+    n_gl = args.iters
+    gl_V = V[:, : V.shape[1] // 3]  # one minute keeps the run short
+    t_ours = best_time(lambda: nh.griffin_lim(gl_V, n_iter=n_gl), args.repeats)
+    t_librosa = best_time(
+        lambda: librosa.griffinlim(
+            gl_V, n_iter=n_gl, hop_length=512, n_fft=2048, momentum=0.99,
+            random_state=0, init="random",
+        ),
+        args.repeats,
+    )
+    y_ours = nh.griffin_lim(gl_V, n_iter=n_gl)
+    y_librosa = librosa.griffinlim(
+        gl_V, n_iter=n_gl, hop_length=512, n_fft=2048, momentum=0.99, random_state=0,
+        init="random",
+    )
+    sc_ours = nh.spectral_convergence(gl_V, y_ours)
+    sc_librosa = nh.spectral_convergence(gl_V, y_librosa)
+    print()
+    print(f"griffin_lim, {gl_V.shape[1]} frames, {n_gl} iterations, momentum 0.99")
+    print(f"  ours    {t_ours:7.3f} s   spectral convergence {sc_ours:.4f}")
+    print(f"  librosa {t_librosa:7.3f} s   spectral convergence {sc_librosa:.4f}")
+    print(f"  librosa/ours time {t_librosa / t_ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

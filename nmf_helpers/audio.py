@@ -1,0 +1,169 @@
+"""Reading and writing audio files.
+
+Reading goes through soundfile (libsndfile: WAV, FLAC, OGG, MP3, AIFF, ...)
+and falls back to librosa's audioread backend for anything else ffmpeg can
+decode. Every clip comes back mono, float32, at the rate asked for.
+Writing never touches a file this process has read as input.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from ._validation import ParameterError, check_int, check_signal
+
+__all__ = ["AUDIO_DIR", "clip_path", "load_audio", "save_audio"]
+
+# Files read by load_audio in this process: save_audio refuses to write over them.
+_INPUT_FILES: set[Path] = set()
+
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
+def _read_any(path: Path) -> tuple[np.ndarray, int]:
+    """Samples as (n_samples, n_channels) float32 and the file's own rate."""
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        return data, rate
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        pass
+    try:
+        import librosa  # audioread fallback: slower, needs ffmpeg for most formats
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+    except Exception as error:
+        raise ParameterError(
+            f"load_audio: cannot read {str(path)!r} as audio ({type(error).__name__}:"
+            f" {error}); use WAV, FLAC, OGG or MP3"
+        ) from None
+    return np.atleast_2d(data).T, rate
+
+
+def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
+    """Load an audio file as a mono float32 waveform.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file soundfile or librosa can decode (wav, flac, ogg, mp3, ...).
+    sr : int or None
+        Sample rate to return; the file is resampled (soxr, high quality)
+        when its rate differs. ``None`` keeps the file's own rate.
+
+    Returns
+    -------
+    x : np.ndarray [shape=(n_samples,), float32]
+        Mono waveform (channels averaged), nominally in [-1, 1].
+    sr : int
+        Its sample rate.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ParameterError
+        If the file is not readable audio, has no samples, or holds NaN/Inf.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> x, sr = nh.load_audio(nh.clip_path("groove"))  # doctest: +SKIP
+    """
+    path = Path(os.fspath(path)).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"load_audio: no such file: {str(path)!r}")
+    if path.is_dir():
+        raise ParameterError(f"load_audio: {str(path)!r} is a directory, not an audio file")
+    if sr is not None:
+        sr = check_int("load_audio", "sr", sr, minimum=1000)
+    data, rate = _read_any(path)
+    if data.size == 0:
+        raise ParameterError(f"load_audio: {str(path)!r} contains no audio samples")
+    if not np.all(np.isfinite(data)):
+        raise ParameterError(f"load_audio: {str(path)!r} contains NaN or Inf samples")
+    x = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if sr is not None and rate != sr:
+        import librosa
+
+        x = librosa.resample(x, orig_sr=rate, target_sr=sr, res_type="soxr_hq")
+        rate = sr
+    _INPUT_FILES.add(path.resolve())
+    return np.ascontiguousarray(x, dtype=np.float32), int(rate)
+
+
+def save_audio(path, x, sr: int) -> Path:
+    """Write a mono waveform as 16-bit WAV or FLAC (chosen by the extension).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination ending in ``.wav`` or ``.flac``; parent folders are made.
+        It may not be a file that :func:`load_audio` has read in this process.
+    x : np.ndarray [shape=(n_samples,)]
+        Waveform in [-1, 1]; samples beyond are clipped with a warning.
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    file_format = _WRITE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise ParameterError(
+            f"save_audio: path must end in .wav or .flac, got {str(path)!r}"
+        )
+    if path.resolve() in _INPUT_FILES:
+        raise ParameterError(
+            f"save_audio: refusing to overwrite {str(path)!r}, which was loaded as input"
+        )
+    x = check_signal("save_audio", "x", x)
+    sr = check_int("save_audio", "sr", sr, minimum=1000)
+    peak = float(np.max(np.abs(x)))
+    if peak > 1.0:
+        warnings.warn(
+            f"save_audio: {path.name} peaks at {peak:.3f} > 1 and was clipped;"
+            " scale it (e.g. x / np.abs(x).max()) to avoid distortion",
+            stacklevel=2,
+        )
+        x = np.clip(x, -1.0, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, x, sr, format=file_format, subtype="PCM_16")
+    return path
+
+
+#: The clips the project ships (see audio/README.md), beside the package.
+AUDIO_DIR = Path(__file__).resolve().parent.parent / "audio"
+
+
+def clip_path(name: str) -> Path:
+    """Path of one of the project's own clips, e.g. ``clip_path("groove")``.
+
+    Parameters
+    ----------
+    name : str
+        A clip name from audio/README.md (``groove``, ``sample``,
+        ``sampling_track``, ``unrelated_track``, a stem such as
+        ``groove_vocals``), with or without extension.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    candidates = sorted(AUDIO_DIR.glob(f"{name}.*")) if "." not in name else [AUDIO_DIR / name]
+    candidates = [path for path in candidates if path.suffix in {".flac", ".wav", ".ogg", ".mp3"}]
+    if not candidates or not candidates[0].exists():
+        available = sorted({p.stem for p in AUDIO_DIR.glob("*.flac")})
+        raise FileNotFoundError(
+            f"clip_path: no clip named {name!r} in {AUDIO_DIR}; available: {available}"
+        )
+    return candidates[0]

@@ -1,0 +1,290 @@
+"""Short-time Fourier transforms, magnitude spectrograms and Griffin-Lim.
+
+One convention is used everywhere in the package, and it is librosa's
+default, so that ``librosa.display`` axes and librosa's functions agree with
+ours: a periodic Hann window of ``win`` samples, hop ``hop``, frames centred
+on ``t = n * hop`` with zero padding of ``win // 2`` at both ends, hence
+``N = 1 + len(x) // hop`` frames and ``M = win // 2 + 1`` frequency bins.
+The inverse is weighted overlap-add divided by the window's summed square,
+so ``istft(stft(x), length=len(x))`` gives back ``x`` to float32 precision.
+
+Internally spectra are kept frame-major, shape (N, M), so that each FFT reads
+and writes contiguous memory; the public functions return (M, N) like the
+literature and librosa.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+from tqdm.auto import tqdm
+
+from . import _kernels
+from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
+
+__all__ = ["griffin_lim", "istft", "spectral_convergence", "spectrogram", "stft"]
+
+_WORKERS = -1  # scipy.fft: use every core
+
+
+@functools.lru_cache(maxsize=8)
+def _window(win: int) -> np.ndarray:
+    window = scipy.signal.get_window("hann", win, fftbins=True).astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+@functools.lru_cache(maxsize=8)
+def _inverse_envelope(win: int, hop: int, n_frames: int) -> np.ndarray:
+    """1 / (sum of squared shifted windows), 0 where the sum is negligible."""
+    squared = _window(win).astype(np.float64) ** 2
+    envelope = _overlap_add(np.broadcast_to(squared, (n_frames, win)), hop)
+    tiny = np.finfo(np.float32).tiny
+    inverse = np.where(envelope > tiny, 1.0 / np.maximum(envelope, tiny), 0.0)
+    inverse = inverse.astype(np.float32)
+    inverse.flags.writeable = False
+    return inverse
+
+
+def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
+    """Sum frames of shape (N, win) placed every ``hop`` samples.
+
+    Frames are cut into ``ceil(win / hop)`` blocks of ``hop`` samples; block j
+    of frame n lands on output block n + j, so the whole sum is a handful of
+    vectorised adds instead of a Python loop over frames.
+    """
+    n_frames, win = frames.shape
+    n_blocks = -(-win // hop)
+    padded_win = n_blocks * hop
+    if padded_win != win:
+        frames = np.pad(frames, ((0, 0), (0, padded_win - win)))
+    blocks = frames.reshape(n_frames, n_blocks, hop)
+    output = np.zeros((n_frames + n_blocks - 1, hop), dtype=frames.dtype)
+    for j in range(n_blocks):
+        output[j : j + n_frames] += blocks[:, j, :]
+    return output.reshape(-1)[: (n_frames - 1) * hop + win]
+
+
+def _frames_spectrum(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """STFT in frame-major layout: complex64 of shape (N, win // 2 + 1)."""
+    padded = np.pad(x, win // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop]
+    return scipy.fft.rfft(frames * _window(win), axis=-1, workers=_WORKERS)
+
+
+def _frames_signal(spectrum: np.ndarray, win: int, hop: int, length: int) -> np.ndarray:
+    """Inverse of :func:`_frames_spectrum` for a frame-major spectrum."""
+    frames = scipy.fft.irfft(spectrum, n=win, axis=-1, workers=_WORKERS)
+    frames *= _window(win)
+    signal = _overlap_add(frames, hop)
+    signal *= _inverse_envelope(win, hop, spectrum.shape[0])
+    signal = signal[win // 2 :][:length]
+    if signal.size < length:
+        signal = np.pad(signal, (0, length - signal.size))
+    return signal
+
+
+def _check_frame_sizes(function: str, win, hop) -> tuple[int, int]:
+    win = check_int(function, "win", win, minimum=2)
+    hop = check_int(function, "hop", hop, minimum=1)
+    if hop > win:
+        raise ParameterError(f"{function}: hop ({hop}) must not exceed win ({win})")
+    return win, hop
+
+
+def stft(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
+    """Complex short-time Fourier transform.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,), real]
+        Mono waveform; at least ``win`` samples.
+    win : int
+        Window (and FFT) length in samples.
+    hop : int
+        Samples between frames.
+
+    Returns
+    -------
+    X : np.ndarray [shape=(win // 2 + 1, 1 + n_samples // hop), complex64]
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
+    >>> nh.stft(x).shape
+    (1025, 44)
+    """
+    x = _check_audio_for_frames("stft", x, win, hop)
+    win, hop = _check_frame_sizes("stft", win, hop)
+    return np.ascontiguousarray(_frames_spectrum(x, win, hop).T)
+
+
+def istft(X, *, win: int = 2048, hop: int = 512, length: int | None = None) -> np.ndarray:
+    """Inverse of :func:`stft` (weighted overlap-add).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(win // 2 + 1, N), complex]
+    win, hop : int
+        As given to :func:`stft`.
+    length : int, optional
+        Samples to return; default ``(N - 1) * hop``. Pass ``len(x)`` to get
+        back exactly the signal ``X`` was computed from.
+
+    Returns
+    -------
+    x : np.ndarray [shape=(length,), float32]
+    """
+    win, hop = _check_frame_sizes("istft", win, hop)
+    X = check_matrix("istft", "X", X, shape=(win // 2 + 1, None), nonnegative=False,
+                     allow_complex=True)
+    if length is None:
+        length = (X.shape[1] - 1) * hop
+    length = check_int("istft", "length", length, minimum=1)
+    spectrum = np.ascontiguousarray(X.T, dtype=np.complex64)
+    return _frames_signal(spectrum, win, hop, length).astype(np.float32, copy=False)
+
+
+def _check_audio_for_frames(function: str, x, win, hop) -> np.ndarray:
+    x = check_signal(function, "x", x)
+    if isinstance(win, int) and x.size < win:
+        raise ParameterError(
+            f"{function}: x has {x.size} samples, shorter than one window (win = {win})"
+        )
+    return x
+
+
+def spectrogram(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
+    """Magnitude spectrogram ``V = |stft(x)|``, the matrix NMF factorises.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,), real]
+        Mono waveform of at least ``win`` samples, not silent.
+    win, hop : int
+        Window length and hop in samples.
+
+    Returns
+    -------
+    V : np.ndarray [shape=(win // 2 + 1, 1 + n_samples // hop), float32, non-negative]
+
+    Raises
+    ------
+    ParameterError
+        If ``x`` is empty, shorter than one window, not finite, or silent.
+    """
+    x = _check_audio_for_frames("spectrogram", x, win, hop)
+    win, hop = _check_frame_sizes("spectrogram", win, hop)
+    if not np.any(x):
+        raise ParameterError("spectrogram: x is silent (all samples are zero)")
+    return np.ascontiguousarray(np.abs(_frames_spectrum(x, win, hop)).T)
+
+
+def spectral_convergence(V, y, *, win: int = 2048, hop: int = 512) -> float:
+    """``||V - |STFT(y)| ||_F / ||V||_F``: how well ``y`` realises magnitude ``V``.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(win // 2 + 1, N), non-negative]
+    y : np.ndarray [shape=(n_samples,)]
+        A waveform; its STFT is cut or zero-padded to N frames.
+
+    Returns
+    -------
+    float
+        0 is a perfect match; 1 is as far as silence.
+    """
+    V = check_matrix("spectral_convergence", "V", V, shape=(win // 2 + 1, None))
+    y = _check_audio_for_frames("spectral_convergence", y, win, hop)
+    magnitude = np.abs(_frames_spectrum(y, win, hop)).T
+    n_frames = V.shape[1]
+    if magnitude.shape[1] < n_frames:
+        magnitude = np.pad(magnitude, ((0, 0), (0, n_frames - magnitude.shape[1])))
+    magnitude = magnitude[:, :n_frames]
+    norm_V = np.linalg.norm(V.astype(np.float64))
+    if norm_V == 0:
+        raise ParameterError("spectral_convergence: V is all zeros")
+    return float(np.linalg.norm(V - magnitude) / norm_V)
+
+
+def griffin_lim(
+    V,
+    *,
+    n_iter: int = 100,
+    win: int = 2048,
+    hop: int = 512,
+    momentum: float = 0.99,
+    seed: int | np.random.Generator = 0,
+    length: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """A waveform whose STFT magnitude approximates ``V`` (fast Griffin-Lim).
+
+    Alternates between the set of spectrograms with magnitude ``V`` and the
+    set of consistent spectrograms (STFTs of some signal), with the momentum
+    term of Perraudin et al.: ``X <- P_V(C(X) - m / (1 + m) C(X_prev))``.
+    ``momentum=0`` is the classic Griffin-Lim algorithm.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(win // 2 + 1, N), non-negative]
+        Target magnitude, e.g. ``W @ H`` from NMF.
+    n_iter : int >= 1
+        Projections to run.
+    win, hop : int
+        The STFT convention ``V`` was computed with.
+    momentum : float in [0, 1.5]
+        0.99 (the default) converges much faster than 0; above 1 may diverge.
+    seed : int or np.random.Generator
+        Seed for the random initial phases (fixed by default).
+    length : int, optional
+        Samples to return, default ``(N - 1) * hop``.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(length,), float32]
+
+    References
+    ----------
+    D. Griffin and J. Lim, "Signal estimation from modified short-time
+    Fourier transform", IEEE Trans. ASSP 32(2), 1984.
+
+    N. Perraudin, P. Balazs and P. L. Sondergaard, "A fast Griffin-Lim
+    algorithm", IEEE WASPAA, 2013.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = np.sin(2 * np.pi * 440 * np.arange(22050) / 22050).astype(np.float32)
+    >>> y = nh.griffin_lim(nh.spectrogram(x), n_iter=30)
+    >>> nh.spectral_convergence(nh.spectrogram(x), y) < 0.1
+    True
+    """
+    win, hop = _check_frame_sizes("griffin_lim", win, hop)
+    V = check_matrix("griffin_lim", "V", V, shape=(win // 2 + 1, None))
+    n_iter = check_int("griffin_lim", "n_iter", n_iter, minimum=1)
+    momentum = check_real("griffin_lim", "momentum", momentum, minimum=0.0, maximum=1.5)
+    n_frames = V.shape[1]
+    if length is None:
+        length = (n_frames - 1) * hop
+    length = check_int("griffin_lim", "length", length, minimum=1)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+    magnitude = np.ascontiguousarray(V.T, dtype=np.float32)
+    phases = rng.uniform(0.0, 2.0 * np.pi, size=magnitude.shape)
+    estimate = (magnitude * np.exp(1j * phases)).astype(np.complex64)
+    previous = np.zeros_like(estimate)
+    acceleration = momentum / (1.0 + momentum)
+    signal_length = (n_frames - 1) * hop
+    for _ in tqdm(range(n_iter), desc="griffin_lim", disable=not progress, leave=False):
+        signal = _frames_signal(estimate, win, hop, signal_length)
+        rebuilt = _frames_spectrum(signal, win, hop)
+        _kernels.phase_projection(magnitude, rebuilt, previous, acceleration, estimate)
+        previous = rebuilt
+    return _frames_signal(estimate, win, hop, length).astype(np.float32, copy=False)
