@@ -103,11 +103,15 @@ def main() -> None:
             rows.append((loss, K, t_ours, t_sklearn, t_floor))
 
     print()
-    print(f"{'loss':<10} {'K':>3} {'ours s':>8} {'sklearn s':>10} {'GEMM floor s':>13}"
-          f" {'sklearn/ours':>13} {'ours/floor':>11}")
+    print(
+        f"{'loss':<10} {'K':>3} {'ours s':>8} {'sklearn s':>10} {'GEMM floor s':>13}"
+        f" {'sklearn/ours':>13} {'ours/floor':>11}"
+    )
     for loss, K, t_ours, t_sklearn, t_floor in rows:
-        print(f"{loss:<10} {K:>3} {t_ours:>8.3f} {t_sklearn:>10.3f} {t_floor:>13.3f}"
-              f" {t_sklearn / t_ours:>12.2f}x {t_ours / t_floor:>10.2f}x")
+        print(
+            f"{loss:<10} {K:>3} {t_ours:>8.3f} {t_sklearn:>10.3f} {t_floor:>13.3f}"
+            f" {t_sklearn / t_ours:>12.2f}x {t_ours / t_floor:>10.2f}x"
+        )
 
     # Griffin-Lim on an NMF-like target: the magnitude of the music itself.
     n_gl = args.iters
@@ -115,14 +119,24 @@ def main() -> None:
     t_ours = best_time(lambda: nh.griffin_lim(gl_V, n_iter=n_gl), args.repeats)
     t_librosa = best_time(
         lambda: librosa.griffinlim(
-            gl_V, n_iter=n_gl, hop_length=512, n_fft=2048, momentum=0.99,
-            random_state=0, init="random",
+            gl_V,
+            n_iter=n_gl,
+            hop_length=512,
+            n_fft=2048,
+            momentum=0.99,
+            random_state=0,
+            init="random",
         ),
         args.repeats,
     )
     y_ours = nh.griffin_lim(gl_V, n_iter=n_gl)
     y_librosa = librosa.griffinlim(
-        gl_V, n_iter=n_gl, hop_length=512, n_fft=2048, momentum=0.99, random_state=0,
+        gl_V,
+        n_iter=n_gl,
+        hop_length=512,
+        n_fft=2048,
+        momentum=0.99,
+        random_state=0,
         init="random",
     )
     sc_ours = nh.spectral_convergence(gl_V, y_ours)

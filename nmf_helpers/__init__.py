@@ -7,7 +7,8 @@ The modules, one per concern:
   :func:`griffin_lim`, :func:`spectral_convergence`
 * :mod:`nmf_helpers.nmf` — :func:`nmf_euclidean`, :func:`nmf_kl` (fixed and partially
   fixed W, per-iteration losses)
-* :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`
+* :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`,
+  :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.plotting` — :func:`plot_spectrogram`, :func:`plot_spectrograms`,
   :func:`plot_losses`
 
@@ -24,7 +25,7 @@ from ._validation import ParameterError
 from .audio import AUDIO_DIR, clip_path, load_audio, save_audio
 from .nmf import EPS, nmf_euclidean, nmf_kl
 from .plotting import plot_losses, plot_spectrogram, plot_spectrograms
-from .separation import component, components
+from .separation import component, components, separate, soft_masks
 from .spectral import griffin_lim, istft, spectral_convergence, spectrogram, stft
 
 __version__ = "0.1.0"
@@ -45,6 +46,8 @@ __all__ = [
     "plot_spectrogram",
     "plot_spectrograms",
     "save_audio",
+    "separate",
+    "soft_masks",
     "spectral_convergence",
     "spectrogram",
     "stft",

@@ -61,9 +61,7 @@ def check_matrix(
         raise ParameterError(f"{function}: {name} is not an array ({error})") from None
     kinds = "biufc" if allow_complex else "biuf"
     if array.dtype.kind not in kinds:
-        raise ParameterError(
-            f"{function}: {name} must be a numeric array, got dtype {array.dtype}"
-        )
+        raise ParameterError(f"{function}: {name} must be a numeric array, got dtype {array.dtype}")
     if array.ndim != 2:
         raise ParameterError(
             f"{function}: {name} must be 2-D, got {array.ndim}-D with shape {array.shape}"
@@ -73,9 +71,7 @@ def check_matrix(
     for axis, expected in enumerate(shape):
         if expected is not None and array.shape[axis] != expected:
             wanted = tuple("?" if s is None else s for s in shape)
-            raise ParameterError(
-                f"{function}: {name} must have shape {wanted}, got {array.shape}"
-            )
+            raise ParameterError(f"{function}: {name} must have shape {wanted}, got {array.shape}")
     if not np.all(np.isfinite(array)):
         bad = np.count_nonzero(~np.isfinite(array))
         raise ParameterError(f"{function}: {name} contains {bad} NaN or Inf entries")

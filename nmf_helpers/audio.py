@@ -119,9 +119,7 @@ def save_audio(path, x, sr: int) -> Path:
     path = Path(os.fspath(path)).expanduser()
     file_format = _WRITE_FORMATS.get(path.suffix.lower())
     if file_format is None:
-        raise ParameterError(
-            f"save_audio: path must end in .wav or .flac, got {str(path)!r}"
-        )
+        raise ParameterError(f"save_audio: path must end in .wav or .flac, got {str(path)!r}")
     if path.resolve() in _INPUT_FILES:
         raise ParameterError(
             f"save_audio: refusing to overwrite {str(path)!r}, which was loaded as input"

@@ -176,9 +176,7 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
         W_fixed = check_matrix(function, "W_fixed", W_fixed, shape=(M, None))
         n_fixed = W_fixed.shape[1]
         if n_fixed > K:
-            raise ParameterError(
-                f"{function}: W_fixed has {n_fixed} columns, more than K = {K}"
-            )
+            raise ParameterError(f"{function}: W_fixed has {n_fixed} columns, more than K = {K}")
     if K - n_fixed > min(M, N):
         raise ParameterError(
             f"{function}: K = {K} is out of range: at most min(M, N) = {min(M, N)}"
@@ -303,7 +301,9 @@ def nmf_kl(
     >>> bool(np.array_equal(W2[:, :4], W))
     True
     """
-    return _factorise("nmf_kl", _KullbackLeibler, V, K, n_iter, seed, W_fixed, W_init, H_init, progress)
+    return _factorise(
+        "nmf_kl", _KullbackLeibler, V, K, n_iter, seed, W_fixed, W_init, H_init, progress
+    )
 
 
 nmf_euclidean.__doc__ = nmf_euclidean.__doc__.replace("{common}", _COMMON_DOC)

@@ -73,7 +73,9 @@ def plot_spectrogram(
     return ax
 
 
-def plot_losses(losses, *, ax=None, title: str | None = None, log_scale: bool = True, ylabel="loss"):
+def plot_losses(
+    losses, *, ax=None, title: str | None = None, log_scale: bool = True, ylabel="loss"
+):
     """Draw one or several loss curves against the iteration number.
 
     Parameters
@@ -137,12 +139,17 @@ def plot_spectrograms(
     items = list(spectrograms.items() if isinstance(spectrograms, Mapping) else spectrograms)
     nrows = -(-len(items) // ncols)
     figure, axes = plt.subplots(
-        nrows, ncols, figsize=(width, row_height * nrows), sharex=True, sharey=True,
-        squeeze=False, layout="constrained",
+        nrows,
+        ncols,
+        figsize=(width, row_height * nrows),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
     ref = max(float(np.max(V)) for _, V in items) if shared_ref else None
-    for ax, (title, V) in zip(axes.flat, items):
+    for ax, (title, V) in zip(axes.flat, items, strict=False):
         plot_spectrogram(V, sr=sr, hop=hop, ax=ax, title=title, ref=ref, colorbar=False)
-    for ax in axes.flat[len(items):]:
+    for ax in axes.flat[len(items) :]:
         ax.set_visible(False)
     return figure

@@ -1,9 +1,15 @@
-"""Hearing single NMF components: the column view of W H.
+"""Hearing NMF components: the column view of W H, and soft masks.
 
 ``W H = sum_k W[:, k] H[k, :]``: the product is a sum of K rank-one
 spectrograms, one per component. Keeping W and zeroing every row of H but
 row k leaves exactly the k-th term, the part of the mixture that component k
-explains.
+explains (:func:`component`, :func:`components`). Those are magnitudes only;
+the homework turns them into sound with Griffin-Lim.
+
+:func:`soft_masks` and :func:`separate` instead share the mixture's own
+complex STFT among groups of components in proportion to what each group
+explains (a Wiener-like soft mask), which keeps the original phase and makes
+the group estimates add up to the mixture exactly.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import numbers
 
 import numpy as np
 
-from ._validation import ParameterError, check_matrix
+from ._validation import ParameterError, check_matrix, check_real, check_signal
+from .spectral import _check_frame_sizes, istft, stft
 
-__all__ = ["component", "components"]
+__all__ = ["component", "components", "separate", "soft_masks"]
 
 
 def _check_factors(function: str, W, H) -> tuple[np.ndarray, np.ndarray]:
@@ -85,3 +92,110 @@ def component(W, H, k: int) -> np.ndarray:
     W, H = _check_factors("component", W, H)
     _check_indices("component", [k], W.shape[1])
     return np.outer(W[:, k], H[k, :])
+
+
+def _check_groups(function: str, groups, K: int) -> list[list[int]]:
+    """Groups as lists of non-negative indices; no component in two groups."""
+    if isinstance(groups, numbers.Integral) or not len(groups):
+        raise ParameterError(
+            f"{function}: groups must be a non-empty list of index lists, got {groups!r}"
+        )
+    checked = [sorted({k % K for k in _check_indices(function, group, K)}) for group in groups]
+    seen: set[int] = set()
+    for group in checked:
+        shared = seen.intersection(group)
+        if shared:
+            raise ParameterError(
+                f"{function}: component {min(shared)} is in two groups; groups must not overlap"
+            )
+        seen.update(group)
+    return checked
+
+
+def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
+    """Soft masks ``(W_g H_g)^p / sum_g' (W_g' H_g')^p``, one per group.
+
+    Components in no group form one implicit "rest" group, which takes part
+    in the denominator, so with ``power=1`` the mask of group g is exactly
+    ``W_g H_g / W H``. Where every group is zero the mixture is shared
+    equally, so the masks of all groups (and the rest) always sum to 1.
+
+    Parameters
+    ----------
+    W : np.ndarray [shape=(M, K), non-negative]
+    H : np.ndarray [shape=(K, N), non-negative]
+    groups : sequence of sequences of int
+        Disjoint component indices, e.g. ``[[0, 2], [1]]``.
+    power : float > 0
+        Exponent p; larger values make the masks closer to binary.
+
+    Returns
+    -------
+    masks : np.ndarray [shape=(len(groups), M, N), float32], values in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> W, H = np.ones((3, 2)), np.array([[1.0, 3.0], [1.0, 1.0]])
+    >>> nh.soft_masks(W, H, [[0], [1]])[:, 0, :]
+    array([[0.5 , 0.75],
+           [0.5 , 0.25]], dtype=float32)
+    """
+    W, H = _check_factors("soft_masks", W, H)
+    K = W.shape[1]
+    checked = _check_groups("soft_masks", groups, K)
+    power = check_real("soft_masks", "power", power, minimum=1e-3, maximum=100.0)
+    rest = sorted(set(range(K)).difference(*checked))
+    parts = [W[:, group] @ H[group, :] for group in checked + ([rest] if rest else [])]
+    parts = np.stack(parts).astype(np.float32)
+    if power != 1.0:
+        parts **= np.float32(power)
+    total = parts.sum(axis=0)
+    nothing = total <= 0
+    masks = parts[: len(checked)] / np.where(nothing, 1.0, total)
+    masks[:, nothing] = 1.0 / parts.shape[0]
+    return masks
+
+
+def separate(x, W, H, groups, *, power: float = 1.0, win: int = 2048, hop: int = 512):
+    """Waveform of each group: ``istft(mask_g * stft(x))`` with the mixture's phase.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,)]
+        The mixture that ``W H`` was fitted to (``spectrogram(x, win, hop)``).
+    W : np.ndarray [shape=(M, K), non-negative]
+    H : np.ndarray [shape=(K, N), non-negative]
+    groups : sequence of sequences of int
+        Disjoint component indices (see :func:`soft_masks`).
+    power : float
+        Mask exponent p (1 by default).
+    win, hop : int
+        The STFT used for the spectrogram.
+
+    Returns
+    -------
+    estimates : np.ndarray [shape=(len(groups), n_samples), float32]
+        When the groups cover every component they add up to ``x`` (to
+        float32 precision).
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = np.random.default_rng(0).standard_normal(8192).astype(np.float32)
+    >>> W, H, _ = nh.nmf_kl(nh.spectrogram(x), 2, n_iter=10)
+    >>> parts = nh.separate(x, W, H, [[0], [1]])
+    >>> bool(np.allclose(parts.sum(axis=0), x, atol=1e-5))
+    True
+    """
+    x = check_signal("separate", "x", x)
+    win, hop = _check_frame_sizes("separate", win, hop)
+    X = stft(x, win=win, hop=hop)
+    W, H = _check_factors("separate", W, H)
+    if (W.shape[0], H.shape[1]) != X.shape:
+        raise ParameterError(
+            f"separate: W H has shape {(W.shape[0], H.shape[1])} but the STFT of x has"
+            f" shape {X.shape}; fit W and H to spectrogram(x, win={win}, hop={hop})"
+        )
+    masks = soft_masks(W, H, groups, power=power)
+    return np.stack([istft(mask * X, win=win, hop=hop, length=x.size) for mask in masks])

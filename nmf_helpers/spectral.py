@@ -140,8 +140,9 @@ def istft(X, *, win: int = 2048, hop: int = 512, length: int | None = None) -> n
     x : np.ndarray [shape=(length,), float32]
     """
     win, hop = _check_frame_sizes("istft", win, hop)
-    X = check_matrix("istft", "X", X, shape=(win // 2 + 1, None), nonnegative=False,
-                     allow_complex=True)
+    X = check_matrix(
+        "istft", "X", X, shape=(win // 2 + 1, None), nonnegative=False, allow_complex=True
+    )
     if length is None:
         length = (X.shape[1] - 1) * hop
     length = check_int("istft", "length", length, minimum=1)
