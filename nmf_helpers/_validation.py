@@ -70,8 +70,10 @@ def check_matrix(
         raise ParameterError(f"{function}: {name} is empty (shape {array.shape})")
     for axis, expected in enumerate(shape):
         if expected is not None and array.shape[axis] != expected:
-            wanted = tuple("?" if s is None else s for s in shape)
-            raise ParameterError(f"{function}: {name} must have shape {wanted}, got {array.shape}")
+            wanted = ", ".join("?" if size is None else str(size) for size in shape)
+            raise ParameterError(
+                f"{function}: {name} must have shape ({wanted}), got {array.shape}"
+            )
     if not np.all(np.isfinite(array)):
         bad = np.count_nonzero(~np.isfinite(array))
         raise ParameterError(f"{function}: {name} contains {bad} NaN or Inf entries")

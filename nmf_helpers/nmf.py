@@ -34,6 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _kernels
+from ._threads import threads_for
 from ._validation import ParameterError, check_int, check_matrix
 
 __all__ = ["EPS", "nmf_euclidean", "nmf_kl"]
@@ -192,7 +193,10 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
     W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
     objective = objective_class(V)
     losses = np.empty(n_iter, dtype=np.float64)
-    with tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar:
+    with (
+        threads_for(V.size),
+        tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar,
+    ):
         for iteration in range(n_iter):
             if n_fixed < K:
                 objective.update_W(W, H, n_fixed)

@@ -23,11 +23,10 @@ import scipy.signal
 from tqdm.auto import tqdm
 
 from . import _kernels
+from ._threads import threads_for
 from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
 
 __all__ = ["griffin_lim", "istft", "spectral_convergence", "spectrogram", "stft"]
-
-_WORKERS = -1  # scipy.fft: use every core
 
 
 @functools.lru_cache(maxsize=8)
@@ -68,16 +67,18 @@ def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
     return output.reshape(-1)[: (n_frames - 1) * hop + win]
 
 
-def _frames_spectrum(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+def _frames_spectrum(x: np.ndarray, win: int, hop: int, workers: int = 1) -> np.ndarray:
     """STFT in frame-major layout: complex64 of shape (N, win // 2 + 1)."""
     padded = np.pad(x, win // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop]
-    return scipy.fft.rfft(frames * _window(win), axis=-1, workers=_WORKERS)
+    return scipy.fft.rfft(frames * _window(win), axis=-1, workers=workers)
 
 
-def _frames_signal(spectrum: np.ndarray, win: int, hop: int, length: int) -> np.ndarray:
+def _frames_signal(
+    spectrum: np.ndarray, win: int, hop: int, length: int, workers: int = 1
+) -> np.ndarray:
     """Inverse of :func:`_frames_spectrum` for a frame-major spectrum."""
-    frames = scipy.fft.irfft(spectrum, n=win, axis=-1, workers=_WORKERS)
+    frames = scipy.fft.irfft(spectrum, n=win, axis=-1, workers=workers)
     frames *= _window(win)
     signal = _overlap_add(frames, hop)
     signal *= _inverse_envelope(win, hop, spectrum.shape[0])
@@ -283,9 +284,11 @@ def griffin_lim(
     previous = np.zeros_like(estimate)
     acceleration = momentum / (1.0 + momentum)
     signal_length = (n_frames - 1) * hop
-    for _ in tqdm(range(n_iter), desc="griffin_lim", disable=not progress, leave=False):
-        signal = _frames_signal(estimate, win, hop, signal_length)
-        rebuilt = _frames_spectrum(signal, win, hop)
-        _kernels.phase_projection(magnitude, rebuilt, previous, acceleration, estimate)
-        previous = rebuilt
-    return _frames_signal(estimate, win, hop, length).astype(np.float32, copy=False)
+    with threads_for(magnitude.size) as workers:
+        for _ in tqdm(range(n_iter), desc="griffin_lim", disable=not progress, leave=False):
+            signal = _frames_signal(estimate, win, hop, signal_length, workers)
+            rebuilt = _frames_spectrum(signal, win, hop, workers)
+            _kernels.phase_projection(magnitude, rebuilt, previous, acceleration, estimate)
+            previous = rebuilt
+        y = _frames_signal(estimate, win, hop, length, workers)
+    return y.astype(np.float32, copy=False)
