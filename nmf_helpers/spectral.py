@@ -210,7 +210,7 @@ def spectral_convergence(V, y, *, win: int = 2048, hop: int = 512) -> float:
     norm_V = np.linalg.norm(V.astype(np.float64))
     if norm_V == 0:
         raise ParameterError("spectral_convergence: V is all zeros")
-    return float(np.linalg.norm(V - magnitude) / norm_V)
+    return float(np.linalg.norm(V.astype(np.float64) - magnitude) / norm_V)
 
 
 def griffin_lim(
@@ -242,7 +242,9 @@ def griffin_lim(
     momentum : float in [0, 1.5]
         0.99 (the default) converges much faster than 0; above 1 may diverge.
     seed : int or np.random.Generator
-        Seed for the random initial phases (fixed by default).
+        Seed for the random initial phases (fixed by default). An int seed
+        draws them as ``librosa.griffinlim(random_state=seed)`` does, so both
+        return the same signal up to float32 rounding.
     length : int, optional
         Samples to return, default ``(N - 1) * hop``.
     progress : bool
@@ -276,11 +278,17 @@ def griffin_lim(
     if length is None:
         length = (n_frames - 1) * hop
     length = check_int("griffin_lim", "length", length, minimum=1)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    # An int seed draws the phases exactly as librosa.griffinlim(random_state=seed)
+    # does, so the two can be compared on identical starting points.
+    if isinstance(seed, np.random.Generator):
+        uniform = seed.random(size=V.shape)
+    else:
+        uniform = np.random.RandomState(check_int("griffin_lim", "seed", seed, minimum=0)).random(
+            size=V.shape
+        )
 
     magnitude = np.ascontiguousarray(V.T, dtype=np.float32)
-    phases = rng.uniform(0.0, 2.0 * np.pi, size=magnitude.shape)
-    estimate = (magnitude * np.exp(1j * phases)).astype(np.complex64)
+    estimate = (magnitude * np.exp(2j * np.pi * uniform.T)).astype(np.complex64)
     previous = np.zeros_like(estimate)
     acceleration = momentum / (1.0 + momentum)
     signal_length = (n_frames - 1) * hop

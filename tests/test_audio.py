@@ -1,0 +1,135 @@
+"""Tests of nmf_helpers/audio.py: any common file loads; nothing given is overwritten."""
+
+import warnings
+
+import numpy as np
+import pytest
+import soundfile
+
+import nmf_helpers as nh
+
+
+@pytest.fixture()
+def tone():
+    t = np.arange(44100) / 44100
+    left = 0.5 * np.sin(2 * np.pi * 440 * t)
+    right = 0.25 * np.sin(2 * np.pi * 660 * t)
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "file_format", "subtype", "tolerance"),
+    [
+        (".wav", "WAV", "PCM_16", 1e-3),
+        (".flac", "FLAC", "PCM_24", 1e-3),
+        (".ogg", "OGG", "VORBIS", 0.05),
+        (".mp3", "MP3", "MPEG_LAYER_III", 0.08),
+        (".aiff", "AIFF", "FLOAT", 1e-3),
+    ],
+)
+def test_stereo_44k_files_load_as_mono_22k(tmp_path, tone, suffix, file_format, subtype, tolerance):
+    path = tmp_path / f"tone{suffix}"
+    soundfile.write(path, tone, 44100, format=file_format, subtype=subtype)
+    x, sr = nh.load_audio(path)
+    assert sr == 22050 and x.dtype == np.float32 and x.ndim == 1
+    assert abs(x.size - 22050) < 2000  # encoders may pad a little
+    expected = tone.mean(axis=1)[::2][:22000]
+    # Compare levels, not samples: lossy codecs and resampling shift phase.
+    assert np.sqrt(np.mean(x[:22000] ** 2)) == pytest.approx(
+        np.sqrt(np.mean(expected**2)), abs=tolerance
+    )
+
+
+def test_native_rate_is_kept_with_sr_none(tmp_path, tone):
+    path = tmp_path / "tone.wav"
+    soundfile.write(path, tone, 44100)
+    x, sr = nh.load_audio(path, sr=None)
+    assert sr == 44100 and x.size == 44100
+    assert np.allclose(x, tone.mean(axis=1), atol=1e-4)
+
+
+def test_the_project_ogg_copy_loads(groove):
+    x, sr = nh.load_audio(nh.clip_path("groove_stereo44k.ogg"))
+    assert sr == 22050
+    assert abs(x.size - groove[0].size) < 100
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="load_audio: no such file"):
+        nh.load_audio(tmp_path / "nope.wav")
+
+
+def test_not_audio(tmp_path):
+    path = tmp_path / "notes.mp3"
+    path.write_text("this is not audio\n" * 100)
+    with pytest.raises(nh.ParameterError, match="load_audio: cannot read .*notes.mp3"):
+        nh.load_audio(path)
+
+
+def test_directory(tmp_path):
+    with pytest.raises(nh.ParameterError, match="is a directory"):
+        nh.load_audio(tmp_path)
+
+
+def test_empty_audio(tmp_path):
+    path = tmp_path / "empty.wav"
+    soundfile.write(path, np.zeros(0, np.float32), 22050)
+    with pytest.raises(nh.ParameterError, match="contains no audio samples"):
+        nh.load_audio(path)
+
+
+def test_nan_samples(tmp_path):
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, np.full(1000, np.nan, np.float32), 22050, subtype="FLOAT")
+    with pytest.raises(nh.ParameterError, match="NaN or Inf"):
+        nh.load_audio(path)
+
+
+def test_silent_audio_loads_but_cannot_be_analysed(tmp_path):
+    path = tmp_path / "silence.wav"
+    soundfile.write(path, np.zeros(22050, np.float32), 22050)
+    x, _ = nh.load_audio(path)
+    with pytest.raises(nh.ParameterError, match="spectrogram: x is silent"):
+        nh.spectrogram(x)
+
+
+def test_save_round_trip(tmp_path, rng):
+    x = (0.5 * rng.standard_normal(5000)).clip(-0.9, 0.9).astype(np.float32)
+    for suffix in (".wav", ".flac"):
+        path = nh.save_audio(tmp_path / "out" / f"x{suffix}", x, 22050)
+        y, sr = nh.load_audio(path, sr=None)
+        assert sr == 22050 and np.max(np.abs(y - x)) < 1e-4
+
+
+def test_save_refuses_to_overwrite_an_input(tmp_path, tone):
+    path = tmp_path / "input.wav"
+    soundfile.write(path, tone, 44100)
+    before = path.read_bytes()
+    x, sr = nh.load_audio(path)
+    with pytest.raises(nh.ParameterError, match="refusing to overwrite"):
+        nh.save_audio(path, x, sr)
+    assert path.read_bytes() == before
+
+
+def test_save_warns_and_clips(tmp_path):
+    path = tmp_path / "loud.wav"
+    with pytest.warns(UserWarning, match="peaks at 2.000 > 1 and was clipped"):
+        nh.save_audio(path, np.array([0.0, 2.0, -2.0], np.float32), 22050)
+    y, _ = nh.load_audio(path, sr=None)
+    assert np.max(np.abs(y)) <= 1.0
+
+
+def test_save_checks_its_arguments(tmp_path):
+    with pytest.raises(nh.ParameterError, match="must end in .wav or .flac"):
+        nh.save_audio(tmp_path / "x.mp3", np.zeros(10, np.float32), 22050)
+    with pytest.raises(nh.ParameterError, match="save_audio: x contains NaN"):
+        nh.save_audio(tmp_path / "x.wav", np.array([np.nan], np.float32), 22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nh.save_audio(tmp_path / "quiet.wav", np.zeros(10, np.float32), 22050)
+
+
+def test_clip_path_names_what_exists():
+    assert nh.clip_path("groove").name == "groove.flac"
+    with pytest.raises(FileNotFoundError, match="available: .*groove"):
+        nh.clip_path("no_such_clip")

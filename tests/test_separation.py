@@ -1,0 +1,87 @@
+"""Tests of nmf_helpers/separation.py: the column view of W H and soft masks."""
+
+import numpy as np
+import pytest
+
+import nmf_helpers as nh
+
+
+@pytest.fixture(scope="module")
+def fitted(groove, groove_V):
+    W, H, _ = nh.nmf_kl(groove_V, 4, n_iter=40)
+    return groove[0], W, H
+
+
+def test_components_add_up_to_W_H(fitted):
+    _, W, H = fitted
+    total = sum(nh.component(W, H, k) for k in range(4))
+    assert np.allclose(total, W @ H, rtol=1e-4, atol=1e-4 * float((W @ H).max()))
+
+
+def test_component_is_W_times_H_with_other_rows_zeroed(fitted):
+    _, W, H = fitted
+    H_only_2 = np.zeros_like(H)
+    H_only_2[2] = H[2]
+    assert np.allclose(nh.component(W, H, 2), W @ H_only_2)
+    assert np.allclose(nh.components(W, H, [0, 2]), nh.component(W, H, 0) + nh.component(W, H, 2))
+    assert np.allclose(nh.components(W, H, [-1]), nh.component(W, H, 3))
+
+
+def test_soft_mask_estimates_add_up_to_the_mixture(fitted):
+    x, W, H = fitted
+    parts = nh.separate(x, W, H, [[0], [1], [2, 3]])
+    assert parts.shape == (3, x.size) and parts.dtype == np.float32
+    assert np.max(np.abs(parts.sum(axis=0) - x)) < 1e-5
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0, 2.0])
+def test_masks_sum_to_one_with_the_rest_group(fitted, power):
+    _, W, H = fitted
+    masks = nh.soft_masks(W, H, [[0], [3]], power=power)
+    explicit = nh.soft_masks(W, H, [[0], [3], [1, 2]], power=power)
+    assert masks.shape == (2, W.shape[0], H.shape[1])
+    assert np.all(masks >= 0) and np.all(masks <= 1)
+    assert np.allclose(masks, explicit[:2])  # the implicit rest group is [1, 2]
+    assert np.allclose(explicit.sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_power_one_is_the_plain_ratio(fitted):
+    _, W, H = fitted
+    mask = nh.soft_masks(W, H, [[1]])[0]
+    WH = W @ H
+    expected = nh.component(W, H, 1) / WH
+    where = WH > 1e-6
+    assert np.allclose(mask[where], expected[where], rtol=1e-4)
+
+
+def test_mask_shares_silence_equally():
+    W = np.array([[1.0, 0.0], [0.0, 0.0]])
+    H = np.array([[1.0, 0.0], [1.0, 0.0]])
+    masks = nh.soft_masks(W, H, [[0], [1]])
+    assert np.allclose(masks[:, 1, :], 0.5)
+    assert np.allclose(masks[:, 0, 0], [1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda W, H: nh.component(W, H, 7), "component index 7 out of range for K = 4"),
+        (lambda W, H: nh.component(W, H, 1.5), "k must be an integer"),
+        (lambda W, H: nh.components(W, H, []), "ks is empty"),
+        (lambda W, H: nh.component(W, H.T, 0), "H must have shape"),
+        (lambda W, H: nh.soft_masks(W, H, [[0, 1], [1]]), "component 1 is in two groups"),
+        (lambda W, H: nh.soft_masks(W, H, []), "groups must be a non-empty list"),
+        (lambda W, H: nh.soft_masks(W, H, [[0]], power=0), "power must be between"),
+        (lambda W, H: nh.soft_masks(-W, H, [[0]]), "W must be nonnegative"),
+    ],
+)
+def test_bad_arguments(fitted, call, message):
+    _, W, H = fitted
+    with pytest.raises(nh.ParameterError, match=message):
+        call(W, H)
+
+
+def test_separate_checks_that_W_H_fits_x(fitted):
+    x, W, H = fitted
+    with pytest.raises(nh.ParameterError, match="separate: W H has shape"):
+        nh.separate(x[:50_000], W, H, [[0]])

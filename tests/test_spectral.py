@@ -1,0 +1,118 @@
+"""Tests of nmf_helpers/spectral.py: STFT convention, round trip, Griffin-Lim."""
+
+import librosa
+import numpy as np
+import pytest
+
+import nmf_helpers as nh
+
+
+@pytest.mark.parametrize("n_samples", [2048, 22050, 22051, 30000])
+@pytest.mark.parametrize(("win", "hop"), [(2048, 512), (1024, 256), (1000, 300)])
+def test_istft_of_stft_gives_back_the_signal(rng, n_samples, win, hop):
+    if n_samples < win:
+        pytest.skip("shorter than one window")
+    x = rng.standard_normal(n_samples).astype(np.float32) * 0.3
+    y = nh.istft(nh.stft(x, win=win, hop=hop), win=win, hop=hop, length=x.size)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert np.max(np.abs(y - x)) < 1e-5
+
+
+def test_round_trip_on_music(groove):
+    x, _ = groove
+    assert np.max(np.abs(nh.istft(nh.stft(x), length=x.size) - x)) < 1e-5
+
+
+def test_stft_follows_librosa_convention(groove):
+    x = groove[0][:100_000]
+    ours = nh.stft(x)
+    theirs = librosa.stft(x, n_fft=2048, hop_length=512, pad_mode="constant")
+    assert ours.shape == theirs.shape == (1025, 1 + x.size // 512)
+    assert ours.dtype == np.complex64
+    assert np.max(np.abs(ours - theirs)) < 1e-4 * np.max(np.abs(theirs))
+
+
+def test_spectrogram_is_the_float32_magnitude(groove):
+    x = groove[0]
+    V = nh.spectrogram(x)
+    assert V.shape == (1025, 1 + x.size // 512) and V.dtype == np.float32
+    assert V.flags.c_contiguous and V.min() >= 0
+    assert np.allclose(V, np.abs(nh.stft(x)))
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.zeros(0, np.float32), "x is empty"),
+        (np.zeros(4096, np.float32), "x is silent"),
+        (np.ones(100, np.float32), "shorter than one window"),
+        (np.full(4096, np.nan, np.float32), "NaN or Inf"),
+        (np.ones((2, 4096), np.float32), "mono 1-D waveform"),
+        (np.array(["a"] * 4096), "real waveform"),
+    ],
+)
+def test_spectrogram_rejects_bad_audio(x, message):
+    with pytest.raises(nh.ParameterError, match="spectrogram: .*" + message):
+        nh.spectrogram(x)
+
+
+def test_frame_sizes_are_checked():
+    x = np.ones(4096, np.float32)
+    with pytest.raises(nh.ParameterError, match="stft: hop .* must not exceed win"):
+        nh.stft(x, win=512, hop=1024)
+    with pytest.raises(nh.ParameterError, match="istft: X must have shape"):
+        nh.istft(np.ones((10, 5), np.complex64))
+    with pytest.raises(nh.ParameterError, match="griffin_lim: n_iter must be >= 1"):
+        nh.griffin_lim(np.ones((1025, 5)), n_iter=0)
+    with pytest.raises(nh.ParameterError, match="griffin_lim: momentum"):
+        nh.griffin_lim(np.ones((1025, 5)), momentum=3.0)
+    with pytest.raises(nh.ParameterError, match="griffin_lim: V must be nonnegative"):
+        nh.griffin_lim(-np.ones((1025, 5)))
+
+
+def test_spectral_convergence_of_the_original_is_near_zero(groove):
+    x = groove[0]
+    V = nh.spectrogram(x)
+    assert nh.spectral_convergence(V, x) < 1e-5
+    assert nh.spectral_convergence(V, np.zeros_like(x)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("momentum", [0.99, 0.0])
+def test_griffin_lim_matches_librosa_from_the_same_start(groove_V, momentum):
+    V = groove_V[:, :300]
+    for seed in (0, 1):
+        ours = nh.griffin_lim(V, n_iter=30, momentum=momentum, seed=seed)
+        theirs = librosa.griffinlim(
+            V, n_iter=30, n_fft=2048, hop_length=512, momentum=momentum,
+            random_state=seed, init="random",
+        )  # fmt: skip
+        sc_ours = nh.spectral_convergence(V, ours)
+        sc_theirs = nh.spectral_convergence(V, theirs)
+        assert sc_ours <= sc_theirs * 1.001 + 1e-6
+
+
+def test_griffin_lim_quality_on_an_nmf_reconstruction(groove_V):
+    W, H, _ = nh.nmf_kl(groove_V, 10, n_iter=50)
+    WH = W @ H
+    fast = nh.spectral_convergence(WH, nh.griffin_lim(WH, n_iter=50))
+    classic = nh.spectral_convergence(WH, nh.griffin_lim(WH, n_iter=50, momentum=0.0))
+    few = nh.spectral_convergence(WH, nh.griffin_lim(WH, n_iter=5))
+    assert fast < classic < few  # momentum helps; more iterations help
+    assert fast < 0.15
+
+
+def test_griffin_lim_is_deterministic_and_sized(groove_V):
+    V = groove_V[:, :100]
+    a = nh.griffin_lim(V, n_iter=5)
+    assert np.array_equal(a, nh.griffin_lim(V, n_iter=5))
+    assert not np.array_equal(a, nh.griffin_lim(V, n_iter=5, seed=3))
+    assert a.shape == ((100 - 1) * 512,) and a.dtype == np.float32
+    assert nh.griffin_lim(V, n_iter=2, length=60_000).shape == (60_000,)
+
+
+def test_griffin_lim_handles_silent_frames(groove_V):
+    V = np.array(groove_V[:, :200])
+    V[:, 50:120] = 0.0
+    y = nh.griffin_lim(V, n_iter=20)
+    assert np.all(np.isfinite(y))
+    assert np.max(np.abs(y[60 * 512 : 110 * 512])) < 1e-4
