@@ -4,10 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: tests never open windows
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-import nmf_helpers as nh  # noqa: E402
+import nmf_helpers as nh
 
 
 @pytest.fixture(scope="session")
