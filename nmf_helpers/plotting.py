@@ -15,7 +15,15 @@ import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_losses", "plot_spectrogram", "plot_spectrograms"]
+__all__ = [
+    "plot_activation",
+    "plot_component",
+    "plot_fits",
+    "plot_losses",
+    "plot_spectrogram",
+    "plot_spectrograms",
+    "plot_template",
+]
 
 
 def plot_spectrogram(
@@ -152,4 +160,227 @@ def plot_spectrograms(
         plot_spectrogram(V, sr=sr, hop=hop, ax=ax, title=title, ref=ref, colorbar=False)
     for ax in axes.flat[len(items) :]:
         ax.set_visible(False)
+    return figure
+
+
+def plot_template(
+    w,
+    *,
+    sr: int = 22050,
+    ax=None,
+    title: str | None = None,
+    top_db: float = 80.0,
+    vertical: bool = False,
+):
+    """Draw one spectral template (a column of W) in dB against frequency.
+
+    Used by notebook 2 (one spectrum per component) through :func:`plot_component`.
+
+    Parameters
+    ----------
+    w : np.ndarray [shape=(M,), non-negative]
+        One column ``W[:, k]``; bin m is at ``m * sr / (2 * (M - 1))`` Hz.
+    sr : int
+        Sample rate of the spectrogram W was learned from.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+    top_db : float
+        Range shown below the template's peak (0 dB).
+    vertical : bool
+        Frequency on the y axis, to sit beside a spectrogram that shares it;
+        otherwise on a logarithmic x axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> ax = nh.plot_template(np.linspace(1.0, 0.1, 1025))
+    >>> ax.get_xscale()
+    'log'
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3))
+    w = np.asarray(w)
+    frequencies = librosa.fft_frequencies(sr=sr, n_fft=2 * (w.size - 1))
+    decibels = librosa.amplitude_to_db(w, ref=max(float(w.max()), 1e-12), top_db=None)
+    # The 0 Hz bin has no place on a logarithmic axis.
+    if vertical:
+        ax.plot(decibels, frequencies)
+        ax.set_xlim(-top_db, 3.0)
+        ax.set_xlabel("dB")
+        ax.set_ylabel("Hz")
+    else:
+        ax.plot(frequencies[1:], decibels[1:])
+        ax.set_xscale("log")
+        ax.set_ylim(-top_db, 3.0)
+        ax.set_xlabel("Hz")
+        ax.set_ylabel("dB")
+    ax.grid(True, which="both", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_activation(h, *, sr: int = 22050, hop: int = 512, ax=None, title: str | None = None):
+    """Draw one activation (a row of H) against time in seconds.
+
+    Used by notebook 2 through :func:`plot_component`.
+
+    Parameters
+    ----------
+    h : np.ndarray [shape=(N,), non-negative]
+        One row ``H[k, :]``; frame n is at ``n * hop / sr`` seconds.
+    sr, hop : int
+        Sample rate and hop of the spectrogram H was learned from.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> ax = nh.plot_activation(np.ones(44))
+    >>> ax.get_xlabel()
+    'time (s)'
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 2))
+    h = np.asarray(h)
+    times = librosa.frames_to_time(np.arange(h.size), sr=sr, hop_length=hop)
+    ax.plot(times, h, linewidth=0.8)
+    ax.fill_between(times, h, alpha=0.3)
+    ax.set_xlim(times[0], times[-1])
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("activation")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_component(
+    w,
+    h,
+    C,
+    *,
+    sr: int = 22050,
+    hop: int = 512,
+    title: str | None = None,
+    ref: float | None = None,
+):
+    """Draw a component as NMF sees it: template, activation and their product.
+
+    The template ``w`` stands beside the spectrogram ``C`` on the same
+    frequency axis and the activation ``h`` above it on the same time axis,
+    so ``C = outer(w, h)`` can be read off the picture. Used by notebook 2.
+
+    Parameters
+    ----------
+    w : np.ndarray [shape=(M,)]
+        ``W[:, k]``.
+    h : np.ndarray [shape=(N,)]
+        ``H[k, :]``.
+    C : np.ndarray [shape=(M, N)]
+        The component's spectrogram, e.g. ``component(W, H, k)``.
+    sr, hop : int
+    title : str, optional
+        Figure title.
+    ref : float, optional
+        0 dB level of the spectrogram; give all components the same one
+        (e.g. ``V.max()``) to compare their loudness.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> w, h = np.linspace(1.0, 0.1, 1025), np.ones(44)
+    >>> figure = nh.plot_component(w, h, np.outer(w, h))
+    >>> len(figure.axes)
+    3
+    """
+    figure, axes = plt.subplot_mosaic(
+        [[".", "activation"], ["template", "spectrogram"]],
+        figsize=(12, 4.5),
+        width_ratios=[1, 4],
+        height_ratios=[1, 2.5],
+        layout="constrained",
+    )
+    axes["activation"].sharex(axes["spectrogram"])
+    axes["template"].sharey(axes["spectrogram"])
+    plot_spectrogram(C, sr=sr, hop=hop, ax=axes["spectrogram"], ref=ref, colorbar=False)
+    plot_template(w, sr=sr, ax=axes["template"], vertical=True)
+    plot_activation(h, sr=sr, hop=hop, ax=axes["activation"])
+    axes["activation"].set_xlabel("")
+    axes["spectrogram"].set_ylabel("")
+    axes["template"].set_title("template W[:, k]")
+    axes["activation"].set_title("activation H[k, :]")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_fits(
+    fits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    sr: int = 22050,
+    hop: int = 512,
+    width: float = 14.0,
+    row_height: float = 2.8,
+    log_scale: bool = True,
+):
+    """Draw several fits, one row each: the ``W H`` spectrogram and its loss curve.
+
+    All spectrograms share one 0 dB reference and their axes; all loss
+    curves share their axes, so rows compare at a glance. Used by notebook 1.
+
+    Parameters
+    ----------
+    fits : Mapping[str, (np.ndarray [shape=(M, N)], np.ndarray [shape=(n_iter,)])]
+        ``{label: (W @ H, losses)}``.
+    sr, hop : int
+    width, row_height : float
+        Figure size in inches.
+    log_scale : bool
+        Logarithmic loss axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> fits = {f"K = {K}": (np.ones((1025, 44)), np.arange(9.0, 0.0, -1)) for K in (3, 10)}
+    >>> nh.plot_fits(fits).axes[1].get_yscale()
+    'log'
+    """
+    items = list(fits.items())
+    figure, axes = plt.subplots(
+        len(items),
+        2,
+        figsize=(width, row_height * len(items)),
+        width_ratios=[2.5, 1],
+        sharex="col",
+        sharey="col",
+        squeeze=False,
+        layout="constrained",
+    )
+    ref = max(float(np.max(WH)) for _, (WH, _) in items)
+    for (label, (WH, losses)), (spectrogram_ax, loss_ax) in zip(items, axes, strict=True):
+        plot_spectrogram(
+            WH, sr=sr, hop=hop, ax=spectrogram_ax, title=f"{label}: W H", ref=ref, colorbar=False
+        )
+        plot_losses(losses, ax=loss_ax, title=f"{label}: loss", log_scale=log_scale)
+    for ax in axes[:-1].flat:
+        ax.set_xlabel("")
+    figure.colorbar(axes[0, 0].collections[0], ax=axes[:, 0], format="%+2.0f dB", aspect=40)
     return figure

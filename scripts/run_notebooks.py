@@ -1,0 +1,160 @@
+"""Execute the homework notebooks top to bottom and export them to HTML.
+
+Every notebook in ``notebooks/`` runs in name order on a fresh ``python3``
+kernel (the interpreter running this script, so the project's venv), with
+``notebooks/`` as its working directory. The executed copy and an HTML page
+(audio players included) go to ``OUT/notebooks/``; the committed notebooks
+are never written to, so they stay without outputs.
+
+Usage::
+
+    python scripts/run_notebooks.py                      # all, into build/
+    python scripts/run_notebooks.py --out /tmp/build 1_kl_nmf.ipynb
+
+The exit status is 1 if a cell fails, and the message names the notebook
+and the cell. ``tests/test_notebooks.py`` imports :func:`execute_notebook`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+__all__ = ["NOTEBOOK_DIR", "NotebookError", "execute_notebook", "export_html", "main", "notebooks"]
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+CELL_TIMEOUT = 600  # seconds
+
+
+class NotebookError(RuntimeError):
+    """A cell raised: ``notebook`` and ``cell`` (index among all cells) say where."""
+
+    def __init__(self, notebook: str, cell: int, message: str, executed=None):
+        super().__init__(f"{notebook}: cell {cell} failed:\n{message}")
+        self.notebook = notebook
+        self.cell = cell
+        self.executed = executed
+
+
+def notebooks(names: list[str] | None = None, *, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The notebooks to run, in name order: all of ``folder`` or the given names.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        File names (``1_kl_nmf.ipynb``) or paths; all notebooks when empty.
+    folder : Path
+
+    Returns
+    -------
+    list of Path
+    """
+    if not names:
+        return sorted(folder.glob("*.ipynb"))
+    paths = [Path(name) if Path(name).exists() else folder / name for name in names]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"run_notebooks: no such notebook: {', '.join(missing)}")
+    return paths
+
+
+def _failing_cell(notebook) -> int:
+    """Index of the first cell with an error output (the one that stopped the run)."""
+    for index, cell in enumerate(notebook.cells):
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            return index
+    return -1
+
+
+def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT, kernel: str = "python3"):
+    """Run a notebook in memory, top to bottom, with its folder as working directory.
+
+    Parameters
+    ----------
+    path : Path
+    timeout : int
+        Seconds allowed per cell.
+    kernel : str
+        Kernel name; ``python3`` resolves to the interpreter running this code.
+
+    Returns
+    -------
+    notebook : nbformat.NotebookNode
+        The executed notebook (the file on disk is not touched).
+    seconds : float
+
+    Raises
+    ------
+    NotebookError
+        If a cell raises; ``.executed`` holds the partly executed notebook.
+    """
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise NotebookError(path.name, _failing_cell(notebook), str(error), notebook) from None
+    return notebook, time.perf_counter() - start
+
+
+def export_html(notebook) -> str:
+    """The executed notebook as a standalone HTML page (figures and audio embedded)."""
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    return body
+
+
+def _write(notebook, path: Path, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_dir / path.name)
+    (out_dir / path.with_suffix(".html").name).write_text(export_html(notebook), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("build"), help="output folder")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    args = parser.parse_args(argv)
+    try:
+        paths = notebooks(args.notebooks)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
+    out_dir = args.out / "notebooks"
+    if out_dir.resolve() == NOTEBOOK_DIR.resolve():
+        print("run_notebooks: --out must not write into notebooks/", file=sys.stderr)
+        return 2
+    total = 0.0
+    for path in paths:
+        try:
+            notebook, seconds = execute_notebook(path, timeout=args.timeout)
+        except NotebookError as error:
+            if error.executed is not None:
+                _write(error.executed, path, out_dir)
+            print(f"FAILED {error.notebook}, cell {error.cell}", file=sys.stderr)
+            print(str(error), file=sys.stderr)
+            return 1
+        _write(notebook, path, out_dir)
+        total += seconds
+        print(f"{path.name}: {seconds:.1f} s", flush=True)
+    print(f"total: {total:.1f} s ({len(paths)} notebooks) -> {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
