@@ -10,7 +10,8 @@ The modules, one per concern:
 * :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`,
   :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.plotting` — :func:`plot_spectrogram`, :func:`plot_spectrograms`,
-  :func:`plot_losses`
+  :func:`plot_losses`, :func:`plot_template`, :func:`plot_activation`,
+  :func:`plot_component`, :func:`plot_fits`
 
 Examples
 --------
@@ -24,7 +25,15 @@ Examples
 from ._validation import ParameterError
 from .audio import AUDIO_DIR, clip_path, load_audio, save_audio
 from .nmf import EPS, nmf_euclidean, nmf_kl
-from .plotting import plot_losses, plot_spectrogram, plot_spectrograms
+from .plotting import (
+    plot_activation,
+    plot_component,
+    plot_fits,
+    plot_losses,
+    plot_spectrogram,
+    plot_spectrograms,
+    plot_template,
+)
 from .separation import component, components, separate, soft_masks
 from .spectral import griffin_lim, istft, spectral_convergence, spectrogram, stft
 
@@ -42,9 +51,13 @@ __all__ = [
     "load_audio",
     "nmf_euclidean",
     "nmf_kl",
+    "plot_activation",
+    "plot_component",
+    "plot_fits",
     "plot_losses",
     "plot_spectrogram",
     "plot_spectrograms",
+    "plot_template",
     "save_audio",
     "separate",
     "soft_masks",
