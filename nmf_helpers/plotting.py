@@ -18,7 +18,9 @@ import numpy as np
 __all__ = [
     "plot_activation",
     "plot_component",
+    "plot_detection",
     "plot_fits",
+    "plot_grouping",
     "plot_losses",
     "plot_spectrogram",
     "plot_spectrograms",
@@ -384,3 +386,141 @@ def plot_fits(
         ax.set_xlabel("")
     figure.colorbar(axes[0, 0].collections[0], ax=axes[:, 0], format="%+2.0f dB", aspect=40)
     return figure
+
+
+def plot_detection(
+    result,
+    *,
+    true_ranges=(),
+    ax=None,
+    title: str | None = None,
+    show_similarity: bool = True,
+):
+    """Draw a sample detection: the fixed part's activations over the track's time.
+
+    Rows are the sample's components (square-root magnitudes, for showing
+    quiet ones too); cyan dashed lines and a cyan bar at the bottom mark the
+    true ranges, a green bar at the top the detected ones. With
+    ``show_similarity``, the score for a copy starting at each time is drawn
+    in white on a right-hand axis, with the threshold dashed.
+
+    Parameters
+    ----------
+    result : nmf_helpers.SampleDetection
+        What :func:`nmf_helpers.detect_sample` returned.
+    true_ranges : sequence of (float, float)
+        Known ``(start_s, end_s)`` of the sample in the track, if any.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+    show_similarity : bool
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The activations' axes (the similarity's twin is ``ax.figure.axes[-1]``).
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> from types import SimpleNamespace
+    >>> result = SimpleNamespace(activations=np.ones((4, 100)), sr=22050, hop=512,
+    ...     ranges=((0.5, 1.5),), similarity=np.zeros(80), threshold=0.23,
+    ...     similarity_times=np.linspace(-0.4, 1.4, 80))
+    >>> nh.plot_detection(result, true_ranges=[(0.5, 1.5)]).get_xlabel()
+    'time (s)'
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 4))
+    activations = np.sqrt(np.asarray(result.activations))
+    F, N = activations.shape
+    ax.imshow(
+        activations / max(float(activations.max()), 1e-12),
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        extent=(0.0, N * result.hop / result.sr, -0.5, F - 0.5),
+        interpolation="nearest",
+    )
+    for number, (start, end) in enumerate(true_ranges):
+        label = "true range" if number == 0 else None
+        ax.axvline(start, color="cyan", linestyle="--", linewidth=1.5, label=label)
+        ax.axvline(end, color="cyan", linestyle=":", linewidth=1)
+        ax.axvspan(start, end, ymin=0.0, ymax=0.04, facecolor="cyan", edgecolor="black")
+    for number, (start, end) in enumerate(result.ranges):
+        label = "detected" if number == 0 else None
+        ax.axvspan(
+            start, end, ymin=0.96, ymax=1.0, facecolor="limegreen", edgecolor="black", label=label
+        )
+    ax.set_xlim(0.0, N * result.hop / result.sr)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("sample component")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if show_similarity:
+        twin = ax.twinx()
+        twin.plot(result.similarity_times, result.similarity, color="white", linewidth=1)
+        twin.axhline(result.threshold, color="white", linestyle="--", linewidth=0.8)
+        twin.set_ylim(-0.3, 1.0)
+        twin.set_ylabel("score of a copy starting here")
+        ax.set_xlim(0.0, N * result.hop / result.sr)
+    if true_ranges or result.ranges:
+        ax.legend(loc="upper left", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_grouping(features, *, axes=None, title: str | None = None):
+    """Show each component's features and the percussive/harmonic decision.
+
+    Left: the percussive fraction of every component, the bar coloured by
+    the group it went to, and the threshold that decided. Right: spectral
+    flatness of ``W[:, k]`` against onset strength of ``H[k]``, each point
+    labelled with k, in the same colours.
+
+    Parameters
+    ----------
+    features : nmf_helpers.ComponentFeatures
+        From :func:`nmf_helpers.component_features` (or ``split_drums(x).features``).
+    axes : pair of matplotlib.axes.Axes, optional
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
+    left, right = axes
+    percussive = np.asarray(features.is_percussive)
+    colours = np.where(percussive, "tab:red", "tab:blue")
+    ks = np.arange(percussive.size)
+    left.bar(ks, features.percussive_fraction, color=colours)
+    left.axhline(features.threshold, color="black", linestyle="--", linewidth=1, label="threshold")
+    left.set_xticks(ks)
+    left.set_xlabel("component k")
+    left.set_ylabel("percussive fraction")
+    left.set_ylim(0.0, 1.0)
+    left.legend(loc="upper left", fontsize="small")
+    for group, colour, flag in [("percussive", "tab:red", True), ("harmonic", "tab:blue", False)]:
+        chosen = percussive == flag
+        right.scatter(
+            features.spectral_flatness[chosen],
+            features.onset_strength[chosen],
+            color=colour,
+            label=f"{group} ({int(chosen.sum())})",
+        )
+    for k in ks:
+        right.annotate(
+            str(k), (features.spectral_flatness[k], features.onset_strength[k]), fontsize=8
+        )
+    right.set_xscale("log")
+    right.set_xlabel("spectral flatness of W[:, k]")
+    right.set_ylabel("onset strength of H[k]")
+    right.legend(loc="best", fontsize="small")
+    right.grid(True, alpha=0.3)
+    if title:
+        left.figure.suptitle(title)
+    return left.figure

@@ -20,7 +20,7 @@ from .._validation import ParameterError
 __all__ = ["COMMANDS", "UsageError", "main", "output_paths"]
 
 #: Modules of nmf_helpers.cli that provide a command, in --help order.
-COMMANDS = ["demo"]
+COMMANDS = ["demo", "detect", "scan", "separate"]
 
 
 class UsageError(Exception):

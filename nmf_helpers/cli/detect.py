@@ -1,0 +1,77 @@
+"""``detect SAMPLE TRACK [--json] [--threshold T] [--iters N] [--free K] [--seed S]``.
+
+Is the sample used in the track, and where? Prints the score, the decision
+and the time ranges (see :func:`nmf_helpers.detect_sample`); ``--json``
+prints one JSON object instead, and nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def format_ranges(ranges, separator: str = ", ") -> str:
+    """``1.11-10.00 s, 10.01-18.89 s`` style text for (start, end) pairs in seconds."""
+    return separator.join(f"{start:.2f}-{end:.2f} s" for start, end in ranges)
+
+
+def summary(result, sample, track) -> dict:
+    """The JSON-ready facts of a :class:`~nmf_helpers.SampleDetection`."""
+    return {
+        "sample": str(sample),
+        "track": str(track),
+        "score": round(result.score, 4),
+        "detected": result.detected,
+        "threshold": result.threshold,
+        "shift_semitones": result.shift,
+        "ranges_s": [[round(start, 3), round(end, 3)] for start, end in result.ranges],
+    }
+
+
+def run(args) -> int:
+    import nmf_helpers as nh
+
+    result = nh.detect_sample(
+        args.sample,
+        args.track,
+        n_free=args.free,
+        n_iter=args.iters,
+        threshold=args.threshold,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+    )
+    if args.json:
+        print(json.dumps(summary(result, args.sample, args.track)))
+        return 0
+    verdict = "the sample IS used in the track" if result.detected else "the sample is NOT found"
+    print(
+        f"score {result.score:.3f} (threshold {result.threshold:g},"
+        f" best pitch shift {result.shift:+g} semitones): {verdict}"
+    )
+    if result.ranges:
+        print(f"ranges: {format_ranges(result.ranges)}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    import nmf_helpers as nh
+
+    detect = subparsers.add_parser(
+        "detect", help="is a sample used in a track, and where (partially fixed KL NMF)"
+    )
+    detect.add_argument("sample", help="the sample, an audio file")
+    detect.add_argument("track", help="the track to search, an audio file")
+    detect.add_argument("--json", action="store_true", help="print one JSON object")
+    detect.add_argument(
+        "--threshold",
+        type=float,
+        default=nh.DETECTION_THRESHOLD,
+        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
+    )
+    detect.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
+    detect.add_argument(
+        "--free", type=int, default=20, help="free components for the rest (default 20)"
+    )
+    detect.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    detect.set_defaults(run=run)

@@ -1,0 +1,217 @@
+"""``scan SAMPLE FOLDER [-o OUT.csv] [--jobs J] [--force] [--threshold T] [--iters N]``.
+
+Check one sample against every audio file in a folder (not its subfolders)
+and write a CSV: path, score, decision, best pitch shift, time ranges, and
+the error for a file that could not be checked. The sample's templates are
+learned once and loaded by each worker process when it starts; the files are
+shared among ``--jobs`` processes, each limited to its share of the cores
+(BLAS and numba threads), so the processes do not fight over them.
+
+A file that cannot be checked (unreadable, silent) does not stop the scan:
+its row says why, and the command ends with one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import multiprocessing
+import os
+import pickle
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from . import UsageError
+from .detect import format_ranges
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
+
+COLUMNS = ["path", "score", "decision", "shift_semitones", "ranges", "error"]
+
+# Thread pools that read their size from the environment when they start.
+_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+_templates = None  # the sample's templates, set once in each worker process
+
+
+def audio_files(folder: Path, exclude: Path) -> list[Path]:
+    """Audio files directly in ``folder``, sorted, without ``exclude``."""
+    if not folder.exists():
+        raise FileNotFoundError(f"scan: no such folder: {str(folder)!r}")
+    if not folder.is_dir():
+        raise UsageError(f"scan: {str(folder)!r} is not a folder")
+    files = [
+        path
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file() and path.resolve() != exclude
+    ]
+    if not files:
+        kinds = ", ".join(sorted(AUDIO_SUFFIXES))
+        raise UsageError(f"scan: no audio files ({kinds}) in {str(folder)!r}")
+    return files
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _worker_threads(threads: int):
+    """Set the thread-pool sizes that processes started inside inherit.
+
+    Worker processes are spawned (not forked), so BLAS and numba read these
+    variables fresh when the worker imports numpy; this process keeps the
+    pools it already has, and the variables are restored afterwards.
+    """
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _use_templates(templates) -> None:
+    global _templates
+    _templates = templates
+
+
+def _start_worker(templates_file: str) -> None:
+    """Load the sample's templates once per worker process."""
+    with open(templates_file, "rb") as handle:
+        _use_templates(pickle.load(handle))
+
+
+def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: int) -> dict:
+    """One CSV row for ``path``; problems with the file go in its error column."""
+    import nmf_helpers as nh
+
+    try:
+        result = nh.detect_sample(
+            _templates, path, threshold=threshold, n_iter=n_iter, n_free=n_free, seed=seed
+        )
+    except (nh.ParameterError, FileNotFoundError, OSError) as error:
+        return {"path": str(path), "decision": "error", "error": str(error)}
+    return {
+        "path": str(path),
+        "score": f"{result.score:.4f}",
+        "decision": "yes" if result.detected else "no",
+        "shift_semitones": f"{result.shift:+g}",
+        "ranges": format_ranges(result.ranges, "; ").replace(" s", ""),
+        "error": "",
+    }
+
+
+def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dict]:
+    """Rows for every file, checked by ``jobs`` processes, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    rows = {}
+    with tqdm(total=len(files), desc="scan", unit="file", disable=None) as bar:
+        if jobs == 1:  # no process to start: check here
+            _use_templates(templates)
+            for path in files:
+                rows[path] = check(path)
+                bar.update()
+            return rows
+        # The templates reach the workers through a file, not as initargs:
+        # Python 3.11 writes initargs into a pipe whose read end it still
+        # holds, so a worker dying at start-up with more than the pipe's
+        # 64 KB unread (the templates are ~0.5 MB) would block scan forever.
+        with tempfile.TemporaryDirectory(prefix="nmf_helpers_scan_") as folder:
+            templates_file = os.path.join(folder, "templates.pickle")
+            with open(templates_file, "wb") as handle:
+                pickle.dump(templates, handle)
+            with (
+                _worker_threads(max(1, _cores() // jobs)),
+                ProcessPoolExecutor(
+                    max_workers=jobs,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(templates_file,),
+                ) as pool,
+            ):
+                futures = {pool.submit(check, path): path for path in files}
+                for future in as_completed(futures):
+                    rows[futures[future]] = future.result()
+                    bar.update()
+    return rows
+
+
+def run(args) -> int:
+    import nmf_helpers as nh
+
+    from .._validation import check_int, check_real
+
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise UsageError(f"scan: {str(output)!r} already exists; choose another -o or pass --force")
+    check_int("scan", "--jobs", args.jobs, minimum=1)
+    check_int("scan", "--iters", args.iters, minimum=1)
+    check_int("scan", "--free", args.free, minimum=0)
+    check_real("scan", "--threshold", args.threshold, minimum=-1.0, maximum=1.0)
+    files = audio_files(Path(args.folder), exclude=output.resolve())
+    templates = nh.learn_sample(args.sample, seed=args.seed)
+    check = functools.partial(
+        check_file, threshold=args.threshold, n_iter=args.iters, n_free=args.free, seed=args.seed
+    )
+    rows = _check_all(files, templates, min(args.jobs, len(files)), check)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:  # "x": never overwrite, even a file that appeared during the scan
+        with open(output, "w" if args.force else "x", newline="") as handle:
+            writer = csv.DictWriter(handle, COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows(rows[path] for path in files)
+    except FileExistsError:
+        raise UsageError(
+            f"scan: {str(output)!r} appeared during the scan; not overwritten"
+        ) from None
+    found = sum(row["decision"] == "yes" for row in rows.values())
+    failed = [row for row in rows.values() if row["decision"] == "error"]
+    print(f"the sample is in {found} of {len(files)} files; wrote {output}")
+    if failed:
+        raise UsageError(
+            f"{len(failed)} of {len(files)} files could not be checked"
+            f" (first: {failed[0]['error']}); see the error column of {output}"
+        )
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    import nmf_helpers as nh
+
+    scan = subparsers.add_parser(
+        "scan", help="check one sample against every audio file in a folder; write a CSV"
+    )
+    scan.add_argument("sample", help="the sample, an audio file")
+    scan.add_argument("folder", help="folder of tracks (wav, flac, ogg, mp3, ...)")
+    scan.add_argument("-o", "--output", default="scan.csv", help="CSV to write (default scan.csv)")
+    scan.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    scan.add_argument("--force", action="store_true", help="overwrite the CSV if it exists")
+    scan.add_argument(
+        "--threshold",
+        type=float,
+        default=nh.DETECTION_THRESHOLD,
+        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
+    )
+    scan.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
+    scan.add_argument(
+        "--free", type=int, default=20, help="free components for the rest (default 20)"
+    )
+    scan.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    scan.set_defaults(run=run)

@@ -1,0 +1,182 @@
+"""``python -m nmf_helpers separate``: the files it promises, and one-line errors (exit 2).
+
+Every run is a real subprocess. The bad-input runs are started together and
+awaited together, since each spends most of its time importing the package.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import nmf_helpers as nh
+
+SR = 22050
+COMMAND = [sys.executable, "-m", "nmf_helpers", "separate"]
+
+
+def _start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    return _finish(_start(args))
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    """A 6-second excerpt of the groove (intro up to 4 s), a silent file, a non-audio file."""
+    folder = tmp_path_factory.mktemp("songs")
+    x, _ = nh.load_audio(nh.clip_path("groove"))
+    paths = {"song": folder / "song.wav", "silent": folder / "silent.wav"}
+    sf.write(paths["song"], x[: 6 * SR], SR, subtype="PCM_16")
+    sf.write(paths["silent"], np.zeros(2 * SR, dtype=np.float32), SR, subtype="PCM_16")
+    paths["text"] = folder / "notes.wav"
+    paths["text"].write_text("not audio at all\n")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def drums_run(songs, tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("drums_out")
+    args = [str(songs["song"]), "-o", str(outdir), "-k", "6", "--iters", "30", "--components"]
+    return _run(args), outdir, args
+
+
+@pytest.fixture(scope="module")
+def vocals_run(songs, tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("vocals_out")
+    args = [str(songs["song"]), "-o", str(outdir), "--vocals-from", "0:4", "--iters", "10"]
+    args += ["-k", "6", "--components"]
+    return _run(args), outdir
+
+
+def test_drum_split_writes_the_promised_files(drums_run):
+    result, outdir, _ = drums_run
+    assert result.returncode == 0, result.stderr
+    expected = {"drums.wav", "harmonic.wav", "spectrograms.png", "losses.png", "grouping.png"}
+    expected |= {"summary.json"} | {f"component_{k:02d}.wav" for k in range(6)}
+    assert {path.name for path in outdir.iterdir()} == expected
+    drums, sr = sf.read(outdir / "drums.wav")
+    harmonic, _ = sf.read(outdir / "harmonic.wav")
+    assert sr == SR and drums.shape == harmonic.shape == (6 * SR,)
+    summary = json.loads((outdir / "summary.json").read_text())
+    assert summary["parameters"] == {
+        "mode": "drums", "K": 6, "loss": "kl", "iterations": 30, "power": 1.0, "seed": 0
+    }  # fmt: skip
+    groups = summary["groups"]
+    assert sorted(groups["drums"]["components"] + groups["harmonic"]["components"]) == list(
+        range(6)
+    )
+    assert summary["final_loss"]["NMF"] > 0
+    assert set(summary["seconds"]) == {"load", "separate", "write", "total"}
+
+
+def test_the_group_and_component_files_add_up_to_the_song(drums_run, songs):
+    _, outdir, _ = drums_run
+    song, _ = sf.read(songs["song"])
+    groups = sf.read(outdir / "drums.wav")[0] + sf.read(outdir / "harmonic.wav")[0]
+    parts = sum(sf.read(outdir / f"component_{k:02d}.wav")[0] for k in range(6))
+    np.testing.assert_allclose(groups, song, atol=4e-4)  # two 16-bit roundings
+    np.testing.assert_allclose(parts, song, atol=6 * 2e-4)
+
+
+def test_vocal_filtering_writes_karaoke_vocals_and_a_summary(vocals_run):
+    result, outdir = vocals_run
+    assert result.returncode == 0, result.stderr
+    expected = {"karaoke.wav", "vocals.wav", "spectrograms.png", "losses.png", "summary.json"}
+    expected |= {f"component_{k:02d}.wav" for k in range(6 + 3)}
+    assert {path.name for path in outdir.iterdir()} == expected
+    summary = json.loads((outdir / "summary.json").read_text())
+    assert summary["parameters"]["vocals_from_s"] == [0.0, 4.0]
+    assert summary["groups"]["vocals"]["components"] == [6, 7, 8]
+    assert summary["parameters"]["loss"] == "euclidean"
+    assert set(summary["final_loss"]) == {"instrumental", "song", "refit"}
+    assert "vocals split" in result.stdout
+
+
+BAD_INPUTS = {
+    "missing file": (["{missing}", "-o", "{out}"], "no such file"),
+    "not audio": (["{text}", "-o", "{out}"], "cannot read"),
+    "silent audio": (["{silent}", "-o", "{out}"], "is silent"),
+    "END before START": (["{song}", "-o", "{out}", "--vocals-from", "3:1"], "END must be greater"),
+    "range past the end": (["{song}", "-o", "{out}", "--vocals-from", "0:100"], "ends after"),
+    "malformed range": (["{song}", "-o", "{out}", "--vocals-from", "4"], "must be START:END"),
+    "three-part range": (["{song}", "-o", "{out}", "--vocals-from", "1:2:3"], "START:END"),
+    "K zero": (["{song}", "-o", "{out}", "-k", "0"], "-k must be between 2 and"),
+    "K huge": (["{song}", "-o", "{out}", "-k", "5000"], "-k must be between 2 and"),
+    "K not a number": (["{song}", "-o", "{out}", "-k", "many"], "invalid int value"),
+    "zero iterations": (["{song}", "-o", "{out}", "--iters", "0"], "--iters must be between"),
+    "unknown loss": (["{song}", "-o", "{out}", "--loss", "l1"], "invalid choice"),
+    "no output folder": (["{song}"], "-o/--outdir"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_runs(songs, tmp_path_factory, drums_run):
+    """Every bad input at once, plus a rerun into the drum run's folder without --force."""
+    out = tmp_path_factory.mktemp("bad_out") / "never"
+    names = {key: str(path) for key, path in songs.items()}
+    names |= {"missing": str(out.parent / "missing.wav"), "out": str(out)}
+    processes = {
+        case: _start([arg.format(**names) for arg in args])
+        for case, (args, _) in BAD_INPUTS.items()
+    }
+    processes["existing outputs"] = _start(drums_run[2])
+    results = {case: _finish(process) for case, process in processes.items()}
+    return results, out
+
+
+@pytest.mark.parametrize("case", [*BAD_INPUTS, "existing outputs"])
+def test_bad_input_exits_2_with_one_line_and_no_traceback(bad_runs, case):
+    results, out = bad_runs
+    result = results[case]
+    expected = BAD_INPUTS[case][1] if case in BAD_INPUTS else "already exists"
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert expected in result.stderr
+    assert not out.exists()  # nothing written for a bad input
+
+
+def test_existing_outputs_are_never_overwritten_and_force_does(songs, tmp_path, drums_run):
+    _, outdir, _ = drums_run
+    before = {path.name: path.read_bytes() for path in outdir.iterdir()}
+    # the rerun without --force in bad_runs (same folder) left every byte alone
+    assert {path.name: path.read_bytes() for path in outdir.iterdir()} == before
+
+    (tmp_path / "losses.png").write_bytes(b"mine")
+    args = [str(songs["song"]), "-o", str(tmp_path), "-k", "3", "--iters", "5"]
+    refused = _run(args)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert (tmp_path / "losses.png").read_bytes() == b"mine"
+    assert [path.name for path in tmp_path.iterdir()] == ["losses.png"]  # refused before work
+    forced = _run([*args, "--force"])
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_console_script_is_installed_and_runs_the_command():
+    (script,) = entry_points(group="console_scripts", name="nmf-separate")
+    assert script.value == "nmf_helpers.cli.separate:console_main"
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from nmf_helpers.cli.separate import console_main;"
+         " sys.argv[1:] = ['--help']; console_main()"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "--vocals-from" in result.stdout and "--force" in result.stdout

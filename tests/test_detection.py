@@ -1,0 +1,184 @@
+"""Sample detection: decisions, ranges, gain and pitch robustness, and bad inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import librosa
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import nmf_helpers as nh
+from nmf_helpers import ParameterError
+
+N_ITER = 50  # enough for the decisions; the defaults (100) are for real use
+SR = 22050
+
+
+def load(name: str) -> np.ndarray:
+    return nh.load_audio(nh.clip_path(name), sr=SR)[0]
+
+
+@pytest.fixture(scope="module")
+def templates():
+    return nh.learn_sample(nh.clip_path("sample"))
+
+
+@pytest.fixture(scope="module")
+def true_ranges():
+    clips = json.loads((nh.AUDIO_DIR / "clips.json").read_text())["clips"]
+    length, end = clips["sample"]["duration_s"], clips["sampling_track"]["duration_s"]
+    return [(s, min(s + length, end)) for s in clips["sampling_track"]["sample_offsets_s"]]
+
+
+@pytest.fixture(scope="module")
+def positive(templates):
+    track = load("sampling_track")
+    return track, nh.detect_sample(templates, track, n_iter=N_ITER)
+
+
+def assert_ranges_close(found, truth, tolerance=0.5):
+    assert len(found) == len(truth), (found, truth)
+    for (start, end), (true_start, true_end) in zip(found, truth, strict=True):
+        assert abs(start - true_start) <= tolerance, (found, truth)
+        assert abs(end - true_end) <= tolerance, (found, truth)
+
+
+def test_positive_pair_is_detected_with_its_ranges(positive, true_ranges):
+    _, result = positive
+    assert result.detected
+    assert result.score >= nh.DETECTION_THRESHOLD + 0.2  # a clear margin, not a near miss
+    assert result.shift == 0
+    assert_ranges_close(result.ranges, true_ranges)
+
+
+def test_negative_pair_is_rejected(templates):
+    result = nh.detect_sample(templates, load("unrelated_track"), n_iter=N_ITER)
+    assert not result.detected
+    assert result.score < nh.DETECTION_THRESHOLD
+    assert result.ranges == ()
+
+
+def test_paths_waveforms_and_templates_give_the_same_result(positive):
+    _, from_templates = positive
+    from_paths = nh.detect_sample(
+        nh.clip_path("sample"), str(nh.clip_path("sampling_track")), n_iter=N_ITER
+    )
+    assert from_paths.score == pytest.approx(from_templates.score, abs=1e-6)
+    np.testing.assert_allclose(from_paths.ranges, from_templates.ranges)
+
+
+def test_score_is_gain_invariant(templates, positive):
+    track, result = positive
+    quieter = nh.detect_sample(templates, track * np.float32(0.25), n_iter=N_ITER)
+    assert quieter.score == pytest.approx(result.score, abs=1e-3)
+    np.testing.assert_allclose(quieter.ranges, result.ranges)
+    assert np.allclose(quieter.fixed_share, result.fixed_share, atol=1e-3)
+
+
+def test_pitch_shifted_sample_is_still_detected(templates, true_ranges):
+    sample = librosa.effects.pitch_shift(load("sampling_track_sample"), sr=SR, n_steps=2)
+    track = sample + load("sampling_track_drums") + load("sampling_track_lead")
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    assert result.detected
+    assert result.shift == 2  # the fit chose the copy shifted up by two semitones
+    assert_ranges_close(result.ranges, true_ranges)
+
+
+def test_a_sample_looped_three_times_gives_three_ranges(templates):
+    sample = load("sample")
+    drums = load("unrelated_track_drums")
+    loop = np.tile(sample, 3)
+    track = loop + np.tile(drums, 2)[: loop.size]
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    length = sample.size / SR
+    assert_ranges_close(result.ranges, [(k * length, (k + 1) * length) for k in range(3)])
+
+
+def test_result_parts_add_up_and_are_frozen(positive, templates):
+    _, result = positive
+    M, N = result.fixed_part.shape
+    assert result.free_part.shape == (M, N)
+    np.testing.assert_allclose(
+        result.fixed_part + result.free_part, result.W @ result.H, rtol=1e-4, atol=1e-6
+    )
+    assert result.n_fixed == templates.W.shape[1] == 5 * templates.n_components
+    np.testing.assert_array_equal(result.W[:, : result.n_fixed], templates.W)
+    assert result.activations.shape == (templates.n_components, N)
+    assert np.all((result.fixed_share >= 0) & (result.fixed_share <= 1 + 1e-6))
+    assert result.times.shape == (N,)
+    assert result.similarity.shape == result.similarity_times.shape
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.score = 1.0
+
+
+def test_learned_templates_have_unit_columns_and_shifted_copies(templates):
+    F = templates.n_components
+    assert templates.shifts == nh.DEFAULT_SHIFTS
+    np.testing.assert_allclose(templates.W.sum(axis=0), 1.0, rtol=1e-4)
+    unshifted = templates.W[:, 2 * F : 3 * F]  # shift 0 is the third copy
+    up = nh.shift_templates(unshifted, 2)
+    np.testing.assert_allclose(templates.W[:, 4 * F :], up / up.sum(axis=0), rtol=1e-4, atol=1e-9)
+    assert templates.duration_s == pytest.approx(196000 / SR)
+
+
+def test_shift_templates_moves_partials_along_log_frequency():
+    W = np.zeros((1025, 2))
+    W[100, 0], W[300, 1] = 1.0, 2.0
+    before = W.copy()
+    up = nh.shift_templates(W, 12)
+    assert up.shape == W.shape and up.dtype == np.float32
+    assert [int(i) for i in up.argmax(axis=0)] == [200, 600]
+    down = nh.shift_templates(W, -2)
+    assert abs(int(down[:, 0].argmax()) - 100 * 2 ** (-2 / 12)) <= 1
+    np.testing.assert_array_equal(nh.shift_templates(W, 0), W.astype(np.float32))
+    np.testing.assert_array_equal(W, before)  # input untouched
+    assert up.min() >= 0
+
+
+def test_plot_detection_marks_true_and_detected_ranges(positive, true_ranges):
+    _, result = positive
+    ax = nh.plot_detection(result, true_ranges=true_ranges, title="sampling_track")
+    labels = ax.get_legend_handles_labels()[1]
+    assert "true range" in labels and "detected" in labels
+    assert ax.get_xlim()[1] == pytest.approx(result.times[-1] + result.hop / result.sr)
+    assert len(ax.figure.axes) == 2  # the similarity on a twin axis
+    plt.close(ax.figure)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda t: nh.detect_sample(t, np.zeros(SR)), "detect_sample: track is silent"),
+        (lambda t: nh.detect_sample(t, np.ones((2, SR))), "detect_sample: track must be a mono"),
+        (lambda t: nh.detect_sample(t, np.ones(100)), "detect_sample: track has 100 samples"),
+        (lambda t: nh.detect_sample(42, np.ones(SR)), "detect_sample: sample must be a path"),
+        (lambda t: nh.detect_sample(t, np.ones(SR), n_free=-1), "detect_sample: n_free"),
+        (lambda t: nh.detect_sample(t, np.ones(SR), n_iter=0), "detect_sample: n_iter"),
+        (lambda t: nh.detect_sample(t, np.ones(SR), threshold=2.0), "detect_sample: threshold"),
+        (lambda t: nh.detect_sample(t, np.ones(SR), sr=44100), "detect_sample: sr = 44100"),
+        (lambda t: nh.learn_sample(np.ones(SR), shifts=()), "learn_sample: shifts"),
+        (lambda t: nh.learn_sample(np.ones(SR), shifts=(0, 13)), "learn_sample: shifts"),
+        (lambda t: nh.learn_sample(np.ones(SR), n_components=0), "learn_sample: n_components"),
+        (lambda t: nh.learn_sample(np.ones(SR), n_components=99), "learn_sample: n_components"),
+        (lambda t: nh.learn_sample([np.nan] * SR), "learn_sample: sample contains NaN"),
+        (lambda t: nh.learn_sample(np.ones(1000)), "learn_sample: sample has 1000 samples"),
+        (lambda t: nh.learn_sample(np.ones(SR), hop=4096), "learn_sample: hop"),
+        (lambda t: nh.shift_templates(np.ones((8, 2)), 13), "shift_templates: semitones"),
+        (lambda t: nh.shift_templates(-np.ones((8, 2)), 1), "shift_templates: W"),
+    ],
+)
+def test_bad_inputs_raise_parameter_errors_naming_the_argument(templates, call, match):
+    with pytest.raises(ParameterError, match=match):
+        call(templates)
+
+
+def test_missing_file_raises_file_not_found(templates, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        nh.detect_sample(templates, tmp_path / "missing.wav")

@@ -1,0 +1,97 @@
+"""Scores against references (bss_eval), the ideal-ratio-mask ceiling, the clips' stems."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+import nmf_helpers as nh
+
+
+@pytest.fixture(scope="module")
+def two_sources():
+    rng = np.random.default_rng(7)
+    return {"a": rng.standard_normal(16000), "b": rng.standard_normal(16000)}
+
+
+def test_a_perfect_estimate_scores_far_above_a_mixed_one(two_sources):
+    a, b = two_sources["a"], two_sources["b"]
+    perfect = nh.evaluate({"a": a, "b": b}, two_sources)
+    mixed = nh.evaluate({"a": a + b, "b": a + b}, two_sources)
+    assert perfect["a"]["sdr"] > 60.0
+    assert abs(mixed["a"]["sdr"]) < 1.0  # equal parts of a and b: about 0 dB
+    assert mixed["a"]["sir"] == pytest.approx(mixed["a"]["sdr"], abs=0.1)
+
+
+def test_rows_follow_the_references_order_and_estimates_are_matched_by_name(two_sources):
+    a, b = two_sources["a"], two_sources["b"]
+    scores = nh.evaluate({"b": b, "a": a + 0.1 * b}, {"b": b, "a": a})
+    assert [row["source"] for row in scores.rows] == ["b", "a"]
+    assert scores["a"]["sir"] == pytest.approx(20.0, abs=0.5)
+    assert scores.seconds >= 0.0
+
+
+def test_table_prints_as_markdown(two_sources):
+    scores = nh.evaluate(dict(two_sources), two_sources)
+    text = str(scores)
+    assert text.splitlines()[0] == "| source | SDR | SIR | SAR |"
+    assert len(text.splitlines()) == 2 + 2
+    assert "| a |" in text and "| b |" in scores.to_markdown(label="clip").replace("clip | ", "")
+    with pytest.raises(KeyError, match="no source named 'c'"):
+        scores["c"]
+
+
+def test_segment_evaluates_only_that_span(two_sources):
+    a, b = two_sources["a"], two_sources["b"]
+    estimate = a.copy()
+    estimate[8000:] += b[8000:]  # clean first half, mixed second half
+    first = nh.evaluate({"a": estimate, "b": b}, two_sources, sr=8000, segment=(0.0, 1.0))
+    second = nh.evaluate({"a": estimate, "b": b}, two_sources, sr=8000, segment=(1.0, 2.0))
+    assert first["a"]["sdr"] > second["a"]["sdr"] + 30.0
+
+
+@pytest.mark.parametrize(
+    ("estimates", "message"),
+    [
+        ({"a": np.ones(16000)}, "same names"),
+        ({"a": np.ones(16000), "b": np.ones(100)}, "one length"),
+        ({"a": np.ones(16000), "b": np.full(16000, np.nan)}, "NaN"),
+    ],
+)
+def test_bad_estimates_are_refused(two_sources, estimates, message):
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.evaluate(estimates, two_sources)
+
+
+def test_a_silent_reference_is_refused_by_name(two_sources):
+    references = {"a": two_sources["a"], "b": np.zeros(16000)}
+    with pytest.raises(nh.ParameterError, match="reference 'b' is silent"):
+        nh.evaluate(dict(references), references)
+
+
+def test_ideal_ratio_estimates_add_up_to_the_mixture_and_beat_it(two_sources):
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    references = {"tone": tone, "noise": 0.3 * two_sources["b"]}
+    estimates = nh.ideal_ratio_estimates(references)
+    assert list(estimates) == ["tone", "noise"]
+    mixture = tone + references["noise"]
+    np.testing.assert_allclose(estimates["tone"] + estimates["noise"], mixture, atol=1e-4)
+    ceiling = nh.evaluate(estimates, references)
+    floor = nh.evaluate({"tone": mixture, "noise": tone}, references)
+    assert ceiling["tone"]["sdr"] > floor["tone"]["sdr"] + 10.0
+
+
+def test_project_stems_and_facts_come_from_clips_json():
+    stems = nh.load_stems("groove")
+    assert list(stems) == ["drums", "bass", "keys", "vocals"]
+    x, _ = nh.load_audio(nh.clip_path("groove"))
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-4)  # the mix is their sum
+    assert nh.clip_facts("groove")["instrumental_intro_end_s"] == 4.0
+    with pytest.raises(nh.ParameterError, match="no clip named"):
+        nh.clip_facts("nope")
+    with pytest.raises(nh.ParameterError, match="has no stems"):
+        nh.load_stems("groove_stereo44k")
