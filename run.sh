@@ -4,5 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup_env.sh
-export MPLBACKEND=Agg
 .venv/bin/python scripts/run_notebooks.py --out build "$@"

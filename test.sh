@@ -3,6 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup_env.sh
-export MPLBACKEND=Agg
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

@@ -39,11 +39,12 @@ def music_spectrogram() -> np.ndarray:
     return nh.spectrogram(song)
 
 
-def best_time(function, repeats: int) -> float:
+def best_time(repeats: int, function, *args, **kwargs) -> float:
+    """Least wall time of ``repeats`` calls of ``function(*args, **kwargs)``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        function()
+        function(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -95,11 +96,9 @@ def main() -> None:
             ("kl", nh.nmf_kl, "kullback-leibler"),
             ("euclidean", nh.nmf_euclidean, "frobenius"),
         ):
-            t_ours = best_time(
-                lambda: ours(V, K, n_iter=args.iters, W_init=W0, H_init=H0), args.repeats
-            )
-            t_sklearn = best_time(lambda: sklearn_nmf(V, W0, H0, beta, args.iters), args.repeats)
-            t_floor = best_time(lambda: gemm_floor(V, W0, H0, loss, args.iters), args.repeats)
+            t_ours = best_time(args.repeats, ours, V, K, n_iter=args.iters, W_init=W0, H_init=H0)
+            t_sklearn = best_time(args.repeats, sklearn_nmf, V, W0, H0, beta, args.iters)
+            t_floor = best_time(args.repeats, gemm_floor, V, W0, H0, loss, args.iters)
             rows.append((loss, K, t_ours, t_sklearn, t_floor))
 
     print()
@@ -116,29 +115,14 @@ def main() -> None:
     # Griffin-Lim on an NMF-like target: the magnitude of the music itself.
     n_gl = args.iters
     gl_V = V[:, : V.shape[1] // 3]  # one minute keeps the run short
-    t_ours = best_time(lambda: nh.griffin_lim(gl_V, n_iter=n_gl), args.repeats)
-    t_librosa = best_time(
-        lambda: librosa.griffinlim(
-            gl_V,
-            n_iter=n_gl,
-            hop_length=512,
-            n_fft=2048,
-            momentum=0.99,
-            random_state=0,
-            init="random",
-        ),
-        args.repeats,
-    )
-    y_ours = nh.griffin_lim(gl_V, n_iter=n_gl)
-    y_librosa = librosa.griffinlim(
-        gl_V,
-        n_iter=n_gl,
-        hop_length=512,
-        n_fft=2048,
-        momentum=0.99,
-        random_state=0,
-        init="random",
-    )
+    librosa_options = {
+        "n_iter": n_gl, "hop_length": 512, "n_fft": 2048, "momentum": 0.99,
+        "random_state": 0, "init": "random",
+    }  # fmt: skip
+    t_ours = best_time(args.repeats, nh.griffin_lim, gl_V, n_iter=n_gl, seed=0)
+    t_librosa = best_time(args.repeats, librosa.griffinlim, gl_V, **librosa_options)
+    y_ours = nh.griffin_lim(gl_V, n_iter=n_gl, seed=0)
+    y_librosa = librosa.griffinlim(gl_V, **librosa_options)
     sc_ours = nh.spectral_convergence(gl_V, y_ours)
     sc_librosa = nh.spectral_convergence(gl_V, y_librosa)
     print()

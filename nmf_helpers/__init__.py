@@ -10,7 +10,7 @@ The modules, one per concern:
 * :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`,
   :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.grouping` — :func:`component_features`,
-  :func:`percussive_harmonic_groups`, :func:`separate_groups`, :func:`split_drums`
+  :func:`percussive_harmonic_groups`, :func:`split_drums`
 * :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`,
   :func:`time_range_frames`
 * :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`,
@@ -37,7 +37,6 @@ from .detection import (
     SampleTemplates,
     detect_sample,
     learn_sample,
-    shift_templates,
 )
 from .evaluation import (
     SeparationScores,
@@ -51,7 +50,6 @@ from .grouping import (
     DrumSplit,
     component_features,
     percussive_harmonic_groups,
-    separate_groups,
     split_drums,
 )
 from .nmf import EPS, nmf_euclidean, nmf_kl
@@ -67,7 +65,14 @@ from .plotting import (
     plot_template,
 )
 from .separation import component, components, separate, soft_masks
-from .spectral import griffin_lim, istft, spectral_convergence, spectrogram, stft
+from .spectral import (
+    griffin_lim,
+    istft,
+    shift_templates,
+    spectral_convergence,
+    spectrogram,
+    stft,
+)
 from .vocals import (
     VocalSeparation,
     filter_vocals,
@@ -118,7 +123,6 @@ __all__ = [
     "plot_template",
     "save_audio",
     "separate",
-    "separate_groups",
     "shift_templates",
     "soft_masks",
     "spectral_convergence",

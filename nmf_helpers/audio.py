@@ -39,9 +39,9 @@ def _read_any(path: Path) -> tuple[np.ndarray, int]:
             warnings.simplefilter("ignore")
             data, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
     except Exception as error:
+        reason = str(error) or "no decoder recognises the file"
         raise ParameterError(
-            f"load_audio: cannot read {str(path)!r} as audio ({type(error).__name__}:"
-            f" {error}); use WAV, FLAC, OGG or MP3"
+            f"load_audio: cannot read {str(path)!r} as audio ({reason}); use WAV, FLAC, OGG or MP3"
         ) from None
     return np.atleast_2d(data).T, rate
 

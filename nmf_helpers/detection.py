@@ -45,10 +45,10 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
+from ._validation import ParameterError, check_int, check_real, check_signal
 from .audio import load_audio
 from .nmf import EPS, nmf_kl
-from .spectral import spectrogram
+from .spectral import _shift_columns, spectrogram
 
 __all__ = [
     "DEFAULT_SHIFTS",
@@ -57,7 +57,6 @@ __all__ = [
     "SampleTemplates",
     "detect_sample",
     "learn_sample",
-    "shift_templates",
 ]
 
 #: Decision threshold on the score (a correlation, in [-1, 1]): midway between
@@ -172,49 +171,6 @@ class SampleDetection:
     def times(self) -> np.ndarray:
         """Frame times in seconds, shape (N,)."""
         return np.arange(self.H.shape[1]) * self.hop / self.sr
-
-
-def shift_templates(W, semitones: float) -> np.ndarray:
-    """Move spectral templates up or down in pitch by interpolation along frequency.
-
-    A shift by ``semitones`` multiplies every frequency by
-    ``r = 2 ** (semitones / 12)``, a translation on a log-frequency axis: bin
-    ``m`` of the result takes the value of the template at fractional bin
-    ``m / r`` (linear interpolation, zero above the top bin). No audio is
-    re-rendered.
-
-    Parameters
-    ----------
-    W : np.ndarray [shape=(M, K), non-negative]
-        Templates, one per column, on a linear frequency axis from 0 Hz.
-    semitones : float
-        Shift, positive upwards, between -12 and 12.
-
-    Returns
-    -------
-    np.ndarray [shape=(M, K), float32]
-
-    Examples
-    --------
-    >>> import numpy as np, nmf_helpers as nh
-    >>> W = np.zeros((1025, 1)); W[100, 0] = 1.0  # one partial at bin 100
-    >>> int(nh.shift_templates(W, 12).argmax())  # an octave up: bin 200
-    200
-    """
-    W = check_matrix("shift_templates", "W", W)
-    semitones = check_real("shift_templates", "semitones", semitones, minimum=-12, maximum=12)
-    return _shift_columns(W, semitones)
-
-
-def _shift_columns(W: np.ndarray, semitones: float) -> np.ndarray:
-    """:func:`shift_templates` without the checks."""
-    M = W.shape[0]
-    source = np.arange(M) / 2.0 ** (semitones / 12.0)
-    below = np.minimum(np.floor(source).astype(np.intp), M)
-    weight = (source - np.floor(source))[:, None]
-    padded = np.vstack([W, np.zeros((1, W.shape[1]), dtype=W.dtype)])  # row M: above the top
-    shifted = (1.0 - weight) * padded[below] + weight * padded[np.minimum(below + 1, M)]
-    return shifted.astype(np.float32)
 
 
 def _load(function: str, name: str, value, sr: int) -> np.ndarray:

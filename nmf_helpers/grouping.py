@@ -51,7 +51,6 @@ __all__ = [
     "DrumSplit",
     "component_features",
     "percussive_harmonic_groups",
-    "separate_groups",
     "split_drums",
 ]
 
@@ -193,29 +192,6 @@ def percussive_harmonic_groups(
     return percussive, harmonic
 
 
-def separate_groups(x, W, H, groups, *, power: float = 1.0, win: int = 2048, hop: int = 512):
-    """Like :func:`nmf_helpers.separate`, but an empty group gets silence.
-
-    Parameters
-    ----------
-    x, W, H, power, win, hop
-        As for :func:`nmf_helpers.separate`.
-    groups : list of lists of int
-        Disjoint groups, some possibly empty.
-
-    Returns
-    -------
-    np.ndarray [shape=(len(groups), n_samples), float32]
-    """
-    x = check_signal("separate_groups", "x", x)
-    filled = [i for i, group in enumerate(groups) if len(group)]
-    estimates = np.zeros((len(groups), x.size), dtype=np.float32)
-    if filled:
-        parts = separate(x, W, H, [groups[i] for i in filled], power=power, win=win, hop=hop)
-        estimates[filled] = parts
-    return estimates
-
-
 @dataclass(frozen=True)
 class DrumSplit:
     """Result of :func:`split_drums`.
@@ -289,5 +265,5 @@ def split_drums(
     features = component_features(W, H, threshold=threshold)
     percussive = [int(k) for k in np.flatnonzero(features.is_percussive)]
     harmonic = [int(k) for k in np.flatnonzero(~features.is_percussive)]
-    drums, rest = separate_groups(x, W, H, [percussive, harmonic], power=power)
+    drums, rest = separate(x, W, H, [percussive, harmonic], power=power)
     return DrumSplit(drums, rest, W, H, percussive, harmonic, features, losses)

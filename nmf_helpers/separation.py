@@ -100,7 +100,11 @@ def _check_groups(function: str, groups, K: int) -> list[list[int]]:
         raise ParameterError(
             f"{function}: groups must be a non-empty list of index lists, got {groups!r}"
         )
-    checked = [sorted({k % K for k in _check_indices(function, group, K)}) for group in groups]
+    # An empty group is allowed and gets silence (e.g. no percussive component found).
+    checked = [
+        sorted({k % K for k in _check_indices(function, group, K)}) if len(group) else []
+        for group in groups
+    ]
     seen: set[int] = set()
     for group in checked:
         shared = seen.intersection(group)
@@ -125,7 +129,8 @@ def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
     W : np.ndarray [shape=(M, K), non-negative]
     H : np.ndarray [shape=(K, N), non-negative]
     groups : sequence of sequences of int
-        Disjoint component indices, e.g. ``[[0, 2], [1]]``.
+        Disjoint component indices, e.g. ``[[0, 2], [1]]``; an empty group
+        gets a zero mask.
     power : float > 0
         Exponent p; larger values make the masks closer to binary.
 

@@ -26,7 +26,14 @@ from . import _kernels
 from ._threads import threads_for
 from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
 
-__all__ = ["griffin_lim", "istft", "spectral_convergence", "spectrogram", "stft"]
+__all__ = [
+    "griffin_lim",
+    "istft",
+    "shift_templates",
+    "spectral_convergence",
+    "spectrogram",
+    "stft",
+]
 
 
 @functools.lru_cache(maxsize=8)
@@ -300,3 +307,46 @@ def griffin_lim(
             previous = rebuilt
         y = _frames_signal(estimate, win, hop, length, workers)
     return y.astype(np.float32, copy=False)
+
+
+def shift_templates(W, semitones: float) -> np.ndarray:
+    """Move spectral templates up or down in pitch by interpolation along frequency.
+
+    A shift by ``semitones`` multiplies every frequency by
+    ``r = 2 ** (semitones / 12)``, a translation on a log-frequency axis: bin
+    ``m`` of the result takes the value of the template at fractional bin
+    ``m / r`` (linear interpolation, zero above the top bin). No audio is
+    re-rendered.
+
+    Parameters
+    ----------
+    W : np.ndarray [shape=(M, K), non-negative]
+        Templates, one per column, on a linear frequency axis from 0 Hz.
+    semitones : float
+        Shift, positive upwards, between -12 and 12.
+
+    Returns
+    -------
+    np.ndarray [shape=(M, K), float32]
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> W = np.zeros((1025, 1)); W[100, 0] = 1.0  # one partial at bin 100
+    >>> int(nh.shift_templates(W, 12).argmax())  # an octave up: bin 200
+    200
+    """
+    W = check_matrix("shift_templates", "W", W)
+    semitones = check_real("shift_templates", "semitones", semitones, minimum=-12, maximum=12)
+    return _shift_columns(W, semitones)
+
+
+def _shift_columns(W: np.ndarray, semitones: float) -> np.ndarray:
+    """:func:`shift_templates` without the checks."""
+    M = W.shape[0]
+    source = np.arange(M) / 2.0 ** (semitones / 12.0)
+    below = np.minimum(np.floor(source).astype(np.intp), M)
+    weight = (source - np.floor(source))[:, None]
+    padded = np.vstack([W, np.zeros((1, W.shape[1]), dtype=W.dtype)])  # row M: above the top
+    shifted = (1.0 - weight) * padded[below] + weight * padded[np.minimum(below + 1, M)]
+    return shifted.astype(np.float32)

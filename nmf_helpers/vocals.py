@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import ParameterError, check_int, check_real, check_signal
-from .detection import shift_templates
-from .grouping import _nmf_for, separate_groups
-from .spectral import spectrogram
+from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
+from .grouping import _nmf_for
+from .separation import separate
+from .spectral import shift_templates, spectrogram
 
 __all__ = [
     "VocalSeparation",
@@ -126,6 +126,21 @@ def time_range_frames(
     return slice(first, stop)
 
 
+def _check_sizes(K, K_voice, n_iter) -> tuple[int, int, int]:
+    return (
+        check_int("fit_vocal_model", "K", K, minimum=1),
+        check_int("fit_vocal_model", "K_voice", K_voice, minimum=1),
+        check_int("fit_vocal_model", "n_iter", n_iter, minimum=2),
+    )
+
+
+def _check_semitones(name: str, value) -> int:
+    value = check_int("fit_vocal_model", name, value, minimum=0)
+    if value > 12:
+        raise ParameterError(f"fit_vocal_model: {name} must be <= 12 (an octave), got {value}")
+    return value
+
+
 def fit_vocal_model(
     V,
     frames: slice,
@@ -175,13 +190,24 @@ def fit_vocal_model(
         Number of accompaniment columns.
     losses : dict[str, np.ndarray]
         Per stage: ``"instrumental"``, ``"song"`` and (if refitted) ``"refit"``.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> V = np.random.default_rng(0).random((64, 50))
+    >>> W, H, F, losses = nh.fit_vocal_model(V, slice(0, 20), K=4, K_voice=2, n_iter=4)
+    >>> W.shape, F, sorted(losses)
+    ((64, 46), 28, ['instrumental', 'refit', 'song'])
     """
     factorise = _nmf_for("fit_vocal_model", loss)
-    K = check_int("fit_vocal_model", "K", K, minimum=1)
-    K_voice = check_int("fit_vocal_model", "K_voice", K_voice, minimum=1)
-    semitones = check_int("fit_vocal_model", "semitones", semitones, minimum=0)
-    voice_semitones = check_int("fit_vocal_model", "voice_semitones", voice_semitones, minimum=0)
-    n_iter = check_int("fit_vocal_model", "n_iter", n_iter, minimum=2)
+    V = check_matrix("fit_vocal_model", "V", V)
+    K, K_voice, n_iter = _check_sizes(K, K_voice, n_iter)
+    semitones, voice_semitones = (
+        _check_semitones(name, value)
+        for name, value in [("semitones", semitones), ("voice_semitones", voice_semitones)]
+    )
+    if not isinstance(frames, slice):
+        raise ParameterError(f"fit_vocal_model: frames must be a slice, got {frames!r}")
     intro = V[:, frames]
     if intro.shape[1] < K:
         raise ParameterError(
@@ -297,6 +323,6 @@ def filter_vocals(
         progress=progress,
     )
     accompaniment, voice = list(range(F)), list(range(F, W.shape[1]))
-    karaoke, vocals = separate_groups(x, W, H, [accompaniment, voice], power=power)
+    karaoke, vocals = separate(x, W, H, [accompaniment, voice], power=power)
     templates = _template_columns(F, K, 0) + _template_columns(W.shape[1] - F, K_voice, F)
     return VocalSeparation(karaoke, vocals, W, H, accompaniment, voice, templates, frames, losses)

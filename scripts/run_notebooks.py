@@ -18,6 +18,7 @@ and the cell. ``tests/test_notebooks.py`` imports :func:`execute_notebook`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,9 +104,12 @@ def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT, kernel: str = "
         kernel_name=kernel,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    # The kernel must draw inline: an MPLBACKEND=Agg inherited from a headless
+    # shell would make plt.show() a silent no-op and the notebook figure-less.
+    kernel_env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env=kernel_env)
     except CellExecutionError as error:
         raise NotebookError(path.name, _failing_cell(notebook), str(error), notebook) from None
     return notebook, time.perf_counter() - start

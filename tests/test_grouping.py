@@ -102,13 +102,13 @@ def test_bad_options_are_refused(kwargs, message):
         nh.component_features(np.ones((8, 2)), np.ones((2, 5)), **kwargs)
 
 
-def test_separate_groups_gives_silence_to_an_empty_group_and_adds_up():
+def test_separate_gives_silence_to_an_empty_group_and_adds_up():
     x, _, _ = _constructed_song(1.0)
     W, H, _ = nh.nmf_kl(nh.spectrogram(x), 3, n_iter=20)
-    empty, everything = nh.separate_groups(x, W, H, [[], [0, 1, 2]])
+    empty, everything = nh.separate(x, W, H, [[], [0, 1, 2]])
     assert not empty.any()
     np.testing.assert_allclose(everything, x, atol=1e-5)
-    a, b = nh.separate_groups(x, W, H, [[0], [1, 2]])
+    a, b = nh.separate(x, W, H, [[0], [1, 2]])
     np.testing.assert_allclose(a + b, x, atol=1e-5)
 
 

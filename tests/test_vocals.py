@@ -39,8 +39,8 @@ def test_vocals_and_karaoke_beat_the_mixture_floor_on_the_groove(groove, groove_
         {"vocals": groove_vocals.vocals, "karaoke": groove_vocals.karaoke}, references
     )
     floor = nh.evaluate({"vocals": x, "karaoke": x}, references)
-    # Measured at the defaults: +9.9 dB (vocals) and +8.9 dB (karaoke) over the
-    # floor, the worst of seeds 0-2; the thresholds leave about 3 dB of headroom.
+    # Measured at the defaults: +9.9 dB (vocals) and +8.2 dB (karaoke) over the
+    # floor, the worst of seeds 0-2; the thresholds leave 2 to 3 dB of headroom.
     assert ours["vocals"]["sdr"] >= floor["vocals"]["sdr"] + 7.0
     assert ours["karaoke"]["sdr"] >= floor["karaoke"]["sdr"] + 6.0
 
@@ -104,6 +104,10 @@ def test_bad_model_options_are_refused():
         nh.filter_vocals(x, instrumental=(0.0, 1.0), K_voice=0)
     with pytest.raises(nh.ParameterError, match="power must be between"):
         nh.filter_vocals(x, instrumental=(0.0, 1.0), power=0.0)
+    with pytest.raises(nh.ParameterError, match="semitones must be <= 12"):
+        nh.filter_vocals(x, instrumental=(0.0, 1.0), semitones=13)
+    with pytest.raises(nh.ParameterError, match="frames must be a slice"):
+        nh.fit_vocal_model(np.ones((8, 40)), [0, 1, 2], K=2)
 
 
 def test_euclidean_loss_runs_and_still_adds_up():

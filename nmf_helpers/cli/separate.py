@@ -213,7 +213,7 @@ def run(args) -> int:
     for name, y in fit["estimates"].items():
         nh.save_audio(paths[f"{name}.wav"], y, sr)
     if args.components:
-        parts = nh.separate_groups(x, fit["W"], fit["H"], fit["templates"], power=args.power)
+        parts = nh.separate(x, fit["W"], fit["H"], fit["templates"], power=args.power)
         for k, part in enumerate(parts):
             nh.save_audio(paths[f"component_{k:02d}.wav"], part, sr)
     _write_figures(paths, x, sr, fit, song_name=Path(args.song).name)
