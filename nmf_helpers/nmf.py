@@ -194,7 +194,7 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
     objective = objective_class(V)
     losses = np.empty(n_iter, dtype=np.float64)
     with (
-        threads_for(V.size),
+        threads_for(V.size, numba_beside_blas=True),
         tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar,
     ):
         for iteration in range(n_iter):
