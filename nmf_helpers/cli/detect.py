@@ -54,24 +54,29 @@ def run(args) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
+def add_detection_options(parser) -> None:
+    """The options ``detect`` and ``scan`` share: threshold, iterations, free components, seed."""
     import nmf_helpers as nh
 
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=nh.DETECTION_THRESHOLD,
+        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
+    )
+    parser.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
+    parser.add_argument(
+        "--free", type=int, default=20, help="free components for the rest (default 20)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def add_parser(subparsers) -> None:
     detect = subparsers.add_parser(
         "detect", help="is a sample used in a track, and where (partially fixed KL NMF)"
     )
     detect.add_argument("sample", help="the sample, an audio file")
     detect.add_argument("track", help="the track to search, an audio file")
     detect.add_argument("--json", action="store_true", help="print one JSON object")
-    detect.add_argument(
-        "--threshold",
-        type=float,
-        default=nh.DETECTION_THRESHOLD,
-        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
-    )
-    detect.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
-    detect.add_argument(
-        "--free", type=int, default=20, help="free components for the rest (default 20)"
-    )
-    detect.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_detection_options(detect)
     detect.set_defaults(run=run)

@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from . import UsageError
-from .detect import format_ranges
+from .detect import add_detection_options, format_ranges
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
@@ -193,8 +193,6 @@ def run(args) -> int:
 
 
 def add_parser(subparsers) -> None:
-    import nmf_helpers as nh
-
     scan = subparsers.add_parser(
         "scan", help="check one sample against every audio file in a folder; write a CSV"
     )
@@ -203,15 +201,5 @@ def add_parser(subparsers) -> None:
     scan.add_argument("-o", "--output", default="scan.csv", help="CSV to write (default scan.csv)")
     scan.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     scan.add_argument("--force", action="store_true", help="overwrite the CSV if it exists")
-    scan.add_argument(
-        "--threshold",
-        type=float,
-        default=nh.DETECTION_THRESHOLD,
-        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
-    )
-    scan.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
-    scan.add_argument(
-        "--free", type=int, default=20, help="free components for the rest (default 20)"
-    )
-    scan.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_detection_options(scan)
     scan.set_defaults(run=run)
