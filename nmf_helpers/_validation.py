@@ -102,3 +102,16 @@ def check_signal(function: str, name: str, value) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ParameterError(f"{function}: {name} contains NaN or Inf samples")
     return array.astype(np.float32, copy=False)
+
+
+def check_seed(function: str, value) -> np.random.Generator | int:
+    """A Generator as it is, or an int seed in [0, 2**32 - 1] (what every numpy RNG accepts)."""
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterError(
+            f"{function}: seed must be an integer or a numpy Generator, got {value!r}"
+        )
+    if not 0 <= value < 2**32:
+        raise ParameterError(f"{function}: seed must be between 0 and 2**32 - 1, got {value}")
+    return int(value)

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from ._validation import ParameterError, check_int, check_real, check_signal
+from ._validation import ParameterError, check_int, check_real, check_seed, check_signal
 from .audio import load_audio
 from .nmf import EPS, nmf_kl
 from .spectral import _shift_columns, spectrogram
@@ -253,6 +253,7 @@ def learn_sample(
     n_components = check_int(function, "n_components", n_components, minimum=1)
     shifts = _check_shifts(function, shifts)
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    seed = check_seed(function, seed)
     win = check_int(function, "win", win, minimum=16)
     hop = check_int(function, "hop", hop, minimum=1)
     if hop > win:
@@ -414,6 +415,7 @@ def detect_sample(
     sr = check_int(function, "sr", sr, minimum=1000)
     n_free = check_int(function, "n_free", n_free, minimum=0)
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    seed = check_seed(function, seed)
     threshold = check_real(function, "threshold", threshold, minimum=-1.0, maximum=1.0)
     if isinstance(sample, SampleTemplates):
         if sample.sr != sr:

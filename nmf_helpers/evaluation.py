@@ -38,6 +38,7 @@ import numpy as np
 
 from ._validation import ParameterError, check_int, check_real, check_signal
 from .audio import AUDIO_DIR, clip_path, load_audio
+from .separation import _mask_shares
 from .spectral import _check_frame_sizes, istft, stft
 
 __all__ = [
@@ -213,17 +214,11 @@ def ideal_ratio_estimates(
         raise ParameterError("ideal_ratio_estimates: all references must have one length")
     mixture = np.sum(list(signals.values()), axis=0)
     X = stft(mixture, win=win, hop=hop)
-    weights = {n: np.abs(stft(s, win=win, hop=hop)) ** power for n, s in signals.items()}
-    total = np.sum(list(weights.values()), axis=0)
-    share = 1.0 / len(weights)  # where every stem is silent, split evenly: masks still sum to 1
+    magnitudes = np.stack([np.abs(stft(s, win=win, hop=hop)) for s in signals.values()])
+    masks = _mask_shares(magnitudes, power=power)
     return {
-        name: istft(
-            np.where(total > 0, weight / np.where(total > 0, total, 1.0), share) * X,
-            win=win,
-            hop=hop,
-            length=mixture.size,
-        )
-        for name, weight in weights.items()
+        name: istft(mask * X, win=win, hop=hop, length=mixture.size)
+        for name, mask in zip(signals, masks, strict=True)
     }
 
 

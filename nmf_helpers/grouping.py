@@ -261,6 +261,9 @@ def split_drums(
     """
     x = check_signal("split_drums", "x", x)
     factorise = _nmf_for("split_drums", loss)
+    # Checked here, before minutes of NMF, although the helpers check them again.
+    check_real("split_drums", "threshold", threshold, minimum=1e-3, maximum=1.0)
+    check_real("split_drums", "power", power, minimum=1e-3, maximum=100.0)
     W, H, losses = factorise(spectrogram(x), K, n_iter=n_iter, seed=seed, progress=progress)
     features = component_features(W, H, threshold=threshold)
     percussive = [int(k) for k in np.flatnonzero(features.is_percussive)]

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from . import _kernels
 from ._threads import threads_for
-from ._validation import ParameterError, check_int, check_matrix
+from ._validation import ParameterError, check_int, check_matrix, check_seed
 
 __all__ = ["EPS", "nmf_euclidean", "nmf_kl"]
 
@@ -187,6 +187,7 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
         W_init = check_matrix(function, "W_init", W_init, shape=(M, K))
     if H_init is not None:
         H_init = check_matrix(function, "H_init", H_init, shape=(K, N))
+    seed = check_seed(function, seed)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     V = np.ascontiguousarray(V, dtype=np.float32)

@@ -440,7 +440,8 @@ def plot_detection(
         aspect="auto",
         origin="lower",
         cmap="magma",
-        extent=(0.0, N * result.hop / result.sr, -0.5, F - 0.5),
+        # Frame n is centred on n * hop / sr, as the detection's times are.
+        extent=(-0.5 * result.hop / result.sr, (N - 0.5) * result.hop / result.sr, -0.5, F - 0.5),
         interpolation="nearest",
     )
     for number, (start, end) in enumerate(true_ranges):

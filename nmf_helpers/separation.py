@@ -96,7 +96,13 @@ def component(W, H, k: int) -> np.ndarray:
 
 def _check_groups(function: str, groups, K: int) -> list[list[int]]:
     """Groups as lists of non-negative indices; no component in two groups."""
-    if isinstance(groups, numbers.Integral) or not len(groups):
+    try:
+        groups = [list(group) for group in groups]
+    except TypeError:
+        raise ParameterError(
+            f"{function}: groups must be a list of index lists, e.g. [[0, 2], [1]], got {groups!r}"
+        ) from None
+    if not groups:
         raise ParameterError(
             f"{function}: groups must be a non-empty list of index lists, got {groups!r}"
         )
@@ -151,15 +157,42 @@ def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
     checked = _check_groups("soft_masks", groups, K)
     power = check_real("soft_masks", "power", power, minimum=1e-3, maximum=100.0)
     rest = sorted(set(range(K)).difference(*checked))
-    parts = [W[:, group] @ H[group, :] for group in checked + ([rest] if rest else [])]
-    parts = np.stack(parts).astype(np.float32)
+    every_group = checked + ([rest] if rest else [])
+    magnitudes = np.stack([W[:, group] @ H[group, :] for group in every_group])
+    present = np.array([len(group) > 0 for group in every_group])
+    return _mask_shares(magnitudes, power=power, present=present)[: len(checked)]
+
+
+def _mask_shares(magnitudes, *, power: float = 1.0, present=None) -> np.ndarray:
+    """``magnitudes[g]^p / sum_g' magnitudes[g']^p`` per bin, safe for any power.
+
+    Each bin is divided by its largest magnitude before the power is taken,
+    so the power can neither overflow nor underflow the loudest share; where
+    every magnitude is zero the bin is shared equally among the ``present``
+    groups (all by default), so the shares always sum to 1.
+
+    Parameters
+    ----------
+    magnitudes : np.ndarray [shape=(G, M, N), non-negative]
+    power : float
+    present : np.ndarray [shape=(G,), bool], optional
+        Groups that may receive a share of an all-zero bin.
+
+    Returns
+    -------
+    np.ndarray [shape=(G, M, N), float32]
+    """
+    parts = np.asarray(magnitudes, dtype=np.float32)
+    peak = parts.max(axis=0)
+    nothing = peak <= 0
+    parts = parts / np.where(nothing, np.float32(1.0), peak)
     if power != 1.0:
         parts **= np.float32(power)
     total = parts.sum(axis=0)
-    nothing = total <= 0
-    masks = parts[: len(checked)] / np.where(nothing, 1.0, total)
-    masks[:, nothing] = 1.0 / parts.shape[0]
-    return masks
+    shares = parts / np.where(nothing, np.float32(1.0), total)
+    present = np.ones(parts.shape[0], bool) if present is None else np.asarray(present, bool)
+    shares[:, nothing] = (present / max(present.sum(), 1))[:, None].astype(np.float32)
+    return shares
 
 
 def separate(x, W, H, groups, *, power: float = 1.0, win: int = 2048, hop: int = 512):

@@ -24,7 +24,14 @@ from tqdm.auto import tqdm
 
 from . import _kernels
 from ._threads import threads_for
-from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
+from ._validation import (
+    ParameterError,
+    check_int,
+    check_matrix,
+    check_real,
+    check_seed,
+    check_signal,
+)
 
 __all__ = [
     "griffin_lim",
@@ -126,8 +133,7 @@ def stft(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
     >>> nh.stft(x).shape
     (1025, 44)
     """
-    x = _check_audio_for_frames("stft", x, win, hop)
-    win, hop = _check_frame_sizes("stft", win, hop)
+    x, win, hop = _check_audio_for_frames("stft", x, win, hop)
     return np.ascontiguousarray(_frames_spectrum(x, win, hop).T)
 
 
@@ -158,13 +164,17 @@ def istft(X, *, win: int = 2048, hop: int = 512, length: int | None = None) -> n
     return _frames_signal(spectrum, win, hop, length).astype(np.float32, copy=False)
 
 
-def _check_audio_for_frames(function: str, x, win, hop) -> np.ndarray:
-    x = check_signal(function, "x", x)
-    if isinstance(win, int) and x.size < win:
+def _check_audio_for_frames(
+    function: str, x, win, hop, *, name: str = "x"
+) -> tuple[np.ndarray, int, int]:
+    """The waveform, ``win`` and ``hop`` checked: frame sizes valid, at least one window long."""
+    win, hop = _check_frame_sizes(function, win, hop)
+    x = check_signal(function, name, x)
+    if x.size < win:
         raise ParameterError(
-            f"{function}: x has {x.size} samples, shorter than one window (win = {win})"
+            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
         )
-    return x
+    return x, win, hop
 
 
 def spectrogram(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
@@ -186,8 +196,7 @@ def spectrogram(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
     ParameterError
         If ``x`` is empty, shorter than one window, not finite, or silent.
     """
-    x = _check_audio_for_frames("spectrogram", x, win, hop)
-    win, hop = _check_frame_sizes("spectrogram", win, hop)
+    x, win, hop = _check_audio_for_frames("spectrogram", x, win, hop)
     if not np.any(x):
         raise ParameterError("spectrogram: x is silent (all samples are zero)")
     return np.ascontiguousarray(np.abs(_frames_spectrum(x, win, hop)).T)
@@ -207,8 +216,8 @@ def spectral_convergence(V, y, *, win: int = 2048, hop: int = 512) -> float:
     float
         0 is a perfect match; 1 is as far as silence.
     """
+    y, win, hop = _check_audio_for_frames("spectral_convergence", y, win, hop, name="y")
     V = check_matrix("spectral_convergence", "V", V, shape=(win // 2 + 1, None))
-    y = _check_audio_for_frames("spectral_convergence", y, win, hop)
     magnitude = np.abs(_frames_spectrum(y, win, hop)).T
     n_frames = V.shape[1]
     if magnitude.shape[1] < n_frames:
@@ -287,12 +296,11 @@ def griffin_lim(
     length = check_int("griffin_lim", "length", length, minimum=1)
     # An int seed draws the phases exactly as librosa.griffinlim(random_state=seed)
     # does, so the two can be compared on identical starting points.
+    seed = check_seed("griffin_lim", seed)
     if isinstance(seed, np.random.Generator):
         uniform = seed.random(size=V.shape)
     else:
-        uniform = np.random.RandomState(check_int("griffin_lim", "seed", seed, minimum=0)).random(
-            size=V.shape
-        )
+        uniform = np.random.RandomState(seed).random(size=V.shape)
 
     magnitude = np.ascontiguousarray(V.T, dtype=np.float32)
     estimate = (magnitude * np.exp(2j * np.pi * uniform.T)).astype(np.complex64)

@@ -49,7 +49,7 @@ import numpy as np
 from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
 from .grouping import _nmf_for
 from .separation import separate
-from .spectral import shift_templates, spectrogram
+from .spectral import _check_frame_sizes, shift_templates, spectrogram
 
 __all__ = [
     "VocalSeparation",
@@ -116,8 +116,11 @@ def time_range_frames(
     """
     n_samples = check_int("time_range_frames", "n_samples", n_samples, minimum=1)
     sr = check_int("time_range_frames", "sr", sr, minimum=1)
+    win, hop = _check_frame_sizes("time_range_frames", win, hop)
     start, end = _check_time_range("time_range_frames", "time_range", time_range, n_samples / sr)
-    first = int(np.ceil(start * sr / hop))
+    # Frame n covers samples n*hop - win//2 .. n*hop + win//2: its whole window
+    # must lie inside the range (frames reaching before sample 0 see only padding).
+    first = int(np.ceil((start * sr + win // 2) / hop)) if start > 0 else 0
     stop = int(np.floor((end * sr - win // 2) / hop)) + 1
     if stop - first < 1:
         raise ParameterError(

@@ -85,3 +85,26 @@ def test_separate_checks_that_W_H_fits_x(fitted):
     x, W, H = fitted
     with pytest.raises(nh.ParameterError, match="separate: W H has shape"):
         nh.separate(x[:50_000], W, H, [[0]])
+
+
+def test_large_and_small_powers_stay_finite_and_exact(fitted):
+    _, W, H = fitted
+    for scale in (1e-6, 1.0, 1e3):
+        masks = nh.soft_masks(W * scale, H, [[0], [1], [2, 3]], power=50)
+        assert np.all(np.isfinite(masks))
+        assert np.allclose(masks.sum(axis=0), 1.0, atol=1e-5)
+    tiny = nh.soft_masks(W * 1e-6, H * 1e-6, [[0], [1]], power=20)
+    assert np.allclose(tiny, nh.soft_masks(W, H, [[0], [1]], power=20), atol=1e-5)
+
+
+def test_empty_group_gets_zero_even_in_silent_bins():
+    W = np.array([[1.0, 0.0], [0.0, 0.0]])
+    H = np.array([[1.0, 0.0], [1.0, 0.0]])
+    masks = nh.soft_masks(W, H, [[], [0, 1]])
+    assert not masks[0].any() and np.allclose(masks[1], 1.0)
+
+
+def test_groups_that_are_not_lists_are_a_clear_error(fitted):
+    _, W, H = fitted
+    with pytest.raises(nh.ParameterError, match="groups must be a list of index lists"):
+        nh.soft_masks(W, H, [0, 1])

@@ -116,3 +116,19 @@ def test_griffin_lim_handles_silent_frames(groove_V):
     y = nh.griffin_lim(V, n_iter=20)
     assert np.all(np.isfinite(y))
     assert np.max(np.abs(y[60 * 512 : 110 * 512])) < 1e-4
+
+
+def test_frame_sizes_are_checked_before_use():
+    x = np.ones(100, np.float32)
+    with pytest.raises(nh.ParameterError, match="shorter than one window"):
+        nh.stft(x, win=np.int64(2048))
+    with pytest.raises(nh.ParameterError, match="spectral_convergence: hop must be >= 1"):
+        nh.spectral_convergence(np.ones((1025, 3)), np.ones(4096, np.float32), hop=0)
+
+
+@pytest.mark.parametrize(("seed", "message"), [(-1, "between 0 and 2\\*\\*32"), ("a", "integer")])
+def test_bad_seeds_name_the_function(seed, message):
+    with pytest.raises(nh.ParameterError, match="griffin_lim: seed must be " + ".*" + message):
+        nh.griffin_lim(np.ones((1025, 4)), n_iter=1, seed=seed)
+    with pytest.raises(nh.ParameterError, match="nmf_kl: seed must be"):
+        nh.nmf_kl(np.ones((5, 5)), 2, seed=seed)

@@ -73,7 +73,9 @@ def test_accompaniment_columns_stay_fixed_at_the_instrumental_templates():
 
 def test_time_range_frames():
     assert nh.time_range_frames((0.0, 4.0), n_samples=403200) == slice(0, 171)
-    assert nh.time_range_frames((1.0, 2.0), n_samples=SR * 3).start == 44
+    assert (
+        nh.time_range_frames((1.0, 2.0), n_samples=SR * 3).start == 46
+    )  # frame 46 is the first whose window starts after 1.0 s
 
 
 @pytest.mark.parametrize(
@@ -116,3 +118,10 @@ def test_euclidean_loss_runs_and_still_adds_up():
         x, instrumental=(0.0, 0.5), K=4, K_voice=2, n_iter=6, loss="euclidean"
     )
     np.testing.assert_allclose(result.karaoke + result.vocals, x, atol=1e-4)
+
+
+def test_instrumental_frames_lie_wholly_inside_the_range():
+    frames = nh.time_range_frames((1.0, 4.0), n_samples=403200)
+    assert frames.start * 512 - 1024 >= 22050
+    assert (frames.stop - 1) * 512 + 1024 <= 4 * 22050
+    assert nh.time_range_frames((0.0, 4.0), n_samples=403200).start == 0

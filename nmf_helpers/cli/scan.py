@@ -106,6 +106,8 @@ def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: 
         )
     except (nh.ParameterError, FileNotFoundError, OSError) as error:
         return {"path": str(path), "decision": "error", "error": str(error)}
+    except Exception as error:  # one odd file must not end a scan of thousands
+        return {"path": str(path), "decision": "error", "error": f"{type(error).__name__}: {error}"}
     return {
         "path": str(path),
         "score": f"{result.score:.4f}",
@@ -164,7 +166,8 @@ def run(args) -> int:
     check_int("scan", "--iters", args.iters, minimum=1)
     check_int("scan", "--free", args.free, minimum=0)
     check_real("scan", "--threshold", args.threshold, minimum=-1.0, maximum=1.0)
-    files = audio_files(Path(args.folder), exclude=output.resolve())
+    # The sample itself may sit in the folder: checking it against itself says nothing.
+    files = audio_files(Path(args.folder), exclude=Path(args.sample).resolve())
     templates = nh.learn_sample(args.sample, seed=args.seed)
     check = functools.partial(
         check_file, threshold=args.threshold, n_iter=args.iters, n_free=args.free, seed=args.seed
