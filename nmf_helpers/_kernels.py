@@ -52,7 +52,10 @@ def _log_f32(x):
     return np.float32(2.0) * s * series + np.float32(exponent) * _LN2
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+# Serial and nogil: KL NMF calls these from its own worker threads, one block
+# of rows each (see nmf_helpers._threads). error_model="numpy" drops the
+# Python zero-division check that otherwise stops LLVM from vectorising.
+@numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
 def kl_ratio(V, WH):
     """Overwrite ``WH`` with ``V / max(WH, EPS)``.
 
@@ -62,12 +65,12 @@ def kl_ratio(V, WH):
     WH : np.ndarray [shape=(M, N), float32, C-contiguous], overwritten
     """
     M, N = V.shape
-    for m in numba.prange(M):
+    for m in range(M):
         for n in range(N):
             WH[m, n] = V[m, n] / max(WH[m, n], EPS)
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+@numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
 def kl_ratio_and_divergence(V, WH):
     """Overwrite ``WH`` with ``V / max(WH, EPS)`` and return ``sum V log(ratio) - V``.
 
@@ -87,8 +90,8 @@ def kl_ratio_and_divergence(V, WH):
         ``sum over V > 0 of V log(V / WH) - V``.
     """
     M, N = V.shape
-    row_sums = np.zeros(M, dtype=np.float64)
-    for m in numba.prange(M):
+    total = 0.0
+    for m in range(M):
         acc = np.float32(0.0)
         for n in range(N):
             v = V[m, n]
@@ -97,8 +100,8 @@ def kl_ratio_and_divergence(V, WH):
             # v == 0 would give log(0) = -inf times 0; the select keeps it 0.
             term = v * (_log_f32(max(ratio, EPS)) - np.float32(1.0))
             acc += term if v > 0 else np.float32(0.0)
-        row_sums[m] = acc
-    return row_sums.sum()
+        total += acc  # float64 across rows
+    return total
 
 
 # No fastmath here: it lets LLVM replace ``m / norm`` by ``m * (1 / norm)``,

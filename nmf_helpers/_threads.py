@@ -2,58 +2,53 @@
 
 Both cores pay off on long songs (a 3-minute spectrogram has 8 million
 entries). On clips of a few seconds each matrix product takes well under a
-millisecond, and waking a second BLAS or numba thread costs more than it
-saves; on a busy machine (a grader's laptop, CI beside other jobs) the
-spinning worker threads made an 18-second clip 10 to 30 times slower than
-one thread. Below :data:`PARALLEL_MIN_ENTRIES` the loops therefore run on
-one thread.
+millisecond, and waking a second thread costs more than it saves; on a busy
+machine (a grader's laptop, CI beside other jobs) spinning worker threads
+made an 18-second clip 10 to 30 times slower than one thread. Below
+:data:`PARALLEL_MIN_ENTRIES` everything therefore runs on one thread.
 
-Above it, two thread pools must still not compete for the two cores:
-OpenBLAS keeps its threads spinning for a while after each product, and a
-numba parallel loop started right after one ran 2 to 5 times slower. KL NMF
-alternates products and fused numba passes, so it gives the cores to BLAS and
-runs the numba passes on one thread (measured on a 3-minute song at K = 30:
-20 ms per iteration instead of 29 ms).
+Above it, two thread pools must not compete for the same cores: OpenBLAS
+keeps its threads spinning for a while after each product, and a numba
+parallel loop started right after one ran 2 to 5 times slower. KL NMF, which
+alternates products with fused passes, therefore runs its own worker threads
+over blocks of rows, with BLAS and numba held to one thread each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numba
 from threadpoolctl import threadpool_limits
 
-__all__ = ["PARALLEL_MIN_ENTRIES", "threads_for"]
+__all__ = ["PARALLEL_MIN_ENTRIES", "library_threads", "worker_count"]
 
 #: Matrices with fewer entries than this (about 70 s of audio at the default
 #: STFT) are processed on one thread.
 PARALLEL_MIN_ENTRIES = 3_000_000
 
 
+def worker_count(n_entries: int) -> int:
+    """Threads worth using on a matrix of ``n_entries``: 1 if small, else every usable core."""
+    if n_entries < PARALLEL_MIN_ENTRIES:
+        return 1
+    cores = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    return max(1, len(cores))
+
+
 @contextlib.contextmanager
-def threads_for(n_entries: int, *, numba_beside_blas: bool = False):
-    """Choose the threads of BLAS, numba and scipy.fft inside the block.
-
-    Parameters
-    ----------
-    n_entries : int
-        Size of the matrix being processed.
-    numba_beside_blas : bool
-        The block interleaves BLAS products with numba loops: numba then runs
-        on one thread even for large problems, leaving the cores to BLAS.
-
-    Yields
-    ------
-    int
-        The ``workers`` argument for scipy.fft.
-    """
-    large = n_entries >= PARALLEL_MIN_ENTRIES
+def library_threads(n_threads: int | None):
+    """Hold BLAS and numba to ``n_threads`` inside the block (``None``: leave them alone)."""
+    if n_threads is None:
+        yield
+        return
     previous = numba.get_num_threads()
-    limits = threadpool_limits(limits=1, user_api="blas") if not large else contextlib.nullcontext()
-    with limits:
-        if not large or numba_beside_blas:
-            numba.set_num_threads(1)
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            yield -1 if large else 1
+            yield
         finally:
             numba.set_num_threads(previous)

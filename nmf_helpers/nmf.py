@@ -30,11 +30,14 @@ ISMIR 2017 (partially fixed W).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import _kernels
-from ._threads import threads_for
+from ._threads import library_threads, worker_count
 from ._validation import ParameterError, check_int, check_matrix, check_seed
 
 __all__ = ["EPS", "nmf_euclidean", "nmf_kl"]
@@ -52,6 +55,10 @@ EPS = float(_kernels.EPS)
 # every later iteration 7x slower. A zero stays zero under multiplicative
 # updates, which is what such an entry was converging to anyway.
 _SMALLEST_NORMAL = np.finfo(np.float32).tiny
+
+# Rows of W H that KL NMF forms at a time: 128 rows of ~8000 frames of float32
+# are 4 MB, still in cache when the next product reads them.
+_BLOCK_ROWS = 128
 
 
 def _multiplicative_update(factor, numerator, denominator):
@@ -72,10 +79,15 @@ class _Euclidean:
     ``W @ H``: ``||V||^2 - 2 <H, W^T V> + <W^T W, H H^T>``.
     """
 
-    def __init__(self, V: np.ndarray):
+    runs_own_workers = False  # its products use BLAS's own threads
+
+    def __init__(self, V: np.ndarray, n_workers: int = 1):
         self.V = V
         self.norm_V_squared = float(np.einsum("ij,ij->", V, V, dtype=np.float64))
         self.WtV = None  # cached while W does not change (fully fixed W)
+
+    def close(self):
+        pass
 
     def update_W(self, W, H, first_free):
         free = slice(first_free, None)
@@ -104,35 +116,77 @@ class _KullbackLeibler:
     reusable buffer. The loss is fused into the pass that forms the ratio,
     and that ratio is still valid for the next W update, so tracking the loss
     at every iteration costs no extra matrix product.
+
+    The work goes in blocks of :data:`_BLOCK_ROWS` rows: a block of ``W H`` is
+    formed, turned into the ratio and read by the next product while it is
+    still in cache. ``n_workers`` threads share the blocks (numpy's products
+    and the numba kernels release the GIL) while BLAS runs on one thread each.
     """
 
-    def __init__(self, V: np.ndarray):
+    runs_own_workers = True
+
+    def __init__(self, V: np.ndarray, n_workers: int = 1):
         self.V = V
         self.ratio = np.empty_like(V)
         self.ratio_is_current = False
+        bounds = np.linspace(0, V.shape[0], n_workers + 1).round().astype(int)
+        self.shares = [
+            [slice(row, min(row + _BLOCK_ROWS, stop)) for row in range(start, stop, _BLOCK_ROWS)]
+            for start, stop in pairwise(bounds)
+        ]
+        self.pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
 
-    def _form_ratio(self, W, H):
-        np.matmul(W, H, out=self.ratio)
-        _kernels.kl_ratio(self.V, self.ratio)
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def _on_each_share(self, work):
+        """``work(blocks)`` for each worker's list of row blocks, in parallel."""
+        if self.pool is None:
+            return [work(self.shares[0])]
+        return list(self.pool.map(work, self.shares))
+
+    def _form_ratio(self, W, H, rows):
+        np.matmul(W[rows], H, out=self.ratio[rows])
+        _kernels.kl_ratio(self.V[rows], self.ratio[rows])
 
     def update_W(self, W, H, first_free):
-        if not self.ratio_is_current:
-            self._form_ratio(W, H)
         free = slice(first_free, None)
-        numerator = self.ratio @ H[free].T
+        H_free_T = np.ascontiguousarray(H[free].T)
+        numerator = np.empty((W.shape[0], H_free_T.shape[1]), dtype=np.float32)
+
+        def work(blocks):
+            for rows in blocks:
+                if not self.ratio_is_current:
+                    self._form_ratio(W, H, rows)
+                np.matmul(self.ratio[rows], H_free_T, out=numerator[rows])
+
+        self._on_each_share(work)
         _multiplicative_update(W[:, free], numerator, H[free].sum(axis=1))
         self.ratio_is_current = False
 
     def update_H(self, W, H):
-        if not self.ratio_is_current:
-            self._form_ratio(W, H)
-        numerator = W.T @ self.ratio
+        def work(blocks):
+            numerator = np.zeros_like(H)
+            for rows in blocks:
+                if not self.ratio_is_current:
+                    self._form_ratio(W, H, rows)
+                numerator += W[rows].T @ self.ratio[rows]
+            return numerator
+
+        numerator = sum(self._on_each_share(work))
         _multiplicative_update(H, numerator, W.sum(axis=0)[:, None])
         self.ratio_is_current = False
 
     def loss(self, W, H):
-        np.matmul(W, H, out=self.ratio)
-        partial = _kernels.kl_ratio_and_divergence(self.V, self.ratio)
+        def work(blocks):
+            partial = 0.0
+            for rows in blocks:
+                np.matmul(W[rows], H, out=self.ratio[rows])
+                partial += _kernels.kl_ratio_and_divergence(self.V[rows], self.ratio[rows])
+            return partial
+
+        partial = sum(self._on_each_share(work))
         self.ratio_is_current = True
         sum_WH = np.dot(W.sum(axis=0, dtype=np.float64), H.sum(axis=1, dtype=np.float64))
         return max(partial + sum_WH, 0.0)
@@ -192,20 +246,26 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
 
     V = np.ascontiguousarray(V, dtype=np.float32)
     W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
-    objective = objective_class(V)
+    workers = worker_count(V.size)
+    objective = objective_class(V, workers)
+    # Where the objective runs its own workers, BLAS gets one thread each.
+    blas_threads = 1 if objective.runs_own_workers or workers == 1 else None
     losses = np.empty(n_iter, dtype=np.float64)
     with (
-        threads_for(V.size, numba_beside_blas=True),
+        library_threads(blas_threads),
         tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar,
     ):
-        for iteration in range(n_iter):
-            if n_fixed < K:
-                objective.update_W(W, H, n_fixed)
-            objective.update_H(W, H)
-            losses[iteration] = objective.loss(W, H)
-            bar.update()
-            if progress and iteration % 10 == 0:
-                bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
+        try:
+            for iteration in range(n_iter):
+                if n_fixed < K:
+                    objective.update_W(W, H, n_fixed)
+                objective.update_H(W, H)
+                losses[iteration] = objective.loss(W, H)
+                bar.update()
+                if progress and iteration % 10 == 0:
+                    bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
+        finally:
+            objective.close()
     return W, H, losses
 
 

@@ -23,7 +23,7 @@ import scipy.signal
 from tqdm.auto import tqdm
 
 from . import _kernels
-from ._threads import threads_for
+from ._threads import library_threads, worker_count
 from ._validation import (
     ParameterError,
     check_int,
@@ -307,7 +307,8 @@ def griffin_lim(
     previous = np.zeros_like(estimate)
     acceleration = momentum / (1.0 + momentum)
     signal_length = (n_frames - 1) * hop
-    with threads_for(magnitude.size) as workers:
+    workers = worker_count(magnitude.size)
+    with library_threads(1 if workers == 1 else None):
         for _ in tqdm(range(n_iter), desc="griffin_lim", disable=not progress, leave=False):
             signal = _frames_signal(estimate, win, hop, signal_length, workers)
             rebuilt = _frames_spectrum(signal, win, hop, workers)
