@@ -1,10 +1,12 @@
-"""Fused elementwise kernels for the hot loops (numba, parallel over rows).
+"""Fused elementwise kernels for the hot loops (numba).
 
 The NMF and Griffin-Lim loops spend their time in two places: matrix products
 (BLAS already does those well) and passes over every one of the M x N entries.
 A plain numpy expression such as ``V / (W @ H)`` followed by a separate
 ``np.log`` allocates temporaries and reads memory several times; the kernels
-here read each entry once, write it once, and split the rows across cores.
+here read each entry once and write it once. The KL kernels are serial and
+release the GIL, because KL NMF runs them on blocks of rows from its own
+worker threads; the Griffin-Lim projection is a numba parallel loop.
 
 Every kernel is private: inputs are validated by the public functions in
 :mod:`nmf_helpers.nmf` and :mod:`nmf_helpers.spectral`, never here.
