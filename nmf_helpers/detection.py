@@ -48,7 +48,7 @@ import scipy.signal
 from ._validation import ParameterError, check_int, check_real, check_seed, check_signal
 from .audio import load_audio
 from .nmf import EPS, nmf_kl
-from .spectral import _shift_columns, spectrogram
+from .spectral import _check_audio_for_frames, _shift_columns, spectrogram
 
 __all__ = [
     "DEFAULT_SHIFTS",
@@ -254,19 +254,12 @@ def learn_sample(
     shifts = _check_shifts(function, shifts)
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     seed = check_seed(function, seed)
-    win = check_int(function, "win", win, minimum=16)
-    hop = check_int(function, "hop", hop, minimum=1)
-    if hop > win:
-        raise ParameterError(f"{function}: hop ({hop}) must not exceed win ({win})")
-    if x.size < win:
-        raise ParameterError(
-            f"{function}: sample has {x.size} samples, shorter than one window (win = {win})"
-        )
+    x, win, hop = _check_audio_for_frames(function, x, win, hop, name="sample")
     V = spectrogram(x, win=win, hop=hop)
     if n_components > min(V.shape):
         raise ParameterError(
-            f"{function}: n_components = {n_components} is more than the sample's"
-            f" {V.shape[1]} frames allow"
+            f"{function}: n_components = {n_components} is out of range: the sample's"
+            f" spectrogram of shape {V.shape} allows at most {min(V.shape)}"
         )
     W, H, _ = nmf_kl(V, n_components, n_iter=n_iter, seed=seed)
     W, H = _unit_columns(W, H)

@@ -99,12 +99,12 @@ class _Euclidean:
     def update_H(self, W, H):
         if self.WtV is None:
             self.WtV = W.T @ self.V
-        denominator = (W.T @ W) @ H
-        _multiplicative_update(H, self.WtV.copy(), denominator)
+        self.WtW = W.T @ W  # W does not change before loss() reads it
+        _multiplicative_update(H, self.WtV.copy(), self.WtW @ H)
 
     def loss(self, W, H):
         cross = np.einsum("kn,kn->", H, self.WtV, dtype=np.float64)
-        WtW = (W.T @ W).astype(np.float64)
+        WtW = self.WtW.astype(np.float64)
         HHt = (H @ H.T).astype(np.float64)
         return max(self.norm_V_squared - 2.0 * cross + np.vdot(WtW, HHt), 0.0)
 

@@ -49,7 +49,7 @@ import numpy as np
 from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
 from .grouping import _nmf_for
 from .separation import separate
-from .spectral import _check_frame_sizes, shift_templates, spectrogram
+from .spectral import _check_frame_sizes, _shift_columns, spectrogram
 
 __all__ = [
     "VocalSeparation",
@@ -61,7 +61,7 @@ __all__ = [
 
 def _transposed(W: np.ndarray, count: int) -> np.ndarray:
     """W and its copies shifted by -count..count semitones, shift-major, (M, K * (2 count + 1))."""
-    return np.hstack([W if s == 0 else shift_templates(W, s) for s in range(-count, count + 1)])
+    return np.hstack([W if s == 0 else _shift_columns(W, s) for s in range(-count, count + 1)])
 
 
 def _check_time_range(function: str, name: str, time_range, duration: float):
