@@ -11,9 +11,10 @@ shape (M, K) (one spectral template per column) and ``H`` of shape (K, N)
 Lee & Seung (2001) proved that their multiplicative updates never increase
 either objective, so the loss curves returned here are monotone (to float32
 rounding). One engine, :func:`_factorise`, runs every variant: the objective
-is a small class with ``update_W``, ``update_H`` and ``loss`` methods, and
-fixing the first F columns of W just means the W update touches columns
-F..K-1 only.
+is a small class whose ``step`` reports the loss of the current factors and
+then updates W and H (so each can get its loss from work the update does
+anyway), and fixing the first F columns of W just means the W update touches
+columns F..K-1 only.
 
 Numerical hazards are handled in one place, with one constant, :data:`EPS`:
 denominators get ``+ EPS`` and the KL ratio uses ``max(W H, EPS)``, so zeros
@@ -56,9 +57,27 @@ EPS = float(_kernels.EPS)
 # updates, which is what such an entry was converging to anyway.
 _SMALLEST_NORMAL = np.finfo(np.float32).tiny
 
-# Rows of W H that KL NMF forms at a time: 128 rows of ~8000 frames of float32
-# are 4 MB, still in cache when the next product reads them.
-_BLOCK_ROWS = 128
+
+def _block_rows(K: int) -> int:
+    """Rows of ``W H`` that KL NMF forms at a time (at most), for K components.
+
+    With few components every product is a plain pass over memory, and so is
+    each elementwise kernel: blocks of 32 rows (1 MB of a 3-minute
+    spectrogram, the block of V beside it another) keep the whole iteration
+    in a core's L2 cache. From K = 5 on the products are bound by arithmetic
+    and run faster on larger operands, which BLAS packs once per call.
+    Measured on a 3-minute spectrogram (benchmarks/bench_core.py's input),
+    time per iteration over the GEMM floor: K = 3: 1.47 with 32 rows, 1.73
+    with 64; K = 30: 1.49 with 128 rows, 1.32 with 256, 1.27 with 513.
+    """
+    return 32 if K <= 4 else 512
+
+
+def _row_blocks(start: int, stop: int, most_rows: int) -> list[slice]:
+    """``range(start, stop)`` cut into the fewest equal blocks of at most ``most_rows``."""
+    n_blocks = -(-(stop - start) // most_rows)
+    bounds = np.linspace(start, stop, n_blocks + 1).round().astype(int)
+    return [slice(low, high) for low, high in pairwise(bounds)]
 
 
 def _multiplicative_update(factor, numerator, denominator):
@@ -81,28 +100,34 @@ class _Euclidean:
 
     runs_own_workers = False  # its products use BLAS's own threads
 
-    def __init__(self, V: np.ndarray, n_workers: int = 1):
+    def __init__(self, V: np.ndarray, K: int, n_workers: int = 1):
         self.V = V
         self.norm_V_squared = float(np.einsum("ij,ij->", V, V, dtype=np.float64))
-        self.WtV = None  # cached while W does not change (fully fixed W)
+        self.WtV = None  # W^T V and W^T W, kept while W does not change
 
     def close(self):
         pass
 
-    def update_W(self, W, H, first_free):
-        free = slice(first_free, None)
-        numerator = self.V @ H[free].T
-        denominator = W @ (H @ H[free].T)
-        _multiplicative_update(W[:, free], numerator, denominator)
-        self.WtV = None
-
-    def update_H(self, W, H):
+    def _products_of_W(self, W):
         if self.WtV is None:
             self.WtV = W.T @ self.V
-        self.WtW = W.T @ W  # W does not change before loss() reads it
+            self.WtW = W.T @ W
+
+    def step(self, W, H, first_free):
+        """The loss at (W, H) as given, then one update of W's free columns and of H."""
+        loss = self.loss(W, H)
+        free = slice(first_free, None)
+        if first_free < W.shape[1]:
+            numerator = self.V @ H[free].T
+            denominator = W @ (H @ H[free].T)
+            _multiplicative_update(W[:, free], numerator, denominator)
+            self.WtV = None
+        self._products_of_W(W)
         _multiplicative_update(H, self.WtV.copy(), self.WtW @ H)
+        return loss
 
     def loss(self, W, H):
+        self._products_of_W(W)
         cross = np.einsum("kn,kn->", H, self.WtV, dtype=np.float64)
         WtW = self.WtW.astype(np.float64)
         HHt = (H @ H.T).astype(np.float64)
@@ -112,84 +137,95 @@ class _Euclidean:
 class _KullbackLeibler:
     """Generalised KL divergence D(V || WH) and its Lee-Seung updates.
 
-    Both updates need the ratio ``V / (W H)``, an (M, N) array kept in one
-    reusable buffer. The loss is fused into the pass that forms the ratio,
-    and that ratio is still valid for the next W update, so tracking the loss
-    at every iteration costs no extra matrix product.
+    Both updates need the ratio ``V / (W H)``, and the loss needs its
+    logarithm. One iteration is one sweep over blocks of rows (see
+    :func:`_block_rows`), each done while it is in cache: form ``W H`` for
+    the block, turn it into the ratio and add up the loss of the current
+    (W, H) in the same pass, update the block's rows of W (the W update is
+    separable by rows), form the ratio again with the new rows and add their
+    share to the numerator of the H update. H is updated once the sweep is
+    done. The loss of each iteration's result is therefore reported by the
+    next sweep, which costs no extra pass.
 
-    The work goes in blocks of :data:`_BLOCK_ROWS` rows: a block of ``W H`` is
-    formed, turned into the ratio and read by the next product while it is
-    still in cache. ``n_workers`` threads share the blocks (numpy's products
-    and the numba kernels release the GIL) while BLAS runs on one thread each.
+    ``n_workers`` threads share the blocks (numpy's products and the numba
+    kernels release the GIL) while BLAS runs on one thread each.
     """
 
     runs_own_workers = True
 
-    def __init__(self, V: np.ndarray, n_workers: int = 1):
+    def __init__(self, V: np.ndarray, K: int, n_workers: int = 1):
         self.V = V
-        self.ratio = np.empty_like(V)
-        self.ratio_is_current = False
-        bounds = np.linspace(0, V.shape[0], n_workers + 1).round().astype(int)
-        self.shares = [
-            [slice(row, min(row + _BLOCK_ROWS, stop)) for row in range(start, stop, _BLOCK_ROWS)]
-            for start, stop in pairwise(bounds)
-        ]
-        self.pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
+        n_shares = min(n_workers, V.shape[0])  # no worker without rows
+        bounds = np.linspace(0, V.shape[0], n_shares + 1).round().astype(int)
+        self.shares = [_row_blocks(start, stop, _block_rows(K)) for start, stop in pairwise(bounds)]
+        rows = max(block.stop - block.start for share in self.shares for block in share)
+        # Per worker: a block-sized buffer for W H, then the ratio, and its
+        # share of the H update's numerator, with room for one product.
+        self.buffers = [np.empty((rows, V.shape[1]), dtype=np.float32) for _ in self.shares]
+        self.H_numerators = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
+        self.products = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
+        self.pool = ThreadPoolExecutor(n_shares) if n_shares > 1 else None
 
     def close(self):
         if self.pool is not None:
             self.pool.shutdown()
 
     def _on_each_share(self, work):
-        """``work(blocks)`` for each worker's list of row blocks, in parallel."""
+        """``[work(worker) for each worker's index]``, run in parallel."""
         if self.pool is None:
-            return [work(self.shares[0])]
-        return list(self.pool.map(work, self.shares))
+            return [work(0)]
+        return list(self.pool.map(work, range(len(self.shares))))
 
-    def _form_ratio(self, W, H, rows):
-        np.matmul(W[rows], H, out=self.ratio[rows])
-        _kernels.kl_ratio(self.V[rows], self.ratio[rows])
+    def _ratio(self, worker, W, H, rows):
+        """``V / (W H)`` on ``rows``, in the worker's buffer (a view of it)."""
+        ratio = self.buffers[worker][: rows.stop - rows.start]
+        np.matmul(W[rows], H, out=ratio)
+        _kernels.kl_ratio(self.V[rows], ratio)
+        return ratio
 
-    def update_W(self, W, H, first_free):
+    def _ratio_and_divergence(self, worker, W, H, rows):
+        """As :meth:`_ratio`, and the divergence of the block's rows."""
+        ratio = self.buffers[worker][: rows.stop - rows.start]
+        np.matmul(W[rows], H, out=ratio)
+        return ratio, _kernels.kl_ratio_and_divergence(self.V[rows], ratio)
+
+    def step(self, W, H, first_free):
+        """The loss at (W, H) as given, then one update of W's free columns and of H."""
         free = slice(first_free, None)
+        learns_W = first_free < W.shape[1]
         H_free_T = np.ascontiguousarray(H[free].T)
-        numerator = np.empty((W.shape[0], H_free_T.shape[1]), dtype=np.float32)
+        W_denominator = H[free].sum(axis=1)
 
-        def work(blocks):
-            for rows in blocks:
-                if not self.ratio_is_current:
-                    self._form_ratio(W, H, rows)
-                np.matmul(self.ratio[rows], H_free_T, out=numerator[rows])
+        def work(worker):
+            divergence = 0.0
+            H_numerator = self.H_numerators[worker]
+            for block, rows in enumerate(self.shares[worker]):
+                ratio, block_divergence = self._ratio_and_divergence(worker, W, H, rows)
+                divergence += block_divergence
+                if learns_W:
+                    _multiplicative_update(W[rows, free], ratio @ H_free_T, W_denominator)
+                    ratio = self._ratio(worker, W, H, rows)
+                if block == 0:
+                    np.matmul(W[rows].T, ratio, out=H_numerator)
+                else:
+                    H_numerator += np.matmul(W[rows].T, ratio, out=self.products[worker])
+            return divergence
 
-        self._on_each_share(work)
-        _multiplicative_update(W[:, free], numerator, H[free].sum(axis=1))
-        self.ratio_is_current = False
-
-    def update_H(self, W, H):
-        def work(blocks):
-            numerator = np.zeros_like(H)
-            for rows in blocks:
-                if not self.ratio_is_current:
-                    self._form_ratio(W, H, rows)
-                numerator += W[rows].T @ self.ratio[rows]
-            return numerator
-
-        numerator = sum(self._on_each_share(work))
-        _multiplicative_update(H, numerator, W.sum(axis=0)[:, None])
-        self.ratio_is_current = False
+        divergence = sum(self._on_each_share(work))
+        H_numerator = self.H_numerators[0]
+        for other in self.H_numerators[1:]:
+            H_numerator += other
+        _multiplicative_update(H, H_numerator, W.sum(axis=0)[:, None])
+        # Every term of the divergence is >= 0; only rounding could dip below.
+        return max(divergence, 0.0)
 
     def loss(self, W, H):
-        def work(blocks):
-            partial = 0.0
-            for rows in blocks:
-                np.matmul(W[rows], H, out=self.ratio[rows])
-                partial += _kernels.kl_ratio_and_divergence(self.V[rows], self.ratio[rows])
-            return partial
+        def work(worker):
+            return sum(
+                self._ratio_and_divergence(worker, W, H, rows)[1] for rows in self.shares[worker]
+            )
 
-        partial = sum(self._on_each_share(work))
-        self.ratio_is_current = True
-        sum_WH = np.dot(W.sum(axis=0, dtype=np.float64), H.sum(axis=1, dtype=np.float64))
-        return max(partial + sum_WH, 0.0)
+        return max(sum(self._on_each_share(work)), 0.0)
 
 
 def _initial_factors(V, K, rng, W_fixed, W_init, H_init):
@@ -247,26 +283,26 @@ def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H
     V = np.ascontiguousarray(V, dtype=np.float32)
     W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
     workers = worker_count(V.size)
-    objective = objective_class(V, workers)
+    objective = objective_class(V, K, workers)
     # Where the objective runs its own workers, BLAS gets one thread each.
     blas_threads = 1 if objective.runs_own_workers or workers == 1 else None
-    losses = np.empty(n_iter, dtype=np.float64)
+    # losses[i] is the loss of the i-th iterate; step() reports the loss of
+    # the (W, H) it starts from, so the last one is asked for separately.
+    losses = np.empty(n_iter + 1, dtype=np.float64)
     with (
         library_threads(blas_threads),
         tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar,
     ):
         try:
             for iteration in range(n_iter):
-                if n_fixed < K:
-                    objective.update_W(W, H, n_fixed)
-                objective.update_H(W, H)
-                losses[iteration] = objective.loss(W, H)
+                losses[iteration] = objective.step(W, H, n_fixed)
                 bar.update()
                 if progress and iteration % 10 == 0:
                     bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
+            losses[n_iter] = objective.loss(W, H)
         finally:
             objective.close()
-    return W, H, losses
+    return W, H, losses[1:]
 
 
 _COMMON_DOC = """
