@@ -1,5 +1,6 @@
 """Tests of nmf_helpers/nmf.py on real music spectrograms (the project's clips)."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -8,6 +9,9 @@ from sklearn.decomposition import NMF
 from sklearn.decomposition._nmf import _beta_divergence
 
 import nmf_helpers as nh
+from nmf_helpers import _kernels
+
+NMF_MODULE = importlib.import_module("nmf_helpers.nmf")
 
 FITS = [(nh.nmf_kl, "kullback-leibler"), (nh.nmf_euclidean, "frobenius")]
 IDS = ["kl", "euclidean"]
@@ -162,6 +166,55 @@ def test_progress_bar_does_not_change_the_result(sample_V, capsys):
     shown = nh.nmf_kl(sample_V, 3, n_iter=15, progress=True)
     assert np.array_equal(quiet[2], shown[2])
     assert "nmf_kl" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n_workers", [2, 3])
+@pytest.mark.parametrize("K", [3, 12])
+def test_worker_threads_give_the_single_thread_result(groove_V, monkeypatch, n_workers, K):
+    # Clips this short run on one thread; force the threaded path of long songs.
+    W_fixed = nh.nmf_kl(groove_V, 2, n_iter=10)[0]
+    runs = {}
+    for workers in (1, n_workers):
+        monkeypatch.setattr(NMF_MODULE, "worker_count", lambda entries, w=workers: w)
+        runs[workers] = [
+            nh.nmf_kl(groove_V, K, n_iter=30),
+            nh.nmf_kl(groove_V, K, n_iter=10, W_fixed=W_fixed),
+            nh.nmf_kl(groove_V, 2, n_iter=10, W_fixed=W_fixed),
+        ]
+    for single, threaded in zip(runs[1], runs[n_workers], strict=True):
+        # Only the order in which the workers' shares are summed differs.
+        np.testing.assert_allclose(threaded[2], single[2], rtol=1e-5)
+        np.testing.assert_allclose(threaded[1], single[1], rtol=1e-3, atol=1e-6 * single[1].max())
+        assert monotone(threaded[2], groove_V, "kullback-leibler")
+    _, partial, full = runs[n_workers]
+    assert np.array_equal(partial[0][:, :2], W_fixed)
+    assert np.array_equal(full[0], W_fixed)
+
+
+def test_more_worker_threads_than_rows(monkeypatch, rng):
+    V = rng.random((2, 300)).astype(np.float32)
+    monkeypatch.setattr(NMF_MODULE, "worker_count", lambda entries: 4)
+    W, H, losses = nh.nmf_kl(V, 2, n_iter=20)
+    assert np.all(np.isfinite(H)) and monotone(losses, V, "kullback-leibler")
+    assert losses[-1] == pytest.approx(direct_loss(V, W, H, "kullback-leibler"), rel=1e-4)
+
+
+def test_divergence_kernel_over_a_wide_range_of_magnitudes(rng):
+    # The kernel's own logarithm must hold for every exponent a ratio can have.
+    V = np.exp(rng.uniform(-40, 40, (16, 4000))).astype(np.float32)
+    V[:, ::7] = 0.0
+    WH = np.exp(rng.uniform(-40, 40, V.shape)).astype(np.float32)
+    ratio = WH.copy()
+    divergence = _kernels.kl_ratio_and_divergence(V, ratio)
+    V64, WH64 = V.astype(np.float64), np.maximum(WH.astype(np.float64), nh.EPS)
+    expected_ratio = V64 / WH64
+    terms = np.where(V64 > 0, V64 * np.log(np.maximum(expected_ratio, nh.EPS)) - V64, 0.0) + WH64
+    np.testing.assert_allclose(ratio, expected_ratio, rtol=1e-6)
+    assert divergence == pytest.approx(terms.sum(), rel=1e-5)
+    # Term by term too: each row is a sum of nonnegative terms.
+    for row in range(4):
+        single = _kernels.kl_ratio_and_divergence(V[row : row + 1], WH[row : row + 1].copy())
+        assert single == pytest.approx(terms[row].sum(), rel=1e-5)
 
 
 def test_returned_dtypes_and_shapes(sample_V):
