@@ -17,10 +17,11 @@ over blocks of rows, with BLAS and numba held to one thread each.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["PARALLEL_MIN_ENTRIES", "library_threads", "worker_count"]
 
@@ -39,6 +40,18 @@ def worker_count(n_entries: int) -> int:
     return max(1, len(cores))
 
 
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process, found once.
+
+    Finding them reads the process's memory map, which costs about a
+    millisecond; NMF on a short clip takes a few dozen. Libraries loaded
+    later are not seen, and need not be: the hot loops use numpy's BLAS,
+    loaded when numpy was imported.
+    """
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def library_threads(n_threads: int | None):
     """Hold BLAS and numba to ``n_threads`` inside the block (``None``: leave them alone)."""
@@ -46,7 +59,7 @@ def library_threads(n_threads: int | None):
         yield
         return
     previous = numba.get_num_threads()
-    with threadpool_limits(limits=n_threads, user_api="blas"):
+    with _blas_controller().limit(limits=n_threads, user_api="blas"):
         numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
         try:
             yield
