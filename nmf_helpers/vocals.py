@@ -224,6 +224,10 @@ def fit_vocal_model(
     W, H, song_losses = factorise(V, F + K_voice, n_iter=n_iter, W_fixed=W_acc, **common)
     losses = {"instrumental": intro_losses, "song": song_losses}
     if voice_semitones:
+        # H starts afresh rather than from the song fit's H: that H already
+        # gives the notes the voice templates missed to the accompaniment,
+        # and warm-starting from it cost the karaoke 2 to 3.6 dB SDR on each
+        # of the three clips with a voice stem (measured over 3 seeds).
         W_all = np.hstack([W_acc, _transposed(W[:, F:], voice_semitones)])
         W, H, losses["refit"] = factorise(
             V, W_all.shape[1], n_iter=max(n_iter // 2, 1), W_fixed=W_all, **common
