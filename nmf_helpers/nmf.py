@@ -65,12 +65,14 @@ def _block_rows(K: int) -> int:
     each elementwise kernel: blocks of 32 rows (1 MB of a 3-minute
     spectrogram, the block of V beside it another) keep the whole iteration
     in a core's L2 cache. From K = 5 on the products are bound by arithmetic
-    and run faster on larger operands, which BLAS packs once per call.
-    Measured on a 3-minute spectrogram (benchmarks/bench_core.py's input),
-    time per iteration over the GEMM floor: K = 3: 1.47 with 32 rows, 1.73
-    with 64; K = 30: 1.49 with 128 rows, 1.32 with 256, 1.27 with 513.
+    and run faster on larger operands, which BLAS packs once per call: with
+    the default window (1025 rows) each worker then does its share in one
+    block. Measured on a 3-minute spectrogram (benchmarks/bench_core.py's
+    input), time over the GEMM floor: K = 3: 1.47 with 32 rows, 1.73 with
+    64; K = 10: 1.54 with two blocks of 256 rows per worker, 1.35 with one
+    of 513; K = 30: 1.40 and 1.30.
     """
-    return 32 if K <= 4 else 512
+    return 32 if K <= 4 else 1024
 
 
 def _row_blocks(start: int, stop: int, most_rows: int) -> list[slice]:
@@ -101,9 +103,11 @@ class _Euclidean:
     runs_own_workers = False  # its products use BLAS's own threads
 
     def __init__(self, V: np.ndarray, K: int, n_workers: int = 1):
+        # K and n_workers are part of the objectives' shared constructor;
+        # the Euclidean products need neither.
         self.V = V
         self.norm_V_squared = float(np.einsum("ij,ij->", V, V, dtype=np.float64))
-        self.WtV = None  # W^T V and W^T W, kept while W does not change
+        self.WtV = self.WtW = None  # W^T V and W^T W, kept while W does not change
 
     def close(self):
         pass
@@ -145,7 +149,7 @@ class _KullbackLeibler:
     separable by rows), form the ratio again with the new rows and add their
     share to the numerator of the H update. H is updated once the sweep is
     done. The loss of each iteration's result is therefore reported by the
-    next sweep, which costs no extra pass.
+    next sweep at no extra cost; only the last one needs a pass of its own.
 
     ``n_workers`` threads share the blocks (numpy's products and the numba
     kernels release the GIL) while BLAS runs on one thread each.
