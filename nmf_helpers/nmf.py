@@ -180,18 +180,11 @@ class _KullbackLeibler:
             return [work(0)]
         return list(self.pool.map(work, range(len(self.shares))))
 
-    def _ratio(self, worker, W, H, rows):
-        """``V / (W H)`` on ``rows``, in the worker's buffer (a view of it)."""
-        ratio = self.buffers[worker][: rows.stop - rows.start]
-        np.matmul(W[rows], H, out=ratio)
-        _kernels.kl_ratio(self.V[rows], ratio)
-        return ratio
-
-    def _ratio_and_divergence(self, worker, W, H, rows):
-        """As :meth:`_ratio`, and the divergence of the block's rows."""
-        ratio = self.buffers[worker][: rows.stop - rows.start]
-        np.matmul(W[rows], H, out=ratio)
-        return ratio, _kernels.kl_ratio_and_divergence(self.V[rows], ratio)
+    def _product(self, worker, W, H, rows):
+        """``W H`` on ``rows``, in the worker's buffer (a view of it)."""
+        WH = self.buffers[worker][: rows.stop - rows.start]
+        np.matmul(W[rows], H, out=WH)
+        return WH
 
     def step(self, W, H, first_free):
         """The loss at (W, H) as given, then one update of W's free columns and of H."""
@@ -204,11 +197,12 @@ class _KullbackLeibler:
             divergence = 0.0
             H_numerator = self.H_numerators[worker]
             for block, rows in enumerate(self.shares[worker]):
-                ratio, block_divergence = self._ratio_and_divergence(worker, W, H, rows)
-                divergence += block_divergence
+                ratio = self._product(worker, W, H, rows)
+                divergence += _kernels.kl_ratio_and_divergence(self.V[rows], ratio)
                 if learns_W:
                     _multiplicative_update(W[rows, free], ratio @ H_free_T, W_denominator)
-                    ratio = self._ratio(worker, W, H, rows)
+                    ratio = self._product(worker, W, H, rows)
+                    _kernels.kl_ratio(self.V[rows], ratio)
                 if block == 0:
                     np.matmul(W[rows].T, ratio, out=H_numerator)
                 else:
@@ -226,7 +220,8 @@ class _KullbackLeibler:
     def loss(self, W, H):
         def work(worker):
             return sum(
-                self._ratio_and_divergence(worker, W, H, rows)[1] for rows in self.shares[worker]
+                _kernels.kl_ratio_and_divergence(self.V[rows], self._product(worker, W, H, rows))
+                for rows in self.shares[worker]
             )
 
         return max(sum(self._on_each_share(work)), 0.0)
