@@ -1,14 +1,17 @@
 """The project's own clips in audio/: files, stems, offsets and the script that makes them.
 
-The rendered files are checked as shipped; the arrangement script's pure
-parts (composition, loop placement, normalisation, mixing) are checked
-without FluidSynth.
+The rendered files are checked as shipped; the pure parts of the script
+(``scripts/make_audio.py`` and its modules in ``scripts/make_audio_lib/``:
+composition, loop placement, normalisation, mixing, the Ogg patch) are
+checked without FluidSynth.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -20,7 +23,9 @@ from scipy.signal import correlate
 
 from nmf_helpers import load_audio
 
-AUDIO_DIR = Path(__file__).resolve().parent.parent / "audio"
+ROOT = Path(__file__).resolve().parent.parent
+AUDIO_DIR = ROOT / "audio"
+SCRIPTS_DIR = ROOT / "scripts"
 CLIPS = json.loads((AUDIO_DIR / "clips.json").read_text())["clips"]
 MONO_CLIPS = [name for name, entry in CLIPS.items() if entry["file"].endswith(".flac")]
 ALL_FILES = sorted({entry["file"] for entry in CLIPS.values()} | {
@@ -29,16 +34,25 @@ ALL_FILES = sorted({entry["file"] for entry in CLIPS.values()} | {
 MAX_AUDIO_BYTES = 10 * 1024 * 1024
 
 
-def _load_script():
-    """Import audio/make_audio.py, which is a script, not part of a package."""
-    spec = importlib.util.spec_from_file_location("make_audio", AUDIO_DIR / "make_audio.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_audio"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+def _load_script_package(name: str):
+    """Import scripts/<name>/, which sits beside the scripts, not in the installed package."""
+    init = SCRIPTS_DIR / name / "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(init.parent)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    # Registered so that its modules' relative imports (and dataclasses, which
+    # look their module up here) find it.
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return package
 
 
-make_audio = _load_script()
+_load_script_package("make_audio_lib")
+compose = importlib.import_module("make_audio_lib.compose")
+mixing = importlib.import_module("make_audio_lib.mix")
+ogg = importlib.import_module("make_audio_lib.ogg")
+render = importlib.import_module("make_audio_lib.render")
 
 
 @cache
@@ -194,31 +208,31 @@ def test_cross_correlation_finds_the_sample_in_the_mix_but_not_in_the_unrelated_
 
 
 # ---------------------------------------------------------------------------
-# The script's pure parts, without FluidSynth
+# The script's pure parts (scripts/make_audio_lib/), without FluidSynth
 # ---------------------------------------------------------------------------
 
 
 def test_composition_is_deterministic_and_matches_the_shipped_lengths():
-    groove = make_audio.compose_groove()
-    assert groove == make_audio.compose_groove()
-    assert groove != make_audio.compose_groove(seed=1)  # the seed drives the velocities
+    groove = compose.compose_groove()
+    assert groove == compose.compose_groove()
+    assert groove != compose.compose_groove(seed=1)  # the seed drives the velocities
     cases = [
         (groove, "groove"),
-        (make_audio.compose_sample(), "sample"),
-        (make_audio.compose_sampling_track_parts(), "sampling_track"),
-        (make_audio.compose_unrelated_track(), "unrelated_track"),
+        (compose.compose_sample(), "sample"),
+        (compose.compose_sampling_track_parts(), "sampling_track"),
+        (compose.compose_unrelated_track(), "unrelated_track"),
     ]
     for arrangement, name in cases:
-        assert make_audio.arrangement_n_samples(arrangement) == CLIPS[name]["n_samples"]
+        assert compose.arrangement_n_samples(arrangement) == CLIPS[name]["n_samples"]
         assert CLIPS[name]["tempo_bpm"] == arrangement.bpm
 
 
 @pytest.mark.parametrize(
-    "compose",
+    "composer",
     ["compose_groove", "compose_sample", "compose_sampling_track_parts", "compose_unrelated_track"],
 )
-def test_compositions_are_playable_music(compose):
-    arrangement = getattr(make_audio, compose)()
+def test_compositions_are_playable_music(composer):
+    arrangement = getattr(compose, composer)()
     assert 100 <= arrangement.bpm <= 110
     for name, part in arrangement.parts.items():
         assert part.notes, name
@@ -229,30 +243,30 @@ def test_compositions_are_playable_music(compose):
         assert velocities <= set(range(1, 128)) and len(velocities) > 3, name
         assert all(0 <= note.pitch <= 127 for note in part.notes)
     drum_parts = [part for part in arrangement.parts.values() if part.is_drum]
-    assert len(drum_parts) == (0 if compose == "compose_sample" else 1)
+    assert len(drum_parts) == (0 if composer == "compose_sample" else 1)
 
 
 def test_groove_has_the_documented_band_and_voice_entry():
-    groove = make_audio.compose_groove()
+    groove = compose.compose_groove()
     assert set(groove.parts) == {"drums", "bass", "keys", "vocals"}
     assert groove.parts["drums"].is_drum
     assert groove.parts["vocals"].program in (52, 53)  # Choir Aahs or Voice Oohs
     first_vocal = min(note.start for note in groove.parts["vocals"].notes)
-    assert make_audio.beats_to_seconds(first_vocal, groove.bpm) == pytest.approx(
+    assert compose.beats_to_seconds(first_vocal, groove.bpm) == pytest.approx(
         CLIPS["groove"]["instrumental_intro_end_s"]
     )
     # The bass plays with the kick: every kick in a full bar has a bass note with it.
-    kicks = {n.start for n in groove.parts["drums"].notes if n.pitch == make_audio.KICK}
+    kicks = {n.start for n in groove.parts["drums"].notes if n.pitch == compose.KICK}
     bass_starts = {n.start for n in groove.parts["bass"].notes}
     assert kicks <= bass_starts
 
 
 def test_part_to_midi_converts_beats_to_seconds():
-    part = make_audio.Part(
+    part = compose.Part(
         program=4,
-        notes=[make_audio.NoteEvent(2.0, 1.0, 60, 90), make_audio.NoteEvent(3.0, 0.5, 64, 80)],
+        notes=[compose.NoteEvent(2.0, 1.0, 60, 90), compose.NoteEvent(3.0, 0.5, 64, 80)],
     )
-    midi = make_audio.part_to_midi(part, bpm=120)
+    midi = render.part_to_midi(part, bpm=120)
     (instrument,) = midi.instruments
     assert instrument.program == 4 and not instrument.is_drum
     assert [(n.start, n.end, n.pitch) for n in instrument.notes] == [
@@ -263,39 +277,39 @@ def test_part_to_midi_converts_beats_to_seconds():
 
 
 def test_beats_to_samples_refuses_fractional_samples():
-    assert make_audio.beats_to_samples(4, 108) == 49000
-    assert make_audio.beats_to_samples(7, 105) == 88200
+    assert compose.beats_to_samples(4, 108) == 49000
+    assert compose.beats_to_samples(7, 105) == 88200
     with pytest.raises(ValueError):
-        make_audio.beats_to_samples(0.25, 108)
+        compose.beats_to_samples(0.25, 108)
 
 
 def test_sample_offsets_and_loop_audio_place_verbatim_copies():
-    offsets = make_audio.sample_offsets(pickup_beats=2, loop_beats=16, n_loops=2, bpm=108)
+    offsets = mixing.sample_offsets(pickup_beats=2, loop_beats=16, n_loops=2, bpm=108)
     assert offsets == CLIPS["sampling_track"]["sample_offsets_samples"] == [24500, 220500]
 
     segment = np.array([3, -1, 4, 1, -5], dtype=np.int16)
-    looped = make_audio.loop_audio(segment, [2, 7], 14)
+    looped = mixing.loop_audio(segment, [2, 7], 14)
     assert looped.dtype == np.int16
     np.testing.assert_array_equal(looped[2:7], segment)
     np.testing.assert_array_equal(looped[7:12], segment)
     assert np.all(looped[[0, 1, 12, 13]] == 0)
     with pytest.raises(ValueError):
-        make_audio.loop_audio(segment, [0, 3], 14)  # overlapping copies would add up
+        mixing.loop_audio(segment, [0, 3], 14)  # overlapping copies would add up
     with pytest.raises(ValueError):
-        make_audio.loop_audio(segment, [10], 14)  # runs past the end
+        mixing.loop_audio(segment, [10], 14)  # runs past the end
 
 
 def test_shared_gain_quantisation_and_mix_sum():
     rng = np.random.default_rng(0)
     stems = {name: rng.normal(scale=0.4, size=1000) for name in ("a", "b", "c")}
     float_mix = sum(stems.values())
-    gain = make_audio.peak_normalising_gain([float_mix], peak_dbfs=-1.0)
+    gain = mixing.peak_normalising_gain([float_mix], peak_dbfs=-1.0)
     assert np.max(np.abs(gain * float_mix)) == pytest.approx(10 ** (-1 / 20))
 
-    quantised = make_audio.scale_and_quantize(stems, gain)
+    quantised = mixing.scale_and_quantize(stems, gain)
     assert all(stem.dtype == np.int16 for stem in quantised.values())
     np.testing.assert_allclose(quantised["a"] / 32767, gain * stems["a"], atol=0.5 / 32767)
-    mix = make_audio.mix_of_stems(quantised.values())
+    mix = mixing.mix_of_stems(quantised.values())
     np.testing.assert_array_equal(
         mix.astype(np.int32), sum(stem.astype(np.int32) for stem in quantised.values())
     )
@@ -303,21 +317,21 @@ def test_shared_gain_quantisation_and_mix_sum():
     assert abs(np.max(np.abs(mix)) - 10 ** (-1 / 20) * 32767) <= 1.5
 
     with pytest.raises(ValueError):
-        make_audio.quantize_to_int16(np.array([0.0, 1.01]))
+        mixing.quantize_to_int16(np.array([0.0, 1.01]))
     with pytest.raises(ValueError):
-        make_audio.mix_of_stems([np.full(4, 20000, np.int16), np.full(4, 20000, np.int16)])
+        mixing.mix_of_stems([np.full(4, 20000, np.int16), np.full(4, 20000, np.int16)])
     with pytest.raises(ValueError):
-        make_audio.peak_normalising_gain([np.zeros(8)])
+        mixing.peak_normalising_gain([np.zeros(8)])
 
 
 def test_fit_length_fade_out_and_pan():
     x = np.arange(1.0, 6.0)
-    np.testing.assert_array_equal(make_audio.fit_length(x, 3), [1, 2, 3])
-    np.testing.assert_array_equal(make_audio.fit_length(x, 7), [1, 2, 3, 4, 5, 0, 0])
-    faded = make_audio.fade_out(np.ones(10), 4)
+    np.testing.assert_array_equal(mixing.fit_length(x, 3), [1, 2, 3])
+    np.testing.assert_array_equal(mixing.fit_length(x, 7), [1, 2, 3, 4, 5, 0, 0])
+    faded = mixing.fade_out(np.ones(10), 4)
     np.testing.assert_allclose(faded, [1, 1, 1, 1, 1, 1, 1, 2 / 3, 1 / 3, 0])
 
-    stereo = make_audio.pan_to_stereo(
+    stereo = mixing.pan_to_stereo(
         {"mid": np.ones(3), "left": np.full(3, 2.0)}, {"mid": 0.0, "left": -0.5}
     )
     np.testing.assert_allclose(stereo[:, 0], 3.0)  # both at full level on the left
@@ -331,7 +345,7 @@ def test_set_ogg_serial_is_reproducible_and_keeps_the_audio(tmp_path):
     for i in range(2):
         path = tmp_path / f"tone{i}.ogg"
         sf.write(path, tone, 44100, format="OGG", subtype="VORBIS")
-        path.write_bytes(make_audio.set_ogg_serial(path.read_bytes(), serial=7))
+        path.write_bytes(ogg.set_ogg_serial(path.read_bytes(), serial=7))
         files.append(path)
     assert files[0].read_bytes() == files[1].read_bytes()
     # libogg drops pages whose checksum is wrong, so this read fails unless the
@@ -340,11 +354,25 @@ def test_set_ogg_serial_is_reproducible_and_keeps_the_audio(tmp_path):
     assert rate == 44100 and decoded.shape == tone.shape
     assert np.corrcoef(decoded[:, 0], tone[:, 0])[0, 1] > 0.99
     with pytest.raises(ValueError):
-        make_audio.set_ogg_serial(b"not an ogg file")
+        ogg.set_ogg_serial(b"not an ogg file")
 
 
 def test_check_renderer_explains_what_is_missing(tmp_path):
     with pytest.raises(SystemExit, match="fluid-soundfont-gm"):
-        make_audio.check_renderer(soundfont=tmp_path / "missing.sf2")
+        render.check_renderer(soundfont=tmp_path / "missing.sf2")
     with pytest.raises(SystemExit, match="apt-get install fluidsynth"):
-        make_audio.check_renderer(fluidsynth="no-such-fluidsynth-binary")
+        render.check_renderer(fluidsynth="no-such-fluidsynth-binary")
+
+
+def test_the_documented_command_starts_from_the_repository_root():
+    # --help stops before the renderer check, so this runs without FluidSynth;
+    # it fails if scripts/make_audio.py can no longer find its modules.
+    result = subprocess.run(
+        [sys.executable, "scripts/make_audio.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--out" in result.stdout
