@@ -13,13 +13,28 @@ K = 3 and K = 30 with 100 iterations, times:
 Each figure is the best of ``--repeats`` runs (the machine is shared; the
 minimum is the least disturbed), and each target of the core issue is printed
 with PASS or MISS. Run: ``python benchmarks/bench_core.py``.
+
+``--compare-with REV`` also times ``nmf_kl`` and ``nmf_euclidean`` as they
+were at git revision REV (e.g. ``HEAD``, to see what uncommitted changes do),
+loaded into this process under another package name, alternating with the
+current code on every repeat so that both meet the same load; it reports
+whether the two give bit-identical W, H and losses.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import io
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -29,6 +44,7 @@ import nmf_helpers as nh
 
 SR = 22050
 DURATION = 180.0
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def music_spectrogram() -> np.ndarray:
@@ -48,6 +64,38 @@ def best_time(repeats: int, function, *args, **kwargs) -> float:
         function(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_times_alternating(repeats: int, calls: dict) -> tuple[dict, dict]:
+    """Least wall time of each of ``calls`` (name: function of no arguments), taken in turns.
+
+    Each repeat runs every call once, so a disturbance on the shared machine
+    hits them alike. Returns the times and each call's last result.
+    """
+    times = {name: [] for name in calls}
+    results = {}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            results[name] = call()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(each) for name, each in times.items()}, results
+
+
+def package_at(revision: str, directory: Path):
+    """``nmf_helpers`` as committed at git ``revision``, imported under another name."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "nmf_helpers"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    name = "nmf_helpers_at_" + re.sub(r"\W", "_", revision)
+    (directory / "nmf_helpers").rename(directory / name)
+    sys.path.insert(0, str(directory))
+    return importlib.import_module(name)
 
 
 def gemm_floor(V, W, H, loss: str, n_iter: int) -> None:
@@ -73,18 +121,40 @@ def sklearn_nmf(V, W0, H0, beta_loss: str, n_iter: int) -> None:
         model.fit_transform(V, W=W0.copy(), H=H0.copy())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--iters", type=int, default=100)
-    args = parser.parse_args()
+def compare_nmf(repeats: int, V, K: int, n_iter: int, before, W0, H0) -> None:
+    """Time this NMF and that of ``before`` in turns, and check that they agree bit for bit."""
+    for loss in ("kl", "euclidean"):
+        function = f"nmf_{loss}"
+        calls = {
+            version: functools.partial(
+                getattr(package, function), V, K, n_iter=n_iter, W_init=W0, H_init=H0
+            )
+            for version, package in (("now", nh), ("before", before))
+        }
+        times, results = best_times_alternating(repeats, calls)
+        identical = all(
+            np.array_equal(a, b) for a, b in zip(results["now"], results["before"], strict=True)
+        )
+        print(
+            f"{loss:<10} {K:>3} {times['now']:>8.3f} {times['before']:>9.3f}"
+            f" {times['now'] / times['before']:>11.3f} {'yes' if identical else 'NO':>10}"
+        )
 
+
+def run(args, before) -> None:
     V = music_spectrogram()
     print(f"V: shape {V.shape}, {V.dtype}; {args.iters} iterations; best of {args.repeats}")
     rng = np.random.default_rng(0)
     # Warm the JIT caches so compile time is not measured.
     nh.nmf_kl(V[:, :100], 2, n_iter=2)
     nh.griffin_lim(V[:, :50], n_iter=2)
+    if before is not None:
+        before.nmf_kl(V[:, :100], 2, n_iter=2)
+        print(f"\nthis tree against {before.__name__} ({before.__file__})")
+        print(
+            f"{'loss':<10} {'K':>3} {'now s':>8} {'before s':>9}"
+            f" {'now/before':>11} {'identical':>10}"
+        )
 
     rows = []
     for K in (3, 30):
@@ -93,6 +163,8 @@ def main() -> None:
         scale = np.sqrt(V.mean() / (W0.sum(0) @ H0.sum(1) / V.size)).astype(np.float32)
         W0 *= scale
         H0 *= scale
+        if before is not None:
+            compare_nmf(args.repeats, V, K, args.iters, before, W0, H0)
         for loss, ours, beta in (
             ("kl", nh.nmf_kl, "kullback-leibler"),
             ("euclidean", nh.nmf_euclidean, "frobenius"),
@@ -164,6 +236,21 @@ def main() -> None:
     print()
     for target, met in targets:
         print(f"  {'PASS' if met else 'MISS'}  {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        help="also time the NMF functions of git revision REV (e.g. HEAD), side by side",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        before = package_at(args.compare_with, Path(directory)) if args.compare_with else None
+        run(args, before)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Run: ``python benchmarks/bench_detection.py`` (about a minute on 2 cores).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 
@@ -45,12 +44,10 @@ def pitch_shift(x: np.ndarray, semitones: int) -> np.ndarray:
 
 def true_ranges() -> list[tuple[float, float]]:
     """Where the sample plays in sampling_track, from clips.json."""
-    clips = json.loads((nh.AUDIO_DIR / "clips.json").read_text())["clips"]
-    length = clips["sample"]["duration_s"]
-    end = clips["sampling_track"]["duration_s"]
-    return [
-        (start, min(start + length, end)) for start in clips["sampling_track"]["sample_offsets_s"]
-    ]
+    length = nh.clip_facts("sample")["duration_s"]
+    end = nh.clip_facts("sampling_track")["duration_s"]
+    offsets = nh.clip_facts("sampling_track")["sample_offsets_s"]
+    return [(start, min(start + length, end)) for start in offsets]
 
 
 def positives():

@@ -46,10 +46,7 @@ def timed(function, *args, **kwargs):
 
 
 def clips_with_stems() -> list[str]:
-    import json
-
-    clips = json.loads((nh.AUDIO_DIR / "clips.json").read_text())["clips"]
-    return [name for name, facts in clips.items() if facts["stems"]]
+    return [name for name in nh.clip_names() if nh.clip_facts(name)["stems"]]
 
 
 def instrumental_range(clip: str, voice: np.ndarray) -> tuple[float, float]:

@@ -2,22 +2,30 @@
 
 The modules, one per concern:
 
-* :mod:`nmf_helpers.audio` — :func:`load_audio`, :func:`save_audio`, :func:`clip_path`
+* :mod:`nmf_helpers.audio` — :func:`load_audio`, :func:`save_audio`, and the project's
+  clips: :func:`clip_path`, :func:`clip_names`, :func:`clip_facts`,
+  :func:`load_stems`
 * :mod:`nmf_helpers.spectral` — :func:`stft`, :func:`istft`, :func:`spectrogram`,
-  :func:`griffin_lim`, :func:`spectral_convergence`
+  :func:`griffin_lim`, :func:`spectral_convergence`, :func:`shift_templates`,
+  :func:`time_range_frames`
 * :mod:`nmf_helpers.nmf` — :func:`nmf_euclidean`, :func:`nmf_kl` (fixed and partially
   fixed W, per-iteration losses)
 * :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`,
   :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.grouping` — :func:`component_features`,
   :func:`percussive_harmonic_groups`, :func:`split_drums`
-* :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`,
-  :func:`time_range_frames`
-* :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`,
-  :func:`load_stems`, :func:`clip_facts`
+* :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`
+* :mod:`nmf_helpers.detection` — :func:`learn_sample`, :func:`detect_sample`
+* :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`
+* :mod:`nmf_helpers.analysis` — measuring what a factorisation or a separation found:
+  :func:`decibels`, :func:`spectral_flatness`, :func:`spectral_centroid`,
+  :func:`divergence_by_bin`, :func:`stem_shares`, ..., and the notebooks' tables
+  (:class:`Table`, :func:`component_table`, ...)
 * :mod:`nmf_helpers.plotting` — :func:`plot_spectrogram`, :func:`plot_spectrograms`,
   :func:`plot_losses`, :func:`plot_template`, :func:`plot_activation`,
-  :func:`plot_component`, :func:`plot_fits`, :func:`plot_grouping`
+  :func:`plot_component`, :func:`plot_fits`, :func:`plot_grouping`, :func:`plot_detection`
+
+How the modules depend on each other, and where new code goes: ARCHITECTURE.md.
 
 Examples
 --------
@@ -29,7 +37,33 @@ Examples
 """
 
 from ._validation import ParameterError
-from .audio import AUDIO_DIR, clip_path, load_audio, save_audio
+from .analysis import (
+    Table,
+    activation_ratio,
+    best_assignment,
+    bin_frequencies,
+    component_table,
+    correlation_table,
+    decibels,
+    divergence_by_bin,
+    divergence_table,
+    log_spectral_correlation,
+    share_above,
+    spectral_centroid,
+    spectral_flatness,
+    spectrogram_table,
+    stem_shares,
+    waveform_correlations,
+)
+from .audio import (
+    AUDIO_DIR,
+    clip_facts,
+    clip_names,
+    clip_path,
+    load_audio,
+    load_stems,
+    save_audio,
+)
 from .detection import (
     DEFAULT_SHIFTS,
     DETECTION_THRESHOLD,
@@ -38,13 +72,7 @@ from .detection import (
     detect_sample,
     learn_sample,
 )
-from .evaluation import (
-    SeparationScores,
-    clip_facts,
-    evaluate,
-    ideal_ratio_estimates,
-    load_stems,
-)
+from .evaluation import SeparationScores, evaluate, ideal_ratio_estimates
 from .grouping import (
     ComponentFeatures,
     DrumSplit,
@@ -52,7 +80,7 @@ from .grouping import (
     percussive_harmonic_groups,
     split_drums,
 )
-from .nmf import EPS, nmf_euclidean, nmf_kl
+from .nmf import EPS, LOSSES, nmf, nmf_euclidean, nmf_kl
 from .plotting import (
     plot_activation,
     plot_component,
@@ -72,13 +100,9 @@ from .spectral import (
     spectral_convergence,
     spectrogram,
     stft,
-)
-from .vocals import (
-    VocalSeparation,
-    filter_vocals,
-    fit_vocal_model,
     time_range_frames,
 )
+from .vocals import VocalSeparation, filter_vocals, fit_vocal_model
 
 __version__ = "0.1.0"
 
@@ -87,19 +111,30 @@ __all__ = [
     "DEFAULT_SHIFTS",
     "DETECTION_THRESHOLD",
     "EPS",
+    "LOSSES",
     "ComponentFeatures",
     "DrumSplit",
     "ParameterError",
     "SampleDetection",
     "SampleTemplates",
     "SeparationScores",
+    "Table",
     "VocalSeparation",
+    "activation_ratio",
+    "best_assignment",
+    "bin_frequencies",
     "clip_facts",
+    "clip_names",
     "clip_path",
     "component",
     "component_features",
+    "component_table",
     "components",
+    "correlation_table",
+    "decibels",
     "detect_sample",
+    "divergence_by_bin",
+    "divergence_table",
     "evaluate",
     "filter_vocals",
     "fit_vocal_model",
@@ -109,6 +144,8 @@ __all__ = [
     "learn_sample",
     "load_audio",
     "load_stems",
+    "log_spectral_correlation",
+    "nmf",
     "nmf_euclidean",
     "nmf_kl",
     "percussive_harmonic_groups",
@@ -123,11 +160,17 @@ __all__ = [
     "plot_template",
     "save_audio",
     "separate",
+    "share_above",
     "shift_templates",
     "soft_masks",
+    "spectral_centroid",
     "spectral_convergence",
+    "spectral_flatness",
     "spectrogram",
+    "spectrogram_table",
     "split_drums",
+    "stem_shares",
     "stft",
     "time_range_frames",
+    "waveform_correlations",
 ]

@@ -5,8 +5,9 @@ The NMF and Griffin-Lim loops spend their time in two places: matrix products
 A plain numpy expression such as ``V / (W @ H)`` followed by a separate
 ``np.log`` allocates temporaries and reads memory several times; the kernels
 here read each entry once and write it once. The KL kernels are serial and
-release the GIL, because KL NMF runs them on blocks of rows from its own
-worker threads; the Griffin-Lim projection is a numba parallel loop.
+release the GIL, because the KL sweep (:mod:`nmf_helpers._kl_sweep`) runs
+them on blocks of rows from its own worker threads; the Griffin-Lim
+projection is a numba parallel loop.
 
 Every kernel is private: inputs are validated by the public functions in
 :mod:`nmf_helpers.nmf` and :mod:`nmf_helpers.spectral`, never here.
@@ -17,11 +18,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-# The one epsilon of the package (see nmf_helpers.nmf.EPS for the reasoning).
-EPS = np.float32(1e-12)
+from ._numerics import EPS, PHASE_FLOOR
 
-# Below this a complex STFT value is numerical noise and its phase is arbitrary.
-PHASE_FLOOR = np.float32(1e-30)
+# The floors of nmf_helpers._numerics (the reasoning is there) as float32:
+# numba freezes a global as a constant of its own type, and a Python float
+# would turn every comparison with it, and the loop around it, into float64.
+EPS32 = np.float32(EPS)
+PHASE_FLOOR32 = np.float32(PHASE_FLOOR)
 
 _LN2 = np.float32(0.6931471805599453)
 # Bits of float32 sqrt(1/2), and their distance to the bits of 1.0.
@@ -67,8 +70,8 @@ def _log_f32(x):
     return t - np.float32(0.5) * t2 + t2 * t * series + exponent * _LN2
 
 
-# Serial and nogil: KL NMF calls these from its own worker threads, one block
-# of rows each (see nmf_helpers._threads). error_model="numpy" drops the
+# Serial and nogil: the KL sweep calls these from its own worker threads, one
+# block of rows each (see nmf_helpers._kl_sweep). error_model="numpy" drops the
 # Python zero-division check that otherwise stops LLVM from vectorising.
 @numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
 def kl_ratio(V, WH):
@@ -82,7 +85,7 @@ def kl_ratio(V, WH):
     M, N = V.shape
     for m in range(M):
         for n in range(N):
-            WH[m, n] = V[m, n] / max(WH[m, n], EPS)
+            WH[m, n] = V[m, n] / max(WH[m, n], EPS32)
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
@@ -113,11 +116,11 @@ def kl_ratio_and_divergence(V, WH):
         for n in range(N):
             v = V[m, n]
             wh = WH[m, n]
-            ratio = v / max(wh, EPS)
+            ratio = v / max(wh, EPS32)
             WH[m, n] = ratio
             # The floor keeps the log finite (and its input normal) when v is
             # 0 or tiny, so v == 0 contributes exactly 0 here.
-            acc += v * (_log_f32(max(ratio, EPS)) - np.float32(1.0)) + wh
+            acc += v * (_log_f32(max(ratio, EPS32)) - np.float32(1.0)) + wh
         total += acc  # float64 across rows
     return total
 
@@ -146,7 +149,7 @@ def phase_projection(target_magnitude, rebuilt, previous, acceleration, out):
         for c in range(cols):
             a = rebuilt[r, c] - alpha * previous[r, c]
             norm = np.abs(a)
-            if norm > PHASE_FLOOR:
+            if norm > PHASE_FLOOR32:
                 out[r, c] = a * (target_magnitude[r, c] / norm)
             else:
                 out[r, c] = target_magnitude[r, c]

@@ -11,7 +11,9 @@ Above it, two thread pools must not compete for the same cores: OpenBLAS
 keeps its threads spinning for a while after each product, and a numba
 parallel loop started right after one ran 2 to 5 times slower. KL NMF, which
 alternates products with fused passes, therefore runs its own worker threads
-over blocks of rows, with BLAS and numba held to one thread each.
+over blocks of rows, with BLAS and numba held to one thread each (see
+:mod:`nmf_helpers._kl_sweep`); a loop of plain products (Euclidean NMF) uses
+:func:`library_threads_for`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import numba
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["PARALLEL_MIN_ENTRIES", "library_threads", "worker_count"]
+__all__ = ["PARALLEL_MIN_ENTRIES", "library_threads", "library_threads_for", "worker_count"]
 
 #: Matrices with fewer entries than this (about 70 s of audio at the default
 #: STFT) are processed on one thread.
@@ -65,3 +67,12 @@ def library_threads(n_threads: int | None):
             yield
         finally:
             numba.set_num_threads(previous)
+
+
+def library_threads_for(n_entries: int):
+    """:func:`library_threads` for a loop that leaves the threads to its libraries.
+
+    One thread on a matrix of fewer than :data:`PARALLEL_MIN_ENTRIES`
+    entries; above that BLAS and numba keep their own threads.
+    """
+    return library_threads(1 if worker_count(n_entries) == 1 else None)

@@ -1,7 +1,10 @@
 """Checks run once at the public edge, with messages that name the problem.
 
-Every public function validates its own arguments with these helpers and then
-trusts them; nothing below the public edge checks again.
+Every public function (a name in its module's ``__all__``) validates its own
+arguments with these helpers, then hands them to unchecked cores; nothing
+below the public edge checks again. Checks that several rooms share live
+here, and every message names the public function, the argument and the
+value, e.g. ``nmf_kl: K must be >= 1, got 0``.
 """
 
 from __future__ import annotations
@@ -115,3 +118,90 @@ def check_seed(function: str, value) -> np.random.Generator | int:
     if not 0 <= value < 2**32:
         raise ParameterError(f"{function}: seed must be between 0 and 2**32 - 1, got {value}")
     return int(value)
+
+
+def check_choice(function: str, name: str, value, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, or raise naming them."""
+    if value not in choices:
+        options = " or ".join(repr(choice) for choice in choices)
+        raise ParameterError(f"{function}: {name} must be {options}, got {value!r}")
+    return value
+
+
+def check_frame_sizes(function: str, win, hop) -> tuple[int, int]:
+    """Window and hop of an STFT: integers with ``1 <= hop <= win`` and ``win >= 2``."""
+    win = check_int(function, "win", win, minimum=2)
+    hop = check_int(function, "hop", hop, minimum=1)
+    if hop > win:
+        raise ParameterError(f"{function}: hop ({hop}) must not exceed win ({win})")
+    return win, hop
+
+
+def check_audio_for_frames(
+    function: str, x, win, hop, *, name: str = "x"
+) -> tuple[np.ndarray, int, int]:
+    """A waveform, ``win`` and ``hop``: valid frame sizes, at least one window of audio."""
+    win, hop = check_frame_sizes(function, win, hop)
+    x = check_signal(function, name, x)
+    if x.size < win:
+        raise ParameterError(
+            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
+        )
+    return x, win, hop
+
+
+def check_not_silent(function: str, name: str, x: np.ndarray) -> np.ndarray:
+    """``x`` unless every sample is zero: silence cannot be factorised."""
+    if not np.any(x):
+        raise ParameterError(f"{function}: {name} is silent (all samples are zero)")
+    return x
+
+
+def check_factors(function: str, W, H) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative, finite W (M, K) and H (K, N) that can be multiplied."""
+    W = check_matrix(function, "W", W)
+    H = check_matrix(function, "H", H, shape=(W.shape[1], None))
+    return W, H
+
+
+def check_time_range(function: str, name: str, time_range, duration: float):
+    """``(start, end)`` in seconds with ``0 <= start < end <= duration``, as floats.
+
+    Messages call the two ends START and END, as the command line writes a
+    range (``--vocals-from START:END``).
+    """
+    try:
+        start, end = (float(t) for t in time_range)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{function}: {name} must be (start, end) in seconds, got {time_range!r}"
+        ) from None
+    if not np.isfinite(start) or start < 0:
+        raise ParameterError(
+            f"{function}: {name} {start:g}:{end:g}: START must be a finite number >= 0"
+        )
+    if not np.isfinite(end):
+        raise ParameterError(f"{function}: {name} {start:g}:{end:g}: END must be a finite number")
+    if end <= start:
+        raise ParameterError(
+            f"{function}: {name} {start:g}:{end:g} is empty; END must be greater than START"
+        )
+    if end > duration + 1e-6:
+        raise ParameterError(
+            f"{function}: {name} {start:g}:{end:g} ends after the song,"
+            f" which lasts {duration:.3f} s"
+        )
+    return start, end
+
+
+def check_components(function: str, K, shape: tuple[int, int], *, n_fixed: int = 0) -> int:
+    """K as an int: at least 1, at least ``n_fixed``, and at most ``min(M, N)`` learned ones."""
+    K = check_int(function, "K", K, minimum=1)
+    if n_fixed > K:
+        raise ParameterError(f"{function}: W_fixed has {n_fixed} columns, more than K = {K}")
+    if K - n_fixed > min(shape):
+        raise ParameterError(
+            f"{function}: K = {K} is out of range: at most min(M, N) = {min(shape)}"
+            f" learned components for V of shape {tuple(shape)}"
+        )
+    return K

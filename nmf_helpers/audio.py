@@ -4,10 +4,16 @@ Reading goes through soundfile (libsndfile: WAV, FLAC, OGG, MP3, AIFF, ...)
 and falls back to librosa's audioread backend for anything else ffmpeg can
 decode. Every clip comes back mono, float32, at the rate asked for.
 Writing never touches a file this process has read as input.
+
+The project's own clips (``audio/``) and their facts (``audio/clips.json``:
+durations, stems, where the sample plays, where the voice enters) are found
+here too: :func:`clip_path`, :func:`clip_facts`, :func:`load_stems`.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import warnings
 from pathlib import Path
@@ -17,7 +23,15 @@ import soundfile
 
 from ._validation import ParameterError, check_int, check_signal
 
-__all__ = ["AUDIO_DIR", "clip_path", "load_audio", "save_audio"]
+__all__ = [
+    "AUDIO_DIR",
+    "clip_facts",
+    "clip_names",
+    "clip_path",
+    "load_audio",
+    "load_stems",
+    "save_audio",
+]
 
 # Files read by load_audio in this process: save_audio refuses to write over them.
 _INPUT_FILES: set[Path] = set()
@@ -76,13 +90,22 @@ def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
     >>> import nmf_helpers as nh
     >>> x, sr = nh.load_audio(nh.clip_path("groove"))  # doctest: +SKIP
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ParameterError(
+            f"load_audio: path must be a file name (str or Path), got {type(path).__name__}"
+        )
+    if sr is not None:
+        sr = check_int("load_audio", "sr", sr, minimum=1000)
+    return _load(path, sr)
+
+
+def _load(path, sr: int | None) -> tuple[np.ndarray, int]:
+    """:func:`load_audio` with ``sr`` checked; the file's own problems are found here."""
     path = Path(os.fspath(path)).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"load_audio: no such file: {str(path)!r}")
     if path.is_dir():
         raise ParameterError(f"load_audio: {str(path)!r} is a directory, not an audio file")
-    if sr is not None:
-        sr = check_int("load_audio", "sr", sr, minimum=1000)
     data, rate = _read_any(path)
     if data.size == 0:
         raise ParameterError(f"load_audio: {str(path)!r} contains no audio samples")
@@ -165,3 +188,84 @@ def clip_path(name: str) -> Path:
             f"clip_path: no clip named {name!r} in {AUDIO_DIR}; available: {available}"
         )
     return candidates[0]
+
+
+@functools.cache
+def _catalogue() -> dict:
+    """``audio/clips.json``'s clips, read once per process."""
+    return json.loads((AUDIO_DIR / "clips.json").read_text())["clips"]
+
+
+def clip_names() -> list[str]:
+    """Names of the project's clips, in the order of ``audio/clips.json``.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> nh.clip_names()[0]
+    'groove'
+    """
+    return list(_catalogue())
+
+
+def clip_facts(name: str) -> dict:
+    """The entry of a project clip in ``audio/clips.json`` (stems, intro end, ...).
+
+    Used in notebooks 2, 3 and 5 and by the benchmarks, wherever a number is
+    compared with the truth of how a clip was made.
+
+    Parameters
+    ----------
+    name : str
+        A clip name such as ``"groove"``.
+
+    Returns
+    -------
+    dict
+        A copy: changing it changes nothing for the next caller.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> nh.clip_facts("groove")["instrumental_intro_end_s"]
+    4.0
+    """
+    clips = _catalogue()
+    if name not in clips:
+        raise ParameterError(f"clip_facts: no clip named {name!r}; have {sorted(clips)}")
+    return json.loads(json.dumps(clips[name]))
+
+
+def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
+    """The reference stems of a project clip, ``{"drums": x_drums, ...}``.
+
+    Parameters
+    ----------
+    name : str
+        A clip with stems (see :func:`clip_facts`), e.g. ``"groove"``.
+    sr : int
+        Sample rate to load them at.
+
+    Returns
+    -------
+    dict[str, np.ndarray [shape=(n_samples,), float32]]
+        Keyed by the stem's name without the clip prefix, in clips.json order.
+        In the project's clips the mixture is exactly their sum.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> sorted(nh.load_stems("sample"))
+    ['bass', 'keys']
+    """
+    sr = check_int("load_stems", "sr", sr, minimum=1000)
+    clips = _catalogue()
+    if name not in clips:
+        raise ParameterError(f"load_stems: no clip named {name!r}; have {sorted(clips)}")
+    stems = clips[name]["stems"]
+    if not stems:
+        raise ParameterError(f"load_stems: clip {name!r} has no stems")
+    prefix = f"{name}_"
+    return {
+        stem.split(".")[0].removeprefix(prefix): _load(clip_path(stem), sr)[0] for stem in stems
+    }

@@ -24,8 +24,8 @@ sample looped four times gives four).
 
 The share of each frame's magnitude explained by the fixed part is returned
 as well, but it does not decide: same-instrument music is partly explained by
-the sample's templates too (0.27 to 0.45 on the negatives of the benchmark,
-against 0.34 to 0.51 on the positives).
+the sample's templates too, so the shares of positives and negatives
+overlap (``benchmarks/bench_detection.py`` prints both).
 
 References
 ----------
@@ -45,10 +45,18 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from ._validation import ParameterError, check_int, check_real, check_seed, check_signal
+from ._validation import (
+    ParameterError,
+    check_frame_sizes,
+    check_int,
+    check_not_silent,
+    check_real,
+    check_seed,
+    check_signal,
+)
 from .audio import load_audio
-from .nmf import EPS, nmf_kl
-from .spectral import _check_audio_for_frames, _shift_columns, spectrogram
+from .nmf import EPS, factorise
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, shift_templates_unchecked, spectrogram_unchecked
 
 __all__ = [
     "DEFAULT_SHIFTS",
@@ -60,12 +68,17 @@ __all__ = [
 ]
 
 #: Decision threshold on the score (a correlation, in [-1, 1]): midway between
-#: the lowest positive (0.304) and the highest negative (0.156) of
-#: ``benchmarks/bench_detection.py`` (see :func:`detect_sample`).
+#: the lowest positive and the highest negative score of
+#: ``benchmarks/bench_detection.py``, which prints both and the margin.
 DETECTION_THRESHOLD = 0.23
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
 DEFAULT_SHIFTS = (-2, -1, 0, 1, 2)
+
+#: Templates learned from a sample (Gururani & Lerch used about 20), and the
+#: KL iterations spent learning them (the sample is short, so this is cheap).
+DEFAULT_N_COMPONENTS = 20
+DEFAULT_SAMPLE_ITERATIONS = 200
 
 # Width of the moving average removed from activations before correlating:
 # shorter than a beat at any usual tempo, so note onsets and the rhythm
@@ -181,17 +194,17 @@ def _load(function: str, name: str, value, sr: int) -> np.ndarray:
         raise ParameterError(
             f"{function}: {name} must be a path or a waveform, got {type(value).__name__}"
         )
-    x = check_signal(function, name, value)
-    if not np.any(x):
-        raise ParameterError(f"{function}: {name} is silent (all samples are zero)")
-    return x
+    return check_not_silent(function, name, check_signal(function, name, value))
 
 
 def _check_shifts(function: str, shifts) -> tuple[float, ...]:
     if isinstance(shifts, numbers.Real):
         shifts = (shifts,)
     try:
-        values = tuple(check_real(function, "shifts", s, minimum=-12, maximum=12) for s in shifts)
+        values = tuple(
+            check_real(function, f"shifts[{i}]", s, minimum=-12, maximum=12)
+            for i, s in enumerate(shifts)
+        )
     except TypeError:
         raise ParameterError(f"{function}: shifts must be numbers, got {shifts!r}") from None
     if not values or len(set(values)) != len(values):
@@ -210,11 +223,11 @@ def learn_sample(
     sample,
     *,
     sr: int = 22050,
-    n_components: int = 20,
+    n_components: int = DEFAULT_N_COMPONENTS,
     shifts: Sequence[float] = DEFAULT_SHIFTS,
-    n_iter: int = 200,
-    win: int = 2048,
-    hop: int = 512,
+    n_iter: int = DEFAULT_SAMPLE_ITERATIONS,
+    win: int = DEFAULT_WIN,
+    hop: int = DEFAULT_HOP,
     seed: int = 0,
 ) -> SampleTemplates:
     """Learn the sample's templates and activations, with pitch-shifted copies.
@@ -249,21 +262,30 @@ def learn_sample(
     """
     function = "learn_sample"
     sr = check_int(function, "sr", sr, minimum=1000)
-    x = _load(function, "sample", sample, sr)
     n_components = check_int(function, "n_components", n_components, minimum=1)
     shifts = _check_shifts(function, shifts)
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     seed = check_seed(function, seed)
-    x, win, hop = _check_audio_for_frames(function, x, win, hop, name="sample")
-    V = spectrogram(x, win=win, hop=hop)
+    win, hop = check_frame_sizes(function, win, hop)
+    x = _load(function, "sample", sample, sr)
+    return _learn(x, sr, n_components, shifts, n_iter, win, hop, seed, function=function)
+
+
+def _learn(x, sr, n_components, shifts, n_iter, win, hop, seed, *, function) -> SampleTemplates:
+    """:func:`learn_sample` of a checked, non-silent waveform (``function``: the public caller)."""
+    if x.size < win:
+        raise ParameterError(
+            f"{function}: sample has {x.size} samples, shorter than one window (win = {win})"
+        )
+    V = spectrogram_unchecked(x, win, hop)
     if n_components > min(V.shape):
         raise ParameterError(
             f"{function}: n_components = {n_components} is out of range: the sample's"
             f" spectrogram of shape {V.shape} allows at most {min(V.shape)}"
         )
-    W, H, _ = nmf_kl(V, n_components, n_iter=n_iter, seed=seed)
+    W, H, _ = factorise(V, n_components, loss="kl", n_iter=n_iter, seed=seed, name=function)
     W, H = _unit_columns(W, H)
-    copies = [_unit_columns(_shift_columns(W, s)) if s else W for s in shifts]
+    copies = [_unit_columns(shift_templates_unchecked(W, s)) if s else W for s in shifts]
     return SampleTemplates(np.hstack(copies), H, shifts, sr, win, hop, x.size)
 
 
@@ -352,18 +374,14 @@ def detect_sample(
     correlation between the fixed activations and the sample's own over
     start times and shifts (see the module docstring).
 
-    The threshold, :data:`DETECTION_THRESHOLD` = 0.23, comes from
-    ``benchmarks/bench_detection.py``: 20 positives (the sample
-    pitch-shifted by -2..+2 semitones, at 0 and -10 dB under new drums and
-    lead, track gains -12 and +6 dB) scored 0.304 to 0.680; 30 negatives
-    (``unrelated_track``, which has the sample's chord progression a whole
-    tone up, ``groove``, and ``sampling_track``'s drums and lead without the
-    sample, each pitch-shifted by -2..+2 semitones at both gains) scored
-    0.062 to 0.156. 0.23 lies midway, 0.07 from both: ROC AUC 1.0,
-    precision and recall 1.0, no false positive, ranges within 0.015 s of
-    the truth, 2.7 s per minute of track on 2 cores (100 iterations). A
-    3.3-minute medley of the negatives scored 0.159: longer tracks do not
-    raise the score of unrelated music much.
+    The default threshold, :data:`DETECTION_THRESHOLD`, lies midway between
+    the scores of positives and negatives in ``benchmarks/bench_detection.py``:
+    the sample pitch-shifted by -2..+2 semitones, quiet or loud under new
+    drums and lead, at several track gains, against music in the same style
+    and with the same instruments (``unrelated_track`` even has the sample's
+    chord progression a whole tone up). The benchmark prints the scores,
+    ROC AUC, precision and recall, the error of the ranges and the time per
+    minute of track.
 
     Parameters
     ----------
@@ -417,13 +435,24 @@ def detect_sample(
             )
         templates = sample
     else:
-        templates = learn_sample(_load(function, "sample", sample, sr), sr=sr, seed=seed)
+        x_sample = _load(function, "sample", sample, sr)
+        templates = _learn(
+            x_sample,
+            sr,
+            DEFAULT_N_COMPONENTS,
+            DEFAULT_SHIFTS,
+            DEFAULT_SAMPLE_ITERATIONS,
+            DEFAULT_WIN,
+            DEFAULT_HOP,
+            seed,
+            function=function,
+        )
     x = _load(function, "track", track, sr)
     if x.size < templates.win:
         raise ParameterError(
             f"{function}: track has {x.size} samples, shorter than one window ({templates.win})"
         )
-    V = spectrogram(x, win=templates.win, hop=templates.hop)
+    V = spectrogram_unchecked(x, templates.win, templates.hop)
     if n_free > V.shape[1]:
         raise ParameterError(
             f"{function}: n_free = {n_free} exceeds the track's {V.shape[1]} frames"
@@ -434,8 +463,15 @@ def detect_sample(
 def _decide(templates, V, duration_s, n_free, n_iter, threshold, seed, progress) -> SampleDetection:
     """Fit the track with the fixed templates and read the evidence off the fit."""
     n_fixed = templates.W.shape[1]
-    W, H, _ = nmf_kl(
-        V, n_fixed + n_free, n_iter=n_iter, seed=seed, W_fixed=templates.W, progress=progress
+    W, H, _ = factorise(
+        V,
+        n_fixed + n_free,
+        loss="kl",
+        n_iter=n_iter,
+        seed=seed,
+        W_fixed=templates.W,
+        progress=progress,
+        name="detect_sample",
     )
     fixed_part = W[:, :n_fixed] @ H[:n_fixed]
     free_part = W[:, n_fixed:] @ H[n_fixed:]

@@ -17,8 +17,7 @@ Two reference points make a number mean something:
   compute knowing the stems (``|S_i| / sum_j |S_j|``, the ideal ratio mask),
   applied to the mixture's STFT exactly as NMF masks are.
 
-:func:`load_stems` and :func:`clip_facts` read the project's clips and their
-facts from ``audio/clips.json``.
+:func:`nmf_helpers.load_stems` gives the stems of the project's own clips.
 
 References
 ----------
@@ -28,7 +27,6 @@ audio source separation", IEEE TASLP 14(4), 2006.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Mapping
@@ -36,18 +34,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import ParameterError, check_int, check_real, check_signal
-from .audio import AUDIO_DIR, clip_path, load_audio
-from .separation import _mask_shares
-from .spectral import _check_frame_sizes, istft, stft
+from ._validation import ParameterError, check_frame_sizes, check_int, check_real, check_signal
+from .separation import mask_shares
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, istft_unchecked, stft_unchecked
 
-__all__ = [
-    "SeparationScores",
-    "clip_facts",
-    "evaluate",
-    "ideal_ratio_estimates",
-    "load_stems",
-]
+__all__ = ["SeparationScores", "evaluate", "ideal_ratio_estimates"]
 
 
 @dataclass(frozen=True)
@@ -177,7 +168,7 @@ def evaluate(estimates, references, *, sr: int = 22050, segment=None) -> Separat
 
 
 def ideal_ratio_estimates(
-    references, *, power: float = 1.0, win: int = 2048, hop: int = 512
+    references, *, power: float = 1.0, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP
 ) -> dict[str, np.ndarray]:
     """The ceiling: soft masks computed from the true stems, applied to their sum.
 
@@ -208,70 +199,23 @@ def ideal_ratio_estimates(
     if not isinstance(references, Mapping) or not references:
         raise ParameterError("ideal_ratio_estimates: references must be a non-empty mapping")
     power = check_real("ideal_ratio_estimates", "power", power, minimum=1e-3, maximum=100.0)
-    win, hop = _check_frame_sizes("ideal_ratio_estimates", win, hop)
+    win, hop = check_frame_sizes("ideal_ratio_estimates", win, hop)
     signals = {n: check_signal("ideal_ratio_estimates", n, s) for n, s in references.items()}
-    if len({s.size for s in signals.values()}) != 1:
-        raise ParameterError("ideal_ratio_estimates: all references must have one length")
+    lengths = sorted({s.size for s in signals.values()})
+    if len(lengths) != 1:
+        raise ParameterError(
+            f"ideal_ratio_estimates: all references must have one length, got {lengths}"
+        )
+    if lengths[0] < win:
+        raise ParameterError(
+            f"ideal_ratio_estimates: the references have {lengths[0]} samples,"
+            f" shorter than one window (win = {win})"
+        )
     mixture = np.sum(list(signals.values()), axis=0)
-    X = stft(mixture, win=win, hop=hop)
-    magnitudes = np.stack([np.abs(stft(s, win=win, hop=hop)) for s in signals.values()])
-    masks = _mask_shares(magnitudes, power=power)
+    X = stft_unchecked(mixture, win, hop)
+    magnitudes = np.stack([np.abs(stft_unchecked(s, win, hop)) for s in signals.values()])
+    masks = mask_shares(magnitudes, power=power)
     return {
-        name: istft(mask * X, win=win, hop=hop, length=mixture.size)
+        name: istft_unchecked(mask * X, win, hop, mixture.size)
         for name, mask in zip(signals, masks, strict=True)
-    }
-
-
-def clip_facts(name: str) -> dict:
-    """The entry of a project clip in ``audio/clips.json`` (stems, intro end, ...).
-
-    Parameters
-    ----------
-    name : str
-        A clip name such as ``"groove"``.
-
-    Returns
-    -------
-    dict
-
-    Examples
-    --------
-    >>> import nmf_helpers as nh
-    >>> nh.clip_facts("groove")["instrumental_intro_end_s"]
-    4.0
-    """
-    clips = json.loads((AUDIO_DIR / "clips.json").read_text())["clips"]
-    if name not in clips:
-        raise ParameterError(f"clip_facts: no clip named {name!r}; have {sorted(clips)}")
-    return clips[name]
-
-
-def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
-    """The reference stems of a project clip, ``{"drums": x_drums, ...}``.
-
-    Parameters
-    ----------
-    name : str
-        A clip with stems (see :func:`clip_facts`), e.g. ``"groove"``.
-    sr : int
-
-    Returns
-    -------
-    dict[str, np.ndarray [shape=(n_samples,), float32]]
-        Keyed by the stem's name without the clip prefix, in clips.json order.
-        In the project's clips the mixture is exactly their sum.
-
-    Examples
-    --------
-    >>> import nmf_helpers as nh
-    >>> sorted(nh.load_stems("sample"))
-    ['bass', 'keys']
-    """
-    stems = clip_facts(name)["stems"]
-    if not stems:
-        raise ParameterError(f"load_stems: clip {name!r} has no stems")
-    prefix = f"{name}_"
-    return {
-        stem.split(".")[0].removeprefix(prefix): load_audio(clip_path(stem), sr=sr)[0]
-        for stem in stems
     }

@@ -41,10 +41,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
-from ._validation import ParameterError, check_int, check_real, check_signal
-from .nmf import nmf_euclidean, nmf_kl
-from .separation import _check_factors, separate
-from .spectral import spectrogram
+from ._numerics import TINY
+from ._validation import (
+    ParameterError,
+    check_audio_for_frames,
+    check_choice,
+    check_components,
+    check_factors,
+    check_int,
+    check_not_silent,
+    check_real,
+    check_seed,
+)
+from .analysis import spectral_flatness_unchecked
+from .nmf import LOSSES, factorise
+from .separation import separate_unchecked
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
 
 __all__ = [
     "ComponentFeatures",
@@ -58,14 +70,9 @@ __all__ = [
 #: (after median filtering), which changes the fraction by well under 0.01.
 _MAX_FRAMES = 2048
 
-_NMF = {"kl": nmf_kl, "euclidean": nmf_euclidean}
-
-
-def _nmf_for(function: str, loss: str):
-    """The NMF function for ``loss`` ("kl" or "euclidean")."""
-    if loss not in _NMF:
-        raise ParameterError(f"{function}: loss must be 'kl' or 'euclidean', got {loss!r}")
-    return _NMF[loss]
+#: Defaults of :func:`split_drums` (and of ``separate`` on the command line).
+DEFAULT_K = 20
+DEFAULT_LOSS = "kl"
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,7 @@ def _percussive_fraction(w, h, w_smooth, h_smooth) -> float:
     total = percussive + harmonic
     mask = np.divide(percussive, total, out=np.full_like(total, 0.5), where=total > 0)
     energy = np.outer(w * w, h * h)
-    return float((energy * mask).sum() / max(energy.sum(), np.finfo(float).tiny))
-
-
-def _flatness(W: np.ndarray) -> np.ndarray:
-    floor = 1e-10 * np.maximum(W.max(axis=0), np.finfo(float).tiny)
-    W = W + floor
-    return np.exp(np.log(W).mean(axis=0)) / W.mean(axis=0)
+    return float((energy * mask).sum() / max(energy.sum(), TINY))
 
 
 def component_features(W, H, *, threshold: float = 0.25, kernel: int = 17) -> ComponentFeatures:
@@ -138,11 +139,21 @@ def component_features(W, H, *, threshold: float = 0.25, kernel: int = 17) -> Co
     >>> nh.component_features(W, H).is_percussive.tolist()
     [True, False]
     """
-    W, H = _check_factors("component_features", W, H)
-    threshold = check_real("component_features", "threshold", threshold, minimum=1e-3, maximum=1.0)
-    kernel = check_int("component_features", "kernel", kernel, minimum=3)
+    W, H = check_factors("component_features", W, H)
+    threshold, kernel = _check_decision("component_features", threshold, kernel)
+    return _component_features(W, H, threshold, kernel)
+
+
+def _check_decision(function: str, threshold, kernel) -> tuple[float, int]:
+    threshold = check_real(function, "threshold", threshold, minimum=1e-3, maximum=1.0)
+    kernel = check_int(function, "kernel", kernel, minimum=3)
     if kernel % 2 == 0:
-        raise ParameterError(f"component_features: kernel must be odd, got {kernel}")
+        raise ParameterError(f"{function}: kernel must be odd, got {kernel}")
+    return threshold, kernel
+
+
+def _component_features(W, H, threshold: float, kernel: int) -> ComponentFeatures:
+    """:func:`component_features` for checked arguments."""
     W, H = W.astype(np.float64), H.astype(np.float64)
     W_smooth = median_filter(W, size=(kernel, 1), mode="nearest")
     H_smooth = median_filter(H, size=(1, kernel), mode="nearest")
@@ -153,8 +164,8 @@ def component_features(W, H, *, threshold: float = 0.25, kernel: int = 17) -> Co
     ]
     rises = np.maximum(np.diff(H, axis=1), 0.0).sum(axis=1)
     return ComponentFeatures(
-        spectral_flatness=_flatness(W),
-        onset_strength=rises / np.maximum(H.sum(axis=1), np.finfo(float).tiny),
+        spectral_flatness=spectral_flatness_unchecked(W),
+        onset_strength=rises / np.maximum(H.sum(axis=1), TINY),
         percussive_fraction=np.array(fractions),
         threshold=threshold,
     )
@@ -186,10 +197,15 @@ def percussive_harmonic_groups(
     >>> nh.percussive_harmonic_groups(W, H)
     ([0], [1])
     """
-    decision = component_features(W, H, threshold=threshold, kernel=kernel).is_percussive
-    percussive = [int(k) for k in np.flatnonzero(decision)]
-    harmonic = [int(k) for k in np.flatnonzero(~decision)]
-    return percussive, harmonic
+    W, H = check_factors("percussive_harmonic_groups", W, H)
+    threshold, kernel = _check_decision("percussive_harmonic_groups", threshold, kernel)
+    return _groups(_component_features(W, H, threshold, kernel))
+
+
+def _groups(features: ComponentFeatures) -> tuple[list[int], list[int]]:
+    """Indices of the percussive and of the harmonic components."""
+    decision = features.is_percussive
+    return [int(k) for k in np.flatnonzero(decision)], [int(k) for k in np.flatnonzero(~decision)]
 
 
 @dataclass(frozen=True)
@@ -221,9 +237,9 @@ class DrumSplit:
 def split_drums(
     x,
     *,
-    K: int = 20,
+    K: int = DEFAULT_K,
     n_iter: int = 100,
-    loss: str = "kl",
+    loss: str = DEFAULT_LOSS,
     power: float = 1.0,
     threshold: float = 0.25,
     seed: int = 0,
@@ -259,14 +275,21 @@ def split_drums(
     >>> result = nh.split_drums(x)  # doctest: +SKIP
     >>> nh.save_audio("drums.wav", result.drums, sr)  # doctest: +SKIP
     """
-    x = check_signal("split_drums", "x", x)
-    factorise = _nmf_for("split_drums", loss)
-    # Checked here, before minutes of NMF, although the helpers check them again.
-    check_real("split_drums", "threshold", threshold, minimum=1e-3, maximum=1.0)
-    check_real("split_drums", "power", power, minimum=1e-3, maximum=100.0)
-    W, H, losses = factorise(spectrogram(x), K, n_iter=n_iter, seed=seed, progress=progress)
-    features = component_features(W, H, threshold=threshold)
-    percussive = [int(k) for k in np.flatnonzero(features.is_percussive)]
-    harmonic = [int(k) for k in np.flatnonzero(~features.is_percussive)]
-    drums, rest = separate(x, W, H, [percussive, harmonic], power=power)
+    function = "split_drums"
+    x, win, hop = check_audio_for_frames(function, x, DEFAULT_WIN, DEFAULT_HOP)
+    check_not_silent(function, "x", x)
+    K = check_components(function, K, (win // 2 + 1, 1 + x.size // hop))
+    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    loss = check_choice(function, "loss", loss, LOSSES)
+    power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
+    threshold, kernel = _check_decision(function, threshold, 17)
+    seed = check_seed(function, seed)
+
+    V = spectrogram_unchecked(x, win, hop)
+    W, H, losses = factorise(
+        V, K, loss=loss, n_iter=n_iter, seed=seed, progress=progress, name=function
+    )
+    features = _component_features(W, H, threshold, kernel)
+    percussive, harmonic = _groups(features)
+    drums, rest = separate_unchecked(x, W, H, [percussive, harmonic], power=power, win=win, hop=hop)
     return DrumSplit(drums, rest, W, H, percussive, harmonic, features, losses)

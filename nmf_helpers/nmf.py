@@ -2,23 +2,38 @@
 
 ``V ~ W H`` with ``V`` of shape (M, N) (frequency bins x frames), ``W`` of
 shape (M, K) (one spectral template per column) and ``H`` of shape (K, N)
-(one activation row per template). Two objectives are minimised:
+(one activation row per template). Two objectives are minimised, each by
+its own multiplicative updates (``*`` and ``/`` elementwise, ``1`` a matrix
+of ones shaped like V):
 
-* Euclidean: ``||V - W H||_F^2 = sum_mn (V_mn - (WH)_mn)^2``
+* Euclidean: ``||V - W H||_F^2 = sum_mn (V_mn - (WH)_mn)^2``::
+
+      W <- W * (V H^T) / (W H H^T)
+      H <- H * (W^T V) / (W^T W H)
+
 * generalised Kullback-Leibler:
-  ``D(V || W H) = sum_mn V_mn log(V_mn / (WH)_mn) - V_mn + (WH)_mn``
+  ``D(V || W H) = sum_mn V_mn log(V_mn / (WH)_mn) - V_mn + (WH)_mn``::
 
-Lee & Seung (2001) proved that their multiplicative updates never increase
-either objective, so the loss curves returned here are monotone (to float32
-rounding). One engine, :func:`_factorise`, runs every variant: the objective
-is a small class whose ``step`` reports the loss of the current factors and
-then updates W and H (so each can get its loss from work the update does
-anyway), and fixing the first F columns of W just means the W update touches
-columns F..K-1 only.
+      W <- W * ((V / WH) H^T) / (1 H^T)
+      H <- H * (W^T (V / WH)) / (W^T 1)
 
-Numerical hazards are handled in one place, with one constant, :data:`EPS`:
-denominators get ``+ EPS`` and the KL ratio uses ``max(W H, EPS)``, so zeros
-in V, silent frames and all-zero columns give zeros, never NaN or Inf.
+Lee & Seung (2001) proved that these updates never increase their
+objective, so the loss curves returned here are monotone (to float32
+rounding). Each objective is a small class whose ``step`` reports the loss
+of the current factors and then updates W and H (so it can get the loss from
+work the update does anyway). One loop, :func:`factorise`, runs them all;
+fixing the first F columns of W just means that the W update touches the
+columns ``F:`` only.
+
+The KL step needs ``V / WH``, a full M x N matrix, twice per iteration; on a
+song that is most of the work. Its fast form (blocks of rows in cache, worker
+threads, fused numba kernels) lives in :mod:`nmf_helpers._kl_sweep`;
+:meth:`_KullbackLeibler.reference_step` shows the same step in plain numpy.
+
+Numerical hazards are handled in one place, :mod:`nmf_helpers._numerics`,
+with one constant, :data:`EPS`: denominators get ``+ EPS`` and the KL ratio
+uses ``max(W H, EPS)``, so zeros in V, silent frames and all-zero columns give
+zeros, never NaN or Inf.
 
 References
 ----------
@@ -31,86 +46,43 @@ ISMIR 2017 (partially fixed W).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
+import contextlib
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _kernels
-from ._threads import library_threads, worker_count
-from ._validation import ParameterError, check_int, check_matrix, check_seed
+from ._kl_sweep import KLSweep
+from ._numerics import EPS, multiplicative_update
+from ._threads import library_threads_for
+from ._validation import (
+    ParameterError,
+    check_choice,
+    check_components,
+    check_int,
+    check_matrix,
+    check_seed,
+)
 
-__all__ = ["EPS", "nmf_euclidean", "nmf_kl"]
+__all__ = ["EPS", "LOSSES", "nmf", "nmf_euclidean", "nmf_kl"]
 
-#: Added to every denominator and used as the floor of ``W H`` in the KL
-#: ratio. 1e-12 is far below any audible magnitude yet far above float32's
-#: smallest normal number (1.2e-38), so ``V / EPS`` cannot overflow for any
-#: spectrogram of audio in [-1, 1].
-EPS = float(_kernels.EPS)
-
-# Entries that fall below float32's smallest normal number are set to zero.
-# They no longer change W H at all, yet arithmetic on subnormal floats is 10
-# to 100 times slower on x86 and, once KL NMF has driven some activations
-# that low (after ~50 iterations on music with silent passages), it made
-# every later iteration 7x slower. A zero stays zero under multiplicative
-# updates, which is what such an entry was converging to anyway.
-_SMALLEST_NORMAL = np.finfo(np.float32).tiny
-
-
-def _block_rows(K: int) -> int:
-    """Rows of ``W H`` that KL NMF forms at a time (at most), for K components.
-
-    With few components every product is a plain pass over memory, and so is
-    each elementwise kernel: blocks of 32 rows (1 MB of a 3-minute
-    spectrogram, the block of V beside it another) keep the whole iteration
-    in a core's L2 cache. From K = 5 on the products are bound by arithmetic
-    and run faster on larger operands, which BLAS packs once per call: with
-    the default window (1025 rows) each worker then does its share in one
-    block. Measured on a 3-minute spectrogram (benchmarks/bench_core.py's
-    input), time over the GEMM floor: K = 3: 1.47 with 32 rows, 1.73 with
-    64; K = 10: 1.54 with two blocks of 256 rows per worker, 1.35 with one
-    of 513; K = 30: 1.40 and 1.30.
-    """
-    return 32 if K <= 4 else 1024
-
-
-def _row_blocks(start: int, stop: int, most_rows: int) -> list[slice]:
-    """``range(start, stop)`` cut into the fewest equal blocks of at most ``most_rows``."""
-    n_blocks = -(-(stop - start) // most_rows)
-    bounds = np.linspace(start, stop, n_blocks + 1).round().astype(int)
-    return [slice(low, high) for low, high in pairwise(bounds)]
-
-
-def _multiplicative_update(factor, numerator, denominator):
-    """``factor *= numerator / (denominator + EPS)`` in place; ``numerator`` is consumed.
-
-    ``factor`` may be a view (the free columns of W); ``denominator``
-    broadcasts against it.
-    """
-    numerator /= denominator + np.float32(EPS)
-    factor *= numerator
-    np.copyto(factor, 0.0, where=factor < _SMALLEST_NORMAL)
+#: The objectives :func:`nmf` minimises: generalised Kullback-Leibler
+#: divergence and squared Euclidean distance.
+LOSSES = ("kl", "euclidean")
 
 
 class _Euclidean:
-    """Squared Frobenius error and its Lee-Seung updates.
+    """Squared Frobenius error ``||V - W H||_F^2`` and its Lee-Seung updates.
 
-    The loss comes from products the H update already has, never from
-    ``W @ H``: ``||V||^2 - 2 <H, W^T V> + <W^T W, H H^T>``.
+    ``W H H^T`` is formed as ``W (H H^T)`` and ``W^T W H`` as ``(W^T W) H``,
+    so no M x N matrix is ever built. The loss, too, comes from products the
+    H update already has, never from ``W @ H``:
+    ``||V||^2 - 2 <H, W^T V> + <W^T W, H H^T>``.
     """
 
-    runs_own_workers = False  # its products use BLAS's own threads
-
-    def __init__(self, V: np.ndarray, K: int, n_workers: int = 1):
-        # K and n_workers are part of the objectives' shared constructor;
-        # the Euclidean products need neither.
+    def __init__(self, V: np.ndarray):
         self.V = V
         self.norm_V_squared = float(np.einsum("ij,ij->", V, V, dtype=np.float64))
         self.WtV = self.WtW = None  # W^T V and W^T W, kept while W does not change
-
-    def close(self):
-        pass
 
     def _products_of_W(self, W):
         if self.WtV is None:
@@ -118,19 +90,20 @@ class _Euclidean:
             self.WtW = W.T @ W
 
     def step(self, W, H, first_free):
-        """The loss at (W, H) as given, then one update of W's free columns and of H."""
+        """The loss at (W, H) as given, then one update of ``W[:, first_free:]`` and of H."""
         loss = self.loss(W, H)
         free = slice(first_free, None)
         if first_free < W.shape[1]:
-            numerator = self.V @ H[free].T
-            denominator = W @ (H @ H[free].T)
-            _multiplicative_update(W[:, free], numerator, denominator)
+            # W <- W * (V H^T) / (W H H^T), on the free columns
+            multiplicative_update(W[:, free], self.V @ H[free].T, W @ (H @ H[free].T))
             self.WtV = None
         self._products_of_W(W)
-        _multiplicative_update(H, self.WtV.copy(), self.WtW @ H)
+        # H <- H * (W^T V) / (W^T W H); the update consumes its numerator
+        multiplicative_update(H, self.WtV.copy(), self.WtW @ H)
         return loss
 
     def loss(self, W, H):
+        """``||V - W H||_F^2``."""
         self._products_of_W(W)
         cross = np.einsum("kn,kn->", H, self.WtV, dtype=np.float64)
         WtW = self.WtW.astype(np.float64)
@@ -139,92 +112,58 @@ class _Euclidean:
 
 
 class _KullbackLeibler:
-    """Generalised KL divergence D(V || WH) and its Lee-Seung updates.
+    """Generalised KL divergence ``D(V || W H)`` and its Lee-Seung updates.
 
-    Both updates need the ratio ``V / (W H)``, and the loss needs its
-    logarithm. One iteration is one sweep over blocks of rows (see
-    :func:`_block_rows`), each done while it is in cache: form ``W H`` for
-    the block, turn it into the ratio and add up the loss of the current
-    (W, H) in the same pass, update the block's rows of W (the W update is
-    separable by rows), form the ratio again with the new rows and add their
-    share to the numerator of the H update. H is updated once the sweep is
-    done. The loss of each iteration's result is therefore reported by the
-    next sweep at no extra cost; only the last one needs a pass of its own.
+    With the ratio ``R = V / WH`` (``WH`` floored at :data:`EPS`)::
 
-    ``n_workers`` threads share the blocks (numpy's products and the numba
-    kernels release the GIL) while BLAS runs on one thread each.
+        W <- W * (R H^T) / (1 H^T)
+        H <- H * (W^T R) / (W^T 1)      R formed again from the new W
+
+    :meth:`reference_step` is one step in plain numpy, the formulas line by
+    line. The loop runs the same step as a :class:`~nmf_helpers._kl_sweep.KLSweep`:
+    one pass over blocks of rows, each while it is in cache, that forms R
+    with the loss fused in, updates the block's rows of W and adds the
+    block's share of ``W^T R``; worker threads share the blocks on long
+    songs. The loss of each iteration's result is thus reported by the next
+    sweep at no extra cost.
     """
 
-    runs_own_workers = True
-
-    def __init__(self, V: np.ndarray, K: int, n_workers: int = 1):
-        self.V = V
-        n_shares = min(n_workers, V.shape[0])  # no worker without rows
-        bounds = np.linspace(0, V.shape[0], n_shares + 1).round().astype(int)
-        self.shares = [_row_blocks(start, stop, _block_rows(K)) for start, stop in pairwise(bounds)]
-        rows = max(block.stop - block.start for share in self.shares for block in share)
-        # Per worker: a block-sized buffer for W H, then the ratio, and its
-        # share of the H update's numerator, with room for one product.
-        self.buffers = [np.empty((rows, V.shape[1]), dtype=np.float32) for _ in self.shares]
-        self.H_numerators = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
-        self.products = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
-        self.pool = ThreadPoolExecutor(n_shares) if n_shares > 1 else None
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown()
-
-    def _on_each_share(self, work):
-        """``[work(worker) for each worker's index]``, run in parallel."""
-        if self.pool is None:
-            return [work(0)]
-        return list(self.pool.map(work, range(len(self.shares))))
-
-    def _product(self, worker, W, H, rows):
-        """``W H`` on ``rows``, in the worker's buffer (a view of it)."""
-        WH = self.buffers[worker][: rows.stop - rows.start]
-        np.matmul(W[rows], H, out=WH)
-        return WH
+    def __init__(self, sweep: KLSweep):
+        self.sweep = sweep
 
     def step(self, W, H, first_free):
-        """The loss at (W, H) as given, then one update of W's free columns and of H."""
-        free = slice(first_free, None)
-        learns_W = first_free < W.shape[1]
-        H_free_T = np.ascontiguousarray(H[free].T)
-        W_denominator = H[free].sum(axis=1)
-
-        def work(worker):
-            divergence = 0.0
-            H_numerator = self.H_numerators[worker]
-            for block, rows in enumerate(self.shares[worker]):
-                ratio = self._product(worker, W, H, rows)
-                divergence += _kernels.kl_ratio_and_divergence(self.V[rows], ratio)
-                if learns_W:
-                    _multiplicative_update(W[rows, free], ratio @ H_free_T, W_denominator)
-                    ratio = self._product(worker, W, H, rows)
-                    _kernels.kl_ratio(self.V[rows], ratio)
-                if block == 0:
-                    np.matmul(W[rows].T, ratio, out=H_numerator)
-                else:
-                    H_numerator += np.matmul(W[rows].T, ratio, out=self.products[worker])
-            return divergence
-
-        divergence = sum(self._on_each_share(work))
-        H_numerator = self.H_numerators[0]
-        for other in self.H_numerators[1:]:
-            H_numerator += other
-        _multiplicative_update(H, H_numerator, W.sum(axis=0)[:, None])
-        # Every term of the divergence is >= 0; only rounding could dip below.
-        return max(divergence, 0.0)
+        """The loss at (W, H) as given, then one update of ``W[:, first_free:]`` and of H."""
+        return self.sweep.step(W, H, first_free)
 
     def loss(self, W, H):
-        def work(worker):
-            return sum(
-                _kernels.kl_ratio_and_divergence(self.V[rows], self._product(worker, W, H, rows))
-                for rows in self.shares[worker]
-            )
+        """``D(V || W H)``."""
+        return self.sweep.loss(W, H)
 
-        return max(sum(self._on_each_share(work)), 0.0)
+    @staticmethod
+    def reference_step(V, W, H, first_free):
+        """:meth:`step` in plain numpy: what the sweep computes, to float32 rounding."""
+        free = slice(first_free, None)
+        WH = W @ H
+        R = V / np.maximum(WH, EPS)
+        loss = np.sum(V * np.log(np.maximum(R, EPS)) - V + WH, dtype=np.float64)
+        if first_free < W.shape[1]:
+            # W <- W * (R H^T) / (1 H^T); (1 H^T)_mk = sum_n H_kn, the same for every m
+            multiplicative_update(W[:, free], R @ H[free].T, H[free].sum(axis=1))
+            R = V / np.maximum(W @ H, EPS)
+        # H <- H * (W^T R) / (W^T 1); (W^T 1)_kn = sum_m W_mk, the same for every n
+        multiplicative_update(H, W.T @ R, W.sum(axis=0)[:, None])
+        return max(float(loss), 0.0)
+
+
+@contextlib.contextmanager
+def _objective(loss: str, V: np.ndarray, K: int):
+    """The objective named ``loss`` on V, running on the threads that suit it."""
+    if loss == "kl":
+        with KLSweep(V, K) as sweep:  # its own worker threads on long songs
+            yield _KullbackLeibler(sweep)
+    else:
+        with library_threads_for(V.size):  # BLAS's threads on long songs
+            yield _Euclidean(V)
 
 
 def _initial_factors(V, K, rng, W_fixed, W_init, H_init):
@@ -251,67 +190,84 @@ def _initial_factors(V, K, rng, W_fixed, W_init, H_init):
     return W, H
 
 
-def _factorise(function, objective_class, V, K, n_iter, seed, W_fixed, W_init, H_init, progress):
-    """Validate the arguments once, then run the one multiplicative-update loop."""
+def factorise(
+    V: np.ndarray,
+    K: int,
+    *,
+    loss: str,
+    n_iter: int,
+    seed: int | np.random.Generator,
+    W_fixed: np.ndarray | None = None,
+    W_init: np.ndarray | None = None,
+    H_init: np.ndarray | None = None,
+    progress: bool = False,
+    name: str = "nmf",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one multiplicative-update loop, for arguments already checked.
+
+    The core behind :func:`nmf`, :func:`nmf_kl` and :func:`nmf_euclidean`,
+    which call it once they have checked their arguments, and behind the
+    package's recipes, which check theirs at their own door. It trusts its
+    arguments and checks nothing: ``V`` finite, non-negative, 2-D and not all
+    zeros; ``loss`` one of :data:`LOSSES`; ``K`` and ``n_iter`` ints >= 1 with
+    ``K - F <= min(M, N)``; ``seed`` an int in [0, 2**32) or a Generator;
+    ``W_fixed`` of shape (M, F) with ``F <= K``; ``W_init`` (M, K) and
+    ``H_init`` (K, N) finite and non-negative. The parameters and the result
+    are those of :func:`nmf`; ``name`` labels the progress bar (the public
+    caller's name).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    V = np.ascontiguousarray(V, dtype=np.float32)
+    W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
+    first_free = 0 if W_fixed is None else W_fixed.shape[1]  # W[:, :first_free] stays fixed
+    # losses[i] is the loss of the i-th iterate; step() reports the loss of
+    # the (W, H) it starts from, so the last one is asked for separately.
+    losses = np.empty(n_iter + 1, dtype=np.float64)
+    with (
+        _objective(loss, V, K) as objective,
+        tqdm(total=n_iter, desc=name, disable=not progress, leave=False) as bar,
+    ):
+        for iteration in range(n_iter):
+            losses[iteration] = objective.step(W, H, first_free)
+            bar.update()
+            if progress and iteration % 10 == 0:
+                bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
+        losses[n_iter] = objective.loss(W, H)
+    return W, H, losses[1:]
+
+
+def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> dict:
+    """An NMF door's arguments, each checked once in the door's name, for :func:`factorise`."""
     V = check_matrix(function, "V", V)
-    M, N = V.shape
     if not V.any():
         raise ParameterError(
             f"{function}: V is all zeros (silence?): there is nothing to factorise"
         )
-    K = check_int(function, "K", K, minimum=1)
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
-    n_fixed = 0
+    M, N = V.shape
     if W_fixed is not None:
         W_fixed = check_matrix(function, "W_fixed", W_fixed, shape=(M, None))
-        n_fixed = W_fixed.shape[1]
-        if n_fixed > K:
-            raise ParameterError(f"{function}: W_fixed has {n_fixed} columns, more than K = {K}")
-    if K - n_fixed > min(M, N):
-        raise ParameterError(
-            f"{function}: K = {K} is out of range: at most min(M, N) = {min(M, N)}"
-            f" learned components for V of shape {V.shape}"
-        )
+    n_fixed = 0 if W_fixed is None else W_fixed.shape[1]
+    K = check_components(function, K, V.shape, n_fixed=n_fixed)
+    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     if W_init is not None:
         W_init = check_matrix(function, "W_init", W_init, shape=(M, K))
     if H_init is not None:
         H_init = check_matrix(function, "H_init", H_init, shape=(K, N))
     seed = check_seed(function, seed)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-    V = np.ascontiguousarray(V, dtype=np.float32)
-    W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
-    workers = worker_count(V.size)
-    objective = objective_class(V, K, workers)
-    # Where the objective runs its own workers, BLAS gets one thread each.
-    blas_threads = 1 if objective.runs_own_workers or workers == 1 else None
-    # losses[i] is the loss of the i-th iterate; step() reports the loss of
-    # the (W, H) it starts from, so the last one is asked for separately.
-    losses = np.empty(n_iter + 1, dtype=np.float64)
-    with (
-        library_threads(blas_threads),
-        tqdm(total=n_iter, desc=function, disable=not progress, leave=False) as bar,
-    ):
-        try:
-            for iteration in range(n_iter):
-                losses[iteration] = objective.step(W, H, n_fixed)
-                bar.update()
-                if progress and iteration % 10 == 0:
-                    bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
-            losses[n_iter] = objective.loss(W, H)
-        finally:
-            objective.close()
-    return W, H, losses[1:]
+    return {
+        "V": V, "K": K, "n_iter": n_iter, "seed": seed,
+        "W_fixed": W_fixed, "W_init": W_init, "H_init": H_init,
+    }  # fmt: skip
 
 
-_COMMON_DOC = """
+_PARAMETERS_DOC = """
     Parameters
     ----------
     V : np.ndarray [shape=(M, N), non-negative, finite]
         The matrix to factorise, typically a magnitude spectrogram. Not modified.
     K : int >= 1
         Number of components (columns of W, rows of H).
-    n_iter : int >= 1
+{loss}    n_iter : int >= 1
         Number of multiplicative-update iterations (each updates W, then H).
     seed : int or np.random.Generator
         Seed of the random initialisation. The default is fixed, so two runs
@@ -335,6 +291,46 @@ _COMMON_DOC = """
         The objective after each iteration; it never increases.
 """
 
+_LOSS_DOC = """\
+    loss : {'kl', 'euclidean'}
+        The objective: ``'kl'``, the generalised Kullback-Leibler divergence
+        (:func:`nmf_kl`), or ``'euclidean'``, the squared Euclidean distance
+        (:func:`nmf_euclidean`).
+"""
+
+
+def nmf(
+    V: np.ndarray,
+    K: int,
+    *,
+    loss: str = "kl",
+    n_iter: int = 100,
+    seed: int | np.random.Generator = 0,
+    W_fixed: np.ndarray | None = None,
+    W_init: np.ndarray | None = None,
+    H_init: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NMF ``V ~ W H`` with the objective named by ``loss`` (Lee-Seung updates).
+
+    The same as :func:`nmf_kl` (``loss='kl'``) or :func:`nmf_euclidean`
+    (``loss='euclidean'``), bit for bit: for code that chooses the objective
+    at run time.
+    {parameters}
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> V = np.random.default_rng(1).random((64, 40))
+    >>> W, H, losses = nh.nmf(V, 4, loss="euclidean", n_iter=50)
+    >>> W.shape, H.shape, losses.shape
+    ((64, 4), (4, 40), (50,))
+    >>> bool(np.array_equal(losses, nh.nmf_euclidean(V, 4, n_iter=50)[2]))
+    True
+    """
+    loss = check_choice("nmf", "loss", loss, LOSSES)
+    checked = _check_arguments("nmf", V, K, n_iter, seed, W_fixed, W_init, H_init)
+    return factorise(**checked, loss=loss, progress=progress, name="nmf")
+
 
 def nmf_euclidean(
     V,
@@ -355,7 +351,7 @@ def nmf_euclidean(
     are float32, so the tracked value is accurate to about ``1e-6 ||V||_F^2``:
     exact enough for any loss curve, but for a near-perfect fit compute
     ``np.sum((V - W @ H) ** 2)`` in float64 if you need the last digits.
-    {common}
+    {parameters}
     Examples
     --------
     >>> import numpy as np, nmf_helpers as nh
@@ -366,9 +362,8 @@ def nmf_euclidean(
     >>> bool(np.all(np.diff(losses) <= 1e-4 * losses[0]))
     True
     """
-    return _factorise(
-        "nmf_euclidean", _Euclidean, V, K, n_iter, seed, W_fixed, W_init, H_init, progress
-    )
+    checked = _check_arguments("nmf_euclidean", V, K, n_iter, seed, W_fixed, W_init, H_init)
+    return factorise(**checked, loss="euclidean", progress=progress, name="nmf_euclidean")
 
 
 def nmf_kl(
@@ -387,7 +382,7 @@ def nmf_kl(
     ``W <- W * ((V / WH) H^T) / (1 H^T)`` then
     ``H <- H * (W^T (V / WH)) / (W^T 1)``. The divergence is evaluated at
     every iteration in the same fused pass that forms ``V / WH``.
-    {common}
+    {parameters}
     Examples
     --------
     >>> import numpy as np, nmf_helpers as nh
@@ -404,10 +399,12 @@ def nmf_kl(
     >>> bool(np.array_equal(W2[:, :4], W))
     True
     """
-    return _factorise(
-        "nmf_kl", _KullbackLeibler, V, K, n_iter, seed, W_fixed, W_init, H_init, progress
-    )
+    checked = _check_arguments("nmf_kl", V, K, n_iter, seed, W_fixed, W_init, H_init)
+    return factorise(**checked, loss="kl", progress=progress, name="nmf_kl")
 
 
-nmf_euclidean.__doc__ = nmf_euclidean.__doc__.replace("{common}", _COMMON_DOC)
-nmf_kl.__doc__ = nmf_kl.__doc__.replace("{common}", _COMMON_DOC)
+nmf.__doc__ = nmf.__doc__.replace("{parameters}", _PARAMETERS_DOC.replace("{loss}", _LOSS_DOC))
+nmf_euclidean.__doc__ = nmf_euclidean.__doc__.replace(
+    "{parameters}", _PARAMETERS_DOC.replace("{loss}", "")
+)
+nmf_kl.__doc__ = nmf_kl.__doc__.replace("{parameters}", _PARAMETERS_DOC.replace("{loss}", ""))

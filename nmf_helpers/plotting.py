@@ -15,6 +15,8 @@ import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ._numerics import EPS
+
 __all__ = [
     "plot_activation",
     "plot_component",
@@ -64,7 +66,7 @@ def plot_spectrogram(
         _, ax = plt.subplots(figsize=(10, 3.5))
     V = np.asarray(V)
     reference = float(V.max()) if ref is None else ref
-    decibels = librosa.amplitude_to_db(V, ref=max(reference, 1e-12), top_db=None)
+    decibels = librosa.amplitude_to_db(V, ref=max(reference, EPS), top_db=None)
     image = librosa.display.specshow(
         decibels,
         sr=sr,
@@ -207,7 +209,7 @@ def plot_template(
         _, ax = plt.subplots(figsize=(6, 3))
     w = np.asarray(w)
     frequencies = librosa.fft_frequencies(sr=sr, n_fft=2 * (w.size - 1))
-    decibels = librosa.amplitude_to_db(w, ref=max(float(w.max()), 1e-12), top_db=None)
+    decibels = librosa.amplitude_to_db(w, ref=max(float(w.max()), EPS), top_db=None)
     # The 0 Hz bin has no place on a logarithmic axis.
     if vertical:
         ax.plot(decibels, frequencies)
@@ -436,7 +438,7 @@ def plot_detection(
     activations = np.sqrt(np.asarray(result.activations))
     F, N = activations.shape
     ax.imshow(
-        activations / max(float(activations.max()), 1e-12),
+        activations / max(float(activations.max()), EPS),
         aspect="auto",
         origin="lower",
         cmap="magma",

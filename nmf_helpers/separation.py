@@ -18,16 +18,10 @@ import numbers
 
 import numpy as np
 
-from ._validation import ParameterError, check_matrix, check_real, check_signal
-from .spectral import _check_frame_sizes, istft, stft
+from ._validation import ParameterError, check_audio_for_frames, check_factors, check_real
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, istft_unchecked, stft_unchecked
 
 __all__ = ["component", "components", "separate", "soft_masks"]
-
-
-def _check_factors(function: str, W, H) -> tuple[np.ndarray, np.ndarray]:
-    W = check_matrix(function, "W", W)
-    H = check_matrix(function, "H", H, shape=(W.shape[1], None))
-    return W, H
 
 
 def _check_indices(function: str, ks, K: int) -> list[int]:
@@ -68,7 +62,7 @@ def components(W, H, ks) -> np.ndarray:
     >>> np.allclose(sum(nh.component(W, H, k) for k in range(3)), W @ H)
     True
     """
-    W, H = _check_factors("components", W, H)
+    W, H = check_factors("components", W, H)
     indices = sorted(set(k % W.shape[1] for k in _check_indices("components", ks, W.shape[1])))
     return W[:, indices] @ H[indices, :]
 
@@ -89,7 +83,7 @@ def component(W, H, k: int) -> np.ndarray:
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise ParameterError(f"component: k must be an integer, got {k!r}")
-    W, H = _check_factors("component", W, H)
+    W, H = check_factors("component", W, H)
     _check_indices("component", [k], W.shape[1])
     return np.outer(W[:, k], H[k, :])
 
@@ -152,19 +146,28 @@ def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
     array([[0.5 , 0.75],
            [0.5 , 0.25]], dtype=float32)
     """
-    W, H = _check_factors("soft_masks", W, H)
-    K = W.shape[1]
-    checked = _check_groups("soft_masks", groups, K)
+    W, H = check_factors("soft_masks", W, H)
+    groups = _check_groups("soft_masks", groups, W.shape[1])
     power = check_real("soft_masks", "power", power, minimum=1e-3, maximum=100.0)
-    rest = sorted(set(range(K)).difference(*checked))
-    every_group = checked + ([rest] if rest else [])
+    return _soft_masks(W, H, groups, power)
+
+
+def _soft_masks(W: np.ndarray, H: np.ndarray, groups: list[list[int]], power: float):
+    """:func:`soft_masks` for checked factors and groups (disjoint lists of indices)."""
+    K = W.shape[1]
+    rest = sorted(set(range(K)).difference(*groups))
+    every_group = groups + ([rest] if rest else [])
     magnitudes = np.stack([W[:, group] @ H[group, :] for group in every_group])
     present = np.array([len(group) > 0 for group in every_group])
-    return _mask_shares(magnitudes, power=power, present=present)[: len(checked)]
+    return mask_shares(magnitudes, power=power, present=present)[: len(groups)]
 
 
-def _mask_shares(magnitudes, *, power: float = 1.0, present=None) -> np.ndarray:
+def mask_shares(magnitudes, *, power: float = 1.0, present=None) -> np.ndarray:
     """``magnitudes[g]^p / sum_g' magnitudes[g']^p`` per bin, safe for any power.
+
+    Not public: the masks of :func:`soft_masks` and of
+    :func:`nmf_helpers.ideal_ratio_estimates` come from here, and it trusts
+    its arguments (a finite, non-negative stack and a power in range).
 
     Each bin is divided by its largest magnitude before the power is taken,
     so the power can neither overflow nor underflow the loudest share; where
@@ -195,7 +198,9 @@ def _mask_shares(magnitudes, *, power: float = 1.0, present=None) -> np.ndarray:
     return shares
 
 
-def separate(x, W, H, groups, *, power: float = 1.0, win: int = 2048, hop: int = 512):
+def separate(
+    x, W, H, groups, *, power: float = 1.0, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP
+):
     """Waveform of each group: ``istft(mask_g * stft(x))`` with the mixture's phase.
 
     Parameters
@@ -226,14 +231,30 @@ def separate(x, W, H, groups, *, power: float = 1.0, win: int = 2048, hop: int =
     >>> bool(np.allclose(parts.sum(axis=0), x, atol=1e-5))
     True
     """
-    x = check_signal("separate", "x", x)
-    win, hop = _check_frame_sizes("separate", win, hop)
-    X = stft(x, win=win, hop=hop)
-    W, H = _check_factors("separate", W, H)
-    if (W.shape[0], H.shape[1]) != X.shape:
+    x, win, hop = check_audio_for_frames("separate", x, win, hop)
+    W, H = check_factors("separate", W, H)
+    shape = (win // 2 + 1, 1 + x.size // hop)
+    if (W.shape[0], H.shape[1]) != shape:
         raise ParameterError(
             f"separate: W H has shape {(W.shape[0], H.shape[1])} but the STFT of x has"
-            f" shape {X.shape}; fit W and H to spectrogram(x, win={win}, hop={hop})"
+            f" shape {shape}; fit W and H to spectrogram(x, win={win}, hop={hop})"
         )
-    masks = soft_masks(W, H, groups, power=power)
-    return np.stack([istft(mask * X, win=win, hop=hop, length=x.size) for mask in masks])
+    groups = _check_groups("separate", groups, W.shape[1])
+    power = check_real("separate", "power", power, minimum=1e-3, maximum=100.0)
+    return separate_unchecked(x, W, H, groups, power=power, win=win, hop=hop)
+
+
+def separate_unchecked(
+    x: np.ndarray,
+    W: np.ndarray,
+    H: np.ndarray,
+    groups: list[list[int]],
+    *,
+    power: float,
+    win: int,
+    hop: int,
+) -> np.ndarray:
+    """:func:`separate` for checked arguments: W H fits ``x``'s STFT, groups disjoint lists."""
+    X = stft_unchecked(x, win, hop)
+    masks = _soft_masks(W, H, groups, power)
+    return np.stack([istft_unchecked(mask * X, win, hop, x.size) for mask in masks])

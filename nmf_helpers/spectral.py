@@ -11,6 +11,10 @@ so ``istft(stft(x), length=len(x))`` gives back ``x`` to float32 precision.
 Internally spectra are kept frame-major, shape (N, M), so that each FFT reads
 and writes contiguous memory; the public functions return (M, N) like the
 literature and librosa.
+
+The other rooms of the package call the ``*_unchecked`` cores: the same
+computation as the public function of that name, for arguments their own
+public function has already checked.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ import scipy.signal
 from tqdm.auto import tqdm
 
 from . import _kernels
+from ._numerics import SMALLEST_NORMAL
 from ._threads import library_threads, worker_count
 from ._validation import (
     ParameterError,
+    check_audio_for_frames,
+    check_frame_sizes,
     check_int,
     check_matrix,
+    check_not_silent,
     check_real,
     check_seed,
-    check_signal,
+    check_time_range,
 )
 
 __all__ = [
@@ -40,7 +48,13 @@ __all__ = [
     "spectral_convergence",
     "spectrogram",
     "stft",
+    "time_range_frames",
 ]
+
+#: The package's STFT: a 2048-sample window (93 ms at 22050 Hz: bass notes
+#: are resolved) moved by a quarter window.
+DEFAULT_WIN = 2048
+DEFAULT_HOP = 512
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,8 +69,7 @@ def _inverse_envelope(win: int, hop: int, n_frames: int) -> np.ndarray:
     """1 / (sum of squared shifted windows), 0 where the sum is negligible."""
     squared = _window(win).astype(np.float64) ** 2
     envelope = _overlap_add(np.broadcast_to(squared, (n_frames, win)), hop)
-    tiny = np.finfo(np.float32).tiny
-    inverse = np.where(envelope > tiny, 1.0 / np.maximum(envelope, tiny), 0.0)
+    inverse = np.where(envelope > SMALLEST_NORMAL, 1.0 / np.maximum(envelope, SMALLEST_NORMAL), 0.0)
     inverse = inverse.astype(np.float32)
     inverse.flags.writeable = False
     return inverse
@@ -102,15 +115,7 @@ def _frames_signal(
     return signal
 
 
-def _check_frame_sizes(function: str, win, hop) -> tuple[int, int]:
-    win = check_int(function, "win", win, minimum=2)
-    hop = check_int(function, "hop", hop, minimum=1)
-    if hop > win:
-        raise ParameterError(f"{function}: hop ({hop}) must not exceed win ({win})")
-    return win, hop
-
-
-def stft(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
+def stft(x, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> np.ndarray:
     """Complex short-time Fourier transform.
 
     Parameters
@@ -133,11 +138,18 @@ def stft(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
     >>> nh.stft(x).shape
     (1025, 44)
     """
-    x, win, hop = _check_audio_for_frames("stft", x, win, hop)
+    x, win, hop = check_audio_for_frames("stft", x, win, hop)
+    return stft_unchecked(x, win, hop)
+
+
+def stft_unchecked(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """:func:`stft` of a checked float32 waveform of at least ``win`` samples."""
     return np.ascontiguousarray(_frames_spectrum(x, win, hop).T)
 
 
-def istft(X, *, win: int = 2048, hop: int = 512, length: int | None = None) -> np.ndarray:
+def istft(
+    X, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP, length: int | None = None
+) -> np.ndarray:
     """Inverse of :func:`stft` (weighted overlap-add).
 
     Parameters
@@ -153,31 +165,23 @@ def istft(X, *, win: int = 2048, hop: int = 512, length: int | None = None) -> n
     -------
     x : np.ndarray [shape=(length,), float32]
     """
-    win, hop = _check_frame_sizes("istft", win, hop)
+    win, hop = check_frame_sizes("istft", win, hop)
     X = check_matrix(
         "istft", "X", X, shape=(win // 2 + 1, None), nonnegative=False, allow_complex=True
     )
     if length is None:
         length = (X.shape[1] - 1) * hop
     length = check_int("istft", "length", length, minimum=1)
+    return istft_unchecked(X, win, hop, length)
+
+
+def istft_unchecked(X: np.ndarray, win: int, hop: int, length: int) -> np.ndarray:
+    """:func:`istft` of a checked spectrum (M, N), with ``length`` given."""
     spectrum = np.ascontiguousarray(X.T, dtype=np.complex64)
     return _frames_signal(spectrum, win, hop, length).astype(np.float32, copy=False)
 
 
-def _check_audio_for_frames(
-    function: str, x, win, hop, *, name: str = "x"
-) -> tuple[np.ndarray, int, int]:
-    """The waveform, ``win`` and ``hop`` checked: frame sizes valid, at least one window long."""
-    win, hop = _check_frame_sizes(function, win, hop)
-    x = check_signal(function, name, x)
-    if x.size < win:
-        raise ParameterError(
-            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
-        )
-    return x, win, hop
-
-
-def spectrogram(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
+def spectrogram(x, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> np.ndarray:
     """Magnitude spectrogram ``V = |stft(x)|``, the matrix NMF factorises.
 
     Parameters
@@ -196,13 +200,17 @@ def spectrogram(x, *, win: int = 2048, hop: int = 512) -> np.ndarray:
     ParameterError
         If ``x`` is empty, shorter than one window, not finite, or silent.
     """
-    x, win, hop = _check_audio_for_frames("spectrogram", x, win, hop)
-    if not np.any(x):
-        raise ParameterError("spectrogram: x is silent (all samples are zero)")
+    x, win, hop = check_audio_for_frames("spectrogram", x, win, hop)
+    check_not_silent("spectrogram", "x", x)
+    return spectrogram_unchecked(x, win, hop)
+
+
+def spectrogram_unchecked(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """:func:`spectrogram` of a checked, non-silent waveform of at least ``win`` samples."""
     return np.ascontiguousarray(np.abs(_frames_spectrum(x, win, hop)).T)
 
 
-def spectral_convergence(V, y, *, win: int = 2048, hop: int = 512) -> float:
+def spectral_convergence(V, y, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> float:
     """``||V - |STFT(y)| ||_F / ||V||_F``: how well ``y`` realises magnitude ``V``.
 
     Parameters
@@ -216,7 +224,7 @@ def spectral_convergence(V, y, *, win: int = 2048, hop: int = 512) -> float:
     float
         0 is a perfect match; 1 is as far as silence.
     """
-    y, win, hop = _check_audio_for_frames("spectral_convergence", y, win, hop, name="y")
+    y, win, hop = check_audio_for_frames("spectral_convergence", y, win, hop, name="y")
     V = check_matrix("spectral_convergence", "V", V, shape=(win // 2 + 1, None))
     magnitude = np.abs(_frames_spectrum(y, win, hop)).T
     n_frames = V.shape[1]
@@ -233,8 +241,8 @@ def griffin_lim(
     V,
     *,
     n_iter: int = 100,
-    win: int = 2048,
-    hop: int = 512,
+    win: int = DEFAULT_WIN,
+    hop: int = DEFAULT_HOP,
     momentum: float = 0.99,
     seed: int | np.random.Generator = 0,
     length: int | None = None,
@@ -286,7 +294,7 @@ def griffin_lim(
     >>> nh.spectral_convergence(nh.spectrogram(x), y) < 0.1
     True
     """
-    win, hop = _check_frame_sizes("griffin_lim", win, hop)
+    win, hop = check_frame_sizes("griffin_lim", win, hop)
     V = check_matrix("griffin_lim", "V", V, shape=(win // 2 + 1, None))
     n_iter = check_int("griffin_lim", "n_iter", n_iter, minimum=1)
     momentum = check_real("griffin_lim", "momentum", momentum, minimum=0.0, maximum=1.5)
@@ -347,11 +355,11 @@ def shift_templates(W, semitones: float) -> np.ndarray:
     """
     W = check_matrix("shift_templates", "W", W)
     semitones = check_real("shift_templates", "semitones", semitones, minimum=-12, maximum=12)
-    return _shift_columns(W, semitones)
+    return shift_templates_unchecked(W, semitones)
 
 
-def _shift_columns(W: np.ndarray, semitones: float) -> np.ndarray:
-    """:func:`shift_templates` without the checks."""
+def shift_templates_unchecked(W: np.ndarray, semitones: float) -> np.ndarray:
+    """:func:`shift_templates` of checked templates by a checked shift."""
     M = W.shape[0]
     source = np.arange(M) / 2.0 ** (semitones / 12.0)
     below = np.minimum(np.floor(source).astype(np.intp), M)
@@ -359,3 +367,62 @@ def _shift_columns(W: np.ndarray, semitones: float) -> np.ndarray:
     padded = np.vstack([W, np.zeros((1, W.shape[1]), dtype=W.dtype)])  # row M: above the top
     shifted = (1.0 - weight) * padded[below] + weight * padded[np.minimum(below + 1, M)]
     return shifted.astype(np.float32)
+
+
+def time_range_frames(
+    time_range, *, n_samples: int, sr: int = 22050, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP
+) -> slice:
+    """The STFT frames whose whole window lies inside ``time_range`` (seconds).
+
+    Frames are centred (``center=True``): frame n covers samples
+    ``n * hop - win/2`` to ``n * hop + win/2``. A frame that reaches past
+    ``end`` would hear what comes next (in a song's intro, the voice), so
+    it is left out. Used by :func:`nmf_helpers.filter_vocals` and in
+    notebook 5.
+
+    Parameters
+    ----------
+    time_range : (float, float)
+        ``(start, end)`` in seconds, ``0 <= start < end <= duration``.
+    n_samples : int
+        Length of the signal, to check ``end``.
+    sr, win, hop : int
+        Sample rate and the STFT's window and hop.
+
+    Returns
+    -------
+    slice
+        ``slice(first, stop)`` over the frame axis of ``spectrogram(x)``.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> nh.time_range_frames((0.0, 4.0), n_samples=403200)
+    slice(0, 171, None)
+    """
+    function = "time_range_frames"
+    n_samples = check_int(function, "n_samples", n_samples, minimum=1)
+    sr = check_int(function, "sr", sr, minimum=1)
+    win, hop = check_frame_sizes(function, win, hop)
+    time_range = check_time_range(function, "time_range", time_range, n_samples / sr)
+    return time_range_frames_unchecked(time_range, sr, win, hop, function=function)
+
+
+def time_range_frames_unchecked(
+    time_range: tuple[float, float], sr: int, win: int, hop: int, *, function: str
+) -> slice:
+    """:func:`time_range_frames` of a checked range; ``function`` names the caller's door.
+
+    A range shorter than one frame can only be found out here, so this core
+    still raises, in the words of the public function that called it.
+    """
+    start, end = time_range
+    # Frames reaching before sample 0 see only padding, so a range from 0
+    # may start at frame 0.
+    first = int(np.ceil((start * sr + win // 2) / hop)) if start > 0 else 0
+    stop = int(np.floor((end * sr - win // 2) / hop)) + 1
+    if stop - first < 1:
+        raise ParameterError(
+            f"{function}: {start:g}:{end:g} s is shorter than one frame ({win / sr:.3f} s)"
+        )
+    return slice(first, stop)

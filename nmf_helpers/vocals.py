@@ -25,13 +25,12 @@ weaknesses, and two cheap changes fix most of them:
 
 The defaults (K = 16 templates on the passage, 3 free voice templates,
 transpositions of -3..3 and -4..4 semitones, 100 iterations, Euclidean loss,
-mask power 1) were chosen over three seeds on those clips. The Euclidean
-loss, which weighs the loud time-frequency bins most, was better than KL on
-average: about equal on the groove and far better on ``sampling_track``,
-whose short intro is mostly a drum fill (there KL left the karaoke and the
-vocals only about 4.5 dB above the mixture, Euclidean 6 to 9.5 dB). A few
-free templates are enough once they are transposed; more of them start to
-take accompaniment again.
+mask power 1) were chosen over three seeds on those clips, and
+``benchmarks/bench_separation.py`` prints what they reach. The Euclidean
+loss weighs the loud time-frequency bins most; it did at least as well as
+KL on every clip and far better on ``sampling_track``, whose short intro is
+mostly a drum fill. A few free templates are enough once they are
+transposed; more of them start to take accompaniment again.
 
 Every fit calls the package's one NMF engine (``W_fixed`` for fixed columns).
 
@@ -46,114 +45,91 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
-from .grouping import _nmf_for
-from .separation import separate
-from .spectral import _check_frame_sizes, _shift_columns, spectrogram
+from ._validation import (
+    ParameterError,
+    check_audio_for_frames,
+    check_choice,
+    check_int,
+    check_matrix,
+    check_not_silent,
+    check_real,
+    check_seed,
+    check_time_range,
+)
+from .nmf import LOSSES, factorise
+from .separation import separate_unchecked
+from .spectral import (
+    DEFAULT_HOP,
+    DEFAULT_WIN,
+    shift_templates_unchecked,
+    spectrogram_unchecked,
+    time_range_frames_unchecked,
+)
 
-__all__ = [
-    "VocalSeparation",
-    "filter_vocals",
-    "fit_vocal_model",
-    "time_range_frames",
-]
+__all__ = ["VocalSeparation", "filter_vocals", "fit_vocal_model"]
+
+# The defaults of fit_vocal_model and filter_vocals (and of the command line's
+# separate --vocals-from), in one place.
+DEFAULT_K = 16
+DEFAULT_K_VOICE = 3
+DEFAULT_SEMITONES = 3
+DEFAULT_VOICE_SEMITONES = 4
+DEFAULT_LOSS = "euclidean"
 
 
 def _transposed(W: np.ndarray, count: int) -> np.ndarray:
     """W and its copies shifted by -count..count semitones, shift-major, (M, K * (2 count + 1))."""
-    return np.hstack([W if s == 0 else _shift_columns(W, s) for s in range(-count, count + 1)])
-
-
-def _check_time_range(function: str, name: str, time_range, duration: float):
-    """``(start, end)`` in seconds inside ``[0, duration]``, else ParameterError."""
-    try:
-        start, end = (float(t) for t in time_range)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"{function}: {name} must be (start, end) in seconds, got {time_range!r}"
-        ) from None
-    if not (np.isfinite(start) and np.isfinite(end)) or start < 0:
-        raise ParameterError(f"{function}: {name} must be finite and start >= 0, got {start}:{end}")
-    if end <= start:
-        raise ParameterError(
-            f"{function}: {name} {start:g}:{end:g} is empty; END must be greater than START"
-        )
-    if end > duration + 1e-6:
-        raise ParameterError(
-            f"{function}: {name} {start:g}:{end:g} ends after the song,"
-            f" which lasts {duration:.3f} s"
-        )
-    return start, end
-
-
-def time_range_frames(
-    time_range, *, n_samples: int, sr: int = 22050, win: int = 2048, hop: int = 512
-) -> slice:
-    """The STFT frames whose whole window lies inside ``time_range`` (seconds).
-
-    Frames are centred (``center=True``): frame n covers samples
-    ``n * hop - win/2`` to ``n * hop + win/2``. A frame that reaches past
-    ``end`` would hear what comes next (the voice), so it is left out.
-
-    Parameters
-    ----------
-    time_range : (float, float)
-        ``(start, end)`` in seconds, ``0 <= start < end <= duration``.
-    n_samples : int
-        Length of the song, to check ``end``.
-    sr, win, hop : int
-
-    Returns
-    -------
-    slice
-        ``slice(first, stop)`` over the frame axis of ``spectrogram(x)``.
-
-    Examples
-    --------
-    >>> import nmf_helpers as nh
-    >>> nh.time_range_frames((0.0, 4.0), n_samples=403200)
-    slice(0, 171, None)
-    """
-    n_samples = check_int("time_range_frames", "n_samples", n_samples, minimum=1)
-    sr = check_int("time_range_frames", "sr", sr, minimum=1)
-    win, hop = _check_frame_sizes("time_range_frames", win, hop)
-    start, end = _check_time_range("time_range_frames", "time_range", time_range, n_samples / sr)
-    # Frame n covers samples n*hop - win//2 .. n*hop + win//2: its whole window
-    # must lie inside the range (frames reaching before sample 0 see only padding).
-    first = int(np.ceil((start * sr + win // 2) / hop)) if start > 0 else 0
-    stop = int(np.floor((end * sr - win // 2) / hop)) + 1
-    if stop - first < 1:
-        raise ParameterError(
-            f"time_range_frames: {start:g}:{end:g} s is shorter than one frame ({win / sr:.3f} s)"
-        )
-    return slice(first, stop)
-
-
-def _check_sizes(K, K_voice, n_iter) -> tuple[int, int, int]:
-    return (
-        check_int("fit_vocal_model", "K", K, minimum=1),
-        check_int("fit_vocal_model", "K_voice", K_voice, minimum=1),
-        check_int("fit_vocal_model", "n_iter", n_iter, minimum=2),
+    return np.hstack(
+        [W if s == 0 else shift_templates_unchecked(W, s) for s in range(-count, count + 1)]
     )
 
 
-def _check_semitones(name: str, value) -> int:
-    value = check_int("fit_vocal_model", name, value, minimum=0)
-    if value > 12:
-        raise ParameterError(f"fit_vocal_model: {name} must be <= 12 (an octave), got {value}")
-    return value
+def _check_model(function: str, K, K_voice, semitones, voice_semitones, n_iter, loss, seed):
+    """The model's options, checked in the words of ``function``, as a dict for :func:`_fit`."""
+    options = {
+        "K": check_int(function, "K", K, minimum=1),
+        "K_voice": check_int(function, "K_voice", K_voice, minimum=1),
+        "n_iter": check_int(function, "n_iter", n_iter, minimum=2),
+        "loss": check_choice(function, "loss", loss, LOSSES),
+        "seed": check_seed(function, seed),
+    }
+    for name, value in [("semitones", semitones), ("voice_semitones", voice_semitones)]:
+        options[name] = check_int(function, name, value, minimum=0)
+        if options[name] > 12:
+            raise ParameterError(f"{function}: {name} must be <= 12 (an octave), got {value}")
+    return options
+
+
+def _check_passage(function: str, V: np.ndarray, frames: slice, options: dict) -> None:
+    """The passage must hold at least K frames and some sound; the song K_voice learned parts."""
+    passage = V[:, frames]
+    if passage.shape[1] < options["K"]:
+        raise ParameterError(
+            f"{function}: the instrumental passage has {passage.shape[1]} frames,"
+            f" fewer than K = {options['K']}; give a longer passage or a smaller K"
+        )
+    if not passage.any():
+        raise ParameterError(
+            f"{function}: the instrumental passage is silent; choose one where the"
+            " accompaniment plays"
+        )
+    if options["K_voice"] > min(V.shape):
+        raise ParameterError(
+            f"{function}: K_voice = {options['K_voice']} is out of range: at most"
+            f" min(M, N) = {min(V.shape)} for a spectrogram of shape {V.shape}"
+        )
 
 
 def fit_vocal_model(
     V,
     frames: slice,
     *,
-    K: int = 16,
-    K_voice: int = 3,
-    semitones: int = 3,
-    voice_semitones: int = 4,
+    K: int = DEFAULT_K,
+    K_voice: int = DEFAULT_K_VOICE,
+    semitones: int = DEFAULT_SEMITONES,
+    voice_semitones: int = DEFAULT_VOICE_SEMITONES,
     n_iter: int = 100,
-    loss: str = "euclidean",
+    loss: str = DEFAULT_LOSS,
     seed: int = 0,
     progress: bool = False,
 ):
@@ -171,7 +147,7 @@ def fit_vocal_model(
         Magnitude spectrogram of the song.
     frames : slice
         Frames of V where only the accompaniment plays
-        (:func:`time_range_frames`).
+        (:func:`nmf_helpers.time_range_frames`).
     K : int >= 1
         Templates learned on the instrumental passage.
     K_voice : int >= 1
@@ -202,32 +178,32 @@ def fit_vocal_model(
     >>> W.shape, F, sorted(losses)
     ((64, 46), 28, ['instrumental', 'refit', 'song'])
     """
-    factorise = _nmf_for("fit_vocal_model", loss)
-    V = check_matrix("fit_vocal_model", "V", V)
-    K, K_voice, n_iter = _check_sizes(K, K_voice, n_iter)
-    semitones, voice_semitones = (
-        _check_semitones(name, value)
-        for name, value in [("semitones", semitones), ("voice_semitones", voice_semitones)]
-    )
+    function = "fit_vocal_model"
+    V = check_matrix(function, "V", V)
+    if not V.any():
+        raise ParameterError(f"{function}: V is all zeros (silence?): there is nothing to fit")
+    options = _check_model(function, K, K_voice, semitones, voice_semitones, n_iter, loss, seed)
     if not isinstance(frames, slice):
-        raise ParameterError(f"fit_vocal_model: frames must be a slice, got {frames!r}")
-    intro = V[:, frames]
-    if intro.shape[1] < K:
-        raise ParameterError(
-            f"fit_vocal_model: the instrumental passage has {intro.shape[1]} frames,"
-            f" fewer than K = {K}; give a longer passage or a smaller K"
-        )
-    common = {"seed": seed, "progress": progress}
-    W_intro, _, intro_losses = factorise(intro, K, n_iter=2 * n_iter, **common)
+        raise ParameterError(f"{function}: frames must be a slice, got {frames!r}")
+    _check_passage(function, V, frames, options)
+    return _fit(V, frames, **options, progress=progress, name=function)
+
+
+def _fit(V, frames, *, K, K_voice, semitones, voice_semitones, n_iter, loss, seed, progress, name):
+    """:func:`fit_vocal_model` for checked arguments (``name``: the public caller)."""
+    common = {"loss": loss, "seed": seed, "progress": progress, "name": name}
+    W_intro, _, intro_losses = factorise(
+        np.ascontiguousarray(V[:, frames]), K, n_iter=2 * n_iter, **common
+    )
     W_acc = _transposed(W_intro, semitones)
     F = W_acc.shape[1]
     W, H, song_losses = factorise(V, F + K_voice, n_iter=n_iter, W_fixed=W_acc, **common)
     losses = {"instrumental": intro_losses, "song": song_losses}
     if voice_semitones:
         # H starts afresh rather than from the song fit's H: that H already
-        # gives the notes the voice templates missed to the accompaniment,
-        # and warm-starting from it cost the karaoke 2 to 3.6 dB SDR on each
-        # of the three clips with a voice stem (measured over 3 seeds).
+        # gives the notes the voice templates missed to the accompaniment, and
+        # warm-starting from it cost the karaoke SDR on every clip with a
+        # voice stem.
         W_all = np.hstack([W_acc, _transposed(W[:, F:], voice_semitones)])
         W, H, losses["refit"] = factorise(
             V, W_all.shape[1], n_iter=max(n_iter // 2, 1), W_fixed=W_all, **common
@@ -276,12 +252,12 @@ def filter_vocals(
     *,
     instrumental,
     sr: int = 22050,
-    K: int = 16,
-    K_voice: int = 3,
-    semitones: int = 3,
-    voice_semitones: int = 4,
+    K: int = DEFAULT_K,
+    K_voice: int = DEFAULT_K_VOICE,
+    semitones: int = DEFAULT_SEMITONES,
+    voice_semitones: int = DEFAULT_VOICE_SEMITONES,
     n_iter: int = 100,
-    loss: str = "euclidean",
+    loss: str = DEFAULT_LOSS,
     power: float = 1.0,
     seed: int = 0,
     progress: bool = False,
@@ -314,22 +290,20 @@ def filter_vocals(
     >>> song = nh.filter_vocals(x, instrumental=(0.0, 4.0))  # doctest: +SKIP
     >>> nh.save_audio("karaoke.wav", song.karaoke, sr)  # doctest: +SKIP
     """
-    x = check_signal("filter_vocals", "x", x)
-    power = check_real("filter_vocals", "power", power, minimum=1e-3, maximum=100.0)
-    frames = time_range_frames(instrumental, n_samples=x.size, sr=sr)
-    W, H, F, losses = fit_vocal_model(
-        spectrogram(x),
-        frames,
-        K=K,
-        K_voice=K_voice,
-        semitones=semitones,
-        voice_semitones=voice_semitones,
-        n_iter=n_iter,
-        loss=loss,
-        seed=seed,
-        progress=progress,
-    )
+    function = "filter_vocals"
+    x, win, hop = check_audio_for_frames(function, x, DEFAULT_WIN, DEFAULT_HOP)
+    check_not_silent(function, "x", x)
+    sr = check_int(function, "sr", sr, minimum=1)
+    instrumental = check_time_range(function, "instrumental", instrumental, x.size / sr)
+    power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
+    options = _check_model(function, K, K_voice, semitones, voice_semitones, n_iter, loss, seed)
+    frames = time_range_frames_unchecked(instrumental, sr, win, hop, function=function)
+    V = spectrogram_unchecked(x, win, hop)
+    _check_passage(function, V, frames, options)
+    W, H, F, losses = _fit(V, frames, **options, progress=progress, name=function)
     accompaniment, voice = list(range(F)), list(range(F, W.shape[1]))
-    karaoke, vocals = separate(x, W, H, [accompaniment, voice], power=power)
+    karaoke, vocals = separate_unchecked(
+        x, W, H, [accompaniment, voice], power=power, win=win, hop=hop
+    )
     templates = _template_columns(F, K, 0) + _template_columns(W.shape[1] - F, K_voice, F)
     return VocalSeparation(karaoke, vocals, W, H, accompaniment, voice, templates, frames, losses)

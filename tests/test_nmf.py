@@ -12,6 +12,8 @@ import nmf_helpers as nh
 from nmf_helpers import _kernels
 
 NMF_MODULE = importlib.import_module("nmf_helpers.nmf")
+# Where the KL sweep asks how many worker threads to run.
+KL_SWEEP_MODULE = importlib.import_module("nmf_helpers._kl_sweep")
 
 FITS = [(nh.nmf_kl, "kullback-leibler"), (nh.nmf_euclidean, "frobenius")]
 IDS = ["kl", "euclidean"]
@@ -175,7 +177,7 @@ def test_worker_threads_give_the_single_thread_result(groove_V, monkeypatch, n_w
     W_fixed = nh.nmf_kl(groove_V, 2, n_iter=10)[0]
     runs = {}
     for workers in (1, n_workers):
-        monkeypatch.setattr(NMF_MODULE, "worker_count", lambda entries, w=workers: w)
+        monkeypatch.setattr(KL_SWEEP_MODULE, "worker_count", lambda entries, w=workers: w)
         runs[workers] = [
             nh.nmf_kl(groove_V, K, n_iter=30),
             nh.nmf_kl(groove_V, K, n_iter=10, W_fixed=W_fixed),
@@ -193,10 +195,57 @@ def test_worker_threads_give_the_single_thread_result(groove_V, monkeypatch, n_w
 
 def test_more_worker_threads_than_rows(monkeypatch, rng):
     V = rng.random((2, 300)).astype(np.float32)
-    monkeypatch.setattr(NMF_MODULE, "worker_count", lambda entries: 4)
+    monkeypatch.setattr(KL_SWEEP_MODULE, "worker_count", lambda entries: 4)
     W, H, losses = nh.nmf_kl(V, 2, n_iter=20)
     assert np.all(np.isfinite(H)) and monotone(losses, V, "kullback-leibler")
     assert losses[-1] == pytest.approx(direct_loss(V, W, H, "kullback-leibler"), rel=1e-4)
+
+
+@pytest.mark.parametrize("n_workers", [1, 3])
+@pytest.mark.parametrize(("K", "first_free"), [(4, 0), (4, 2), (4, 4), (12, 5)])
+def test_kl_sweep_computes_the_reference_step(groove_V, monkeypatch, n_workers, K, first_free):
+    # The sweep (blocks, workers, fused kernels) against the formulas in plain numpy.
+    monkeypatch.setattr(KL_SWEEP_MODULE, "worker_count", lambda entries: n_workers)
+    V = np.ascontiguousarray(groove_V, dtype=np.float32)
+    W, H = random_start(V, K)
+    W_reference, H_reference = W.copy(), H.copy()
+    with KL_SWEEP_MODULE.KLSweep(V, K) as sweep:
+        for _ in range(5):
+            loss = sweep.step(W, H, first_free)
+            expected = NMF_MODULE._KullbackLeibler.reference_step(
+                V, W_reference, H_reference, first_free
+            )
+            assert loss == pytest.approx(expected, rel=1e-5)
+        assert sweep.loss(W, H) == pytest.approx(direct_loss(V, W, H, "kl"), rel=1e-5)
+    np.testing.assert_array_equal(W[:, :first_free], W_reference[:, :first_free])
+    np.testing.assert_allclose(W, W_reference, rtol=1e-3, atol=1e-5 * W_reference.max())
+    np.testing.assert_allclose(H, H_reference, rtol=1e-3, atol=1e-5 * H_reference.max())
+
+
+LOSS_FITS = [(nh.nmf_kl, "kl"), (nh.nmf_euclidean, "euclidean")]
+
+
+@pytest.mark.parametrize(("fit", "loss"), LOSS_FITS, ids=IDS)
+def test_nmf_with_a_loss_is_the_function_of_that_loss(sample_V, fit, loss):
+    W_sample = fit(sample_V, 3, n_iter=5)[0]
+    for options in ({}, {"seed": 7, "W_fixed": W_sample}, {"seed": 7, "W_fixed": W_sample[:, :2]}):
+        ours = nh.nmf(sample_V, 5 if "W_fixed" in options else 3, loss=loss, n_iter=20, **options)
+        theirs = fit(sample_V, 5 if "W_fixed" in options else 3, n_iter=20, **options)
+        for a, b in zip(ours, theirs, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_nmf_minimises_kl_by_default(sample_V):
+    assert nh.LOSSES == ("kl", "euclidean")
+    for a, b in zip(nh.nmf(sample_V, 3, n_iter=10), nh.nmf_kl(sample_V, 3, n_iter=10), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("loss", ["x", "KL", "frobenius", None])
+def test_an_unknown_loss_is_a_clear_error(loss):
+    with pytest.raises(nh.ParameterError) as error:
+        nh.nmf(np.ones((6, 10)), 3, loss=loss)
+    assert str(error.value) == f"nmf: loss must be 'kl' or 'euclidean', got {loss!r}"
 
 
 def test_divergence_kernel_over_a_wide_range_of_magnitudes(rng):
@@ -246,9 +295,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+@pytest.mark.parametrize("fit", [nh.nmf_kl, nh.nmf_euclidean, nh.nmf], ids=[*IDS, "nmf"])
 @pytest.mark.parametrize(("change", "message"), BAD_INPUTS)
-def test_bad_input_is_a_clear_error(fit, beta_loss, change, message):
+def test_bad_input_is_a_clear_error(fit, change, message):
     arguments = {"V": np.ones((6, 10)), "K": 3} | change
     V = arguments.pop("V")
     with pytest.raises(ValueError) as error:

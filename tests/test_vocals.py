@@ -84,7 +84,7 @@ def test_time_range_frames():
         ((3.0, 1.0), "END must be greater than START"),
         ((1.0, 1.0), "END must be greater than START"),
         ((0.0, 30.0), "ends after the song"),
-        ((-1.0, 2.0), "start >= 0"),
+        ((-1.0, 2.0), "START must be a finite number >= 0"),
         ((0.0, 0.04), "shorter than one frame"),
         ((1.0, 1.05), "shorter than one frame"),
         (("a", 2.0), r"must be \(start, end\)"),

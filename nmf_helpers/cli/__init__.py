@@ -11,6 +11,7 @@ status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from pathlib import Path
@@ -47,7 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
+    for command_parser in [parser, *subparsers.choices.values()]:
+        command_parser.error = functools.partial(_one_line_error, command_parser.prog)
     return parser
+
+
+def _one_line_error(prog: str, message: str):
+    """argparse's errors in one line, like every other bad input (exit 2)."""
+    command = prog.removeprefix("python -m nmf_helpers").strip() or "nmf_helpers"
+    print(f"error: {command}: {message} (see --help)", file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> int:

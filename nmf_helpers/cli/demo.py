@@ -11,16 +11,16 @@ import json
 import time
 from pathlib import Path
 
+import matplotlib
+
+import nmf_helpers as nh
+
 from . import output_paths
 
 
 def run(args) -> int:
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import nmf_helpers as nh
+    import matplotlib.pyplot as plt  # after choosing the backend
 
     started = time.perf_counter()
     names = [f"component_{k}.wav" for k in range(args.k)] if args.k > 0 else []

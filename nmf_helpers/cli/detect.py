@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
+import nmf_helpers as nh
+
 
 def format_ranges(ranges, separator: str = ", ") -> str:
     """``1.11-10.00 s, 10.01-18.89 s`` style text for (start, end) pairs in seconds."""
@@ -30,8 +32,6 @@ def summary(result, sample, track) -> dict:
 
 
 def run(args) -> int:
-    import nmf_helpers as nh
-
     result = nh.detect_sample(
         args.sample,
         args.track,
@@ -56,8 +56,6 @@ def run(args) -> int:
 
 def add_detection_options(parser) -> None:
     """The options ``detect`` and ``scan`` share: threshold, iterations, free components, seed."""
-    import nmf_helpers as nh
-
     parser.add_argument(
         "--threshold",
         type=float,

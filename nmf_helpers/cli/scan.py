@@ -23,6 +23,11 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+import nmf_helpers as nh
+
+from .._validation import check_int, check_real
 from . import UsageError
 from .detect import add_detection_options, format_ranges
 
@@ -98,8 +103,6 @@ def _start_worker(templates_file: str) -> None:
 
 def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: int) -> dict:
     """One CSV row for ``path``; problems with the file go in its error column."""
-    import nmf_helpers as nh
-
     try:
         result = nh.detect_sample(
             _templates, path, threshold=threshold, n_iter=n_iter, n_free=n_free, seed=seed
@@ -120,8 +123,6 @@ def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: 
 
 def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dict]:
     """Rows for every file, checked by ``jobs`` processes, with a progress bar."""
-    from tqdm.auto import tqdm
-
     rows = {}
     with tqdm(total=len(files), desc="scan", unit="file", disable=None) as bar:
         if jobs == 1:  # no process to start: check here
@@ -155,10 +156,6 @@ def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dic
 
 
 def run(args) -> int:
-    import nmf_helpers as nh
-
-    from .._validation import check_int, check_real
-
     output = Path(args.output)
     if output.exists() and not args.force:
         raise UsageError(f"scan: {str(output)!r} already exists; choose another -o or pass --force")

@@ -19,10 +19,16 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 
+import nmf_helpers as nh
+
+from .. import grouping, vocals
+from .._validation import check_time_range
 from . import UsageError, output_paths
 
 #: Songs longer than this (seconds) show a progress bar during NMF.
@@ -34,21 +40,21 @@ ITERS_RANGE = (2, 100_000)
 
 
 def parse_time_range(text: str) -> tuple[float, float]:
-    """``"START:END"`` (seconds) as two floats; UsageError if malformed or empty."""
+    """``"START:END"`` (seconds) as two floats; UsageError if it is not two numbers.
+
+    Whether the range fits the song is checked once the song is loaded
+    (:func:`nmf_helpers._validation.check_time_range`, the check
+    :func:`nmf_helpers.filter_vocals` uses).
+    """
     parts = text.split(":")
     try:
         if len(parts) != 2:
             raise ValueError
-        start, end = float(parts[0]), float(parts[1])
+        return float(parts[0]), float(parts[1])
     except ValueError:
         raise UsageError(
             f"separate: --vocals-from must be START:END in seconds (e.g. 0:4), got {text!r}"
         ) from None
-    if not (np.isfinite(start) and np.isfinite(end)) or start < 0:
-        raise UsageError(f"separate: --vocals-from {text}: START must be a number >= 0")
-    if end <= start:
-        raise UsageError(f"separate: --vocals-from {text}: END must be greater than START")
-    return start, end
 
 
 def _check_options(args) -> None:
@@ -74,54 +80,73 @@ def output_names(vocal_mode: bool, n_components: int) -> list[str]:
 
 def _load_song(path, song_range):
     """The song as mono 22050 Hz; UsageError if silent or the range does not fit it."""
-    import nmf_helpers as nh
-    from nmf_helpers.vocals import _check_time_range
-
     x, sr = nh.load_audio(path)
     if float(np.max(np.abs(x))) < SILENCE_PEAK:
         raise UsageError(f"separate: {path} is silent (peak below -90 dBFS): nothing to separate")
     if song_range is not None:
-        _check_time_range("separate", "--vocals-from", song_range, x.size / sr)
+        check_time_range("separate", "--vocals-from", song_range, x.size / sr)
     return x, sr
 
 
-def _separate(args, x, sr, K: int) -> dict:
-    """Run the chosen separation; the estimates, components, groups and losses."""
-    import nmf_helpers as nh
+@dataclass(frozen=True)
+class _Separation:
+    """What a separation produced, in the words of the summary.
 
+    ``components`` lists, per estimate, the indices of the learned templates
+    it holds; ``columns_of_W`` counts its columns of W (with the vocal
+    model's transposed copies, more than its templates); ``templates`` gives
+    the columns of W of each template, for one WAV per component.
+    """
+
+    W: np.ndarray
+    H: np.ndarray
+    estimates: dict[str, np.ndarray]
+    components: dict[str, list[int]]
+    columns_of_W: dict[str, int]
+    templates: list[list[int]]
+    losses: dict[str, np.ndarray]
+    features: grouping.ComponentFeatures | None
+
+
+def _separate(args, x, sr, K: int) -> _Separation:
+    """Run the chosen separation."""
     common = {"n_iter": args.iters, "loss": args.loss, "power": args.power, "seed": args.seed}
     progress = x.size / sr > PROGRESS_AFTER_S
     if args.vocals_from is None:
         result = nh.split_drums(x, K=K, progress=progress, **common)
-        groups = {"drums": result.percussive, "harmonic": result.harmonic_components}
-        columns = {name: len(group) for name, group in groups.items()}
-        estimates = {"drums": result.drums, "harmonic": result.harmonic}
-        templates = [[k] for k in range(K)]
-        losses, features = {"NMF": result.losses}, result.features
-    else:
-        result = nh.filter_vocals(
-            x,
-            instrumental=args.vocals_from,
-            sr=sr,
-            K=K,
-            K_voice=args.voice_components,
-            progress=progress,
-            **common,
+        components = {"drums": result.percussive, "harmonic": result.harmonic_components}
+        return _Separation(
+            W=result.W,
+            H=result.H,
+            estimates={"drums": result.drums, "harmonic": result.harmonic},
+            components=components,
+            columns_of_W={name: len(group) for name, group in components.items()},
+            templates=[[k] for k in range(K)],
+            losses={"NMF": result.losses},
+            features=result.features,
         )
-        groups = {"karaoke": list(range(K)), "vocals": list(range(K, K + args.voice_components))}
-        columns = {"karaoke": len(result.accompaniment), "vocals": len(result.voice)}
-        estimates = {"karaoke": result.karaoke, "vocals": result.vocals}
-        templates, losses, features = result.templates, result.losses, None
-    return {
-        "W": result.W,
-        "H": result.H,
-        "groups": groups,
-        "columns": columns,
-        "estimates": estimates,
-        "templates": templates,
-        "losses": losses,
-        "features": features,
-    }
+    result = nh.filter_vocals(
+        x,
+        instrumental=args.vocals_from,
+        sr=sr,
+        K=K,
+        K_voice=args.voice_components,
+        progress=progress,
+        **common,
+    )
+    return _Separation(
+        W=result.W,
+        H=result.H,
+        estimates={"karaoke": result.karaoke, "vocals": result.vocals},
+        components={
+            "karaoke": list(range(K)),
+            "vocals": list(range(K, K + args.voice_components)),
+        },
+        columns_of_W={"karaoke": len(result.accompaniment), "vocals": len(result.voice)},
+        templates=result.templates,
+        losses=result.losses,
+        features=None,
+    )
 
 
 def _for_display(V: np.ndarray, max_frames: int = 2000) -> tuple[np.ndarray, int]:
@@ -136,16 +161,12 @@ def _for_display(V: np.ndarray, max_frames: int = 2000) -> tuple[np.ndarray, int
     return pooled, 512 * factor
 
 
-def _write_figures(paths, x, sr, fit, song_name: str) -> None:
-    import matplotlib
-
+def _write_figures(paths, x, sr, fit: _Separation, song_name: str) -> None:
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after choosing the backend
 
-    import nmf_helpers as nh
-
-    signals = {f"{song_name}: mixture": x, **fit["estimates"]}
-    panels = {name: _for_display(nh.spectrogram(y)) for name, y in signals.items()}
+    signals = {f"{song_name}: mixture": x, **fit.estimates}
+    panels = {name: _for_display(nh.spectrogram(y)) for name, y in signals.items() if y.any()}
     hop = next(iter(panels.values()))[1]
     figure = nh.plot_spectrograms(
         {name: V for name, (V, _) in panels.items()}, sr=sr, hop=hop, ncols=1
@@ -153,11 +174,11 @@ def _write_figures(paths, x, sr, fit, song_name: str) -> None:
     figure.savefig(paths["spectrograms.png"], dpi=100)
     plt.close(figure)
     figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    nh.plot_losses(fit["losses"], ax=ax, title=f"{song_name}: NMF loss per iteration")
+    nh.plot_losses(fit.losses, ax=ax, title=f"{song_name}: NMF loss per iteration")
     figure.savefig(paths["losses.png"], dpi=100)
     plt.close(figure)
-    if fit["features"] is not None:
-        figure = nh.plot_grouping(fit["features"])
+    if fit.features is not None:
+        figure = nh.plot_grouping(fit.features)
         figure.savefig(paths["grouping.png"], dpi=100)
         plt.close(figure)
 
@@ -179,10 +200,10 @@ def _summary(args, x, sr, K, fit, times, paths) -> dict:
         "sample_rate": sr,
         "duration_s": round(x.size / sr, 3),
         "parameters": parameters,
-        "final_loss": {stage: float(curve[-1]) for stage, curve in fit["losses"].items()},
+        "final_loss": {stage: float(curve[-1]) for stage, curve in fit.losses.items()},
         "groups": {
-            name: {"components": group, "columns_of_W": fit["columns"][name]}
-            for name, group in fit["groups"].items()
+            name: {"components": group, "columns_of_W": fit.columns_of_W[name]}
+            for name, group in fit.components.items()
         },
         "seconds": {stage: round(t, 3) for stage, t in times.items()},
         "outputs": [str(path) for name, path in paths.items() if name != "summary.json"],
@@ -195,25 +216,24 @@ def run(args) -> int:
         args.vocals_from = parse_time_range(args.vocals_from)
     _check_options(args)
     vocal_mode = args.vocals_from is not None
-    K = args.k if args.k is not None else (16 if vocal_mode else 20)
+    module = vocals if vocal_mode else grouping
+    K = args.k if args.k is not None else module.DEFAULT_K
     if args.loss is None:
-        args.loss = "euclidean" if vocal_mode else "kl"
+        args.loss = module.DEFAULT_LOSS
     n_components = (K + (args.voice_components if vocal_mode else 0)) if args.components else 0
     names = output_names(vocal_mode, n_components)
     if Path(args.outdir).exists() and not Path(args.outdir).is_dir():
         raise UsageError(f"separate: -o {args.outdir} is a file, not a folder")
     paths = dict(zip(names, output_paths(args.outdir, names, args.force), strict=True))
 
-    import nmf_helpers as nh
-
     x, sr = _load_song(args.song, args.vocals_from)
     times = {"load": time.perf_counter() - started}
     fit = _separate(args, x, sr, K)
     times["separate"] = time.perf_counter() - started - times["load"]
-    for name, y in fit["estimates"].items():
+    for name, y in fit.estimates.items():
         nh.save_audio(paths[f"{name}.wav"], y, sr)
     if args.components:
-        parts = nh.separate(x, fit["W"], fit["H"], fit["templates"], power=args.power)
+        parts = nh.separate(x, fit.W, fit.H, fit.templates, power=args.power)
         for k, part in enumerate(parts):
             nh.save_audio(paths[f"component_{k:02d}.wav"], part, sr)
     _write_figures(paths, x, sr, fit, song_name=Path(args.song).name)
@@ -221,16 +241,10 @@ def run(args) -> int:
     times["total"] = time.perf_counter() - started
     summary = _summary(args, x, sr, K, fit, times, paths)
     paths["summary.json"].write_text(json.dumps(summary, indent=2) + "\n")
-    groups = ", ".join(f"{name}: {len(group)} components" for name, group in fit["groups"].items())
+    groups = ", ".join(f"{name}: {len(group)} components" for name, group in fit.components.items())
     print(f"{summary['parameters']['mode']} split of {x.size / sr:.1f} s ({groups})")
     print(f"wrote {len(paths)} files to {args.outdir} in {times['total']:.1f} s")
     return 0
-
-
-def _one_line_error(message: str):
-    """argparse's errors, in one line like every other bad input (exit 2)."""
-    print(f"error: separate: {message} (see --help)", file=sys.stderr)
-    sys.exit(2)
 
 
 def add_parser(subparsers) -> None:
@@ -239,20 +253,21 @@ def add_parser(subparsers) -> None:
         help="stems of a song: drums/harmonic, or karaoke/vocals (--vocals-from)",
         description=__doc__.split("\n\n")[1],
     )
-    parser.error = _one_line_error
     parser.add_argument("song", help="audio file (wav, flac, ogg, mp3)")
     parser.add_argument("-o", "--outdir", required=True, help="folder for the outputs")
     parser.add_argument(
         "-k",
         type=int,
         default=None,
-        help="NMF components (default 20); with --vocals-from, accompaniment templates (16)",
+        help=f"NMF components (default {grouping.DEFAULT_K}); with --vocals-from,"
+        f" accompaniment templates ({vocals.DEFAULT_K})",
     )
     parser.add_argument(
         "--loss",
-        choices=["kl", "euclidean"],
+        choices=list(nh.LOSSES),
         default=None,
-        help="NMF loss (default kl; euclidean with --vocals-from, which measured better there)",
+        help=f"NMF loss (default {grouping.DEFAULT_LOSS}; {vocals.DEFAULT_LOSS} with"
+        " --vocals-from, which measured better there)",
     )
     parser.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
     parser.add_argument(
@@ -261,7 +276,10 @@ def add_parser(subparsers) -> None:
         help="seconds of a passage without voice: write karaoke and vocals",
     )
     parser.add_argument(
-        "--voice-components", type=int, default=3, help="free voice templates (default 3)"
+        "--voice-components",
+        type=int,
+        default=vocals.DEFAULT_K_VOICE,
+        help=f"free voice templates (default {vocals.DEFAULT_K_VOICE})",
     )
     parser.add_argument("--power", type=float, default=1.0, help="mask exponent (default 1)")
     parser.add_argument("--components", action="store_true", help="also one WAV per component")

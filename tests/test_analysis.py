@@ -1,0 +1,323 @@
+"""Measures of a factorisation or a separation, and the tables built from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nmf_helpers as nh
+
+SR = 8000  # with M = 5 bins the rows lie at 0, 1000, 2000, 3000 and 4000 Hz
+
+
+# ---------------------------------------------------------------- decibels, frequencies
+
+
+def test_decibels_of_known_magnitudes():
+    A = np.array([[2.0, 0.2], [0.02, 0.0]])
+    expected = np.array([[0.0, -20.0], [-40.0, -60.0]])
+    np.testing.assert_allclose(nh.decibels(A, reference=2.0, floor_db=-60), expected)
+
+
+def test_decibels_keeps_the_shape_and_the_floor():
+    A = np.random.default_rng(0).random((7, 3)) * 1e-6
+    dB = nh.decibels(A, reference=1.0)
+    assert dB.shape == (7, 3)
+    assert dB.min() >= -80.0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"A": np.ones((2, 2)), "reference": 0.0}, "decibels: reference must be > 0"),
+        ({"A": np.ones((2, 2)), "reference": 1.0, "floor_db": 10}, "decibels: floor_db"),
+        ({"A": -np.ones((2, 2)), "reference": 1.0}, "decibels: A must be nonnegative"),
+        ({"A": np.ones(3), "reference": 1.0}, "decibels: A must be 2-D"),
+    ],
+)
+def test_decibels_names_a_bad_argument(arguments, message):
+    A = arguments.pop("A")
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.decibels(A, **arguments)
+
+
+def test_bin_frequencies_run_from_zero_to_nyquist():
+    np.testing.assert_allclose(nh.bin_frequencies(5, sr=SR), [0, 1000, 2000, 3000, 4000])
+    frequencies = nh.bin_frequencies(1025, sr=22050)
+    assert frequencies.shape == (1025,)
+    assert frequencies[-1] == 11025.0
+
+
+def test_bin_frequencies_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="bin_frequencies: M must be >= 2, got 1"):
+        nh.bin_frequencies(1, sr=SR)
+    with pytest.raises(nh.ParameterError, match="bin_frequencies: sr must be an integer"):
+        nh.bin_frequencies(5, sr=8000.5)
+
+
+def test_share_above_of_a_vector_and_of_a_spectrogram():
+    values = np.array([1.0, 1.0, 1.0, 3.0, 4.0])  # 7 of 10 at or above 3000 Hz
+    assert nh.share_above(values, sr=SR, hz=3000) == pytest.approx(0.7)
+    assert nh.share_above(np.tile(values[:, None], (1, 4)), sr=SR, hz=3000) == pytest.approx(0.7)
+    assert nh.share_above(np.zeros(5), sr=SR, hz=3000) == 0.0
+
+
+def test_share_above_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="share_above: hz must be between 0.0 and 4000"):
+        nh.share_above(np.ones(5), sr=SR, hz=5000)
+    with pytest.raises(nh.ParameterError, match="share_above: A needs at least 2 frequency bins"):
+        nh.share_above(np.ones((1, 4)), sr=SR, hz=0)
+
+
+# ---------------------------------------------------------------- W and H
+
+
+def test_spectral_flatness_by_hand():
+    W = np.array([[1.0, 1.0, 1.0], [1.0, 4.0, 0.0]])
+    flatness = nh.spectral_flatness(W)
+    assert flatness.shape == (3,)
+    assert flatness[0] == pytest.approx(1.0)  # flat
+    assert flatness[1] == pytest.approx(2.0 / 2.5)  # geometric mean 2, arithmetic 2.5
+    # a zero is floored at 1e-10 of the column's peak: sqrt(1e-10) / 0.5
+    assert flatness[2] == pytest.approx(2e-5, rel=1e-6)
+
+
+def test_spectral_flatness_separates_noise_from_a_comb():
+    rng = np.random.default_rng(1)
+    noise = rng.random(1025) + 0.5
+    comb = np.where(np.arange(1025) % 50 == 0, 1.0, 1e-4)
+    flatness = nh.spectral_flatness(np.column_stack([noise, comb]))
+    assert flatness[0] > 0.9
+    assert flatness[1] < 0.01
+
+
+def test_spectral_flatness_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="spectral_flatness: W contains 1 NaN"):
+        nh.spectral_flatness(np.array([[1.0], [np.nan]]))
+
+
+def test_spectral_centroid_by_hand():
+    W = np.zeros((5, 3))
+    W[1, 0] = 2.0  # all at 1000 Hz
+    W[[0, 4], 1] = 1.0  # half at 0 Hz, half at 4000 Hz
+    centroid = nh.spectral_centroid(W, sr=SR)  # column 2 is silent
+    np.testing.assert_allclose(centroid, [1000.0, 2000.0, 0.0])
+
+
+def test_spectral_centroid_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="spectral_centroid: W needs at least 2"):
+        nh.spectral_centroid(np.ones((1, 3)), sr=SR)
+    with pytest.raises(nh.ParameterError, match="spectral_centroid: sr must be >= 1"):
+        nh.spectral_centroid(np.ones((5, 3)), sr=0)
+
+
+def test_activation_ratio_by_hand():
+    H = np.array([[1.0, 1.0, 4.0, 2.0], [2.0, 2.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    ratio = nh.activation_ratio(H, split=2)
+    assert ratio.shape == (3,)
+    assert ratio[:2] == pytest.approx([3.0, 0.5])
+    assert ratio[2] > 1e9  # silent before: very large, not inf or nan
+
+
+@pytest.mark.parametrize("split", [0, 4])
+def test_activation_ratio_names_a_bad_split(split):
+    with pytest.raises(nh.ParameterError, match=f"activation_ratio: split .*got {split}"):
+        nh.activation_ratio(np.ones((2, 4)), split=split)
+
+
+# ---------------------------------------------------------------- W H against V
+
+
+def test_divergence_by_bin_by_hand():
+    V = np.array([[1.0, 0.0, 2.0], [1.0, 1.0, 1.0]])
+    WH = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    # row 0: 0 + (0 - 0 + 1) + (2 log 2 - 2 + 1); row 1: a perfect fit
+    expected = [1.0 + 2 * np.log(2) - 1.0, 0.0]
+    divergence = nh.divergence_by_bin(V.astype(np.float32), WH)
+    assert divergence.dtype == np.float64
+    np.testing.assert_allclose(divergence, expected, atol=1e-12)
+
+
+def test_divergence_by_bin_adds_up_to_the_nmf_loss(sample_V):
+    W, H, losses = nh.nmf_kl(sample_V, 4, n_iter=30, seed=0)
+    # within one iteration's change (0.08 % here), whichever factors the last loss is of
+    total = nh.divergence_by_bin(sample_V, W @ H).sum()
+    assert total == pytest.approx(losses[-1], rel=2e-3)
+
+
+def test_divergence_by_bin_names_a_mismatched_shape():
+    with pytest.raises(nh.ParameterError, match=r"divergence_by_bin: WH must have shape \(2, 3\)"):
+        nh.divergence_by_bin(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_log_spectral_correlation_by_hand():
+    A = np.array([[1.0, 0.1], [0.01, 0.001]])
+    assert nh.log_spectral_correlation(A, 3 * A, reference=1.0) == pytest.approx(1.0)
+    assert nh.log_spectral_correlation(A, 1 / (1000 * A), reference=1.0) == pytest.approx(-1.0)
+    # below the floor everything is -80 dB: a constant picture has no correlation
+    assert np.isnan(nh.log_spectral_correlation(A, A * 1e-9, reference=1.0))
+
+
+def test_log_spectral_correlation_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="log_spectral_correlation: B must have shape"):
+        nh.log_spectral_correlation(np.ones((2, 2)), np.ones((2, 3)), reference=1.0)
+
+
+# ---------------------------------------------------------------- separation against stems
+
+
+def test_stem_shares_by_hand():
+    masks = np.array([[[1.0, 0.5]], [[0.0, 0.5]]])  # two masks of shape (1, 2)
+    stems = {"a": np.array([[3.0, 0.0]]), "b": np.array([[0.0, 2.0]])}
+    shares = nh.stem_shares(masks, stems)
+    assert list(shares) == ["a", "b"]
+    np.testing.assert_allclose(shares["a"], [0.75, 0.0])  # mask 0 passes 3 of a, 1 of b
+    np.testing.assert_allclose(shares["b"], [0.25, 1.0])
+
+
+def test_stem_shares_names_a_bad_argument():
+    masks = np.ones((2, 1, 2))
+    with pytest.raises(nh.ParameterError, match="stem_shares: masks must be 3-D"):
+        nh.stem_shares(masks[0], {"a": np.ones((1, 2))})
+    with pytest.raises(nh.ParameterError, match=r"stem_shares: stems\['a'\] must have shape"):
+        nh.stem_shares(masks, {"a": np.ones((2, 2))})
+    with pytest.raises(nh.ParameterError, match="stem_shares: stems must be a non-empty"):
+        nh.stem_shares(masks, {})
+
+
+def test_waveform_correlations_by_hand():
+    a, b = np.random.default_rng(2).standard_normal((2, 4000))
+    correlations = nh.waveform_correlations(np.stack([a, 2 * a + 1, a + b]), {"a": a, "b": b})
+    assert list(correlations) == ["a", "b"]
+    assert correlations["a"].shape == (3,)
+    np.testing.assert_allclose(correlations["a"][:2], [1.0, 1.0])
+    assert correlations["a"][2] == pytest.approx(np.sqrt(0.5), abs=0.05)
+
+
+def test_waveform_correlations_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="waveform_correlations: all waveforms must"):
+        nh.waveform_correlations(np.ones((2, 10)), {"a": np.ones(9)})
+    with pytest.raises(nh.ParameterError, match=r"references\['a'\] contains NaN"):
+        nh.waveform_correlations(np.ones((2, 2)), {"a": np.array([1.0, np.nan])})
+
+
+def test_best_assignment_maximises_the_total_not_each_choice():
+    # greedy would give drums component 0 (0.9) and vocals component 1 (0.1): total 1.0
+    scores = {"drums": [0.9, 0.8, 0.0], "vocals": [0.7, 0.1, 0.2]}
+    assert nh.best_assignment(scores) == {"drums": 1, "vocals": 0}
+
+
+def test_best_assignment_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="best_assignment: 2 names but only 1 components"):
+        nh.best_assignment({"a": [1.0], "b": [2.0]})
+    with pytest.raises(nh.ParameterError, match="best_assignment: the values of scores must"):
+        nh.best_assignment({"a": [1.0, 2.0], "b": [2.0]})
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_table_prints_text_and_markdown_and_gives_rows():
+    table = nh.Table(
+        ("fit", "corr.", "share"), (("a", 0.5, 0.25), ("bb", 1.0, 1.0)), ("", ".2f", ".0%")
+    )
+    assert str(table).splitlines() == [
+        "fit  corr.  share",
+        "a     0.50    25%",
+        "bb    1.00   100%",
+    ]
+    assert table.to_markdown().splitlines() == [
+        "| fit | corr. | share |",
+        "| --- | ---: | ---: |",
+        "| a | 0.50 | 25% |",
+        "| bb | 1.00 | 100% |",
+    ]
+    assert table["bb"] == {"fit": "bb", "corr.": 1.0, "share": 1.0}
+    with pytest.raises(KeyError, match="no row named 'c'"):
+        table["c"]
+
+
+def test_table_names_rows_of_the_wrong_length():
+    with pytest.raises(nh.ParameterError, match="Table: columns, formats and every row"):
+        nh.Table(("a", "b"), (("x",),), ("", ".2f"))
+
+
+def test_component_table_labels_each_component_by_the_best_assignment():
+    W = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    shares = {"drums": [0.6, 0.5, 0.1], "vocals": [0.3, 0.4, 0.1]}
+    correlations = {"drums": [0.9, 0.1, 0.0], "vocals": [0.1, 0.0, 0.8]}
+    table = nh.component_table(
+        W, sr=6000, shares=shares, correlations=correlations, voice_on=[1.0, 2.0, 3.0]
+    )
+    assert table.columns[:5] == ("component", "label", "flatness", "centroid (Hz)", "voice on")
+    assert [table[k]["label"] for k in range(3)] == ["drums", "vocals", "-"]
+    assert [table[k]["same by corr."] for k in range(3)] == [True, False, False]
+    assert table[0]["flatness"] == pytest.approx(1.0)
+    assert table[1]["centroid (Hz)"] == 0.0 and table[2]["centroid (Hz)"] == 1000.0
+    assert table[1]["% vocals"] == 0.4 and table[2]["corr. vocals"] == 0.8
+
+
+def test_component_table_without_stems_shows_the_features_only():
+    table = nh.component_table(np.ones((4, 2)), sr=6000)
+    assert table.columns == ("component", "flatness", "centroid (Hz)")
+
+
+def test_component_table_names_a_bad_argument():
+    W = np.ones((4, 2))
+    with pytest.raises(
+        nh.ParameterError, match=r"component_table: shares must have shape \(\?, 2\)"
+    ):
+        nh.component_table(W, sr=6000, shares={"a": [1.0, 0.0, 0.0]})
+    with pytest.raises(nh.ParameterError, match="component_table: shares and correlations"):
+        nh.component_table(W, sr=6000, shares={"a": [1, 0]}, correlations={"b": [1, 0]})
+
+
+def test_spectrogram_table_by_hand():
+    track = np.array([[4.0, 1.0], [1.0, 2.0]])  # rows at 0 Hz and 4000 Hz
+    dark = np.array([[4.0, 1.0], [0.1, 0.2]])
+    table = nh.spectrogram_table(
+        {"dark": dark}, {"track": track}, track=track, sr=SR, above_hz=4000
+    )
+    assert table.columns == ("fit", "corr. track", "magnitude >= 4000 Hz")
+    row = table["dark"]
+    assert row["magnitude >= 4000 Hz"] == pytest.approx(0.1)  # 0.3 of the track's 3
+    expected = np.corrcoef(
+        nh.decibels(dark, reference=4.0).ravel(), nh.decibels(track, reference=4.0).ravel()
+    )
+    assert row["corr. track"] == pytest.approx(expected[0, 1])
+
+
+def test_spectrogram_table_names_a_bad_argument():
+    track = np.ones((2, 2))
+    with pytest.raises(nh.ParameterError, match=r"spectrogram_table: fits\['x'\] must have shape"):
+        nh.spectrogram_table({"x": np.ones((3, 2))}, {"t": track}, track=track, sr=SR)
+    with pytest.raises(nh.ParameterError, match="spectrogram_table: track is all zeros"):
+        nh.spectrogram_table({"x": track}, {"t": track}, track=0 * track, sr=SR)
+
+
+def test_divergence_table_by_hand():
+    V = np.ones((5, 2))
+    WH = V.copy()
+    WH[4, 0] = 2.0  # the whole loss (2 - 1 - log 2) sits at 4000 Hz
+    table = nh.divergence_table({"toy": (V, WH)}, sr=SR, above_hz=3000)
+    assert str(table).splitlines()[0] == "above 3000 Hz:"
+    assert table["toy"]["share of the loss"] == pytest.approx(1.0)
+    assert table["toy"]["share of the magnitude"] == pytest.approx(0.4)
+
+
+def test_divergence_table_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match=r"divergence_table: fits\['x'\] must be a pair"):
+        nh.divergence_table({"x": np.ones((2, 2))}, sr=SR)
+
+
+def test_correlation_table_by_hand():
+    a, b = np.random.default_rng(3).standard_normal((2, 2000))
+    table = nh.correlation_table({"est. a": a, "est. -b": -b}, {"a": a, "b": b})
+    assert table.columns == ("estimate", "corr. a", "corr. b")
+    assert table["est. a"]["corr. a"] == pytest.approx(1.0)
+    assert table["est. -b"]["corr. b"] == pytest.approx(-1.0)
+
+
+def test_correlation_table_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="correlation_table: all waveforms must"):
+        nh.correlation_table({"x": np.ones(10)}, {"a": np.ones(11)})
