@@ -44,10 +44,7 @@ def pitch_shift(x: np.ndarray, semitones: int) -> np.ndarray:
 
 def true_ranges() -> list[tuple[float, float]]:
     """Where the sample plays in sampling_track, from clips.json."""
-    length = nh.clip_facts("sample")["duration_s"]
-    end = nh.clip_facts("sampling_track")["duration_s"]
-    offsets = nh.clip_facts("sampling_track")["sample_offsets_s"]
-    return [(start, min(start + length, end)) for start in offsets]
+    return nh.sample_ranges("sampling_track")
 
 
 def positives():

@@ -4,7 +4,7 @@ The modules, one per concern:
 
 * :mod:`nmf_helpers.audio` — :func:`load_audio`, :func:`save_audio`, and the project's
   clips: :func:`clip_path`, :func:`clip_names`, :func:`clip_facts`,
-  :func:`load_stems`
+  :func:`load_stems`, :func:`sample_ranges`
 * :mod:`nmf_helpers.spectral` — :func:`stft`, :func:`istft`, :func:`spectrogram`,
   :func:`griffin_lim`, :func:`spectral_convergence`, :func:`shift_templates`,
   :func:`time_range_frames`
@@ -48,6 +48,9 @@ from .analysis import (
     divergence_by_bin,
     divergence_table,
     log_spectral_correlation,
+    loss_table,
+    range_table,
+    score_table,
     share_above,
     spectral_centroid,
     spectral_flatness,
@@ -62,6 +65,7 @@ from .audio import (
     clip_path,
     load_audio,
     load_stems,
+    sample_ranges,
     save_audio,
 )
 from .detection import (
@@ -145,6 +149,7 @@ __all__ = [
     "load_audio",
     "load_stems",
     "log_spectral_correlation",
+    "loss_table",
     "nmf",
     "nmf_euclidean",
     "nmf_kl",
@@ -158,7 +163,10 @@ __all__ = [
     "plot_spectrogram",
     "plot_spectrograms",
     "plot_template",
+    "range_table",
+    "sample_ranges",
     "save_audio",
+    "score_table",
     "separate",
     "share_above",
     "shift_templates",

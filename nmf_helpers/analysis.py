@@ -12,7 +12,8 @@ that a notebook cell only prints them:
 * of a separation against the true stems: :func:`stem_shares`,
   :func:`waveform_correlations`, :func:`best_assignment`;
 * tables: :class:`Table`, :func:`component_table`, :func:`spectrogram_table`,
-  :func:`divergence_table`, :func:`correlation_table`.
+  :func:`divergence_table`, :func:`correlation_table`, :func:`loss_table`,
+  :func:`range_table`, :func:`score_table`.
 
 SDR, SIR and SAR against stems are :func:`nmf_helpers.evaluate` (bss_eval).
 
@@ -22,15 +23,24 @@ trust them and are what the other functions here call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import xlogy
 
 from ._numerics import EPS, TINY
-from ._validation import ParameterError, check_int, check_matrix, check_real, check_signal
+from ._validation import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_matrix,
+    check_real,
+    check_signal,
+    check_time_range,
+)
 
 __all__ = [
     "Table",
@@ -43,6 +53,9 @@ __all__ = [
     "divergence_by_bin",
     "divergence_table",
     "log_spectral_correlation",
+    "loss_table",
+    "range_table",
+    "score_table",
     "share_above",
     "spectral_centroid",
     "spectral_flatness",
@@ -50,6 +63,8 @@ __all__ = [
     "stem_shares",
     "waveform_correlations",
 ]
+
+_MEASURES = ("sdr", "sir", "sar")  # what nmf_helpers.evaluate measures, per source
 
 
 # ---------------------------------------------------------------- checks
@@ -573,13 +588,15 @@ class Table:
     """Named rows of numbers under named columns, ready to print.
 
     ``str(table)`` lines the columns up as plain text (text to the left,
-    numbers to the right), :meth:`to_markdown` gives a Markdown table, and
+    numbers to the right), :meth:`to_markdown` gives a Markdown table,
     ``table[name]`` is one row as ``{column: value}`` (the row's name is its
-    first value).
+    first value) and :meth:`column` the values under one heading. A value of
+    ``None`` (nothing to show) prints as ``-``.
 
-    Used in notebooks 2 and 3, built by :func:`component_table`,
-    :func:`spectrogram_table`, :func:`divergence_table` and
-    :func:`correlation_table`.
+    Used in notebooks 1, 2, 3 and 5, built by :func:`component_table`,
+    :func:`spectrogram_table`, :func:`divergence_table`,
+    :func:`correlation_table`, :func:`loss_table`, :func:`range_table` and
+    :func:`score_table`.
 
     Attributes
     ----------
@@ -602,6 +619,8 @@ class Table:
     free    0.50
     >>> table["free"]["corr."]
     0.5
+    >>> table.column("corr.")
+    [0.812, 0.5]
     """
 
     columns: tuple[str, ...]
@@ -624,9 +643,19 @@ class Table:
                 return dict(zip(self.columns, row, strict=True))
         raise KeyError(f"no row named {name!r}; have {[row[0] for row in self.rows]}")
 
+    def column(self, heading: str) -> list:
+        """The values under ``heading``, one per row, in the rows' order."""
+        if heading not in self.columns:
+            raise KeyError(f"no column named {heading!r}; have {list(self.columns)}")
+        index = self.columns.index(heading)
+        return [row[index] for row in self.rows]
+
     def _cells(self) -> list[list[str]]:
         return [
-            [format(value, spec) for value, spec in zip(row, self.formats, strict=True)]
+            [
+                "-" if value is None else format(value, spec)
+                for value, spec in zip(row, self.formats, strict=True)
+            ]
             for row in self.rows
         ]
 
@@ -879,3 +908,257 @@ def correlation_table(estimates, references) -> Table:
     columns = {"estimate": (list(estimates), "")}
     columns |= {f"corr. {name}": (values, ".2f") for name, values in correlations.items()}
     return _table(columns)
+
+
+def loss_table(losses, *, total=None, last: int = 10) -> Table:
+    """First and final loss of each fit, how much it still fell, and how the fits compare.
+
+    One row per loss curve (e.g. one :func:`nmf_helpers.nmf_kl` run per K): the
+    first and the final loss; with ``total``, the final loss divided by it
+    (with ``total = V.sum()`` the loss per unit of ``V``, which compares across
+    songs); the drop in the last ``last`` iterations,
+    ``1 - loss[-1] / loss[-1 - last]`` (above 0: still falling); and the final
+    loss of the row above divided by this row's final loss (above 1: this fit
+    ends lower).
+
+    Used in notebook 1.
+
+    Parameters
+    ----------
+    losses : Mapping[str, np.ndarray [shape=(n_iter,), non-negative]]
+        ``{name: loss per iteration}``, each with more than ``last`` values.
+    total : float > 0, optional
+        What the final losses are divided by, normally ``V.sum()``.
+    last : int >= 1
+        How many of the last iterations the drop is measured over.
+
+    Returns
+    -------
+    Table
+        Columns ``"fit"``, ``"first loss"``, ``"final loss"``, ``"final / sum(V)"``
+        (with ``total``), ``"drop in last <last> it."`` and ``"previous final /
+        final"`` (``None`` in the first row).
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> curves = {"K = 1": [8.0, 5.0, 4.0], "K = 2": [8.0, 4.0, 2.0]}
+    >>> print(nh.loss_table(curves, total=10.0, last=1))
+    fit    first loss  final loss  final / sum(V)  drop in last 1 it.  previous final / final
+    K = 1           8           4          0.4000              20.00%                       -
+    K = 2           8           2          0.2000              50.00%                    2.00
+    """
+    curves = _check_mapping("loss_table", "losses", losses)
+    last = check_int("loss_table", "last", last, minimum=1)
+    checked = {}
+    for name, curve in curves.items():
+        curve = np.asarray(curve)
+        if curve.ndim != 1:
+            raise ParameterError(
+                f"loss_table: losses[{name!r}] must be 1-D, one loss per iteration,"
+                f" got shape {curve.shape}"
+            )
+        curve = check_matrix("loss_table", f"losses[{name!r}]", curve[None, :])[0]
+        if curve.size <= last:
+            raise ParameterError(
+                f"loss_table: losses[{name!r}] has {curve.size} values; the drop in the"
+                f" last {last} iterations needs at least {last + 1}"
+            )
+        checked[name] = curve
+    if total is not None:
+        total = check_real("loss_table", "total", total, minimum=0.0, maximum=np.inf)
+        if total <= 0:
+            raise ParameterError(f"loss_table: total must be > 0, got {total}")
+    return _loss_table(checked, total, last)
+
+
+def _loss_table(curves: dict, total: float | None, last: int) -> Table:
+    finals = [float(curve[-1]) for curve in curves.values()]
+    columns = {
+        "fit": (list(curves), ""),
+        "first loss": ([float(curve[0]) for curve in curves.values()], ".4g"),
+        "final loss": (finals, ".4g"),
+    }
+    if total is not None:
+        columns["final / sum(V)"] = ([final / total for final in finals], ".4f")
+    drops = [_late_drop(curve, last) for curve in curves.values()]
+    columns[f"drop in last {last} it."] = (drops, ".2%")
+    ratios = [a / b if b > 0 else float("inf") for a, b in pairwise(finals)]
+    columns["previous final / final"] = ([None, *ratios], ".2f")
+    return _table(columns)
+
+
+def _late_drop(curve: np.ndarray, last: int) -> float:
+    """``1 - curve[-1] / curve[-1 - last]``; 0 if the loss was already 0."""
+    earlier = float(curve[-1 - last])
+    return 1.0 - float(curve[-1]) / earlier if earlier > 0 else 0.0
+
+
+def range_table(found, true) -> Table:
+    """Detected time ranges next to the true ones, and how far apart they are.
+
+    Both lists are sorted by start and paired in that order: the first
+    detected range with the first true one, and so on. The error of a pair is
+    ``max(|start - true start|, |end - true end|)`` in seconds. If one list is
+    longer, its extra ranges have no partner: those cells are ``None``, printed
+    as ``-``.
+
+    Used in notebook 3, with the ranges of :func:`nmf_helpers.detect_sample`.
+
+    Parameters
+    ----------
+    found, true : sequence of (float, float)
+        ``(start, end)`` in seconds with ``0 <= start < end``; either may be
+        empty.
+
+    Returns
+    -------
+    Table
+        One row per pair, named 1, 2, ...; columns ``"range"``, ``"detected
+        start (s)"``, ``"detected end (s)"``, ``"true start (s)"``, ``"true end
+        (s)"`` and ``"error (s)"``.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> print(nh.range_table([(10.1, 18.0), (1.0, 9.02)], [(1.0, 9.0)]))
+    range  detected start (s)  detected end (s)  true start (s)  true end (s)  error (s)
+    1                    1.00              9.02            1.00          9.00      0.020
+    2                   10.10             18.00               -             -          -
+    """
+    found = _check_ranges("range_table", "found", found)
+    true = _check_ranges("range_table", "true", true)
+    return _range_table(found, true)
+
+
+def _check_ranges(function: str, name: str, ranges) -> list[tuple[float, float]]:
+    """``(start, end)`` pairs in seconds, sorted by start."""
+    try:
+        items = list(ranges)
+    except TypeError:
+        raise ParameterError(
+            f"{function}: {name} must be a sequence of (start, end) pairs in seconds,"
+            f" got {ranges!r}"
+        ) from None
+    pairs = [
+        check_time_range(function, f"{name}[{i}]", item, np.inf) for i, item in enumerate(items)
+    ]
+    return sorted(pairs)
+
+
+def _range_table(found: list, true: list) -> Table:
+    n = max(len(found), len(true))
+    found = found + [(None, None)] * (n - len(found))
+    true = true + [(None, None)] * (n - len(true))
+    errors = [
+        None if a is None or c is None else max(abs(a - c), abs(b - d))
+        for (a, b), (c, d) in zip(found, true, strict=True)
+    ]
+    columns = {
+        "range": (range(1, n + 1), "d"),
+        "detected start (s)": ([start for start, _ in found], ".2f"),
+        "detected end (s)": ([end for _, end in found], ".2f"),
+        "true start (s)": ([start for start, _ in true], ".2f"),
+        "true end (s)": ([end for _, end in true], ".2f"),
+        "error (s)": (errors, ".3f"),
+    }
+    return _table(columns)
+
+
+def score_table(scores, *, measure: str = "sdr", floor: str | None = None) -> Table:
+    """One separation measure of several methods: a row per method, a column per source.
+
+    ``scores[method]`` holds what :func:`nmf_helpers.evaluate` measured for
+    that method, as rows (``nh.evaluate(...).rows``: one ``{"source": name,
+    "sdr": ..., "sir": ..., "sar": ...}`` per source, in dB). The table shows
+    ``measure`` for each source. With ``floor``, the name of the method that
+    does nothing (the mixture used as every estimate), one more column per
+    source gives each method's gain over it in dB.
+
+    Used in notebook 5.
+
+    Parameters
+    ----------
+    scores : Mapping[str, Sequence[Mapping]]
+        ``{method: rows}``, every method with the same sources; the values
+        must be finite.
+    measure : {"sdr", "sir", "sar"}
+    floor : str, optional
+        One of the methods of ``scores``.
+
+    Returns
+    -------
+    Table
+        Titled with the measure; columns ``"method"``, one per source (in the
+        order of the first method's rows) and, with ``floor``,
+        ``"<source> over floor"``.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> scores = {
+    ...     "mixture": [{"source": "voice", "sdr": -2.0, "sir": -2.0, "sar": 250.0}],
+    ...     "nmf": [{"source": "voice", "sdr": 7.5, "sir": 10.0, "sar": 12.0}],
+    ... }
+    >>> print(nh.score_table(scores, floor="mixture"))
+    SDR (dB):
+    method   voice  voice over floor
+    mixture  -2.00             +0.00
+    nmf       7.50             +9.50
+    """
+    measure = check_choice("score_table", "measure", measure, _MEASURES)
+    if not isinstance(scores, Mapping) or not scores:
+        raise ParameterError("score_table: scores must be a non-empty {method: rows} mapping")
+    values = {
+        method: _check_score_rows("score_table", method, rows, measure)
+        for method, rows in scores.items()
+    }
+    first = next(iter(values))
+    for method, row in values.items():
+        if set(row) != set(values[first]):
+            raise ParameterError(
+                f"score_table: scores[{method!r}] has the sources {sorted(row)},"
+                f" but scores[{first!r}] has {sorted(values[first])}"
+            )
+    if floor is not None:
+        floor = check_choice("score_table", "floor", floor, list(values))
+    return _score_table(values, list(values[first]), measure, floor)
+
+
+def _check_score_rows(function: str, method: str, rows, measure: str) -> dict[str, float]:
+    """``{source: value of measure}`` from the rows of one method."""
+    where = f"scores[{method!r}]"
+    if isinstance(rows, str | Mapping) or not isinstance(rows, Sequence) or not rows:
+        raise ParameterError(
+            f"{function}: {where} must be a non-empty list of rows"
+            f" {{'source': name, {measure!r}: dB, ...}} (nh.evaluate(...).rows),"
+            f" got {rows!r}"
+        )
+    values = {}
+    for row in rows:
+        if not isinstance(row, Mapping) or "source" not in row or measure not in row:
+            raise ParameterError(
+                f"{function}: every row of {where} must map 'source' and {measure!r}, got {row!r}"
+            )
+        source = row["source"]
+        if source in values:
+            raise ParameterError(f"{function}: {where} has two rows for {source!r}")
+        values[source] = check_real(
+            function,
+            f"the {measure} of {source!r} in {where}",
+            row[measure],
+            minimum=-np.inf,
+            maximum=np.inf,
+        )
+    return values
+
+
+def _score_table(values: dict, sources: list, measure: str, floor: str | None) -> Table:
+    columns = {"method": (list(values), "")}
+    for source in sources:
+        columns[source] = ([row[source] for row in values.values()], ".2f")
+    if floor is not None:
+        for source in sources:
+            gains = [row[source] - values[floor][source] for row in values.values()]
+            columns[f"{source} over floor"] = (gains, "+.2f")
+    return _table(columns, title=f"{measure.upper()} (dB):")

@@ -30,6 +30,7 @@ __all__ = [
     "clip_path",
     "load_audio",
     "load_stems",
+    "sample_ranges",
     "save_audio",
 ]
 
@@ -269,3 +270,36 @@ def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
     return {
         stem.split(".")[0].removeprefix(prefix): _load(clip_path(stem), sr)[0] for stem in stems
     }
+
+
+def sample_ranges(name: str) -> list[tuple[float, float]]:
+    """Where a project clip plays its sample: ``(start, end)`` in seconds, in time order.
+
+    The truth a sample detector is measured against (notebook 3 and
+    ``benchmarks/bench_detection.py``): each copy starts at one of the
+    clip's ``sample_offsets_s`` and lasts the sample's duration, cut at the
+    end of the clip.
+
+    Parameters
+    ----------
+    name : str
+        A clip built on a sample, e.g. ``"sampling_track"``.
+
+    Returns
+    -------
+    list of (float, float)
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> [(round(a, 2), round(b, 2)) for a, b in nh.sample_ranges("sampling_track")]
+    [(1.11, 10.0), (10.0, 18.89)]
+    """
+    facts = clip_facts(name)
+    if "sample_offsets_s" not in facts:
+        raise ParameterError(f"sample_ranges: clip {name!r} does not play a sample")
+    length = clip_facts(Path(facts["sample_file"]).stem)["duration_s"]
+    return [
+        (start, min(start + length, facts["duration_s"]))
+        for start in sorted(facts["sample_offsets_s"])
+    ]

@@ -321,3 +321,149 @@ def test_correlation_table_by_hand():
 def test_correlation_table_names_a_bad_argument():
     with pytest.raises(nh.ParameterError, match="correlation_table: all waveforms must"):
         nh.correlation_table({"x": np.ones(10)}, {"a": np.ones(11)})
+
+
+def test_table_prints_none_as_a_dash_and_gives_columns():
+    table = nh.Table(("fit", "ratio"), (("a", None), ("b", 2.0)), ("", ".2f"))
+    assert str(table).splitlines() == ["fit  ratio", "a        -", "b     2.00"]
+    assert table.to_markdown().splitlines()[2] == "| a | - |"
+    assert table.column("ratio") == [None, 2.0]
+    with pytest.raises(KeyError, match="no column named 'x'"):
+        table.column("x")
+
+
+def test_loss_table_by_hand():
+    curves = {"K = 1": np.array([9.0, 6.0, 5.0, 4.0]), "K = 2": [8.0, 4.0, 3.0, 1.0]}
+    table = nh.loss_table(curves, total=20.0, last=2)
+    assert table.columns == (
+        "fit",
+        "first loss",
+        "final loss",
+        "final / sum(V)",
+        "drop in last 2 it.",
+        "previous final / final",
+    )
+    assert table.column("first loss") == [9.0, 8.0]
+    assert table.column("final loss") == [4.0, 1.0]
+    assert table.column("final / sum(V)") == pytest.approx([0.2, 0.05])
+    assert table.column("drop in last 2 it.") == pytest.approx([1 / 3, 0.75])  # 1 - 4/6, 1 - 1/4
+    assert table.column("previous final / final") == [None, 4.0]
+    assert str(table).splitlines()[1].endswith("33.33%                       -")
+
+
+def test_loss_table_without_total_and_with_a_loss_of_zero():
+    table = nh.loss_table({"a": [2.0, 1.0], "b": [0.0, 0.0]}, last=1)
+    assert "final / sum(V)" not in table.columns
+    assert table["b"]["drop in last 1 it."] == 0.0  # nothing left to drop, not 0 / 0
+    assert table["b"]["previous final / final"] == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("losses", "options", "message"),
+    [
+        ({}, {}, "loss_table: losses must be a non-empty"),
+        ({"a": np.ones((2, 11))}, {}, r"loss_table: losses\['a'\] must be 1-D"),
+        ({"a": np.ones(10)}, {}, r"loss_table: losses\['a'\] has 10 values; .* at least 11"),
+        ({"a": -np.ones(11)}, {}, r"loss_table: losses\['a'\] must be nonnegative"),
+        ({"a": np.ones(11)}, {"total": 0.0}, "loss_table: total must be > 0, got 0.0"),
+        ({"a": np.ones(11)}, {"last": 0}, "loss_table: last must be >= 1, got 0"),
+    ],
+)
+def test_loss_table_names_a_bad_argument(losses, options, message):
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.loss_table(losses, **options)
+
+
+def test_range_table_pairs_the_ranges_in_time_order():
+    found = [(10.25, 19.0), (1.0, 9.5)]  # not in order: sorted first
+    table = nh.range_table(found, [(1.5, 9.25), (10.0, 18.0)])
+    assert table.columns == (
+        "range",
+        "detected start (s)",
+        "detected end (s)",
+        "true start (s)",
+        "true end (s)",
+        "error (s)",
+    )
+    assert table[1]["detected start (s)"] == 1.0 and table[2]["true start (s)"] == 10.0
+    assert table.column("error (s)") == [0.5, 1.0]  # max(0.5, 0.25), max(0.25, 1.0)
+
+
+def test_range_table_shows_unpaired_ranges_as_dashes():
+    table = nh.range_table([(1.0, 2.0)], [(1.0, 2.5), (5.0, 6.0)])
+    assert len(table.rows) == 2
+    assert table[2]["detected start (s)"] is None and table[2]["error (s)"] is None
+    assert str(table).splitlines()[2].split() == ["2", "-", "-", "5.00", "6.00", "-"]
+    assert nh.range_table([], []).rows == ()
+
+
+@pytest.mark.parametrize(
+    ("found", "true", "message"),
+    [
+        (5, [], "range_table: found must be a sequence of"),
+        ([(2.0, 1.0)], [], r"range_table: found\[0\] 2:1 is empty"),
+        ([], [(1.0, 2.0), (1.0,)], r"range_table: true\[1\] must be \(start, end\)"),
+        ([(-1.0, 1.0)], [], r"range_table: found\[0\] -1:1: START must be"),
+    ],
+)
+def test_range_table_names_a_bad_argument(found, true, message):
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.range_table(found, true)
+
+
+def _rows(**sdr):
+    """Rows as nh.evaluate(...).rows gives them, with SIR = SDR + 1 and SAR = 20."""
+    return [
+        {"source": name, "sdr": value, "sir": value + 1.0, "sar": 20.0}
+        for name, value in sdr.items()
+    ]
+
+
+def test_score_table_by_hand():
+    scores = {"floor": _rows(voice=-2.0, band=1.5), "ours": _rows(voice=6.0, band=9.0)}
+    table = nh.score_table(scores, floor="floor")
+    assert table.columns == ("method", "voice", "band", "voice over floor", "band over floor")
+    assert table["ours"] == {
+        "method": "ours",
+        "voice": 6.0,
+        "band": 9.0,
+        "voice over floor": 8.0,
+        "band over floor": 7.5,
+    }
+    assert table["floor"]["voice over floor"] == 0.0
+    lines = str(table).splitlines()
+    assert lines[0] == "SDR (dB):"
+    assert lines[3] == "ours     6.00  9.00             +8.00            +7.50"
+    sir = nh.score_table(scores, measure="sir")
+    assert sir.title == "SIR (dB):" and sir.columns == ("method", "voice", "band")
+    assert sir.column("voice") == [-1.0, 7.0]
+
+
+def test_score_table_reads_the_rows_of_evaluate():
+    a, b = np.random.default_rng(0).standard_normal((2, 8000))
+    rows = nh.evaluate({"a": a + 0.1 * b, "b": b}, {"a": a, "b": b}).rows
+    table = nh.score_table({"test": rows}, measure="sir")
+    assert table.columns == ("method", "a", "b")
+    assert table["test"]["a"] == pytest.approx(rows[0]["sir"])
+
+
+@pytest.mark.parametrize(
+    ("scores", "options", "message"),
+    [
+        ({}, {}, "score_table: scores must be a non-empty"),
+        ({"x": _rows(a=1.0)}, {"measure": "snr"}, "score_table: measure must be 'sdr' or"),
+        ({"x": _rows(a=1.0)}, {"floor": "y"}, "score_table: floor must be 'x', got 'y'"),
+        ({"x": {"a": 1.0}}, {}, r"score_table: scores\['x'\] must be a non-empty list of rows"),
+        ({"x": [{"source": "a"}]}, {}, r"score_table: every row of scores\['x'\] must map"),
+        ({"x": _rows(a=np.inf)}, {}, r"score_table: the sdr of 'a' in scores\['x'\] must be a fin"),
+        ({"x": _rows(a=1.0) * 2}, {}, r"score_table: scores\['x'\] has two rows for 'a'"),
+        (
+            {"x": _rows(a=1.0), "y": _rows(b=1.0)},
+            {},
+            r"score_table: scores\['y'\] has the sources \['b'\], but scores\['x'\] has \['a'\]",
+        ),
+    ],
+)
+def test_score_table_names_a_bad_argument(scores, options, message):
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.score_table(scores, **options)

@@ -138,6 +138,16 @@ CALLS = {
     "griffin_lim": lambda x, W, H: nh.griffin_lim(W @ H, n_iter=2),
     "spectral_convergence": lambda x, W, H: nh.spectral_convergence(W @ H, x),
     "time_range_frames": lambda x, W, H: nh.time_range_frames((0.5, 1.5), n_samples=x.size),
+    "component_table": lambda x, W, H: nh.component_table(
+        W, sr=22050, voice_on=np.ones(W.shape[1])
+    ),
+    "spectrogram_table": lambda x, W, H: nh.spectrogram_table(
+        {"fit": W @ H}, {"itself": W @ H, "half": W @ H / 2}, track=W @ H, sr=22050
+    ),
+    "divergence_table": lambda x, W, H: nh.divergence_table({"fit": (W @ H, W @ H)}, sr=22050),
+    "correlation_table": lambda x, W, H: nh.correlation_table({"x": x}, {"x": x, "y": x[::-1]}),
+    "loss_table": lambda x, W, H: nh.loss_table({"a": [3.0, 2.0, 1.0]}, total=4.0, last=1),
+    "range_table": lambda x, W, H: nh.range_table([(1.0, 2.0)], [(1.1, 2.0), (3.0, 4.0)]),
 }
 
 # Inputs the test prepares (the spectrogram handed to the NMF functions) are

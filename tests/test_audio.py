@@ -133,3 +133,28 @@ def test_clip_path_names_what_exists():
     assert nh.clip_path("groove").name == "groove.flac"
     with pytest.raises(FileNotFoundError, match="available: .*groove"):
         nh.clip_path("no_such_clip")
+
+
+def test_project_stems_and_facts_come_from_clips_json():
+    stems = nh.load_stems("groove")
+    assert list(stems) == ["drums", "bass", "keys", "vocals"]
+    x, _ = nh.load_audio(nh.clip_path("groove"))
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-4)  # the mix is their sum
+    assert nh.clip_facts("groove")["instrumental_intro_end_s"] == 4.0
+    with pytest.raises(nh.ParameterError, match="no clip named"):
+        nh.clip_facts("nope")
+    with pytest.raises(nh.ParameterError, match="has no stems"):
+        nh.load_stems("groove_stereo44k")
+
+
+def test_the_catalogue_lists_clips_and_where_the_sample_plays():
+    assert nh.clip_names()[:2] == ["groove", "groove_stereo44k"]
+    facts = nh.clip_facts("sampling_track")
+    facts["sample_offsets_s"].append(99.0)  # a copy: the next caller sees the file's facts
+    ranges = nh.sample_ranges("sampling_track")
+    sample_length = nh.clip_facts("sample")["duration_s"]
+    assert [start for start, _ in ranges] == nh.clip_facts("sampling_track")["sample_offsets_s"]
+    assert ranges[0][1] - ranges[0][0] == pytest.approx(sample_length)
+    assert ranges[-1][1] == pytest.approx(facts["duration_s"])  # cut at the end of the track
+    with pytest.raises(nh.ParameterError, match="sample_ranges: clip 'groove' does not play"):
+        nh.sample_ranges("groove")

@@ -86,15 +86,3 @@ def test_ideal_ratio_estimates_add_up_to_the_mixture_and_beat_it(two_sources):
     ceiling = nh.evaluate(estimates, references)
     floor = nh.evaluate({"tone": mixture, "noise": tone}, references)
     assert ceiling["tone"]["sdr"] > floor["tone"]["sdr"] + 10.0
-
-
-def test_project_stems_and_facts_come_from_clips_json():
-    stems = nh.load_stems("groove")
-    assert list(stems) == ["drums", "bass", "keys", "vocals"]
-    x, _ = nh.load_audio(nh.clip_path("groove"))
-    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-4)  # the mix is their sum
-    assert nh.clip_facts("groove")["instrumental_intro_end_s"] == 4.0
-    with pytest.raises(nh.ParameterError, match="no clip named"):
-        nh.clip_facts("nope")
-    with pytest.raises(nh.ParameterError, match="has no stems"):
-        nh.load_stems("groove_stereo44k")
