@@ -25,21 +25,29 @@ import os
 import numba
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["PARALLEL_MIN_ENTRIES", "library_threads", "library_threads_for", "worker_count"]
+__all__ = [
+    "PARALLEL_MIN_ENTRIES",
+    "library_threads",
+    "library_threads_for",
+    "usable_cores",
+    "worker_count",
+]
 
 #: Matrices with fewer entries than this (about 70 s of audio at the default
 #: STFT) are processed on one thread.
 PARALLEL_MIN_ENTRIES = 3_000_000
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def worker_count(n_entries: int) -> int:
     """Threads worth using on a matrix of ``n_entries``: 1 if small, else every usable core."""
-    if n_entries < PARALLEL_MIN_ENTRIES:
-        return 1
-    cores = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    return max(1, len(cores))
+    return 1 if n_entries < PARALLEL_MIN_ENTRIES else usable_cores()
 
 
 @functools.cache

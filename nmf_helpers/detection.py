@@ -45,6 +45,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
+from ._numerics import EPS
 from ._validation import (
     ParameterError,
     check_frame_sizes,
@@ -55,7 +56,7 @@ from ._validation import (
     check_signal,
 )
 from .audio import load_audio
-from .nmf import EPS, factorise
+from .nmf import factorise
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, shift_templates_unchecked, spectrogram_unchecked
 
 __all__ = [

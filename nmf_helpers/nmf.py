@@ -141,10 +141,15 @@ class _KullbackLeibler:
 
     @staticmethod
     def reference_step(V, W, H, first_free):
-        """:meth:`step` in plain numpy: what the sweep computes, to float32 rounding."""
+        """:meth:`step` in plain numpy: what the sweep computes, to float32 rounding.
+
+        V, W and H are float32; W's free columns and H are updated in place.
+        Returns ``D(V || W H)`` at the W and H given.
+        """
         free = slice(first_free, None)
         WH = W @ H
         R = V / np.maximum(WH, EPS)
+        # D(V || WH) = sum V log(V / WH) - V + WH; the floor makes V = 0 add WH
         loss = np.sum(V * np.log(np.maximum(R, EPS)) - V + WH, dtype=np.float64)
         if first_free < W.shape[1]:
             # W <- W * (R H^T) / (1 H^T); (1 H^T)_mk = sum_n H_kn, the same for every m

@@ -76,6 +76,54 @@ def test_the_private_import_finder_sees_one():
     assert _private_imports("from . import _kernels\n") == []
 
 
+# The layers of ARCHITECTURE.md, top first: a room may import from later layers only.
+LAYERS = [
+    {"cli"},
+    {"grouping", "vocals", "detection", "evaluation"},
+    {"separation"},
+    {"nmf", "spectral"},
+    {"audio", "analysis", "plotting"},
+    {"_kl_sweep"},
+    {"_kernels", "_threads"},
+    {"_validation", "_numerics"},
+]
+
+
+def _room(path: Path) -> str:
+    relative = path.relative_to(PACKAGE_DIR)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imported_rooms(path: Path) -> set[str]:
+    """Rooms of the package that ``path`` imports from (relative imports only)."""
+    rooms = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            depth = node.level - (1 if len(path.relative_to(PACKAGE_DIR).parts) > 1 else 0)
+            if depth != 1:
+                continue  # inside a subpackage (cli's own modules)
+            if node.module:
+                rooms.add(node.module.split(".")[0])
+            else:
+                rooms.update(alias.name for alias in node.names)
+    return rooms
+
+
+def test_imports_run_down_the_layers():
+    layer_of = {room: i for i, layer in enumerate(LAYERS) for room in layer}
+    upward = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        room = _room(path)
+        if room not in layer_of:  # __init__ and __main__ gather everything
+            continue
+        for imported in _imported_rooms(path) - {room}:
+            if layer_of[imported] <= layer_of[room]:
+                upward.append(f"{path.relative_to(PACKAGE_DIR)} imports {imported}")
+    assert upward == []
+    every_room = {_room(p) for p in PACKAGE_DIR.rglob("*.py")} - {"__init__", "__main__"}
+    assert every_room == set(layer_of), "a room is missing from LAYERS (and ARCHITECTURE.md)"
+
+
 @pytest.fixture
 def checks_made(monkeypatch):
     """Every leaf check made while the test runs, as (check, function, argument)."""

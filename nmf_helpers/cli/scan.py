@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 import nmf_helpers as nh
 
+from .._threads import usable_cores
 from .._validation import check_int, check_real
 from . import UsageError
 from .detect import add_detection_options, format_ranges
@@ -61,13 +62,6 @@ def audio_files(folder: Path, exclude: Path) -> list[Path]:
         kinds = ", ".join(sorted(AUDIO_SUFFIXES))
         raise UsageError(f"scan: no audio files ({kinds}) in {str(folder)!r}")
     return files
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -140,7 +134,7 @@ def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dic
             with open(templates_file, "wb") as handle:
                 pickle.dump(templates, handle)
             with (
-                _worker_threads(max(1, _cores() // jobs)),
+                _worker_threads(max(1, usable_cores() // jobs)),
                 ProcessPoolExecutor(
                     max_workers=jobs,
                     mp_context=multiprocessing.get_context("spawn"),
