@@ -8,8 +8,8 @@ The modules, one per concern:
 * :mod:`nmf_helpers.spectral` — :func:`stft`, :func:`istft`, :func:`spectrogram`,
   :func:`griffin_lim`, :func:`spectral_convergence`, :func:`shift_templates`,
   :func:`time_range_frames`
-* :mod:`nmf_helpers.nmf` — :func:`nmf_euclidean`, :func:`nmf_kl` (fixed and partially
-  fixed W, per-iteration losses)
+* :mod:`nmf_helpers.nmf` — :func:`nmf_euclidean`, :func:`nmf_kl`, :func:`nmf` with
+  ``loss`` one of :data:`LOSSES` (fixed and partially fixed W, per-iteration losses)
 * :mod:`nmf_helpers.separation` — :func:`component`, :func:`components`,
   :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.grouping` — :func:`component_features`,

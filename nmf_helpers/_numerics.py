@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPS", "PHASE_FLOOR", "SMALLEST_NORMAL", "TINY", "multiplicative_update"]
+__all__ = [
+    "EPS",
+    "LOG_FLOOR",
+    "PHASE_FLOOR",
+    "SMALLEST_NORMAL",
+    "TINY",
+    "multiplicative_update",
+]
 
 #: Added to every denominator of the multiplicative updates and used as the
 #: floor of ``W H`` in the KL ratio ``V / max(W H, EPS)``. 1e-12 is far below
@@ -35,6 +42,11 @@ SMALLEST_NORMAL = np.finfo(np.float32).tiny
 #: where any positive floor gives the right answer, 0 / TINY = 0, and a
 #: larger one would bias ratios of small but genuine sums.
 TINY = float(np.finfo(np.float64).tiny)
+
+#: Relative floor before a logarithm of magnitudes: 1e-10 of the largest
+#: (-200 dB), far below anything audible, so a template's exact zeros weigh
+#: in a geometric mean (spectral flatness) as "silent", not as minus infinity.
+LOG_FLOOR = 1e-10
 
 #: Below this magnitude a complex STFT value is numerical noise and its phase
 #: is arbitrary: Griffin-Lim takes the phase as 0 there rather than divide by

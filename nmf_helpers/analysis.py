@@ -31,7 +31,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.special import xlogy
 
-from ._numerics import EPS, TINY
+from ._numerics import EPS, LOG_FLOOR, TINY
 from ._validation import (
     ParameterError,
     check_choice,
@@ -274,7 +274,7 @@ def spectral_flatness(W) -> np.ndarray:
 
 def spectral_flatness_unchecked(W: np.ndarray) -> np.ndarray:
     """:func:`spectral_flatness` of checked templates (also :mod:`nmf_helpers.grouping`'s)."""
-    floor = 1e-10 * np.maximum(W.max(axis=0), TINY)
+    floor = LOG_FLOOR * np.maximum(W.max(axis=0), TINY)
     W = W + floor
     return np.exp(np.log(W).mean(axis=0)) / W.mean(axis=0)
 

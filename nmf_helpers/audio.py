@@ -97,11 +97,16 @@ def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
         )
     if sr is not None:
         sr = check_int("load_audio", "sr", sr, minimum=1000)
-    return _load(path, sr)
+    return load_audio_unchecked(path, sr)
 
 
-def _load(path, sr: int | None) -> tuple[np.ndarray, int]:
-    """:func:`load_audio` with ``sr`` checked; the file's own problems are found here."""
+def load_audio_unchecked(path, sr: int | None) -> tuple[np.ndarray, int]:
+    """:func:`load_audio` with ``path`` a str or PathLike and ``sr`` checked.
+
+    The file's own problems (missing, a folder, undecodable, empty, NaN) can
+    only be found by opening it, so they are found here, in the words of
+    :func:`load_audio`.
+    """
     path = Path(os.fspath(path)).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"load_audio: no such file: {str(path)!r}")
@@ -268,7 +273,8 @@ def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
         raise ParameterError(f"load_stems: clip {name!r} has no stems")
     prefix = f"{name}_"
     return {
-        stem.split(".")[0].removeprefix(prefix): _load(clip_path(stem), sr)[0] for stem in stems
+        stem.split(".")[0].removeprefix(prefix): load_audio_unchecked(clip_path(stem), sr)[0]
+        for stem in stems
     }
 
 
@@ -295,10 +301,13 @@ def sample_ranges(name: str) -> list[tuple[float, float]]:
     >>> [(round(a, 2), round(b, 2)) for a, b in nh.sample_ranges("sampling_track")]
     [(1.11, 10.0), (10.0, 18.89)]
     """
-    facts = clip_facts(name)
+    clips = _catalogue()
+    if name not in clips:
+        raise ParameterError(f"sample_ranges: no clip named {name!r}; have {sorted(clips)}")
+    facts = clips[name]
     if "sample_offsets_s" not in facts:
         raise ParameterError(f"sample_ranges: clip {name!r} does not play a sample")
-    length = clip_facts(Path(facts["sample_file"]).stem)["duration_s"]
+    length = clips[Path(facts["sample_file"]).stem]["duration_s"]
     return [
         (start, min(start + length, facts["duration_s"]))
         for start in sorted(facts["sample_offsets_s"])

@@ -50,12 +50,13 @@ from ._validation import (
     ParameterError,
     check_frame_sizes,
     check_int,
+    check_matrix,
     check_not_silent,
     check_real,
     check_seed,
     check_signal,
 )
-from .audio import load_audio
+from .audio import load_audio_unchecked
 from .nmf import factorise
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, shift_templates_unchecked, spectrogram_unchecked
 
@@ -190,7 +191,7 @@ class SampleDetection:
 def _load(function: str, name: str, value, sr: int) -> np.ndarray:
     """A waveform from a path (loaded at ``sr``) or an array, checked and not silent."""
     if isinstance(value, str | os.PathLike):
-        value, _ = load_audio(Path(value), sr=sr)
+        value, _ = load_audio_unchecked(Path(value), sr)
     elif not isinstance(value, np.ndarray | Sequence):
         raise ParameterError(
             f"{function}: {name} must be a path or a waveform, got {type(value).__name__}"
@@ -280,9 +281,15 @@ def _learn(x, sr, n_components, shifts, n_iter, win, hop, seed, *, function) -> 
         )
     V = spectrogram_unchecked(x, win, hop)
     if n_components > min(V.shape):
+        what = (
+            f"n_components = {n_components}:"
+            if function == "learn_sample"
+            else (f"the sample is too short for its {n_components} templates:")
+        )
         raise ParameterError(
-            f"{function}: n_components = {n_components} is out of range: the sample's"
-            f" spectrogram of shape {V.shape} allows at most {min(V.shape)}"
+            f"{function}: {what} the sample's spectrogram of shape {V.shape} allows at most"
+            f" {min(V.shape)}; give a longer sample, or fewer templates"
+            " (learn_sample(sample, n_components=...))"
         )
     W, H, _ = factorise(V, n_components, loss="kl", n_iter=n_iter, seed=seed, name=function)
     W, H = _unit_columns(W, H)
@@ -434,7 +441,7 @@ def detect_sample(
             raise ParameterError(
                 f"{function}: sr = {sr} differs from the sample templates' sr = {sample.sr}"
             )
-        templates = sample
+        templates = _check_templates(function, sample)
     else:
         x_sample = _load(function, "sample", sample, sr)
         templates = _learn(
@@ -454,11 +461,26 @@ def detect_sample(
             f"{function}: track has {x.size} samples, shorter than one window ({templates.win})"
         )
     V = spectrogram_unchecked(x, templates.win, templates.hop)
-    if n_free > V.shape[1]:
+    if n_free > min(V.shape):
         raise ParameterError(
-            f"{function}: n_free = {n_free} exceeds the track's {V.shape[1]} frames"
+            f"{function}: n_free = {n_free} is out of range: the track's spectrogram of"
+            f" shape {V.shape} allows at most {min(V.shape)} free components"
         )
     return _decide(templates, V, x.size / sr, n_free, n_iter, threshold, seed, progress)
+
+
+def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplates:
+    """Templates made by :func:`learn_sample`, or edited copies that still fit together."""
+    win, hop = check_frame_sizes(function, templates.win, templates.hop)
+    F = templates.n_components
+    W = check_matrix(function, "sample.W", templates.W, shape=(win // 2 + 1, None))
+    check_matrix(function, "sample.H", templates.H)
+    if W.shape[1] != F * len(templates.shifts):
+        raise ParameterError(
+            f"{function}: sample.W has {W.shape[1]} columns, but {F} templates in"
+            f" {len(templates.shifts)} pitch shifts make {F * len(templates.shifts)}"
+        )
+    return templates
 
 
 def _decide(templates, V, duration_s, n_free, n_iter, threshold, seed, progress) -> SampleDetection:

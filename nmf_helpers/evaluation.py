@@ -211,7 +211,12 @@ def ideal_ratio_estimates(
             f"ideal_ratio_estimates: the references have {lengths[0]} samples,"
             f" shorter than one window (win = {win})"
         )
-    mixture = np.sum(list(signals.values()), axis=0)
+    with np.errstate(over="ignore"):  # an overflowing sum is refused just below
+        mixture = np.sum(list(signals.values()), axis=0)
+    if not np.all(np.isfinite(mixture)):
+        raise ParameterError(
+            "ideal_ratio_estimates: the references' sum overflows float32; scale them down"
+        )
     X = stft_unchecked(mixture, win, hop)
     magnitudes = np.stack([np.abs(stft_unchecked(s, win, hop)) for s in signals.values()])
     masks = mask_shares(magnitudes, power=power)

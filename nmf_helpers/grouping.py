@@ -56,7 +56,7 @@ from ._validation import (
 from .analysis import spectral_flatness_unchecked
 from .nmf import LOSSES, factorise
 from .separation import separate_unchecked
-from .spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, spectrogram_unchecked
 
 __all__ = [
     "ComponentFeatures",
@@ -73,6 +73,10 @@ _MAX_FRAMES = 2048
 #: Defaults of :func:`split_drums` (and of ``separate`` on the command line).
 DEFAULT_K = 20
 DEFAULT_LOSS = "kl"
+#: Default length of the median filters of :func:`component_features`, in
+#: bins and frames (about 180 Hz and 0.4 s at 22050 Hz with the default STFT).
+DEFAULT_KERNEL = 17
+DEFAULT_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,9 @@ def _percussive_fraction(w, h, w_smooth, h_smooth) -> float:
     return float((energy * mask).sum() / max(energy.sum(), TINY))
 
 
-def component_features(W, H, *, threshold: float = 0.25, kernel: int = 17) -> ComponentFeatures:
+def component_features(
+    W, H, *, threshold: float = DEFAULT_THRESHOLD, kernel: int = DEFAULT_KERNEL
+) -> ComponentFeatures:
     """Features of each component and whether it is percussive (see the module notes).
 
     Parameters
@@ -172,7 +178,7 @@ def _component_features(W, H, threshold: float, kernel: int) -> ComponentFeature
 
 
 def percussive_harmonic_groups(
-    W, H, *, threshold: float = 0.25, kernel: int = 17
+    W, H, *, threshold: float = DEFAULT_THRESHOLD, kernel: int = DEFAULT_KERNEL
 ) -> tuple[list[int], list[int]]:
     """Split the K components into a percussive and a harmonic group.
 
@@ -241,7 +247,7 @@ def split_drums(
     n_iter: int = 100,
     loss: str = DEFAULT_LOSS,
     power: float = 1.0,
-    threshold: float = 0.25,
+    threshold: float = DEFAULT_THRESHOLD,
     seed: int = 0,
     progress: bool = False,
 ) -> DrumSplit:
@@ -278,11 +284,11 @@ def split_drums(
     function = "split_drums"
     x, win, hop = check_audio_for_frames(function, x, DEFAULT_WIN, DEFAULT_HOP)
     check_not_silent(function, "x", x)
-    K = check_components(function, K, (win // 2 + 1, 1 + x.size // hop))
+    K = check_components(function, K, (win // 2 + 1, frame_count(x.size, win, hop)))
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     loss = check_choice(function, "loss", loss, LOSSES)
     power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
-    threshold, kernel = _check_decision(function, threshold, 17)
+    threshold, kernel = _check_decision(function, threshold, DEFAULT_KERNEL)
     seed = check_seed(function, seed)
 
     V = spectrogram_unchecked(x, win, hop)

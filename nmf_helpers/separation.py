@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from ._validation import ParameterError, check_audio_for_frames, check_factors, check_real
-from .spectral import DEFAULT_HOP, DEFAULT_WIN, istft_unchecked, stft_unchecked
+from .spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, istft_unchecked, stft_unchecked
 
 __all__ = ["component", "components", "separate", "soft_masks"]
 
@@ -233,7 +233,7 @@ def separate(
     """
     x, win, hop = check_audio_for_frames("separate", x, win, hop)
     W, H = check_factors("separate", W, H)
-    shape = (win // 2 + 1, 1 + x.size // hop)
+    shape = (win // 2 + 1, frame_count(x.size, win, hop))
     if (W.shape[0], H.shape[1]) != shape:
         raise ParameterError(
             f"separate: W H has shape {(W.shape[0], H.shape[1])} but the STFT of x has"

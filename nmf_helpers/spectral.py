@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from . import _kernels
 from ._numerics import SMALLEST_NORMAL
-from ._threads import library_threads, worker_count
+from ._threads import library_threads_for, worker_count
 from ._validation import (
     ParameterError,
     check_audio_for_frames,
@@ -140,6 +140,15 @@ def stft(x, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> np.ndarray:
     """
     x, win, hop = check_audio_for_frames("stft", x, win, hop)
     return stft_unchecked(x, win, hop)
+
+
+def frame_count(n_samples: int, win: int, hop: int) -> int:
+    """N, the frames of the STFT of ``n_samples`` (``1 + n_samples // hop`` for an even ``win``).
+
+    The signal is padded with ``win // 2`` zeros at both ends, so an odd
+    window loses one sample of padding; trusts its arguments.
+    """
+    return (n_samples + 2 * (win // 2) - win) // hop + 1
 
 
 def stft_unchecked(x: np.ndarray, win: int, hop: int) -> np.ndarray:
@@ -316,7 +325,7 @@ def griffin_lim(
     acceleration = momentum / (1.0 + momentum)
     signal_length = (n_frames - 1) * hop
     workers = worker_count(magnitude.size)
-    with library_threads(1 if workers == 1 else None):
+    with library_threads_for(magnitude.size):
         for _ in tqdm(range(n_iter), desc="griffin_lim", disable=not progress, leave=False):
             signal = _frames_signal(estimate, win, hop, signal_length, workers)
             rebuilt = _frames_spectrum(signal, win, hop, workers)

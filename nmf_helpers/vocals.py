@@ -108,6 +108,11 @@ def _check_passage(function: str, V: np.ndarray, frames: slice, options: dict) -
             f"{function}: the instrumental passage has {passage.shape[1]} frames,"
             f" fewer than K = {options['K']}; give a longer passage or a smaller K"
         )
+    if options["K"] > passage.shape[0]:
+        raise ParameterError(
+            f"{function}: K = {options['K']} is out of range: at most {passage.shape[0]},"
+            f" the frequency bins of V"
+        )
     if not passage.any():
         raise ParameterError(
             f"{function}: the instrumental passage is silent; choose one where the"

@@ -158,3 +158,5 @@ def test_the_catalogue_lists_clips_and_where_the_sample_plays():
     assert ranges[-1][1] == pytest.approx(facts["duration_s"])  # cut at the end of the track
     with pytest.raises(nh.ParameterError, match="sample_ranges: clip 'groove' does not play"):
         nh.sample_ranges("groove")
+    with pytest.raises(nh.ParameterError, match="sample_ranges: no clip named 'nope'"):
+        nh.sample_ranges("nope")

@@ -182,3 +182,31 @@ def test_bad_inputs_raise_parameter_errors_naming_the_argument(templates, call, 
 def test_missing_file_raises_file_not_found(templates, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         nh.detect_sample(templates, tmp_path / "missing.wav")
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        ({"W": "cut rows"}, r"detect_sample: sample.W must have shape \(1025, \?\)"),
+        ({"W": "nan"}, "detect_sample: sample.W contains"),
+        ({"win": 1024, "hop": 256}, r"detect_sample: sample.W must have shape \(513, \?\)"),
+        ({"shifts": (0.0,)}, "detect_sample: sample.W has 100 columns, but 20 templates in 1"),
+    ],
+)
+def test_edited_templates_are_checked_at_the_door(templates, edit, match):
+    """Templates are an input too: a W that cannot fit the track is named, not broadcast."""
+    changes = dict(edit)
+    if changes.get("W") == "cut rows":
+        changes["W"] = templates.W[:500]
+    elif changes.get("W") == "nan":
+        changes["W"] = np.full_like(templates.W, np.nan)
+    with pytest.raises(nh.ParameterError, match=match):
+        nh.detect_sample(dataclasses.replace(templates, **changes), np.ones(SR), n_iter=2)
+
+
+def test_a_sample_too_short_for_its_templates_names_what_to_do():
+    x = np.random.default_rng(0).standard_normal(SR // 4).astype(np.float32)
+    with pytest.raises(nh.ParameterError, match="detect_sample: the sample is too short"):
+        nh.detect_sample(x, np.ones(SR))
+    with pytest.raises(nh.ParameterError, match="n_free = 2000 is out of range"):
+        nh.detect_sample(nh.learn_sample(x, n_components=4, n_iter=2), np.ones(SR), n_free=2000)

@@ -86,3 +86,9 @@ def test_ideal_ratio_estimates_add_up_to_the_mixture_and_beat_it(two_sources):
     ceiling = nh.evaluate(estimates, references)
     floor = nh.evaluate({"tone": mixture, "noise": tone}, references)
     assert ceiling["tone"]["sdr"] > floor["tone"]["sdr"] + 10.0
+
+
+def test_ideal_ratio_estimates_refuse_references_that_overflow_together():
+    loud = np.full(4096, 3e38, dtype=np.float32)
+    with pytest.raises(nh.ParameterError, match="ideal_ratio_estimates: the references' sum"):
+        nh.ideal_ratio_estimates({"a": loud, "b": loud})

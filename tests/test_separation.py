@@ -108,3 +108,13 @@ def test_groups_that_are_not_lists_are_a_clear_error(fitted):
     _, W, H = fitted
     with pytest.raises(nh.ParameterError, match="groups must be a list of index lists"):
         nh.soft_masks(W, H, [0, 1])
+
+
+def test_separate_accepts_a_fit_with_an_odd_window():
+    """N depends on win's parity (the padding is win // 2): the door must not guess it."""
+    x = np.random.default_rng(0).standard_normal(20480).astype(np.float32)
+    V = nh.spectrogram(x, win=2047, hop=512)
+    assert V.shape[1] == 40 != 1 + x.size // 512
+    W, H, _ = nh.nmf_kl(V, 3, n_iter=3)
+    parts = nh.separate(x, W, H, [[0, 1, 2]], win=2047, hop=512)
+    np.testing.assert_allclose(parts[0], x, atol=1e-4)

@@ -125,3 +125,9 @@ def test_instrumental_frames_lie_wholly_inside_the_range():
     assert frames.start * 512 - 1024 >= 22050
     assert (frames.stop - 1) * 512 + 1024 <= 4 * 22050
     assert nh.time_range_frames((0.0, 4.0), n_samples=403200).start == 0
+
+
+def test_more_templates_than_frequency_bins_are_refused():
+    V = np.random.default_rng(0).random((64, 300))
+    with pytest.raises(nh.ParameterError, match="fit_vocal_model: K = 100 is out of range"):
+        nh.fit_vocal_model(V, slice(0, 200), K=100, n_iter=2)
