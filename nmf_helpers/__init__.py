@@ -14,6 +14,8 @@ The modules, one per concern:
   :func:`soft_masks`, :func:`separate`
 * :mod:`nmf_helpers.grouping` — :func:`component_features`,
   :func:`percussive_harmonic_groups`, :func:`split_drums`
+* :mod:`nmf_helpers.long_songs` — :func:`split_drums_file` (a file of any length, in
+  bounded memory), :func:`memory_estimate`, :func:`audio_blocks`
 * :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`
 * :mod:`nmf_helpers.detection` — :func:`learn_sample`, :func:`detect_sample`
 * :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`
@@ -84,6 +86,13 @@ from .grouping import (
     percussive_harmonic_groups,
     split_drums,
 )
+from .long_songs import (
+    FileSplit,
+    MemoryEstimate,
+    audio_blocks,
+    memory_estimate,
+    split_drums_file,
+)
 from .nmf import EPS, LOSSES, nmf, nmf_euclidean, nmf_kl
 from .plotting import (
     plot_activation,
@@ -118,6 +127,8 @@ __all__ = [
     "LOSSES",
     "ComponentFeatures",
     "DrumSplit",
+    "FileSplit",
+    "MemoryEstimate",
     "ParameterError",
     "SampleDetection",
     "SampleTemplates",
@@ -125,6 +136,7 @@ __all__ = [
     "Table",
     "VocalSeparation",
     "activation_ratio",
+    "audio_blocks",
     "best_assignment",
     "bin_frequencies",
     "clip_facts",
@@ -150,6 +162,7 @@ __all__ = [
     "load_stems",
     "log_spectral_correlation",
     "loss_table",
+    "memory_estimate",
     "nmf",
     "nmf_euclidean",
     "nmf_kl",
@@ -177,6 +190,7 @@ __all__ = [
     "spectrogram",
     "spectrogram_table",
     "split_drums",
+    "split_drums_file",
     "stem_shares",
     "stft",
     "time_range_frames",

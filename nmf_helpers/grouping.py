@@ -147,7 +147,7 @@ def component_features(
     """
     W, H = check_factors("component_features", W, H)
     threshold, kernel = _check_decision("component_features", threshold, kernel)
-    return _component_features(W, H, threshold, kernel)
+    return component_features_unchecked(W, H, threshold, kernel)
 
 
 def _check_decision(function: str, threshold, kernel) -> tuple[float, int]:
@@ -158,8 +158,8 @@ def _check_decision(function: str, threshold, kernel) -> tuple[float, int]:
     return threshold, kernel
 
 
-def _component_features(W, H, threshold: float, kernel: int) -> ComponentFeatures:
-    """:func:`component_features` for checked arguments."""
+def component_features_unchecked(W, H, threshold: float, kernel: int) -> ComponentFeatures:
+    """:func:`component_features` for checked arguments (also :mod:`nmf_helpers.long_songs`')."""
     W, H = W.astype(np.float64), H.astype(np.float64)
     W_smooth = median_filter(W, size=(kernel, 1), mode="nearest")
     H_smooth = median_filter(H, size=(1, kernel), mode="nearest")
@@ -205,7 +205,7 @@ def percussive_harmonic_groups(
     """
     W, H = check_factors("percussive_harmonic_groups", W, H)
     threshold, kernel = _check_decision("percussive_harmonic_groups", threshold, kernel)
-    return _groups(_component_features(W, H, threshold, kernel))
+    return _groups(component_features_unchecked(W, H, threshold, kernel))
 
 
 def _groups(features: ComponentFeatures) -> tuple[list[int], list[int]]:
@@ -288,14 +288,36 @@ def split_drums(
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     loss = check_choice(function, "loss", loss, LOSSES)
     power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
-    threshold, kernel = _check_decision(function, threshold, DEFAULT_KERNEL)
+    threshold, _ = _check_decision(function, threshold, DEFAULT_KERNEL)
     seed = check_seed(function, seed)
+    return split_drums_unchecked(
+        x, K=K, n_iter=n_iter, loss=loss, power=power, threshold=threshold, seed=seed,
+        progress=progress, name=function,
+    )  # fmt: skip
 
+
+def split_drums_unchecked(
+    x: np.ndarray,
+    *,
+    K: int,
+    n_iter: int,
+    loss: str,
+    power: float,
+    threshold: float,
+    seed: int | np.random.Generator,
+    progress: bool,
+    name: str,
+) -> DrumSplit:
+    """:func:`split_drums` of a checked, non-silent song with checked options.
+
+    ``name`` is the public function the user called (it labels the progress bar).
+    """
+    win, hop = DEFAULT_WIN, DEFAULT_HOP
     V = spectrogram_unchecked(x, win, hop)
     W, H, losses = factorise(
-        V, K, loss=loss, n_iter=n_iter, seed=seed, progress=progress, name=function
+        V, K, loss=loss, n_iter=n_iter, seed=seed, progress=progress, name=name
     )
-    features = _component_features(W, H, threshold, kernel)
+    features = component_features_unchecked(W, H, threshold, DEFAULT_KERNEL)
     percussive, harmonic = _groups(features)
     drums, rest = separate_unchecked(x, W, H, [percussive, harmonic], power=power, win=win, hop=hop)
     return DrumSplit(drums, rest, W, H, percussive, harmonic, features, losses)
