@@ -15,6 +15,10 @@ import numpy as np
 
 __all__ = ["ParameterError"]
 
+# Float32's largest finite number (nmf_helpers._numerics.FLOAT32_MAX; this
+# module sits beside that one, not above it, so it reads numpy's own value).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class ParameterError(ValueError):
     """A bad argument to a public function of :mod:`nmf_helpers`.
@@ -53,10 +57,13 @@ def check_matrix(
     nonnegative: bool = True,
     allow_complex: bool = False,
 ) -> np.ndarray:
-    """Return ``value`` as a 2-D array after checking finiteness, sign and shape.
+    """Return ``value`` as a 2-D array after checking finiteness, range, sign and shape.
 
-    ``shape`` entries that are ``None`` are not checked. The array is not
-    copied here; callers that write into it make their own copy.
+    ``shape`` entries that are ``None`` are not checked. Every entry must be
+    finite and representable in float32 (``|x| <= FLOAT32_MAX``, about
+    3.4e38), the precision the package computes in: a float64 value beyond it
+    would turn into Inf there, and then into NaN. The array is not copied
+    here; callers that write into it make their own copy.
     """
     try:
         array = np.asarray(value)
@@ -77,18 +84,48 @@ def check_matrix(
             raise ParameterError(
                 f"{function}: {name} must have shape ({wanted}), got {array.shape}"
             )
-    if not np.all(np.isfinite(array)):
-        bad = np.count_nonzero(~np.isfinite(array))
-        raise ParameterError(f"{function}: {name} contains {bad} NaN or Inf entries")
-    if nonnegative and array.dtype.kind != "c" and array.min() < 0:
+    if array.dtype.kind == "c":
+        _check_finite(function, name, array)
+        if array.dtype.itemsize > 8:  # complex64 holds float32 parts only
+            _check_float32_range(function, name, np.abs(array.real).max(), "values")
+            _check_float32_range(function, name, np.abs(array.imag).max(), "values")
+        return array
+    # One pass each for the smallest and the largest entry, both of which
+    # propagate NaN and meet any Inf: they check finiteness, range and sign.
+    lowest, highest = array.min(), array.max()
+    if not (np.isfinite(lowest) and np.isfinite(highest)):
+        _check_finite(function, name, array)
+    if array.dtype.itemsize > 4 and array.dtype.kind == "f":  # ints and float32 always fit
+        _check_float32_range(function, name, max(float(highest), -float(lowest)), "values")
+    if nonnegative and lowest < 0:
         raise ParameterError(
-            f"{function}: {name} must be nonnegative, got a minimum of {array.min():.4g}"
+            f"{function}: {name} must be nonnegative, got a minimum of {lowest:.4g}"
         )
     return array
 
 
+def _check_finite(function: str, name: str, array: np.ndarray) -> None:
+    if not np.all(np.isfinite(array)):
+        bad = np.count_nonzero(~np.isfinite(array))
+        raise ParameterError(f"{function}: {name} contains {bad} NaN or Inf entries")
+
+
+def _check_float32_range(function: str, name: str, peak, what: str) -> None:
+    """Refuse a finite ``peak`` (largest magnitude) that float32 cannot hold."""
+    if float(peak) > _FLOAT32_MAX:
+        raise ParameterError(
+            f"{function}: {name} has {what} up to {float(peak):.3g} in magnitude, beyond"
+            f" float32's range ({_FLOAT32_MAX:.3g}), in which nmf_helpers computes;"
+            " scale it down first"
+        )
+
+
 def check_signal(function: str, name: str, value) -> np.ndarray:
-    """Return a 1-D finite float32 waveform, or raise naming what is wrong."""
+    """Return a 1-D finite float32 waveform, or raise naming what is wrong.
+
+    A sample beyond float32's range (``|x| > FLOAT32_MAX``) is refused: in
+    float32 it would be Inf.
+    """
     try:
         array = np.asarray(value)
     except Exception as error:
@@ -102,9 +139,14 @@ def check_signal(function: str, name: str, value) -> np.ndarray:
         )
     if array.size == 0:
         raise ParameterError(f"{function}: {name} is empty (no samples)")
-    if not np.all(np.isfinite(array)):
-        raise ParameterError(f"{function}: {name} contains NaN or Inf samples")
-    return array.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # a sample beyond float32's range: refused just below
+        signal = array.astype(np.float32, copy=False)
+    # The float32 copy is finite exactly when x is finite and within range.
+    if not np.all(np.isfinite(signal)):
+        if not np.all(np.isfinite(array)):
+            raise ParameterError(f"{function}: {name} contains NaN or Inf samples")
+        _check_float32_range(function, name, np.abs(array).max(), "samples")
+    return signal
 
 
 def check_seed(function: str, value) -> np.random.Generator | int:

@@ -12,6 +12,7 @@ here too: :func:`clip_path`, :func:`clip_facts`, :func:`load_stems`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -34,8 +35,10 @@ __all__ = [
     "save_audio",
 ]
 
-# Files read by load_audio in this process: save_audio refuses to write over them.
-_INPUT_FILES: set[Path] = set()
+# Files read by load_audio in this process, which save_audio refuses to write
+# over: (device, inode) -> the path they were loaded from. The inode is what a
+# hard link (and the target of a symlink) shares with the file.
+_INPUT_FILES: dict[tuple[int, int], Path] = {}
 
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
@@ -123,7 +126,8 @@ def load_audio_unchecked(path, sr: int | None) -> tuple[np.ndarray, int]:
 
         x = librosa.resample(x, orig_sr=rate, target_sr=sr, res_type="soxr_hq")
         rate = sr
-    _INPUT_FILES.add(path.resolve())
+    status = path.stat()
+    _INPUT_FILES[status.st_dev, status.st_ino] = path.resolve()
     return np.ascontiguousarray(x, dtype=np.float32), int(rate)
 
 
@@ -134,7 +138,9 @@ def save_audio(path, x, sr: int) -> Path:
     ----------
     path : str or os.PathLike
         Destination ending in ``.wav`` or ``.flac``; parent folders are made.
-        It may not be a file that :func:`load_audio` has read in this process.
+        It may not be a file that :func:`load_audio` has read in this
+        process, under any name: the same path, a hard link to it or a
+        symlink to it (ParameterError).
     x : np.ndarray [shape=(n_samples,)]
         Waveform in [-1, 1]; samples beyond are clipped with a warning.
     sr : int
@@ -144,15 +150,23 @@ def save_audio(path, x, sr: int) -> Path:
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument, or a path that is an input.
+    OSError
+        If the file cannot be written; the subclass the system gave
+        (PermissionError, NotADirectoryError, IsADirectoryError, ...), with a
+        message naming save_audio, the path and the reason, e.g.
+        ``save_audio: cannot write '/x/y.wav': permission denied; choose a
+        folder you can write to``.
     """
     path = Path(os.fspath(path)).expanduser()
     file_format = _WRITE_FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise ParameterError(f"save_audio: path must end in .wav or .flac, got {str(path)!r}")
-    if path.resolve() in _INPUT_FILES:
-        raise ParameterError(
-            f"save_audio: refusing to overwrite {str(path)!r}, which was loaded as input"
-        )
+    _refuse_an_input(path)
     x = check_signal("save_audio", "x", x)
     sr = check_int("save_audio", "sr", sr, minimum=1000)
     peak = float(np.max(np.abs(x)))
@@ -163,9 +177,65 @@ def save_audio(path, x, sr: int) -> Path:
             stacklevel=2,
         )
         x = np.clip(x, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, x, sr, format=file_format, subtype="PCM_16")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened here rather than by libsndfile, whose only word for a file it
+        # cannot open is "System error."; Python's open says why.
+        with open(path, "wb") as file:
+            soundfile.write(file, x, sr, format=file_format, subtype="PCM_16")
+    except OSError as error:
+        raise _cannot_write(path, error) from None
+    except soundfile.SoundFileError as error:
+        raise OSError(f"save_audio: cannot write {str(path)!r}: {error}") from None
     return path
+
+
+def _refuse_an_input(path: Path) -> None:
+    """Raise if ``path`` is a file :func:`load_audio` has read: same path, or same inode."""
+    resolved = path.resolve()  # follows symlinks
+    try:
+        status = path.stat()  # follows symlinks too
+        loaded = _INPUT_FILES.get((status.st_dev, status.st_ino))
+    except OSError:  # nothing there yet, or unreachable: the write will say why
+        loaded = None
+    if loaded is None and resolved in _INPUT_FILES.values():
+        loaded = resolved  # the input was replaced by another file since: still refused
+    if loaded is None:
+        return
+    same_name = loaded == Path(os.path.abspath(path))
+    other_name = "" if same_name else f" (it is {str(loaded)!r} under another name)"
+    raise ParameterError(
+        f"save_audio: refusing to overwrite {str(path)!r}, which was loaded as input"
+        f"{other_name}; choose another file name"
+    )
+
+
+# What to do about the errors the system gives when a file cannot be written.
+_WRITE_ADVICE = {
+    errno.EACCES: "choose a folder you can write to",
+    errno.EPERM: "choose a folder you can write to",
+    errno.EROFS: "choose a folder you can write to",
+    errno.ENOSPC: "free some space, or choose another disk",
+    errno.EDQUOT: "free some space, or choose another disk",
+}
+
+
+def _cannot_write(path: Path, error: OSError) -> OSError:
+    """``error`` as the same kind of OSError, in words that name save_audio, the path and why."""
+    kind, code = type(error), error.errno
+    if isinstance(error, NotADirectoryError | FileExistsError):
+        # A folder on the way is a regular file (mkdir says "exists", open "not a directory").
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        kind, code = NotADirectoryError, errno.ENOTDIR
+        reason = f"{str(blocking)!r} is a file, not a folder; choose another folder"
+    elif isinstance(error, IsADirectoryError):
+        reason = "it is a folder; give a file name"
+    else:
+        why = (error.strerror or str(error)).lower()
+        reason = f"{why}; {_WRITE_ADVICE.get(code, 'check the path and try again')}"
+    failure = kind(f"save_audio: cannot write {str(path)!r}: {reason}")
+    failure.errno = code
+    return failure
 
 
 #: The clips the project ships (see audio/README.md), beside the package.

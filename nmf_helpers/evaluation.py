@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._numerics import passes_float32_range, rescaling_exponent
 from ._validation import ParameterError, check_frame_sizes, check_int, check_real, check_signal
 from .separation import mask_shares
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, istft_unchecked, stft_unchecked
@@ -116,7 +117,8 @@ def evaluate(estimates, references, *, sr: int = 22050, segment=None) -> Separat
     Parameters
     ----------
     estimates : Mapping[str, np.ndarray [shape=(n_samples,)]]
-        One estimated waveform per source name.
+        One estimated waveform per source name; none silent in the evaluated
+        segment (bss_eval cannot score silence).
     references : Mapping[str, np.ndarray [shape=(n_samples,)]]
         The true waveforms, same names (the order of this mapping is the
         order of the rows). Every reference must be non-silent in the
@@ -152,6 +154,12 @@ def evaluate(estimates, references, *, sr: int = 22050, segment=None) -> Separat
             f"evaluate: reference {silent[0]!r} is silent in the evaluated segment;"
             " bss_eval needs every reference to hold some signal"
         )
+    silent = [name for name, est in zip(names, ests, strict=True) if not np.any(est)]
+    if silent:
+        raise ParameterError(
+            f"evaluate: estimate {silent[0]!r} is silent (all zeros) in the evaluated segment;"
+            " bss_eval cannot score silence: the separation has failed on that source"
+        )
     import mir_eval  # imported here: it is slow to import and only needed to score
 
     started = time.perf_counter()
@@ -180,6 +188,10 @@ def ideal_ratio_estimates(
     Parameters
     ----------
     references : Mapping[str, np.ndarray [shape=(n_samples,)]]
+        Samples beyond float32's range, or whose sum passes it, are refused
+        (ParameterError: scale them down). References whose peak lies
+        outside 1e-3 to 1e12 are scaled internally by a power of two (which
+        changes no digit) before the STFTs, and the estimates scaled back.
     power : float > 0
     win, hop : int
 
@@ -200,7 +212,10 @@ def ideal_ratio_estimates(
         raise ParameterError("ideal_ratio_estimates: references must be a non-empty mapping")
     power = check_real("ideal_ratio_estimates", "power", power, minimum=1e-3, maximum=100.0)
     win, hop = check_frame_sizes("ideal_ratio_estimates", win, hop)
-    signals = {n: check_signal("ideal_ratio_estimates", n, s) for n, s in references.items()}
+    signals = {
+        n: check_signal("ideal_ratio_estimates", f"references[{n!r}]", s)
+        for n, s in references.items()
+    }
     lengths = sorted({s.size for s in signals.values()})
     if len(lengths) != 1:
         raise ParameterError(
@@ -217,10 +232,27 @@ def ideal_ratio_estimates(
         raise ParameterError(
             "ideal_ratio_estimates: the references' sum overflows float32; scale them down"
         )
+    # Far from audio's levels, work on everything / 2**e, where the STFTs
+    # cannot pass float32's range: the masks do not change, the estimates are
+    # 2**e times smaller, and a power of two changes no digit.
+    exponent = rescaling_exponent(
+        max(max(float(s.max()), -float(s.min())) for s in [mixture, *signals.values()])
+    )
+    if exponent:
+        mixture = np.ldexp(mixture, -exponent)
+        signals = {name: np.ldexp(s, -exponent) for name, s in signals.items()}
     X = stft_unchecked(mixture, win, hop)
     magnitudes = np.stack([np.abs(stft_unchecked(s, win, hop)) for s in signals.values()])
     masks = mask_shares(magnitudes, power=power)
-    return {
+    estimates = {
         name: istft_unchecked(mask * X, win, hop, mixture.size)
         for name, mask in zip(signals, masks, strict=True)
     }
+    if exponent:
+        if any(passes_float32_range(e, exponent) for e in estimates.values()):
+            raise ParameterError(
+                "ideal_ratio_estimates: an estimate would pass float32's range (3.4e38);"
+                " scale the references down"
+            )
+        estimates = {name: np.ldexp(e, exponent) for name, e in estimates.items()}
+    return estimates

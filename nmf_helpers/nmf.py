@@ -33,7 +33,11 @@ threads, fused numba kernels) lives in :mod:`nmf_helpers._kl_sweep`;
 Numerical hazards are handled in one place, :mod:`nmf_helpers._numerics`,
 with one constant, :data:`EPS`: denominators get ``+ EPS`` and the KL ratio
 uses ``max(W H, EPS)``, so zeros in V, silent frames and all-zero columns give
-zeros, never NaN or Inf.
+zeros, never NaN or Inf. Magnitudes are the other hazard: values beyond
+float32's range are refused at the door, and a V far from audio's magnitudes
+(``UNSCALED_RANGE``) is fitted divided by a power of two, where neither
+float32's range nor EPS gets in the way, and the result scaled back: both
+objectives are homogeneous in V (KL of degree 1, Euclidean of degree 2).
 
 References
 ----------
@@ -52,7 +56,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._kl_sweep import KLSweep
-from ._numerics import EPS, multiplicative_update
+from ._numerics import EPS, multiplicative_update, rescaling_exponent
 from ._threads import library_threads_for
 from ._validation import (
     ParameterError,
@@ -78,6 +82,9 @@ class _Euclidean:
     H update already has, never from ``W @ H``:
     ``||V||^2 - 2 <H, W^T V> + <W^T W, H H^T>``.
     """
+
+    #: ``||cV - W (cH)||^2 = c^2 ||V - W H||^2``: the loss of V scaled by c.
+    homogeneity = 2
 
     def __init__(self, V: np.ndarray):
         self.V = V
@@ -127,6 +134,9 @@ class _KullbackLeibler:
     songs. The loss of each iteration's result is thus reported by the next
     sweep at no extra cost.
     """
+
+    #: ``D(cV || W (cH)) = c D(V || W H)``: the loss of V scaled by c.
+    homogeneity = 1
 
     def __init__(self, sweep: KLSweep):
         self.sweep = sweep
@@ -213,16 +223,28 @@ def factorise(
     The core behind :func:`nmf`, :func:`nmf_kl` and :func:`nmf_euclidean`,
     which call it once they have checked their arguments, and behind the
     package's recipes, which check theirs at their own door. It trusts its
-    arguments and checks nothing: ``V`` finite, non-negative, 2-D and not all
-    zeros; ``loss`` one of :data:`LOSSES`; ``K`` and ``n_iter`` ints >= 1 with
-    ``K - F <= min(M, N)``; ``seed`` an int in [0, 2**32) or a Generator;
-    ``W_fixed`` of shape (M, F) with ``F <= K``; ``W_init`` (M, K) and
-    ``H_init`` (K, N) finite and non-negative. The parameters and the result
-    are those of :func:`nmf`; ``name`` labels the progress bar (the public
-    caller's name).
+    arguments and checks nothing: ``V`` finite, within float32's range,
+    non-negative, 2-D and not all zeros; ``loss`` one of :data:`LOSSES`;
+    ``K`` and ``n_iter`` ints >= 1 with ``K - F <= min(M, N)``; ``seed`` an
+    int in [0, 2**32) or a Generator; ``W_fixed`` of shape (M, F) with
+    ``F <= K``; ``W_init`` (M, K) and ``H_init`` (K, N) finite and
+    non-negative. The parameters and the result are those of :func:`nmf`;
+    ``name`` labels the progress bar and the errors (the public caller's name).
+
+    A V whose peak lies outside :data:`~nmf_helpers._numerics.UNSCALED_RANGE`
+    is fitted as ``V / 2**e`` (``H_init`` too), so that neither float32's
+    range nor :data:`EPS` gets in the way, and the result is scaled back
+    (:func:`_scaled_back`). A fit that still leaves float32's range (warm
+    starts or fixed templates far out of scale with V) raises
+    :class:`ParameterError` rather than return NaN or Inf.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     V = np.ascontiguousarray(V, dtype=np.float32)
+    exponent = rescaling_exponent(float(V.max()))
+    if exponent:  # V / 2**e and H / 2**e change no digit: W H = V scales with H
+        V = np.ldexp(V, -exponent)
+        if H_init is not None:
+            H_init = np.ldexp(np.asarray(H_init, dtype=np.float32), -exponent)
     W, H = _initial_factors(V, K, rng, W_fixed, W_init, H_init)
     first_free = 0 if W_fixed is None else W_fixed.shape[1]  # W[:, :first_free] stays fixed
     # losses[i] is the loss of the i-th iterate; step() reports the loss of
@@ -231,6 +253,7 @@ def factorise(
     with (
         _objective(loss, V, K) as objective,
         tqdm(total=n_iter, desc=name, disable=not progress, leave=False) as bar,
+        np.errstate(over="ignore", invalid="ignore"),  # an overflow is refused below
     ):
         for iteration in range(n_iter):
             losses[iteration] = objective.step(W, H, first_free)
@@ -238,7 +261,50 @@ def factorise(
             if progress and iteration % 10 == 0:
                 bar.set_postfix(loss=f"{losses[iteration]:.4g}", refresh=False)
         losses[n_iter] = objective.loss(W, H)
-    return W, H, losses[1:]
+    # The loss of the start, losses[0], is not returned, but it is checked:
+    # a start out of scale can overflow, and the updates then go on from zeros.
+    _refuse_overflow(W, H, losses, name, W_fixed=W_fixed, W_init=W_init, H_init=H_init)
+    losses = losses[1:]
+    if exponent:
+        W, H = _scaled_back(W, H, exponent, first_free, name)
+        losses = np.ldexp(losses, exponent * objective.homogeneity)
+    return W, H, losses
+
+
+def _refuse_overflow(W, H, losses, name, **given) -> None:
+    """Raise, rather than return a fit with Inf or NaN in it (it left float32's range)."""
+    if np.isfinite(losses).all() and np.isfinite(W.max()) and np.isfinite(H.max()):
+        return
+    culprits = " and ".join(key for key, value in given.items() if value is not None)
+    advice = f"scale {culprits} so that W H is about as large as V" if culprits else "scale V down"
+    raise ParameterError(
+        f"{name}: the fit left float32's range (Inf or NaN in W H or its products); {advice}"
+    )
+
+
+def _scaled_back(W, H, exponent, first_free, name):
+    """W and H of ``V`` from W and H fitted to ``V / 2**exponent``: ``H * 2**exponent``.
+
+    The updates do not change when V and H are multiplied by the same
+    number, so H carries V's scale, as it would have in a fit of V as given.
+    A row of H that would pass float32's range hands the excess to its
+    column of W, which leaves ``W[:, k] H[k]`` as it is; a fixed column of W
+    cannot take it, and the fit is refused.
+    """
+    # A row's peak m * 2**p (m in [0.5, 1)) times 2**s stays finite while p + s <= 128.
+    _, peak_exponents = np.frexp(H.max(axis=1))
+    on_H = np.minimum(exponent, np.finfo(np.float32).maxexp - peak_exponents)
+    on_W = exponent - on_H
+    if on_W[:first_free].any():
+        k = int(np.flatnonzero(on_W[:first_free])[0])
+        raise ParameterError(
+            f"{name}: the activations of fixed template {k} would pass float32's range"
+            " for this V; scale W_fixed up or V down"
+        )
+    W = np.ldexp(W, on_W[None, :])
+    if not np.isfinite(W.max()):  # W[:, k] H[k] itself beyond float32: not a fit of V
+        raise ParameterError(f"{name}: W H would pass float32's range for this V; scale V down")
+    return W, np.ldexp(H, on_H[:, None])
 
 
 def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> dict:
@@ -253,11 +319,35 @@ def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> d
         W_fixed = check_matrix(function, "W_fixed", W_fixed, shape=(M, None))
     n_fixed = 0 if W_fixed is None else W_fixed.shape[1]
     K = check_components(function, K, V.shape, n_fixed=n_fixed)
+    # A zero stays zero under multiplicative updates (Lee & Seung), so a
+    # start with W H = 0 stays there. A zero column or row is allowed: it is a
+    # component left out.
+    never_moves = "multiplicative updates never move a zero"
+    if n_fixed == K and not W_fixed.any():
+        raise ParameterError(
+            f"{function}: W_fixed is all zeros and is the whole of W (F = K = {K});"
+            f" {never_moves}, so W H would stay 0: give templates with positive entries"
+        )
     n_iter = check_int(function, "n_iter", n_iter, minimum=1)
     if W_init is not None:
         W_init = check_matrix(function, "W_init", W_init, shape=(M, K))
+        if n_fixed < K and not W_init[:, n_fixed:].any():
+            where, stays = (
+                (f" in the columns W_fixed leaves free ({n_fixed}:)", "those components stay 0")
+                if n_fixed
+                else ("", "W H would stay 0")
+            )
+            raise ParameterError(
+                f"{function}: W_init is all zeros{where}; {never_moves}, so {stays}:"
+                " give W_init positive entries, or leave it out"
+            )
     if H_init is not None:
         H_init = check_matrix(function, "H_init", H_init, shape=(K, N))
+        if not H_init.any():
+            raise ParameterError(
+                f"{function}: H_init is all zeros; {never_moves}, so W H would stay 0:"
+                " give H_init positive entries, or leave it out"
+            )
     seed = check_seed(function, seed)
     return {
         "V": V, "K": K, "n_iter": n_iter, "seed": seed,
@@ -268,8 +358,16 @@ def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> d
 _PARAMETERS_DOC = """
     Parameters
     ----------
-    V : np.ndarray [shape=(M, N), non-negative, finite]
+    V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
         The matrix to factorise, typically a magnitude spectrogram. Not modified.
+        Values beyond float32's range (3.4e38) are refused (ParameterError:
+        scale V down). A V whose peak lies outside 1e-3 to 1e12 (the
+        spectrogram of audio in [-1, 1] never does) is scaled internally: it
+        is fitted as ``V / 2**e`` with its peak in [0.5, 1), and H is scaled
+        back by ``2**e``, the losses by ``2**e`` (KL is 1-homogeneous in V) or
+        ``4**e`` (Euclidean, 2-homogeneous); W stays as fitted, except where a
+        row of H cannot hold its share in float32 and passes it to its column
+        of W. Inside that range nothing is scaled: the result is what it was.
     K : int >= 1
         Number of components (columns of W, rows of H).
 {loss}    n_iter : int >= 1
@@ -280,11 +378,14 @@ _PARAMETERS_DOC = """
     W_fixed : np.ndarray [shape=(M, F), non-negative], F <= K, optional
         Templates kept fixed: they become ``W[:, :F]`` and are never updated
         (bit-identical to ``W_fixed`` cast to float32). ``F == K`` learns H
-        only ("fully fixed W"); ``F < K`` also learns ``K - F`` free columns.
+        only ("fully fixed W"), and then W_fixed may not be all zeros;
+        ``F < K`` also learns ``K - F`` free columns.
     W_init : np.ndarray [shape=(M, K)], optional
         Warm start for W (its first F columns are replaced by ``W_fixed``).
+        Not all zeros in its free columns: a zero never moves under
+        multiplicative updates. A zero column leaves that component out.
     H_init : np.ndarray [shape=(K, N)], optional
-        Warm start for H.
+        Warm start for H; not all zeros.
     progress : bool
         Show a tqdm progress bar (a widget in Jupyter).
 
@@ -294,6 +395,13 @@ _PARAMETERS_DOC = """
     H : np.ndarray [shape=(K, N), float32]
     losses : np.ndarray [shape=(n_iter,), float64]
         The objective after each iteration; it never increases.
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument, and for a fit that would leave float32's range
+        (warm starts or fixed templates far out of scale with V): never a
+        result with NaN or Inf in it.
 """
 
 _LOSS_DOC = """\

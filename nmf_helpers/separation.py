@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 
+from ._numerics import passes_float32_range, scaled_into_range
 from ._validation import ParameterError, check_audio_for_frames, check_factors, check_real
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, istft_unchecked, stft_unchecked
 
@@ -53,7 +54,9 @@ def components(W, H, ks) -> np.ndarray:
     -------
     np.ndarray [shape=(M, N)]
         ``sum over k in ks of outer(W[:, k], H[k, :])``; equal to ``W @ H_k``
-        where ``H_k`` is H with every other row set to zero.
+        where ``H_k`` is H with every other row set to zero. In the dtype of
+        the factors; a product that passes its range (3.4e38 for float32
+        factors) is refused with a ParameterError, never returned as Inf.
 
     Examples
     --------
@@ -64,7 +67,7 @@ def components(W, H, ks) -> np.ndarray:
     """
     W, H = check_factors("components", W, H)
     indices = sorted(set(k % W.shape[1] for k in _check_indices("components", ks, W.shape[1])))
-    return W[:, indices] @ H[indices, :]
+    return _product("components", W[:, indices], H[indices, :])
 
 
 def component(W, H, k: int) -> np.ndarray:
@@ -80,12 +83,34 @@ def component(W, H, k: int) -> np.ndarray:
     Returns
     -------
     np.ndarray [shape=(M, N)]
+        Refused (ParameterError) if it passes the range of the factors' dtype.
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise ParameterError(f"component: k must be an integer, got {k!r}")
     W, H = check_factors("component", W, H)
     _check_indices("component", [k], W.shape[1])
-    return np.outer(W[:, k], H[k, :])
+    return _product("component", W[:, k : k + 1], H[k : k + 1, :])
+
+
+def _product(function: str, W: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``W @ H``, or a ParameterError if it passes the range of its dtype (float32: 3.4e38).
+
+    The spectrogram asked for cannot be scaled back into range, so it is
+    refused; that needs checking only when the bound ``max W * max H * K``
+    passes the range (never for float64 factors, which are within float32's).
+    """
+    with np.errstate(over="ignore"):
+        product = W @ H
+    if product.dtype.kind == "f":
+        largest = float(np.finfo(product.dtype).max)
+        if float(W.max()) * float(H.max()) * W.shape[1] > largest and not np.isfinite(
+            product.max()
+        ):
+            raise ParameterError(
+                f"{function}: W H passes the range of {product.dtype} ({largest:.3g});"
+                " scale W or H down (or pass them as float64)"
+            )
+    return product
 
 
 def _check_groups(function: str, groups, K: int) -> list[list[int]]:
@@ -124,10 +149,16 @@ def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
     ``W_g H_g / W H``. Where every group is zero the mixture is shared
     equally, so the masks of all groups (and the rest) always sum to 1.
 
+    The masks do not change when W or H is multiplied by a number, so
+    factors whose peak lies outside 1e-3 to 1e12 are scaled internally, by a
+    power of two that brings the peak into [0.5, 1), before the products:
+    ``W_g H_g`` cannot pass float32's range even when W H would.
+
     Parameters
     ----------
-    W : np.ndarray [shape=(M, K), non-negative]
-    H : np.ndarray [shape=(K, N), non-negative]
+    W : np.ndarray [shape=(M, K), non-negative, at most 3.4e38]
+    H : np.ndarray [shape=(K, N), non-negative, at most 3.4e38]
+        Values beyond float32's range are refused (ParameterError).
     groups : sequence of sequences of int
         Disjoint component indices, e.g. ``[[0, 2], [1]]``; an empty group
         gets a zero mask.
@@ -153,7 +184,14 @@ def soft_masks(W, H, groups, *, power: float = 1.0) -> np.ndarray:
 
 
 def _soft_masks(W: np.ndarray, H: np.ndarray, groups: list[list[int]], power: float):
-    """:func:`soft_masks` for checked factors and groups (disjoint lists of indices)."""
+    """:func:`soft_masks` for checked factors and groups (disjoint lists of indices).
+
+    The masks do not change when W H is multiplied by a number, so factors
+    far from audio's magnitudes (a peak outside 1e-3 to 1e12) are first
+    brought to a peak in [0.5, 1) by a power of two, which changes no digit:
+    the group magnitudes ``W_g H_g`` then cannot pass float32's range.
+    """
+    (W, _), (H, _) = scaled_into_range(W), scaled_into_range(H)
     K = W.shape[1]
     rest = sorted(set(range(K)).difference(*groups))
     every_group = groups + ([rest] if rest else [])
@@ -203,12 +241,18 @@ def separate(
 ):
     """Waveform of each group: ``istft(mask_g * stft(x))`` with the mixture's phase.
 
+    The masks come from :func:`soft_masks`, safe for factors of any size in
+    float32's range. A mixture whose peak lies outside 1e-3 to 1e12 is
+    scaled internally (by a power of two, which changes no digit) so that its
+    STFT cannot pass float32's range, and the parts scaled back; only parts
+    that would themselves pass it are refused.
+
     Parameters
     ----------
     x : np.ndarray [shape=(n_samples,)]
         The mixture that ``W H`` was fitted to (``spectrogram(x, win, hop)``).
-    W : np.ndarray [shape=(M, K), non-negative]
-    H : np.ndarray [shape=(K, N), non-negative]
+    W : np.ndarray [shape=(M, K), non-negative, at most 3.4e38]
+    H : np.ndarray [shape=(K, N), non-negative, at most 3.4e38]
     groups : sequence of sequences of int
         Disjoint component indices (see :func:`soft_masks`).
     power : float
@@ -253,8 +297,24 @@ def separate_unchecked(
     power: float,
     win: int,
     hop: int,
+    function: str = "separate",
 ) -> np.ndarray:
-    """:func:`separate` for checked arguments: W H fits ``x``'s STFT, groups disjoint lists."""
+    """:func:`separate` for checked arguments: W H fits ``x``'s STFT, groups disjoint lists.
+
+    A part that would pass float32's range (x within a hair of it) can only
+    be found out here: the error names ``function``, the caller's door.
+    """
+    # A mixture far louder than audio is split as x / 2**e (its STFT sums
+    # thousands of samples, which could pass float32's range), and each part
+    # scaled back: every step is linear, so this changes no digit.
+    x, exponent = scaled_into_range(x)
     X = stft_unchecked(x, win, hop)
     masks = _soft_masks(W, H, groups, power)
-    return np.stack([istft_unchecked(mask * X, win, hop, x.size) for mask in masks])
+    parts = np.stack([istft_unchecked(mask * X, win, hop, x.size) for mask in masks])
+    if not exponent:
+        return parts
+    if passes_float32_range(parts, exponent):
+        raise ParameterError(
+            f"{function}: a part of x would pass float32's range (3.4e38); scale x down"
+        )
+    return np.ldexp(parts, exponent)

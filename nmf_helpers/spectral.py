@@ -27,7 +27,7 @@ import scipy.signal
 from tqdm.auto import tqdm
 
 from . import _kernels
-from ._numerics import SMALLEST_NORMAL
+from ._numerics import SMALLEST_NORMAL, passes_float32_range, rescaling_exponent
 from ._threads import library_threads_for, worker_count
 from ._validation import (
     ParameterError,
@@ -266,8 +266,14 @@ def griffin_lim(
 
     Parameters
     ----------
-    V : np.ndarray [shape=(win // 2 + 1, N), non-negative]
-        Target magnitude, e.g. ``W @ H`` from NMF.
+    V : np.ndarray [shape=(win // 2 + 1, N), non-negative, at most 3.4e38]
+        Target magnitude, e.g. ``W @ H`` from NMF. Values beyond float32's
+        range are refused (ParameterError: scale V down). A V whose peak lies
+        outside 1e-3 to 1e12 is scaled internally: the phases are retrieved
+        for ``V / 2**e`` (peak in [0.5, 1)), where the FFTs cannot overflow,
+        and the waveform is multiplied by ``2**e``; powers of two change no
+        digit, so this is the waveform of V itself. Only a waveform that
+        would itself pass float32's range is refused.
     n_iter : int >= 1
         Projections to run.
     win, hop : int
@@ -320,6 +326,12 @@ def griffin_lim(
         uniform = np.random.RandomState(seed).random(size=V.shape)
 
     magnitude = np.ascontiguousarray(V.T, dtype=np.float32)
+    # Far from audio's magnitudes, run on V / 2**e (the FFTs sum thousands of
+    # values, which would pass float32's range): every step is linear or
+    # scale-free, so the waveform is just 2**e times smaller.
+    exponent = rescaling_exponent(float(magnitude.max()))
+    if exponent:
+        magnitude = np.ldexp(magnitude, -exponent)
     estimate = (magnitude * np.exp(2j * np.pi * uniform.T)).astype(np.complex64)
     previous = np.zeros_like(estimate)
     acceleration = momentum / (1.0 + momentum)
@@ -332,7 +344,15 @@ def griffin_lim(
             _kernels.phase_projection(magnitude, rebuilt, previous, acceleration, estimate)
             previous = rebuilt
         y = _frames_signal(estimate, win, hop, length, workers)
-    return y.astype(np.float32, copy=False)
+    y = y.astype(np.float32, copy=False)
+    if exponent:
+        if passes_float32_range(y, exponent):
+            raise ParameterError(
+                "griffin_lim: the waveform for this V would pass float32's range (3.4e38);"
+                " scale V down"
+            )
+        y = np.ldexp(y, exponent)
+    return y
 
 
 def shift_templates(W, semitones: float) -> np.ndarray:
@@ -414,16 +434,25 @@ def time_range_frames(
     sr = check_int(function, "sr", sr, minimum=1)
     win, hop = check_frame_sizes(function, win, hop)
     time_range = check_time_range(function, "time_range", time_range, n_samples / sr)
-    return time_range_frames_unchecked(time_range, sr, win, hop, function=function)
+    return time_range_frames_unchecked(
+        time_range, sr, win, hop, function=function, name="time_range"
+    )
 
 
 def time_range_frames_unchecked(
-    time_range: tuple[float, float], sr: int, win: int, hop: int, *, function: str
+    time_range: tuple[float, float],
+    sr: int,
+    win: int,
+    hop: int,
+    *,
+    function: str,
+    name: str | None = None,
 ) -> slice:
     """:func:`time_range_frames` of a checked range; ``function`` names the caller's door.
 
     A range shorter than one frame can only be found out here, so this core
-    still raises, in the words of the public function that called it.
+    still raises, in the words of the public function that called it, naming
+    its argument ``name`` (``"instrumental"`` for :func:`~nmf_helpers.filter_vocals`).
     """
     start, end = time_range
     # Frames reaching before sample 0 see only padding, so a range from 0
@@ -431,7 +460,9 @@ def time_range_frames_unchecked(
     first = int(np.ceil((start * sr + win // 2) / hop)) if start > 0 else 0
     stop = int(np.floor((end * sr - win // 2) / hop)) + 1
     if stop - first < 1:
+        argument = f"{name} " if name else ""
         raise ParameterError(
-            f"{function}: {start:g}:{end:g} s is shorter than one frame ({win / sr:.3f} s)"
+            f"{function}: {argument}{start:g}:{end:g} s is shorter than one frame"
+            f" ({win / sr:.3f} s)"
         )
     return slice(first, stop)

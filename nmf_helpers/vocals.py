@@ -302,7 +302,9 @@ def filter_vocals(
     instrumental = check_time_range(function, "instrumental", instrumental, x.size / sr)
     power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
     options = _check_model(function, K, K_voice, semitones, voice_semitones, n_iter, loss, seed)
-    frames = time_range_frames_unchecked(instrumental, sr, win, hop, function=function)
+    frames = time_range_frames_unchecked(
+        instrumental, sr, win, hop, function=function, name="instrumental"
+    )
     V = spectrogram_unchecked(x, win, hop)
     _check_passage(function, V, frames, options)
     W, H, F, losses = _fit(V, frames, **options, progress=progress, name=function)

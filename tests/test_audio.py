@@ -1,6 +1,10 @@
 """Tests of nmf_helpers/audio.py: any common file loads; nothing given is overwritten."""
 
+import os
+import shutil
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +164,108 @@ def test_the_catalogue_lists_clips_and_where_the_sample_plays():
         nh.sample_ranges("groove")
     with pytest.raises(nh.ParameterError, match="sample_ranges: no clip named 'nope'"):
         nh.sample_ranges("nope")
+
+
+@pytest.mark.parametrize("link", [os.link, os.symlink], ids=["hard link", "symlink"])
+def test_save_refuses_another_name_of_an_input(tmp_path, tone, link):
+    path = tmp_path / "input.wav"
+    soundfile.write(path, tone, 44100)
+    before = path.read_bytes()
+    x, sr = nh.load_audio(path)
+    other = tmp_path / "other_name.wav"
+    link(path, other)
+    with pytest.raises(nh.ParameterError) as error:
+        nh.save_audio(other, x, sr)
+    assert str(error.value) == (
+        f"save_audio: refusing to overwrite {str(other)!r}, which was loaded as input"
+        f" (it is {str(path.resolve())!r} under another name); choose another file name"
+    )
+    assert path.read_bytes() == before
+
+
+def test_save_under_a_regular_file_names_the_file(tmp_path):
+    blocking = tmp_path / "notes.txt"
+    blocking.write_text("not a folder")
+    for path in (blocking / "x.wav", blocking / "deeper" / "x.wav"):
+        with pytest.raises(NotADirectoryError) as error:
+            nh.save_audio(path, np.zeros(10, np.float32), 22050)
+        assert str(error.value) == (
+            f"save_audio: cannot write {str(path)!r}: {str(blocking)!r} is a file,"
+            " not a folder; choose another folder"
+        )
+
+
+def test_save_onto_a_folder_says_so(tmp_path):
+    folder = tmp_path / "x.wav"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        nh.save_audio(folder, np.zeros(10, np.float32), 22050)
+    assert str(error.value) == (
+        f"save_audio: cannot write {str(folder)!r}: it is a folder; give a file name"
+    )
+
+
+def _error_of(function) -> str:
+    """``"Type: message"`` of what ``function()`` raises, run without root's rights.
+
+    Root may write anywhere, so as root it runs in a forked child that has
+    given up its privileges (no new interpreter: the venv is root's).
+    """
+    if os.geteuid() != 0:
+        try:
+            function()
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        return "no error"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's exit handlers
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                function()
+                result = "no error"
+            except Exception as error:
+                result = f"{type(error).__name__}: {error}"
+            os.write(write, result.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        result = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_save_into_a_read_only_folder_says_why():
+    # Under /tmp, not tmp_path: the unprivileged child must be able to reach it.
+    base = Path(tempfile.mkdtemp(prefix="nmf_helpers_read_only_"))
+    try:
+        base.chmod(0o755)
+        folder = base / "locked"
+        folder.mkdir(mode=0o555)
+        folder.chmod(0o555)
+        path = folder / "x.wav"
+        result = _error_of(lambda: nh.save_audio(path, np.zeros(10, np.float32), 22050))
+        assert result == (
+            f"PermissionError: save_audio: cannot write {str(path)!r}: permission denied;"
+            " choose a folder you can write to"
+        )
+        assert not path.exists()
+    finally:
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_save_refuses_samples_beyond_float32(tmp_path):
+    with pytest.raises(nh.ParameterError) as error:
+        nh.save_audio(tmp_path / "x.wav", np.array([0.0, 1e39]), 22050)
+    assert str(error.value).startswith("save_audio: x has samples up to 1e+39 in magnitude")
+
+
+def test_load_audio_of_none_is_a_clear_error():
+    with pytest.raises(nh.ParameterError) as error:
+        nh.load_audio(None)
+    assert str(error.value) == "load_audio: path must be a file name (str or Path), got NoneType"

@@ -92,3 +92,47 @@ def test_ideal_ratio_estimates_refuse_references_that_overflow_together():
     loud = np.full(4096, 3e38, dtype=np.float32)
     with pytest.raises(nh.ParameterError, match="ideal_ratio_estimates: the references' sum"):
         nh.ideal_ratio_estimates({"a": loud, "b": loud})
+
+
+def test_a_silent_estimate_is_refused_by_name(two_sources):
+    # mir_eval's own error spoke of "estimated sources" and an "underdetermined system".
+    with pytest.raises(nh.ParameterError) as error:
+        nh.evaluate({"a": two_sources["a"], "b": np.zeros(16000)}, two_sources)
+    assert str(error.value) == (
+        "evaluate: estimate 'b' is silent (all zeros) in the evaluated segment;"
+        " bss_eval cannot score silence: the separation has failed on that source"
+    )
+    silent_late = two_sources["b"].copy()
+    silent_late[8000:] = 0.0
+    with pytest.raises(nh.ParameterError, match="evaluate: estimate 'b' is silent"):
+        nh.evaluate(
+            {"a": two_sources["a"], "b": silent_late}, two_sources, sr=8000, segment=(1.0, 2.0)
+        )
+
+
+def test_waveforms_beyond_float32_are_refused_by_name(two_sources):
+    loud = {"a": two_sources["a"] * 1e39, "b": two_sources["b"]}
+    with pytest.raises(nh.ParameterError) as error:
+        nh.evaluate(dict(two_sources), loud)
+    assert str(error.value).startswith("evaluate: references['a'] has samples up to")
+    with pytest.raises(
+        nh.ParameterError, match=r"ideal_ratio_estimates: references\['a'\] has samples up to"
+    ):
+        nh.ideal_ratio_estimates(loud)
+
+
+@pytest.mark.parametrize("exponent", [120, -100])
+def test_ideal_ratio_estimates_far_from_audio_are_scaled_back(two_sources, exponent):
+    # References near 1e36: their STFTs passed float32's range (NaN before).
+    references = {name: s.astype(np.float32) for name, s in two_sources.items()}
+    estimates = nh.ideal_ratio_estimates({n: np.ldexp(s, exponent) for n, s in references.items()})
+    expected = nh.ideal_ratio_estimates(references)
+    for name in references:
+        assert np.all(np.isfinite(estimates[name]))
+        assert np.array_equal(estimates[name], np.ldexp(expected[name], exponent))
+    factor = 3e37 / max(np.abs(s).max() for s in references.values())
+    estimates = nh.ideal_ratio_estimates({n: s * factor for n, s in references.items()})
+    for name in references:
+        np.testing.assert_allclose(
+            estimates[name], expected[name] * factor, rtol=1e-4, atol=1e-5 * factor
+        )

@@ -292,6 +292,19 @@ BAD_INPUTS = [
     ({"W_init": np.ones((6, 2))}, "W_init must have shape (6, 3)"),
     ({"H_init": np.ones((3, 9))}, "H_init must have shape (3, 10)"),
     ({"H_init": -np.ones((3, 10))}, "H_init must be nonnegative"),
+    # Beyond float32's range, in which the package computes: Inf there, then NaN.
+    ({"V": np.full((6, 10), 1e39)}, "V has values up to 1e+39 in magnitude, beyond float32's"),
+    ({"W_fixed": np.full((6, 2), 4e38)}, "W_fixed has values up to 4e+38 in magnitude"),
+    ({"W_init": np.full((6, 3), 1e300)}, "W_init has values up to 1e+300 in magnitude"),
+    ({"H_init": np.full((3, 10), 1e39)}, "H_init has values up to 1e+39"),
+    # A zero never moves under multiplicative updates: W H would stay 0.
+    ({"W_init": np.zeros((6, 3))}, "W_init is all zeros; multiplicative updates never move"),
+    ({"H_init": np.zeros((3, 10))}, "H_init is all zeros; multiplicative updates never move"),
+    ({"W_fixed": np.zeros((6, 3))}, "W_fixed is all zeros and is the whole of W (F = K = 3)"),
+    (
+        {"W_fixed": np.ones((6, 1)), "W_init": np.pad(np.ones((6, 1)), ((0, 0), (0, 2)))},
+        "W_init is all zeros in the columns W_fixed leaves free (1:)",
+    ),
 ]
 
 
@@ -305,3 +318,96 @@ def test_bad_input_is_a_clear_error(fit, change, message):
     assert isinstance(error.value, nh.ParameterError)
     assert str(error.value).startswith(fit.__name__ + ": ")
     assert message in str(error.value)
+
+
+def test_the_issue_example_is_refused_not_nan():
+    with pytest.raises(nh.ParameterError) as error:
+        nh.nmf_kl(np.full((64, 40), 1e39), 3)
+    assert str(error.value).startswith("nmf_kl: V has values up to 1e+39")
+    assert "scale it down" in str(error.value)
+
+
+def test_zero_columns_and_zero_fixed_templates_beside_free_ones_are_allowed(sample_V):
+    # Only a start that keeps all of W H (or all free components) at 0 is refused.
+    W_init = np.ones((sample_V.shape[0], 3), np.float32)
+    W_init[:, 1] = 0.0
+    W, H, losses = nh.nmf_kl(sample_V, 3, n_iter=5, W_init=W_init)
+    assert not W[:, 1].any() and W[:, [0, 2]].all() and np.all(np.isfinite(losses))
+    W, H, losses = nh.nmf_kl(sample_V, 3, n_iter=5, W_fixed=np.zeros((sample_V.shape[0], 1)))
+    assert not W[:, 0].any() and np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+# Peaks far outside any spectrogram of audio: Euclidean overflowed float32 from
+# about 1e19 (N max(V)^2 in H H^T), KL near 1e38 (W H itself); tiny ones drowned
+# in the floors (EPS in every denominator).
+FAR_PEAKS = [3e38, 1e20, 1e-30]
+
+
+@pytest.mark.parametrize("peak", FAR_PEAKS)
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_far_from_audio_V_is_the_scaled_down_fit_scaled_back(sample_V, fit, beta_loss, peak):
+    V = (sample_V.astype(np.float64) * (peak / sample_V.max())).astype(np.float32)
+    W, H, losses = fit(V, 5, n_iter=40)
+    assert np.all(np.isfinite(W)) and np.all(np.isfinite(H)) and np.all(np.isfinite(losses))
+    # The same call on V brought to a peak of 1, scaled back: W H by the
+    # factor, the loss by its power (KL is 1-homogeneous in V, Euclidean 2).
+    factor = float(V.max())
+    W_unit, H_unit, losses_unit = fit(V / factor, 5, n_iter=40)
+    WH = W.astype(np.float64) @ H.astype(np.float64)
+    WH_unit = W_unit.astype(np.float64) @ H_unit.astype(np.float64) * factor
+    np.testing.assert_allclose(WH, WH_unit, rtol=1e-3, atol=1e-5 * WH_unit.max())
+    degree = 2 if beta_loss == "frobenius" else 1
+    np.testing.assert_allclose(losses, losses_unit * factor**degree, rtol=1e-4)
+    if peak > 1:  # direct_loss floors W H at EPS, as the loop did before scaling
+        assert losses[-1] == pytest.approx(direct_loss(V, W, H, beta_loss), rel=1e-3)
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["random start", "warm start"])
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_scaling_by_a_power_of_two_changes_no_digit(sample_V, fit, beta_loss, warm):
+    V = np.ldexp(sample_V, 120)  # peak 1e38: scaled internally by 2**-127
+    W0, H0 = random_start(np.ldexp(V, -127), 4)
+    start = {"W_init": W0, "H_init": np.ldexp(H0, 127)} if warm else {}
+    W, H, losses = fit(V, 4, n_iter=20, **start)
+    start_unit = {"W_init": W0, "H_init": H0} if warm else {}
+    W_unit, H_unit, losses_unit = fit(np.ldexp(V, -127), 4, n_iter=20, **start_unit)
+    assert np.array_equal(W, W_unit)
+    assert np.array_equal(H, np.ldexp(H_unit, 127))
+    assert np.array_equal(
+        losses, np.ldexp(losses_unit, 127 * (2 if beta_loss == "frobenius" else 1))
+    )
+
+
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_activations_too_large_for_float32_move_into_W(sample_V, fit, beta_loss):
+    # Tiny starting templates push H beyond float32's range when V peaks at 3e38;
+    # each such row hands the excess to its column of W, W H unchanged.
+    V = (sample_V.astype(np.float64) * (3e38 / sample_V.max())).astype(np.float32)
+    W_init = np.full((V.shape[0], 3), 1e-6, np.float32)
+    W, H, _ = fit(V, 3, n_iter=20, W_init=W_init)
+    assert np.all(np.isfinite(W)) and np.all(np.isfinite(H))
+    factor = float(V.max())
+    W_unit, H_unit, _ = fit(V / factor, 3, n_iter=20, W_init=W_init)
+    assert float(H_unit.max()) * factor > 3.4e38  # it would have overflowed
+    WH = W.astype(np.float64) @ H.astype(np.float64)
+    WH_unit = W_unit.astype(np.float64) @ H_unit.astype(np.float64) * factor
+    np.testing.assert_allclose(WH, WH_unit, rtol=1e-3, atol=1e-5 * WH_unit.max())
+
+
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_fixed_templates_that_cannot_reach_V_are_refused(sample_V, fit, beta_loss):
+    V = (sample_V.astype(np.float64) * (3e38 / sample_V.max())).astype(np.float32)
+    with pytest.raises(nh.ParameterError) as error:
+        fit(V, 3, n_iter=5, W_fixed=np.full((V.shape[0], 3), 1e-6))
+    assert str(error.value).startswith(f"{fit.__name__}: the activations of fixed template 0")
+    assert "scale W_fixed up or V down" in str(error.value)
+
+
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_a_warm_start_that_overflows_is_refused_not_returned(sample_V, fit, beta_loss):
+    W_init = np.full((sample_V.shape[0], 3), 1e20)
+    H_init = np.full((3, sample_V.shape[1]), 1e20)  # W H = 3e40
+    with pytest.raises(nh.ParameterError) as error:
+        fit(sample_V, 3, n_iter=5, W_init=W_init, H_init=H_init)
+    assert str(error.value).startswith(f"{fit.__name__}: the fit left float32's range")
+    assert "scale W_init and H_init" in str(error.value)

@@ -118,3 +118,81 @@ def test_separate_accepts_a_fit_with_an_odd_window():
     W, H, _ = nh.nmf_kl(V, 3, n_iter=3)
     parts = nh.separate(x, W, H, [[0, 1, 2]], win=2047, hop=512)
     np.testing.assert_allclose(parts[0], x, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_masks_of_huge_factors_stay_finite_and_scale_free(fitted, dtype):
+    # W H near 1e40: beyond float32, where the masks are formed (NaN before).
+    _, W, H = fitted
+    big_W, big_H = (W * (1e20 / W.max())).astype(dtype), (H * (1e20 / H.max())).astype(dtype)
+    masks = nh.soft_masks(big_W, big_H, [[0], [1, 2]], power=2.0)
+    assert np.all(np.isfinite(masks))
+    expected = nh.soft_masks(big_W / 1e20, big_H / 1e20, [[0], [1, 2]], power=2.0)
+    np.testing.assert_allclose(masks, expected, atol=1e-6)
+
+
+def test_separate_with_huge_factors_still_adds_up_to_the_mixture(fitted):
+    x, W, H = fitted
+    parts = nh.separate(
+        x, W * np.float32(3e37 / W.max()), H * np.float32(3e37 / H.max()), [[0], [1, 2, 3]]
+    )
+    assert np.all(np.isfinite(parts))
+    np.testing.assert_allclose(parts, nh.separate(x, W, H, [[0], [1, 2, 3]]), atol=1e-5)
+
+
+def test_separate_a_mixture_far_louder_than_audio(fitted):
+    # x near 1e36: its STFT sums 2048 samples and passed float32's range.
+    x, W, H = fitted
+    loud = np.ldexp(x, 120)
+    parts = nh.separate(loud, W, H, [[0], [1, 2, 3]])
+    assert np.all(np.isfinite(parts))
+    assert np.array_equal(parts, np.ldexp(nh.separate(x, W, H, [[0], [1, 2, 3]]), 120))
+    factor = 3e37 / np.abs(x).max()
+    parts = nh.separate((x * factor).astype(np.float32), W, H, [[0], [1, 2, 3]])
+    expected = nh.separate(x, W, H, [[0], [1, 2, 3]]) * factor
+    np.testing.assert_allclose(parts, expected, rtol=1e-4, atol=1e-5 * factor)
+
+
+def test_separate_refuses_a_part_beyond_float32():
+    # A mixture that peaks at float32's maximum, and sharp masks (power 50):
+    # a part peaks 1 % above the mixture, beyond float32.
+    rng = np.random.default_rng(0)
+    x = (np.sin(np.arange(4608) * 0.3) * np.finfo(np.float32).max).astype(np.float32)
+    W, H = rng.random((1025, 3)), rng.random((3, 10))
+    parts = nh.separate(x / 2, W, H, [[0], [1, 2]], power=50)
+    assert 1.0 < np.abs(parts).max() / np.abs(x / 2).max() < 2.0
+    with pytest.raises(nh.ParameterError) as error:
+        nh.separate(x, W, H, [[0], [1, 2]], power=50)
+    assert str(error.value) == (
+        "separate: a part of x would pass float32's range (3.4e38); scale x down"
+    )
+
+
+def test_factors_beyond_float32_are_refused_by_name(fitted):
+    _, W, H = fitted
+    for call, name in [
+        (lambda: nh.soft_masks(W.astype(np.float64) / W.max() * 1e39, H, [[0]]), "soft_masks: W"),
+        (lambda: nh.separate(np.ones(4096), W, H.astype(np.float64) * 1e40, [[0]]), "separate: H"),
+        (lambda: nh.components(W, np.full_like(H, 1e39, dtype=np.float64), [0]), "components: H"),
+    ]:
+        with pytest.raises(nh.ParameterError) as error:
+            call()
+        assert str(error.value).startswith(name + " has values up to")
+
+
+def test_a_component_spectrogram_beyond_float32_is_refused(fitted):
+    _, W, H = fitted
+    big_W, big_H = W * np.float32(1e20 / W.max()), H * np.float32(1e20 / H.max())
+    for call, name in [
+        (lambda: nh.components(big_W, big_H, [0, 1]), "components"),
+        (lambda: nh.component(big_W, big_H, 0), "component"),
+    ]:
+        with pytest.raises(nh.ParameterError) as error:
+            call()
+        assert str(error.value) == (
+            f"{name}: W H passes the range of float32 (3.4e+38);"
+            " scale W or H down (or pass them as float64)"
+        )
+    # float64 factors hold the product: returned as it is.
+    product = nh.components(big_W.astype(np.float64), big_H.astype(np.float64), [0, 1])
+    assert product.dtype == np.float64 and np.all(np.isfinite(product))

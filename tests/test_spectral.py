@@ -132,3 +132,52 @@ def test_bad_seeds_name_the_function(seed, message):
         nh.griffin_lim(np.ones((1025, 4)), n_iter=1, seed=seed)
     with pytest.raises(nh.ParameterError, match="nmf_kl: seed must be"):
         nh.nmf_kl(np.ones((5, 5)), 2, seed=seed)
+
+
+def test_griffin_lim_refuses_a_V_beyond_float32():
+    with pytest.raises(nh.ParameterError) as error:
+        nh.griffin_lim(np.full((1025, 4), 1e39), n_iter=1)
+    assert str(error.value).startswith("griffin_lim: V has values up to 1e+39 in magnitude")
+    assert "scale it down" in str(error.value)
+
+
+@pytest.mark.parametrize("peak", [3e38, 1e30, 1e-30])
+def test_griffin_lim_far_from_audio_is_the_scaled_down_waveform_scaled_back(groove_V, peak):
+    # Before: the FFTs of a V near 1e30 passed float32's range (NaN), and a
+    # tiny V fell under the phase floor (phases lost).
+    V = groove_V[:, :100].astype(np.float64)
+    factor = peak / V.max()
+    y = nh.griffin_lim((V * factor).astype(np.float32), n_iter=5)
+    assert np.all(np.isfinite(y))
+    expected = nh.griffin_lim((V * factor / peak).astype(np.float32), n_iter=5) * peak
+    np.testing.assert_allclose(y, expected, rtol=1e-3, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("exponent", [120, -60])
+def test_griffin_lim_scaling_by_a_power_of_two_changes_no_digit(groove_V, exponent):
+    V = groove_V[:, :100]
+    y = nh.griffin_lim(np.ldexp(V, exponent), n_iter=5)
+    assert np.array_equal(y, np.ldexp(nh.griffin_lim(V, n_iter=5), exponent))
+
+
+def test_griffin_lim_refuses_a_waveform_beyond_float32(rng):
+    # Samples past the last frame's centre are divided by the small tail of
+    # the window: there the waveform of a V near float32's maximum passes it.
+    V = (rng.random((1025, 10)) * 3e38).astype(np.float32)
+    assert np.all(np.isfinite(nh.griffin_lim(V, n_iter=2)))  # up to the last centre: fine
+    with pytest.raises(nh.ParameterError) as error:
+        nh.griffin_lim(V, n_iter=2, length=9 * 512 + 1000)
+    assert str(error.value) == (
+        "griffin_lim: the waveform for this V would pass float32's range (3.4e38); scale V down"
+    )
+
+
+def test_a_range_shorter_than_a_frame_names_the_function_and_the_argument():
+    with pytest.raises(nh.ParameterError) as error:
+        nh.time_range_frames((1.0, 1.05), n_samples=SR_10S)
+    assert str(error.value) == (
+        "time_range_frames: time_range 1:1.05 s is shorter than one frame (0.093 s)"
+    )
+
+
+SR_10S = 22050 * 10

@@ -131,3 +131,22 @@ def test_more_templates_than_frequency_bins_are_refused():
     V = np.random.default_rng(0).random((64, 300))
     with pytest.raises(nh.ParameterError, match="fit_vocal_model: K = 100 is out of range"):
         nh.fit_vocal_model(V, slice(0, 200), K=100, n_iter=2)
+
+
+@pytest.mark.parametrize(
+    "time_range",
+    [
+        (3.0, 1.0),
+        (0.0, 30.0),
+        (-1.0, 2.0),
+        (0.0, float("inf")),
+        ("a", 2.0),
+        (0.0, 0.04),
+        (1.0, 1.05),
+    ],
+)
+def test_bad_instrumental_ranges_name_filter_vocals_and_instrumental(time_range):
+    x = np.random.default_rng(1).standard_normal(SR * 2).astype(np.float32)
+    with pytest.raises(nh.ParameterError) as error:
+        nh.filter_vocals(x, instrumental=time_range)
+    assert str(error.value).startswith("filter_vocals: instrumental ")
