@@ -62,6 +62,7 @@ from .analysis import (
 )
 from .audio import (
     AUDIO_DIR,
+    audio_blocks,
     clip_facts,
     clip_names,
     clip_path,
@@ -86,13 +87,7 @@ from .grouping import (
     percussive_harmonic_groups,
     split_drums,
 )
-from .long_songs import (
-    FileSplit,
-    MemoryEstimate,
-    audio_blocks,
-    memory_estimate,
-    split_drums_file,
-)
+from .long_songs import FileSplit, MemoryEstimate, memory_estimate, split_drums_file
 from .nmf import EPS, LOSSES, nmf, nmf_euclidean, nmf_kl
 from .plotting import (
     plot_activation,

@@ -60,7 +60,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +77,13 @@ from ._validation import (
     check_real,
     check_seed,
 )
-from .audio import load_audio_unchecked, save_audio
+from .audio import (
+    BLOCK_FRAMES,
+    audio_blocks_unchecked,
+    check_streamable,
+    load_audio_unchecked,
+    save_audio,
+)
 from .grouping import (
     DEFAULT_K,
     DEFAULT_KERNEL,
@@ -91,7 +97,7 @@ from .nmf import LOSSES, factorise
 from .separation import separate_unchecked
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, spectrogram_unchecked
 
-__all__ = ["FileSplit", "MemoryEstimate", "audio_blocks", "memory_estimate", "split_drums_file"]
+__all__ = ["FileSplit", "MemoryEstimate", "memory_estimate", "split_drums_file"]
 
 #: Sample rate of the analysis and of the files written (as ``load_audio``).
 SAMPLE_RATE = 22050
@@ -102,8 +108,7 @@ DEFAULT_LEARN_SECONDS = 180.0
 EXCERPT_SECONDS = 10.0
 CHUNK_SECONDS_RANGE = (1.0, 3600.0)
 LEARN_SECONDS_RANGE = (5.0, 3600.0)
-#: Frames of the file read at a time while streaming (1.5 s at 44.1 kHz).
-BLOCK_FRAMES = 65536
+
 #: The two parts and the files they go to.
 PARTS = ("drums", "harmonic")
 _WRITE_SUBTYPES = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
@@ -238,104 +243,6 @@ def memory_estimate(
     return MemoryEstimate(duration_s, in_memory, streamed if streams else in_memory, streams)
 
 
-def _check_input(function: str, path) -> tuple[Path, soundfile._SoundFileInfo]:
-    """An existing audio file soundfile can stream, and its header."""
-    if not isinstance(path, str | os.PathLike):
-        raise ParameterError(
-            f"{function}: path must be a file name (str or Path), got {type(path).__name__}"
-        )
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"{function}: no such file: {str(path)!r}")
-    if path.is_dir():
-        raise ParameterError(f"{function}: {str(path)!r} is a directory, not an audio file")
-    try:
-        info = soundfile.info(path)
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise ParameterError(
-            f"{function}: cannot stream {str(path)!r} ({error}); convert it to WAV or FLAC"
-        ) from None
-    if info.frames <= 0:
-        raise ParameterError(f"{function}: {str(path)!r} contains no audio samples")
-    return path, info
-
-
-def audio_blocks(
-    path, *, sr: int = SAMPLE_RATE, block_frames: int = BLOCK_FRAMES
-) -> Iterator[np.ndarray]:
-    """Decode an audio file as a stream of mono float32 blocks at ``sr``.
-
-    The file is read ``block_frames`` frames at a time
-    (``soundfile.SoundFile.read``), its channels averaged, and resampled by
-    one ``soxr.ResampleStream`` (high quality, the resampler
-    :func:`nmf_helpers.load_audio` uses), so memory holds one block, never the
-    song. The blocks together equal ``load_audio(path, sr)[0]`` to the
-    resampler's rounding, and have the same length,
-    ``ceil(frames * sr / file_rate)``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        An audio file soundfile reads (WAV, FLAC, OGG, MP3, AIFF, ...).
-    sr : int >= 1000
-        Sample rate of the blocks.
-    block_frames : int >= 256
-        Frames of the file per block (before resampling).
-
-    Yields
-    ------
-    np.ndarray [shape=(n,), float32]
-        Consecutive pieces of the mono waveform (some may be empty).
-
-    Raises
-    ------
-    FileNotFoundError, ParameterError
-        Before the first block, for a missing or unreadable file; while
-        streaming, for NaN or Inf samples.
-
-    Examples
-    --------
-    >>> import numpy as np, nmf_helpers as nh
-    >>> path = nh.clip_path("groove_stereo44k")
-    >>> x = np.concatenate(list(nh.audio_blocks(path)))
-    >>> x.dtype, x.size == nh.load_audio(path)[0].size
-    (dtype('float32'), True)
-    """
-    function = "audio_blocks"
-    path, info = _check_input(function, path)
-    sr = check_int(function, "sr", sr, minimum=1000)
-    block_frames = check_int(function, "block_frames", block_frames, minimum=256)
-    return audio_blocks_unchecked(path, info, sr, block_frames, function)
-
-
-def audio_blocks_unchecked(
-    path: Path, info, sr: int, block_frames: int, function: str
-) -> Iterator[np.ndarray]:
-    """:func:`audio_blocks` of a checked file (``info`` its header); errors name ``function``."""
-    resampler = None
-    if info.samplerate != sr:
-        resampler = soxr.ResampleStream(info.samplerate, sr, 1, dtype="float32", quality="HQ")
-    frames_read = produced = 0
-    with soundfile.SoundFile(path) as file:
-        while True:
-            data = file.read(block_frames, dtype="float32", always_2d=True)
-            last = data.shape[0] < block_frames
-            if not np.all(np.isfinite(data)):
-                raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
-            frames_read += data.shape[0]
-            mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-            if resampler is not None:
-                mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
-            if last:
-                # The length load_audio gives (librosa's ceil(n * ratio)).
-                wanted = math.ceil(frames_read * sr / info.samplerate) - produced
-                mono = np.pad(mono[:wanted], (0, max(wanted - mono.size, 0)))
-            produced += mono.size
-            yield np.ascontiguousarray(mono, dtype=np.float32)
-            if last:
-                return
-
-
 def _check_outputs(function: str, outputs, source: Path) -> dict[str, Path]:
     """``{"drums": path, "harmonic": path}``: .wav or .flac, distinct, not the input."""
     if not isinstance(outputs, Mapping) or set(outputs) != set(PARTS):
@@ -437,7 +344,7 @@ def split_drums_file(
     """
     started = time.perf_counter()
     function = "split_drums_file"
-    path, info = _check_input(function, path)
+    path, info = check_streamable(function, path)
     paths = _check_outputs(function, outputs, path)
     duration = info.frames / info.samplerate
     chunk_seconds = check_real(
