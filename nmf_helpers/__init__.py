@@ -38,6 +38,7 @@ Examples
 >>> drums = nh.griffin_lim(nh.component(W, H, 0))  # doctest: +SKIP
 """
 
+from . import _startup  # noqa: F401  (first: one-line interrupts while starting)
 from ._validation import ParameterError
 from .analysis import (
     Table,

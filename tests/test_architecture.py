@@ -86,7 +86,7 @@ LAYERS = [
     {"audio", "analysis", "plotting"},
     {"_kl_sweep"},
     {"_kernels", "_threads"},
-    {"_validation", "_numerics"},
+    {"_validation", "_numerics", "_startup"},
 ]
 
 

@@ -29,6 +29,8 @@ def test_demo_writes_audio_figure_and_summary(tmp_path):
     ]  # fmt: skip
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["K"] == 2 and summary["iterations"] == 20
+    assert summary["scale"] == 1.0 and summary["notes"] == []  # the groove does not clip
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
     assert np.isfinite(summary["final_kl_divergence"])
     audio, rate = soundfile.read(tmp_path / "out" / "component_0.wav")
     assert rate == sr and audio.size == 6 * sr and np.abs(audio).max() > 0.01

@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 
 import nmf_helpers as nh
+from nmf_helpers.cli import main
 
 SR = 22050
 COMMAND = [sys.executable, "-m", "nmf_helpers", "separate"]
@@ -83,6 +84,9 @@ def test_drum_split_writes_the_promised_files(drums_run):
     )
     assert summary["final_loss"]["NMF"] > 0
     assert set(summary["seconds"]) == {"load", "separate", "write", "total"}
+    assert summary["scale"] == 1.0  # nothing would clip: written as separated
+    silent = [name for name, group in groups.items() if group["silent"]]
+    assert len(summary["notes"]) == len(silent)  # a silent group is said, and only then
 
 
 def test_the_group_and_component_files_add_up_to_the_song(drums_run, songs):
@@ -180,3 +184,22 @@ def test_console_script_is_installed_and_runs_the_command():
     )  # fmt: skip
     assert result.returncode == 0
     assert "--vocals-from" in result.stdout and "--force" in result.stdout
+
+
+def test_a_song_longer_than_one_chunk_is_streamed(tmp_path, monkeypatch, capsys):
+    """The groove with 6-second chunks takes the bounded-memory path; the parts add up."""
+    monkeypatch.setattr(nh.long_songs, "DEFAULT_CHUNK_SECONDS", 6.0)
+    monkeypatch.setattr(nh.long_songs, "DEFAULT_LEARN_SECONDS", 6.0)
+    out = tmp_path / "out"
+    assert main(["separate", str(nh.clip_path("groove")), "-o", str(out), "--iters", "5"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["streamed"] is True
+    assert sorted(p.name for p in out.iterdir()) == [
+        "drums.wav", "grouping.png", "harmonic.wav", "losses.png", "summary.json"
+    ]  # fmt: skip
+    x, _ = nh.load_audio(nh.clip_path("groove"))
+    drums, rate = sf.read(out / "drums.wav", dtype="float32")
+    harmonic, _ = sf.read(out / "harmonic.wav", dtype="float32")
+    assert rate == 22050 and sf.info(out / "drums.wav").subtype == "FLOAT"
+    np.testing.assert_allclose(drums + harmonic, x, atol=1e-4)
+    assert "processed in chunks" in capsys.readouterr().err

@@ -4,21 +4,28 @@ Each command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers its arguments and sets
 ``run=function(args) -> int``. :func:`main` turns every problem with what the
 user gave (missing file, unreadable or silent audio, a bad range, K out of
-range, an output that already exists) into one line on stderr and exit
-status 2, never a traceback.
+range, an output that already exists or cannot be written, a full disk) into
+one line on stderr and exit status 2, never a traceback; SIGINT and SIGTERM
+into one line and exit status 130 and 143 (:mod:`._interrupts`); a warning
+into one line. Outputs are written all at once or not at all, by one run at a
+time (:mod:`._outputs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import importlib
 import sys
-from pathlib import Path
+import warnings
+
+import soundfile
 
 from .._validation import ParameterError
+from ._interrupts import Interrupted, signals_raised
 
-__all__ = ["COMMANDS", "UsageError", "main", "output_paths"]
+__all__ = ["COMMANDS", "UsageError", "main", "note", "one_line_warning"]
 
 #: Modules of nmf_helpers.cli that provide a command, in --help order.
 COMMANDS = ["demo", "detect", "scan", "separate"]
@@ -28,16 +35,40 @@ class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit 2."""
 
 
-def output_paths(outdir, names: list[str], force: bool) -> list[Path]:
-    """Paths ``outdir / name``; refuse (UsageError) if any exists and not ``force``."""
-    paths = [Path(outdir) / name for name in names]
-    existing = [str(path) for path in paths if path.exists()]
-    if existing and not force:
-        raise UsageError(
-            f"{existing[0]} already exists ({len(existing)} of the outputs do);"
-            " choose another output folder or pass --force to overwrite"
-        )
-    return paths
+def note(command: str, text: str) -> None:
+    """Something the user should know about a run that succeeded: one line on stderr."""
+    print(f"note: {command}: {text}", file=sys.stderr)
+
+
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning from the library in one line, without the source line Python adds."""
+    text = str(message).replace("\n", " ")
+    print(f"warning: {text}", file=sys.stderr if file is None else file)
+
+
+_OS_ADVICE = {
+    errno.ENOSPC: "free some space, or choose another place",
+    errno.EDQUOT: "free some space, or choose another place",
+    errno.EROFS: "that disk is read-only: choose another place",
+    errno.EACCES: "check its permissions, or choose another place",
+    errno.EPERM: "check its permissions, or choose another place",
+    errno.EISDIR: "it is a folder: give a file",
+    errno.ENOTDIR: "part of that path is a file, not a folder",
+    errno.EEXIST: "move it away, or choose another place",
+}
+
+
+def _error_line(command: str, error: Exception) -> str:
+    """The one line for an error that reached :func:`main`."""
+    if isinstance(error, OSError) and error.strerror:  # from the OS, not one of our messages
+        where = f" {error.filename}" if error.filename else ""
+        advice = _OS_ADVICE.get(error.errno, "check the path and try again")
+        text = f"{command}:{where}: {error.strerror.lower()}; {advice}"
+    elif isinstance(error, soundfile.SoundFileError):
+        text = f"{command}: the audio library failed: {error}"
+    else:
+        text = str(error)
+    return "error: " + " ".join(text.split())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,10 +92,17 @@ def _one_line_error(prog: str, message: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 on bad input)."""
-    args = _parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (UsageError, ParameterError, FileNotFoundError, IsADirectoryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    """Run the command line; returns the exit status (2 on bad input, 128 + signal)."""
+    command = "nmf_helpers"
+    with signals_raised(), warnings.catch_warnings():
+        warnings.showwarning = one_line_warning
+        try:
+            args = _parser().parse_args(argv)
+            command = args.command
+            return args.run(args)
+        except Interrupted as stop:
+            print(stop.line(command), file=sys.stderr)
+            return stop.status
+        except (UsageError, ParameterError, OSError, soundfile.SoundFileError) as error:
+            print(_error_line(command, error), file=sys.stderr)
+            return 2

@@ -2,62 +2,89 @@
 
 Load a song, run KL NMF, write each component's audio (Griffin-Lim), the
 reconstruction W H, a figure of spectrograms and the loss curve, and a JSON
-summary.
+summary: all at once at the end, or nothing (:mod:`nmf_helpers.cli._outputs`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 import nmf_helpers as nh
 
-from . import output_paths
+from . import note
+from ._interrupts import checkpoint
+from ._outputs import Outputs, expected_wav_bytes, full_scale
 
 
-def run(args) -> int:
+def _write_figure(path, V, W, H, losses, *, sr: int, song_name: str) -> None:
+    """The song's spectrogram, W H and the loss curve, one above the other."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # after choosing the backend
 
-    started = time.perf_counter()
-    names = [f"component_{k}.wav" for k in range(args.k)] if args.k > 0 else []
-    names += ["reconstruction.wav", "demo.png", "summary.json"]
-    paths = output_paths(args.outdir, names, args.force)
-    x, sr = nh.load_audio(args.song)
-    V = nh.spectrogram(x)
-    W, H, losses = nh.nmf_kl(V, args.k, n_iter=args.iters, seed=args.seed, progress=True)
-    for k in range(args.k):
-        audio = nh.griffin_lim(nh.component(W, H, k), length=x.size)
-        nh.save_audio(paths[k], audio, sr)
-    nh.save_audio(paths[args.k], nh.griffin_lim(W @ H, length=x.size), sr)
-
     figure, axes = plt.subplots(3, 1, figsize=(10, 10), layout="constrained")
-    nh.plot_spectrogram(V, sr=sr, ax=axes[0], title=f"{Path(args.song).name}: |STFT|")
+    nh.plot_spectrogram(V, sr=sr, ax=axes[0], title=f"{song_name}: |STFT|")
     nh.plot_spectrogram(
-        W @ H, sr=sr, ax=axes[1], title=f"W H, KL NMF, K = {args.k}", ref=float(V.max())
+        W @ H, sr=sr, ax=axes[1], title=f"W H, KL NMF, K = {W.shape[1]}", ref=float(V.max())
     )
     nh.plot_losses(losses, ax=axes[2], title="KL divergence per iteration")
-    figure.savefig(paths[args.k + 1], dpi=100)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
-    summary = {
-        "song": str(args.song),
-        "sample_rate": sr,
-        "duration_s": round(x.size / sr, 3),
-        "K": args.k,
-        "iterations": args.iters,
-        "seed": args.seed,
-        "final_kl_divergence": float(losses[-1]),
-        "seconds": round(time.perf_counter() - started, 2),
-        "outputs": [str(path) for path in paths[:-1]],
-    }
-    paths[-1].parent.mkdir(parents=True, exist_ok=True)
-    paths[-1].write_text(json.dumps(summary, indent=2) + "\n")
+
+def run(args) -> int:
+    started = time.perf_counter()
+    stems = [f"component_{k}" for k in range(args.k)] + ["reconstruction"]
+    names = [f"{stem}.wav" for stem in stems] + ["demo.png", "summary.json"]
+    outputs = Outputs.folder_of("demo", args.outdir, names, force=args.force, inputs=[args.song])
+    x, sr = nh.load_audio(args.song)
+    with outputs.writing(expected_bytes=expected_wav_bytes(x.size, len(stems))):
+        checkpoint("fit")
+        V = nh.spectrogram(x)
+        W, H, losses = nh.nmf_kl(
+            V, args.k, n_iter=args.iters, seed=args.seed, progress=sys.stderr.isatty()
+        )
+        audio = {
+            f"component_{k}": nh.griffin_lim(nh.component(W, H, k), length=x.size)
+            for k in range(args.k)
+        }
+        audio["reconstruction"] = nh.griffin_lim(W @ H, length=x.size)
+        audio, scale, peak = full_scale(audio)
+        notes = []
+        if scale < 1.0:
+            notes.append(
+                f"the audio would peak at {peak:.3f}, above full scale (1.0): every file was"
+                f" scaled by {scale:.3f} ({20 * np.log10(scale):+.1f} dB), so none clips"
+            )
+        for stem, y in audio.items():
+            nh.save_audio(outputs.temp(f"{stem}.wav"), y, sr)
+            checkpoint("write")
+        _write_figure(
+            outputs.temp("demo.png"), V, W, H, losses, sr=sr, song_name=Path(args.song).name
+        )
+        summary = {
+            "song": str(args.song),
+            "sample_rate": sr,
+            "duration_s": round(x.size / sr, 3),
+            "K": args.k,
+            "iterations": args.iters,
+            "seed": args.seed,
+            "final_kl_divergence": float(losses[-1]),
+            "scale": round(scale, 6),
+            "notes": notes,
+            "seconds": round(time.perf_counter() - started, 2),
+            "outputs": [str(outputs.final(name)) for name in names[:-1]],
+        }
+        outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for text in notes:
+        note("demo", text)
     print(f"KL NMF, K = {args.k}, {args.iters} iterations: final D(V||WH) = {losses[-1]:.6g}")
-    print(f"wrote {len(paths)} files to {args.outdir} in {summary['seconds']} s")
+    print(f"wrote {len(names)} files to {args.outdir} in {summary['seconds']} s")
     return 0
 
 

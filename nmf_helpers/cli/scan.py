@@ -9,6 +9,8 @@ shared among ``--jobs`` processes, each limited to its share of the cores
 
 A file that cannot be checked (unreadable, silent) does not stop the scan:
 its row says why, and the command ends with one line and exit status 2.
+Whether the CSV can be written is checked before the scan; it appears
+complete at the end or not at all (:mod:`nmf_helpers.cli._outputs`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import functools
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -29,7 +33,9 @@ import nmf_helpers as nh
 
 from .._threads import usable_cores
 from .._validation import check_int, check_real
-from . import UsageError
+from . import UsageError, note, one_line_warning
+from ._interrupts import checkpoint
+from ._outputs import Outputs
 from .detect import add_detection_options, format_ranges
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
@@ -45,6 +51,7 @@ _THREAD_VARIABLES = (
 )
 
 _templates = None  # the sample's templates, set once in each worker process
+_stopping = False  # a worker told to stop (SIGTERM) skips the files still queued
 
 
 def audio_files(folder: Path, exclude: Path) -> list[Path]:
@@ -89,14 +96,35 @@ def _use_templates(templates) -> None:
     _templates = templates
 
 
+def _stop_worker(signum, frame) -> None:
+    """SIGTERM in a worker: end its file now, skip the rest, exit as a process should.
+
+    ``SystemExit`` lets the worker's exit handlers run (a worker killed
+    outright leaves the semaphores of numba and tqdm to the resource
+    tracker, which warns about them).
+    """
+    global _stopping
+    _stopping = True
+    raise SystemExit(128 + signum)
+
+
 def _start_worker(templates_file: str) -> None:
-    """Load the sample's templates once per worker process."""
+    """Load the sample's templates once per worker process.
+
+    The worker ignores SIGINT: Ctrl-C reaches every process of the terminal,
+    and the main process, which stops the workers (SIGTERM), reports it in one line.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    warnings.showwarning = one_line_warning
     with open(templates_file, "rb") as handle:
         _use_templates(pickle.load(handle))
 
 
 def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: int) -> dict:
     """One CSV row for ``path``; problems with the file go in its error column."""
+    if _stopping:
+        return {"path": str(path), "decision": "error", "error": "scan stopped"}
     try:
         result = nh.detect_sample(
             _templates, path, threshold=threshold, n_iter=n_iter, n_free=n_free, seed=seed
@@ -124,6 +152,7 @@ def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dic
             for path in files:
                 rows[path] = check(path)
                 bar.update()
+                checkpoint("row")
             return rows
         # The templates reach the workers through a file, not as initargs:
         # Python 3.11 writes initargs into a pipe whose read end it still
@@ -143,45 +172,58 @@ def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dic
                 ) as pool,
             ):
                 futures = {pool.submit(check, path): path for path in files}
-                for future in as_completed(futures):
-                    rows[futures[future]] = future.result()
-                    bar.update()
+                try:
+                    for future in as_completed(futures):
+                        rows[futures[future]] = future.result()
+                        bar.update()
+                        checkpoint("row")
+                except BaseException:  # interrupted: stop the workers now, not after their files
+                    for worker in multiprocessing.active_children():
+                        worker.terminate()  # SIGTERM: see _stop_worker
+                    pool.shutdown(cancel_futures=True)
+                    raise
     return rows
 
 
+def _jobs(requested: int, n_files: int) -> int:
+    """Worker processes: at most one per usable core (said in a note) and per file."""
+    cores = usable_cores()
+    if requested > cores:
+        note("scan", f"--jobs {requested} is more than the {cores} usable cores; using {cores}")
+    return min(requested, cores, n_files)
+
+
 def run(args) -> int:
-    output = Path(args.output)
-    if output.exists() and not args.force:
-        raise UsageError(f"scan: {str(output)!r} already exists; choose another -o or pass --force")
     check_int("scan", "--jobs", args.jobs, minimum=1)
     check_int("scan", "--iters", args.iters, minimum=1)
     check_int("scan", "--free", args.free, minimum=0)
     check_real("scan", "--threshold", args.threshold, minimum=-1.0, maximum=1.0)
     # The sample itself may sit in the folder: checking it against itself says nothing.
     files = audio_files(Path(args.folder), exclude=Path(args.sample).resolve())
-    templates = nh.learn_sample(args.sample, seed=args.seed)
-    check = functools.partial(
-        check_file, threshold=args.threshold, n_iter=args.iters, n_free=args.free, seed=args.seed
-    )
-    rows = _check_all(files, templates, min(args.jobs, len(files)), check)
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    try:  # "x": never overwrite, even a file that appeared during the scan
-        with open(output, "w" if args.force else "x", newline="") as handle:
+    output = Outputs.file("scan", args.output, force=args.force, inputs=[args.sample, *files])
+    jobs = _jobs(args.jobs, len(files))
+    with output.writing():
+        templates = nh.learn_sample(args.sample, seed=args.seed)
+        check = functools.partial(
+            check_file,
+            threshold=args.threshold,
+            n_iter=args.iters,
+            n_free=args.free,
+            seed=args.seed,
+        )
+        checkpoint("scan")
+        rows = _check_all(files, templates, jobs, check)
+        with open(output.temp(output.names[0]), "w", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS, restval="")
             writer.writeheader()
             writer.writerows(rows[path] for path in files)
-    except FileExistsError:
-        raise UsageError(
-            f"scan: {str(output)!r} appeared during the scan; not overwritten"
-        ) from None
     found = sum(row["decision"] == "yes" for row in rows.values())
     failed = [row for row in rows.values() if row["decision"] == "error"]
-    print(f"the sample is in {found} of {len(files)} files; wrote {output}")
+    print(f"the sample is in {found} of {len(files)} files; wrote {args.output}")
     if failed:
         raise UsageError(
             f"{len(failed)} of {len(files)} files could not be checked"
-            f" (first: {failed[0]['error']}); see the error column of {output}"
+            f" (first: {failed[0]['error']}); see the error column of {args.output}"
         )
     return 0
 

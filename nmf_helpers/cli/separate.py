@@ -9,8 +9,10 @@ Separate a song into stems with soft masks and the mixture's phase:
 
 Writes one WAV per group (and per component with ``--components``), a
 figure of spectrograms, a figure of the loss curves, and ``summary.json``
-(parameters, final losses, groups, times). Never overwrites a file unless
-``--force``. Every check of what the user gave runs before the NMF.
+(parameters, final losses, groups, times, notes). Never overwrites a file
+unless ``--force``. Every check of what the user gave, and of where the
+outputs go, runs before the NMF; the outputs appear all at once at the end
+(:mod:`nmf_helpers.cli._outputs`).
 Also installed as the console script ``nmf-separate``.
 """
 
@@ -24,12 +26,15 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import soundfile
 
 import nmf_helpers as nh
 
 from .. import grouping, vocals
 from .._validation import check_time_range
-from . import UsageError, output_paths
+from . import UsageError, note
+from ._interrupts import checkpoint
+from ._outputs import Outputs, expected_wav_bytes, full_scale
 
 #: Songs longer than this (seconds) show a progress bar during NMF.
 PROGRESS_AFTER_S = 30.0
@@ -70,12 +75,25 @@ def _check_options(args) -> None:
         raise UsageError(f"separate: --power must be between 0.1 and 10, got {args.power}")
 
 
-def output_names(vocal_mode: bool, n_components: int) -> list[str]:
-    """File names, known before any work so existing files are refused up front."""
+def output_names(vocal_mode: bool, n_components: int, *, streamed: bool = False) -> list[str]:
+    """File names, known before any work so existing files are refused up front.
+
+    A streamed song (longer than one chunk) gets no spectrogram figure: drawing
+    it would need the whole song in memory.
+    """
     groups = ["karaoke.wav", "vocals.wav"] if vocal_mode else ["drums.wav", "harmonic.wav"]
     components = [f"component_{k:02d}.wav" for k in range(n_components)]
-    figures = ["spectrograms.png", "losses.png"] + ([] if vocal_mode else ["grouping.png"])
+    figures = [] if streamed else ["spectrograms.png"]
+    figures += ["losses.png"] + ([] if vocal_mode else ["grouping.png"])
     return groups + components + figures + ["summary.json"]
+
+
+def _duration(path) -> float | None:
+    """The song's length in seconds from its header, or None if soundfile cannot tell."""
+    try:
+        return soundfile.info(str(path)).duration
+    except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError):
+        return None  # the in-memory path loads it, or says why it cannot
 
 
 def _load_song(path, song_range):
@@ -161,7 +179,8 @@ def _for_display(V: np.ndarray, max_frames: int = 2000) -> tuple[np.ndarray, int
     return pooled, 512 * factor
 
 
-def _write_figures(paths, x, sr, fit: _Separation, song_name: str) -> None:
+def _write_figures(temp, x, sr, fit: _Separation, song_name: str) -> None:
+    """The figures, into ``temp(name)``: spectrograms, losses and (drums mode) grouping."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # after choosing the backend
 
@@ -171,19 +190,54 @@ def _write_figures(paths, x, sr, fit: _Separation, song_name: str) -> None:
     figure = nh.plot_spectrograms(
         {name: V for name, (V, _) in panels.items()}, sr=sr, hop=hop, ncols=1
     )
-    figure.savefig(paths["spectrograms.png"], dpi=100)
+    figure.savefig(temp("spectrograms.png"), dpi=100)
     plt.close(figure)
     figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     nh.plot_losses(fit.losses, ax=ax, title=f"{song_name}: NMF loss per iteration")
-    figure.savefig(paths["losses.png"], dpi=100)
+    figure.savefig(temp("losses.png"), dpi=100)
     plt.close(figure)
     if fit.features is not None:
         figure = nh.plot_grouping(fit.features)
-        figure.savefig(paths["grouping.png"], dpi=100)
+        figure.savefig(temp("grouping.png"), dpi=100)
         plt.close(figure)
 
 
-def _summary(args, x, sr, K, fit, times, paths) -> dict:
+#: Why a group's WAV is silent, by group (``separate`` still writes it).
+SILENT_BECAUSE = {
+    "drums": "none of the {K} components is drum-like"
+    " (if the song has drums, a larger -k may find them)",
+    "harmonic": "all {K} components are drum-like",
+}
+
+
+def _audio_to_write(args, x, K: int, fit: _Separation):
+    """The WAVs' waveforms by file stem, their common scale, and notes for the user.
+
+    A group with no component (a song without drums) is written silent, and
+    said so; parts that would clip are all scaled by one factor, so they
+    still add up to the song times that factor.
+    """
+    notes = [
+        f"{name}.wav is silent: "
+        + SILENT_BECAUSE.get(name, "none of the components went to it").format(K=K)
+        for name, y in fit.estimates.items()
+        if not y.any()
+    ]
+    audio = dict(fit.estimates)
+    if args.components:
+        parts = nh.separate(x, fit.W, fit.H, fit.templates, power=args.power)
+        audio |= {f"component_{k:02d}": part for k, part in enumerate(parts)}
+    audio, scale, peak = full_scale(audio)
+    if scale < 1.0:
+        notes.append(
+            f"the parts would peak at {peak:.3f}, above full scale (1.0): all were scaled by"
+            f" {scale:.3f} ({20 * np.log10(scale):+.1f} dB), so none clips and they still"
+            " add up to the song times that factor"
+        )
+    return audio, scale, notes
+
+
+def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
     vocal_mode = args.vocals_from is not None
     parameters = {
         "mode": "vocals" if vocal_mode else "drums",
@@ -202,11 +256,17 @@ def _summary(args, x, sr, K, fit, times, paths) -> dict:
         "parameters": parameters,
         "final_loss": {stage: float(curve[-1]) for stage, curve in fit.losses.items()},
         "groups": {
-            name: {"components": group, "columns_of_W": fit.columns_of_W[name]}
+            name: {
+                "components": group,
+                "columns_of_W": fit.columns_of_W[name],
+                "silent": not fit.estimates[name].any(),
+            }
             for name, group in fit.components.items()
         },
+        "scale": round(scale, 6),
+        "notes": notes,
         "seconds": {stage: round(t, 3) for stage, t in times.items()},
-        "outputs": [str(path) for name, path in paths.items() if name != "summary.json"],
+        "outputs": [str(outputs.final(name)) for name in outputs.names if name != "summary.json"],
     }
 
 
@@ -221,29 +281,46 @@ def run(args) -> int:
     if args.loss is None:
         args.loss = module.DEFAULT_LOSS
     n_components = (K + (args.voice_components if vocal_mode else 0)) if args.components else 0
-    names = output_names(vocal_mode, n_components)
-    if Path(args.outdir).exists() and not Path(args.outdir).is_dir():
-        raise UsageError(f"separate: -o {args.outdir} is a file, not a folder")
-    paths = dict(zip(names, output_paths(args.outdir, names, args.force), strict=True))
-
+    duration = _duration(args.song)
+    long_song = duration is not None and duration > nh.long_songs.DEFAULT_CHUNK_SECONDS
+    streamed = long_song and not vocal_mode and not args.components
+    names = output_names(vocal_mode, n_components, streamed=streamed)
+    outputs = Outputs.folder_of(
+        "separate", args.outdir, names, force=args.force, inputs=[args.song]
+    )
+    if long_song:
+        estimate = nh.memory_estimate(duration)
+        if streamed:
+            note("separate", f"a long song, processed in chunks: {estimate}")
+        else:
+            note(
+                "separate",
+                f"{estimate}; --vocals-from and --components need the whole song at once,"
+                " so this run may need the larger figure",
+            )
+    if streamed:
+        return _run_streamed(args, K, outputs, duration, started)
     x, sr = _load_song(args.song, args.vocals_from)
     times = {"load": time.perf_counter() - started}
-    fit = _separate(args, x, sr, K)
-    times["separate"] = time.perf_counter() - started - times["load"]
-    for name, y in fit.estimates.items():
-        nh.save_audio(paths[f"{name}.wav"], y, sr)
-    if args.components:
-        parts = nh.separate(x, fit.W, fit.H, fit.templates, power=args.power)
-        for k, part in enumerate(parts):
-            nh.save_audio(paths[f"component_{k:02d}.wav"], part, sr)
-    _write_figures(paths, x, sr, fit, song_name=Path(args.song).name)
-    times["write"] = time.perf_counter() - started - times["load"] - times["separate"]
-    times["total"] = time.perf_counter() - started
-    summary = _summary(args, x, sr, K, fit, times, paths)
-    paths["summary.json"].write_text(json.dumps(summary, indent=2) + "\n")
+    n_wavs = sum(name.endswith(".wav") for name in names)
+    with outputs.writing(expected_bytes=expected_wav_bytes(x.size, n_wavs)):
+        checkpoint("fit")
+        fit = _separate(args, x, sr, K)
+        times["separate"] = time.perf_counter() - started - times["load"]
+        audio, scale, notes = _audio_to_write(args, x, K, fit)
+        for stem, y in audio.items():
+            nh.save_audio(outputs.temp(f"{stem}.wav"), y, sr)
+            checkpoint("write")
+        _write_figures(outputs.temp, x, sr, fit, song_name=Path(args.song).name)
+        times["write"] = time.perf_counter() - started - times["load"] - times["separate"]
+        times["total"] = time.perf_counter() - started
+        summary = _summary(args, x, sr, K, fit, times, outputs, scale, notes)
+        outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for text in notes:
+        note("separate", text)
     groups = ", ".join(f"{name}: {len(group)} components" for name, group in fit.components.items())
     print(f"{summary['parameters']['mode']} split of {x.size / sr:.1f} s ({groups})")
-    print(f"wrote {len(paths)} files to {args.outdir} in {times['total']:.1f} s")
+    print(f"wrote {len(names)} files to {args.outdir} in {times['total']:.1f} s")
     return 0
 
 
@@ -293,3 +370,91 @@ def console_main() -> None:
     from . import main
 
     sys.exit(main(["separate", *sys.argv[1:]]))
+
+
+def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: float) -> int:
+    """Drums and harmonic of a song longer than one chunk, in bounded memory.
+
+    :func:`nmf_helpers.split_drums_file` learns W on excerpts, fits H chunk by
+    chunk with W fixed and streams both parts to 32-bit float WAVs, which
+    cannot clip (peaks above 1.0 are reported, not scaled: the scale would
+    only be known at the end).
+    """
+    n_samples = round(duration * nh.long_songs.SAMPLE_RATE)
+    with outputs.writing(expected_bytes=2 * expected_wav_bytes(n_samples, 2)):
+        checkpoint("fit")
+        result = nh.split_drums_file(
+            args.song,
+            {part: outputs.temp(f"{part}.wav") for part in nh.long_songs.PARTS},
+            K=K,
+            n_iter=args.iters,
+            loss=args.loss,
+            power=args.power,
+            seed=args.seed,
+            chunk_seconds=nh.long_songs.DEFAULT_CHUNK_SECONDS,
+            learn_seconds=nh.long_songs.DEFAULT_LEARN_SECONDS,
+            progress=sys.stderr.isatty(),
+        )
+        checkpoint("write")
+        components = {"drums": result.percussive, "harmonic": result.harmonic_components}
+        notes = [
+            f"{name}.wav is silent: " + SILENT_BECAUSE[name].format(K=K)
+            for name, group in components.items()
+            if not group
+        ]
+        loud = [f"{name}.wav {peak:.3f}" for name, peak in result.peaks.items() if peak > 1.0]
+        if loud:
+            notes.append(
+                f"peaks above full scale ({', '.join(loud)}) are kept: the WAVs are 32-bit"
+                " float; scale them before converting to 16 bits"
+            )
+        _write_streamed_figures(outputs.temp, result, song_name=Path(args.song).name)
+        summary = {
+            "song": str(args.song),
+            "sample_rate": result.sample_rate,
+            "duration_s": round(result.duration_s, 3),
+            "parameters": {
+                "mode": "drums",
+                "K": K,
+                "loss": args.loss,
+                "iterations": args.iters,
+                "power": args.power,
+                "seed": args.seed,
+                "streamed": True,
+                "chunk_seconds": nh.long_songs.DEFAULT_CHUNK_SECONDS,
+                "learn_seconds": nh.long_songs.DEFAULT_LEARN_SECONDS,
+            },
+            "final_loss": {"W on excerpts": float(result.losses[-1])},
+            "groups": {
+                name: {"components": group, "columns_of_W": len(group), "silent": not group}
+                for name, group in components.items()
+            },
+            "peaks": {name: round(peak, 6) for name, peak in result.peaks.items()},
+            "scale": 1.0,
+            "notes": notes,
+            "seconds": {stage: round(t, 3) for stage, t in result.seconds.items()},
+            "outputs": [str(outputs.final(n)) for n in outputs.names if n != "summary.json"],
+        }
+        outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for text in notes:
+        note("separate", text)
+    groups = ", ".join(f"{name}: {len(group)} components" for name, group in components.items())
+    print(f"drums split of {result.duration_s / 60:.1f} min in chunks ({groups})")
+    total = time.perf_counter() - started
+    print(f"wrote {len(outputs.names)} files to {args.outdir} in {total:.1f} s")
+    return 0
+
+
+def _write_streamed_figures(path_of, result, song_name: str) -> None:
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # after choosing the backend
+
+    figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    nh.plot_losses(
+        {"W on excerpts": result.losses}, ax=ax, title=f"{song_name}: NMF loss per iteration"
+    )
+    figure.savefig(path_of("losses.png"), dpi=100)
+    plt.close(figure)
+    figure = nh.plot_grouping(result.features)
+    figure.savefig(path_of("grouping.png"), dpi=100)
+    plt.close(figure)
