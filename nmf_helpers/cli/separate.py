@@ -237,7 +237,8 @@ def _audio_to_write(args, x, K: int, fit: _Separation):
     return audio, scale, notes
 
 
-def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
+def _parameters(args, K: int) -> dict:
+    """The options of this run, as ``summary.json`` records them (both paths)."""
     vocal_mode = args.vocals_from is not None
     parameters = {
         "mode": "vocals" if vocal_mode else "drums",
@@ -249,6 +250,15 @@ def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
     }
     if vocal_mode:
         parameters.update(vocals_from_s=list(args.vocals_from), K_voice=args.voice_components)
+    return parameters
+
+
+def _output_list(outputs: Outputs) -> list[str]:
+    return [str(outputs.final(name)) for name in outputs.names if name != "summary.json"]
+
+
+def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
+    parameters = _parameters(args, K)
     return {
         "song": str(args.song),
         "sample_rate": sr,
@@ -266,7 +276,7 @@ def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
         "scale": round(scale, 6),
         "notes": notes,
         "seconds": {stage: round(t, 3) for stage, t in times.items()},
-        "outputs": [str(outputs.final(name)) for name in outputs.names if name != "summary.json"],
+        "outputs": _output_list(outputs),
     }
 
 
@@ -413,13 +423,8 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
             "song": str(args.song),
             "sample_rate": result.sample_rate,
             "duration_s": round(result.duration_s, 3),
-            "parameters": {
-                "mode": "drums",
-                "K": K,
-                "loss": args.loss,
-                "iterations": args.iters,
-                "power": args.power,
-                "seed": args.seed,
+            "parameters": _parameters(args, K)
+            | {
                 "streamed": True,
                 "chunk_seconds": nh.long_songs.DEFAULT_CHUNK_SECONDS,
                 "learn_seconds": nh.long_songs.DEFAULT_LEARN_SECONDS,
@@ -433,7 +438,7 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
             "scale": 1.0,
             "notes": notes,
             "seconds": {stage: round(t, 3) for stage, t in result.seconds.items()},
-            "outputs": [str(outputs.final(n)) for n in outputs.names if n != "summary.json"],
+            "outputs": _output_list(outputs),
         }
         outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for text in notes:
