@@ -18,6 +18,9 @@ The modules, one per concern:
   bounded memory), :func:`memory_estimate`, :func:`audio_blocks`
 * :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`
 * :mod:`nmf_helpers.detection` — :func:`learn_sample`, :func:`detect_sample`
+  (:class:`Occurrence`: where in the track, which part of the sample, tempo ratio,
+  pitch shift), aligned by :mod:`nmf_helpers.alignment`; the figure:
+  :func:`plot_alignment` (:mod:`nmf_helpers.plotting`)
 * :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`
 * :mod:`nmf_helpers.analysis` — measuring what a factorisation or a separation found:
   :func:`decibels`, :func:`spectral_flatness`, :func:`spectral_centroid`,
@@ -25,7 +28,9 @@ The modules, one per concern:
   (:class:`Table`, :func:`component_table`, ...)
 * :mod:`nmf_helpers.plotting` — :func:`plot_spectrogram`, :func:`plot_spectrograms`,
   :func:`plot_losses`, :func:`plot_template`, :func:`plot_activation`,
-  :func:`plot_component`, :func:`plot_fits`, :func:`plot_grouping`, :func:`plot_detection`
+  :func:`plot_component`, :func:`plot_fits`, :func:`plot_grouping`, :func:`plot_detection`,
+  and audio players on one shared scale: :func:`audio_player`, :func:`players`,
+  :func:`audio_scale`
 
 How the modules depend on each other, and where new code goes: ARCHITECTURE.md.
 
@@ -50,9 +55,12 @@ from .analysis import (
     decibels,
     divergence_by_bin,
     divergence_table,
+    elementwise_loss,
     log_spectral_correlation,
     loss_table,
+    loudness_band_table,
     range_table,
+    relative_level,
     score_table,
     share_above,
     spectral_centroid,
@@ -74,7 +82,10 @@ from .audio import (
 )
 from .detection import (
     DEFAULT_SHIFTS,
+    DEFAULT_TEMPO_RANGE,
     DETECTION_THRESHOLD,
+    MIN_PART_SECONDS,
+    Occurrence,
     SampleDetection,
     SampleTemplates,
     detect_sample,
@@ -91,7 +102,11 @@ from .grouping import (
 from .long_songs import FileSplit, MemoryEstimate, memory_estimate, split_drums_file
 from .nmf import EPS, LOSSES, nmf, nmf_euclidean, nmf_kl
 from .plotting import (
+    audio_player,
+    audio_scale,
+    players,
     plot_activation,
+    plot_alignment,
     plot_component,
     plot_detection,
     plot_fits,
@@ -118,13 +133,16 @@ __version__ = "0.1.0"
 __all__ = [
     "AUDIO_DIR",
     "DEFAULT_SHIFTS",
+    "DEFAULT_TEMPO_RANGE",
     "DETECTION_THRESHOLD",
     "EPS",
     "LOSSES",
+    "MIN_PART_SECONDS",
     "ComponentFeatures",
     "DrumSplit",
     "FileSplit",
     "MemoryEstimate",
+    "Occurrence",
     "ParameterError",
     "SampleDetection",
     "SampleTemplates",
@@ -133,6 +151,8 @@ __all__ = [
     "VocalSeparation",
     "activation_ratio",
     "audio_blocks",
+    "audio_player",
+    "audio_scale",
     "best_assignment",
     "bin_frequencies",
     "clip_facts",
@@ -147,6 +167,7 @@ __all__ = [
     "detect_sample",
     "divergence_by_bin",
     "divergence_table",
+    "elementwise_loss",
     "evaluate",
     "filter_vocals",
     "fit_vocal_model",
@@ -158,12 +179,15 @@ __all__ = [
     "load_stems",
     "log_spectral_correlation",
     "loss_table",
+    "loudness_band_table",
     "memory_estimate",
     "nmf",
     "nmf_euclidean",
     "nmf_kl",
     "percussive_harmonic_groups",
+    "players",
     "plot_activation",
+    "plot_alignment",
     "plot_component",
     "plot_detection",
     "plot_fits",
@@ -173,6 +197,7 @@ __all__ = [
     "plot_spectrograms",
     "plot_template",
     "range_table",
+    "relative_level",
     "sample_ranges",
     "save_audio",
     "score_table",

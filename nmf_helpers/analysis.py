@@ -8,12 +8,13 @@ that a notebook cell only prints them:
 * of the templates ``W`` and activations ``H``: :func:`spectral_flatness`,
   :func:`spectral_centroid`, :func:`activation_ratio`;
 * of a fit ``W H`` against ``V``: :func:`divergence_by_bin`,
-  :func:`log_spectral_correlation`;
+  :func:`log_spectral_correlation`, :func:`elementwise_loss`;
 * of a separation against the true stems: :func:`stem_shares`,
-  :func:`waveform_correlations`, :func:`best_assignment`;
+  :func:`waveform_correlations`, :func:`best_assignment`; of one waveform
+  against another: :func:`relative_level`;
 * tables: :class:`Table`, :func:`component_table`, :func:`spectrogram_table`,
   :func:`divergence_table`, :func:`correlation_table`, :func:`loss_table`,
-  :func:`range_table`, :func:`score_table`.
+  :func:`loudness_band_table`, :func:`range_table`, :func:`score_table`.
 
 SDR, SIR and SAR against stems are :func:`nmf_helpers.evaluate` (bss_eval).
 
@@ -52,9 +53,12 @@ __all__ = [
     "decibels",
     "divergence_by_bin",
     "divergence_table",
+    "elementwise_loss",
     "log_spectral_correlation",
     "loss_table",
+    "loudness_band_table",
     "range_table",
+    "relative_level",
     "score_table",
     "share_above",
     "spectral_centroid",
@@ -65,6 +69,9 @@ __all__ = [
 ]
 
 _MEASURES = ("sdr", "sir", "sar")  # what nmf_helpers.evaluate measures, per source
+# The objectives of nmf_helpers.nmf (its LOSSES; a leaf cannot import it), as named there.
+_LOSSES = ("euclidean", "kl")
+_LOSS_NAMES = {"euclidean": "squared error", "kl": "KL divergence"}
 
 
 # ---------------------------------------------------------------- checks
@@ -399,6 +406,55 @@ def _divergence_by_bin(V: np.ndarray, WH: np.ndarray) -> np.ndarray:
     return (xlogy(V, V) - xlogy(V, WH) - V + WH).sum(axis=1)
 
 
+def elementwise_loss(V, WH, *, loss: str) -> np.ndarray:
+    """The loss of each bin of a fit: what :func:`nmf_helpers.nmf` adds up.
+
+    ``"euclidean"``: ``(V - WH)^2``; ``"kl"``: ``V log(V / WH) - V + WH``
+    (with ``0 log 0 = 0`` and ``WH`` floored at :data:`nmf_helpers.EPS`, as
+    in the NMF). In float64; the sum of all values is the loss the NMF of
+    that name reports.
+
+    A fit that is off by a factor ``r`` in a bin of level ``v`` (``WH = r v``)
+    costs ``v^2 (r - 1)^2`` there in squared error, quadratic in the level,
+    and ``v (r - 1 - log r)`` in KL divergence, linear in the level: a quiet
+    bin costs less than a loud one under both, only less so under KL.
+
+    Used in notebook 0, through :func:`loudness_band_table`.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(M, N), non-negative]
+    WH : np.ndarray [shape=(M, N), non-negative]
+    loss : {"euclidean", "kl"}
+
+    Returns
+    -------
+    np.ndarray [shape=(M, N), float64], non-negative
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> V = np.array([[1.0, 100.0]])  # two levels, each fitted twice too loud
+    >>> nh.elementwise_loss(V, 2 * V, loss="euclidean")
+    array([[1.e+00, 1.e+04]])
+    >>> nh.elementwise_loss(V, 2 * V, loss="kl").round(4)  # v (2 - 1 - log 2)
+    array([[ 0.3069, 30.6853]])
+    """
+    V = check_matrix("elementwise_loss", "V", V)
+    WH = check_matrix("elementwise_loss", "WH", WH, shape=V.shape)
+    loss = check_choice("elementwise_loss", "loss", loss, _LOSSES)
+    return _elementwise_loss(V, WH, loss)
+
+
+def _elementwise_loss(V: np.ndarray, WH: np.ndarray, loss: str) -> np.ndarray:
+    V = V.astype(np.float64)
+    WH = WH.astype(np.float64)
+    if loss == "euclidean":
+        return (V - WH) ** 2
+    WH = np.maximum(WH, EPS)
+    return xlogy(V, V) - xlogy(V, WH) - V + WH
+
+
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two arrays of one size, in float64; nan if one is constant."""
     a = a.ravel().astype(np.float64)
@@ -497,6 +553,62 @@ def _stem_shares(masks: np.ndarray, stems: dict) -> dict[str, np.ndarray]:
     claimed = np.array([(masks * V).sum(axis=(1, 2), dtype=np.float64) for V in stems.values()])
     shares = claimed / np.maximum(claimed.sum(axis=0), EPS)
     return dict(zip(stems, shares, strict=True))
+
+
+def relative_level(x, reference, *, sr: int | None = None, time_range=None) -> float:
+    """How loud ``x`` is against ``reference``, in dB, over the same samples.
+
+    ``10 log10(sum x^2 / sum reference^2)``: 0 dB when as loud, -20 dB when
+    ten times smaller in amplitude. With ``sr`` and ``time_range``, only the
+    samples from ``start`` to ``end`` seconds count, e.g. the instrumental
+    passage, where an a cappella track should be nearly silent. A silent
+    ``x`` gives -inf.
+
+    Used in notebook 5.
+
+    Parameters
+    ----------
+    x, reference : np.ndarray [shape=(n_samples,)]
+        Waveforms of one length; ``reference`` not silent where measured.
+    sr : int > 0, optional
+        Sample rate; needed with ``time_range``.
+    time_range : (float, float), optional
+        ``(start, end)`` in seconds, within the waveforms.
+
+    Returns
+    -------
+    float
+        In dB.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = np.ones(8000)
+    >>> round(nh.relative_level(0.1 * x, x), 6)
+    -20.0
+    >>> y = np.concatenate([np.zeros(4000), np.ones(4000)])
+    >>> nh.relative_level(y, x, sr=8000, time_range=(0.0, 0.5))
+    -inf
+    """
+    function = "relative_level"
+    checked = _check_waveforms(function, "waveforms", {"x": x, "reference": reference})
+    x, reference = checked["x"], checked["reference"]
+    if time_range is not None:
+        if sr is None:
+            raise ParameterError(f"{function}: time_range needs sr, the sample rate")
+        sr = check_int(function, "sr", sr, minimum=1)
+        start, end = check_time_range(function, "time_range", time_range, x.size / sr)
+        first, last = round(start * sr), round(end * sr)
+        x, reference = x[first:last], reference[first:last]
+    return _relative_level(function, x, reference)
+
+
+def _relative_level(function: str, x: np.ndarray, reference: np.ndarray) -> float:
+    energy = float(np.sum(np.square(reference, dtype=np.float64)))
+    if energy == 0:
+        raise ParameterError(f"{function}: reference is silent where measured; no level to compare")
+    with np.errstate(divide="ignore"):  # a silent x is -inf dB, as it should be
+        return float(10.0 * np.log10(np.sum(np.square(x, dtype=np.float64)) / energy))
 
 
 def waveform_correlations(estimates, references) -> dict[str, np.ndarray]:
@@ -992,6 +1104,164 @@ def _late_drop(curve: np.ndarray, last: int) -> float:
     """``1 - curve[-1] / curve[-1 - last]``; 0 if the loss was already 0."""
     earlier = float(curve[-1 - last])
     return 1.0 - float(curve[-1]) / earlier if earlier > 0 else 0.0
+
+
+def loudness_band_table(
+    V,
+    WH,
+    *,
+    loss: str = "euclidean",
+    edges_db: Sequence[float] = (-30.0, -50.0),
+    factor: float = 2.0,
+    floor_db: float = -80.0,
+) -> Table:
+    """Where a fit's error lies, by how loud the bins of ``V`` are, and why.
+
+    The bins of ``V`` are put in bands by their level in dB (0 dB = the
+    loudest bin of ``V``; ``edges_db`` are the borders, loudest first). For
+    each band, one row:
+
+    * ``"bins"``: the band's share of all bins;
+    * ``"median level (dB)"``: the median level ``v`` of its bins;
+    * ``"mean |error| (dB)"``: the mean of ``|dB(V) - dB(WH)|`` over its bins,
+      both floored at ``floor_db`` (the error as the spectrogram plots and
+      our ears see it);
+    * ``"share of the error"``: its share of the ``loss`` the NMF minimises
+      (the sum of :func:`elementwise_loss` over its bins, over the sum over
+      all bins);
+    * ``"cost of WH = <factor> V"``: what one bin at the median level costs
+      if the fit is off by ``factor`` there (``WH = factor * v``), computed
+      with :func:`elementwise_loss`: ``v^2 (r - 1)^2`` for the squared error,
+      ``v (r - 1 - log r)`` for KL;
+    * ``"level ratio"`` and ``"cost ratio"``: the median level and that cost
+      divided by the first (loudest) band's. For KL the two columns are equal (the cost of a
+      factor is linear in the level), for the squared error the cost column
+      is the square of the level column. (A loss under which a factor costs
+      the same at every level, ``r - 1 - log r``, is the Itakura–Saito
+      divergence, which the package does not use.)
+
+    An empty band shows ``-`` where it has no value.
+
+    Used in notebook 0 (and notebook 1 for KL fits).
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(M, N), non-negative], not all zeros
+        The spectrogram; its largest value is 0 dB.
+    WH : np.ndarray [shape=(M, N), non-negative]
+        The fit ``W @ H``.
+    loss : {"euclidean", "kl"}
+        The loss whose shares and costs are shown.
+    edges_db : sequence of float, strictly decreasing, each in (floor_db, 0)
+        Band borders; a bin at ``edges_db[i]`` belongs to the quieter band.
+    factor : float > 0, not 1
+        The factor ``r`` of the cost columns.
+    floor_db : float < 0
+        The lowest level of the dB error column.
+
+    Returns
+    -------
+    Table
+        One row per band, named ``"> -30 dB"``, ``"-50 to -30 dB"``,
+        ``"<= -50 dB"`` for the default edges, titled with the loss.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> V = np.array([[100.0, 1.0]])  # one loud bin, one 40 dB down
+    >>> table = nh.loudness_band_table(V, 2 * V, loss="kl", edges_db=[-20])
+    >>> [round(ratio, 9) for ratio in table.column("cost ratio")]  # 40 dB: 100 times less
+    [1.0, 0.01]
+    >>> print(nh.loudness_band_table(V, 2 * V, loss="euclidean", edges_db=[-20]))
+    squared error of the fit, by loudness band (0 dB = the loudest bin of V):
+    band        bins  median level (dB)  mean |error| (dB)  share of the error  cost of WH = 2 V  level ratio  cost ratio
+    > -20 dB   50.0%                0.0                6.0              100.0%             1e+04            1           1
+    <= -20 dB  50.0%              -40.0                6.0                0.0%                 1         0.01      0.0001
+    """  # noqa: E501
+    function = "loudness_band_table"
+    V = check_matrix(function, "V", V)
+    WH = check_matrix(function, "WH", WH, shape=V.shape)
+    loss = check_choice(function, "loss", loss, _LOSSES)
+    floor_db = check_real(function, "floor_db", floor_db, minimum=-400.0, maximum=0.0)
+    if floor_db >= 0:
+        raise ParameterError(f"{function}: floor_db must be < 0, got {floor_db}")
+    try:
+        edges = [
+            check_real(function, f"edges_db[{i}]", edge, minimum=floor_db, maximum=0.0)
+            for i, edge in enumerate(edges_db)
+        ]
+    except TypeError:
+        raise ParameterError(
+            f"{function}: edges_db must be a sequence of levels in dB, got {edges_db!r}"
+        ) from None
+    if not edges or any(b >= a for a, b in pairwise([0.0, *edges, floor_db])):
+        raise ParameterError(
+            f"{function}: edges_db must be strictly decreasing levels between {floor_db:g}"
+            f" and 0 dB (exclusive), loudest first, got {list(edges_db)!r}"
+        )
+    factor = check_real(function, "factor", factor, minimum=0.0, maximum=np.inf)
+    if factor <= 0 or factor == 1:
+        raise ParameterError(
+            f"{function}: factor must be > 0 and not 1 (a factor of 1 costs nothing), got {factor}"
+        )
+    if not V.any():
+        raise ParameterError(f"{function}: V is all zeros; its loudest bin sets the 0 dB level")
+    return _loudness_band_table(V, WH, loss, edges, factor, floor_db)
+
+
+def _band_names(edges: list[float]) -> list[str]:
+    names = [f"> {edges[0]:g} dB"]
+    names += [f"{low:g} to {high:g} dB" for high, low in pairwise(edges)]
+    return [*names, f"<= {edges[-1]:g} dB"]
+
+
+def _loudness_band_table(V, WH, loss: str, edges: list, factor: float, floor_db: float) -> Table:
+    reference = float(V.max())
+    V_db = _decibels(V, reference, floor_db)
+    error_db = np.abs(V_db - _decibels(WH, reference, floor_db))
+    errors = _elementwise_loss(V, WH, loss)
+    total = max(float(errors.sum()), TINY)
+    # Each bin goes to the band whose upper border is the first one above it.
+    band_of = np.digitize(V_db, np.array(edges[::-1]), right=True)  # 0 = quietest band
+    band_of = len(edges) - band_of  # 0 = loudest band
+    shares, levels, mean_errors, error_shares, costs = [], [], [], [], []
+    for band in range(len(edges) + 1):
+        inside = band_of == band
+        shares.append(float(inside.mean()))
+        if not inside.any():
+            levels.append(None)
+            mean_errors.append(None)
+            error_shares.append(0.0)
+            costs.append(None)
+            continue
+        level = float(np.median(V[inside]))
+        levels.append(level)
+        mean_errors.append(float(error_db[inside].mean(dtype=np.float64)))
+        error_shares.append(float(errors[inside].sum()) / total)
+        one_bin = np.array([[level]])
+        costs.append(float(_elementwise_loss(one_bin, factor * one_bin, loss)[0, 0]))
+    first = next(i for i, level in enumerate(levels) if level is not None)
+
+    def relative(values):
+        base = values[first]
+        return [None if v is None or base <= 0 else v / base for v in values]
+
+    level_db = [
+        None if level is None else float(_decibels(np.array(level), reference, floor_db))
+        for level in levels
+    ]
+    columns = {
+        "band": (_band_names(edges), ""),
+        "bins": (shares, ".1%"),
+        "median level (dB)": (level_db, ".1f"),
+        "mean |error| (dB)": (mean_errors, ".1f"),
+        "share of the error": (error_shares, ".1%"),
+        f"cost of WH = {factor:g} V": (costs, ".3g"),
+        "level ratio": (relative(levels), ".3g"),
+        "cost ratio": (relative(costs), ".3g"),
+    }
+    title = f"{_LOSS_NAMES[loss]} of the fit, by loudness band (0 dB = the loudest bin of V):"
+    return _table(columns, title=title)
 
 
 def range_table(found, true) -> Table:

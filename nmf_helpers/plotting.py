@@ -1,9 +1,13 @@
-"""Figures: spectrograms in dB, loss curves, grids. Plotting never computes.
+"""Figures and audio players: spectrograms in dB, loss curves, grids. Plotting never computes.
 
-Each function draws what it is given onto a matplotlib Axes (made if not
-given) and returns that Axes or Figure, so a notebook cell can add titles or
-save the figure. Converting magnitudes to dB is the only arithmetic here,
-and it is part of showing, not of the method.
+Each plotting function draws what it is given onto a matplotlib Axes (made if
+not given) and returns that Axes or Figure, so a notebook cell can add titles
+or save the figure. Every time axis is in seconds and every spectrogram grid
+has a colour bar in dB. Converting magnitudes to dB is the only arithmetic
+here, and it is part of showing, not of the method.
+
+The players (:func:`audio_player`, :func:`players`) play every signal on one
+shared scale, never normalised one by one, so that what sounds louder is louder.
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ._numerics import EPS
+from ._validation import ParameterError, check_int, check_real, check_signal
 
 __all__ = [
+    "audio_player",
+    "audio_scale",
+    "players",
     "plot_activation",
+    "plot_alignment",
     "plot_component",
     "plot_detection",
     "plot_fits",
@@ -28,6 +37,9 @@ __all__ = [
     "plot_spectrograms",
     "plot_template",
 ]
+
+TIME_LABEL = "Time (s)"  # every time axis, in seconds
+DB_FORMAT = "%+2.0f dB"  # every colour bar of a spectrogram
 
 
 def plot_spectrogram(
@@ -71,15 +83,16 @@ def plot_spectrogram(
         decibels,
         sr=sr,
         hop_length=hop,
-        x_axis="time",
+        x_axis="s",
         y_axis="log",
         ax=ax,
         vmin=-top_db,
         vmax=0.0,
         cmap="magma",
     )
+    ax.set_xlabel(TIME_LABEL)
     if colorbar:
-        ax.figure.colorbar(image, ax=ax, format="%+2.0f dB")
+        ax.figure.colorbar(image, ax=ax, format=DB_FORMAT)
     if title:
         ax.set_title(title)
     return ax
@@ -132,7 +145,10 @@ def plot_spectrograms(
     width: float = 14.0,
     row_height: float = 3.0,
 ):
-    """Draw several titled spectrograms in a grid with shared axes.
+    """Draw several titled spectrograms in a grid with shared axes and one colour bar.
+
+    With ``shared_ref`` (the default) every panel has the same 0 dB level, so
+    one colour bar in dB, beside the grid, reads every panel.
 
     Parameters
     ----------
@@ -164,6 +180,12 @@ def plot_spectrograms(
         plot_spectrogram(V, sr=sr, hop=hop, ax=ax, title=title, ref=ref, colorbar=False)
     for ax in axes.flat[len(items) :]:
         ax.set_visible(False)
+    # One bar for the grid when the panels share their 0 dB; otherwise one per panel.
+    if shared_ref:
+        figure.colorbar(axes.flat[0].collections[0], ax=axes, format=DB_FORMAT, aspect=40)
+    else:
+        for ax in axes.flat[: len(items)]:
+            figure.colorbar(ax.collections[0], ax=ax, format=DB_FORMAT)
     return figure
 
 
@@ -251,7 +273,7 @@ def plot_activation(h, *, sr: int = 22050, hop: int = 512, ax=None, title: str |
     >>> import numpy as np, nmf_helpers as nh
     >>> ax = nh.plot_activation(np.ones(44))
     >>> ax.get_xlabel()
-    'time (s)'
+    'Time (s)'
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 2))
@@ -261,7 +283,7 @@ def plot_activation(h, *, sr: int = 22050, hop: int = 512, ax=None, title: str |
     ax.fill_between(times, h, alpha=0.3)
     ax.set_xlim(times[0], times[-1])
     ax.set_ylim(bottom=0.0)
-    ax.set_xlabel("time (s)")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("activation")
     if title:
         ax.set_title(title)
@@ -282,7 +304,8 @@ def plot_component(
 
     The template ``w`` stands beside the spectrogram ``C`` on the same
     frequency axis and the activation ``h`` above it on the same time axis,
-    so ``C = outer(w, h)`` can be read off the picture. Used by notebook 2.
+    so ``C = outer(w, h)`` can be read off the picture; a colour bar gives the
+    spectrogram's dB. Used by notebook 2.
 
     Parameters
     ----------
@@ -308,8 +331,8 @@ def plot_component(
     >>> import numpy as np, nmf_helpers as nh
     >>> w, h = np.linspace(1.0, 0.1, 1025), np.ones(44)
     >>> figure = nh.plot_component(w, h, np.outer(w, h))
-    >>> len(figure.axes)
-    3
+    >>> len(figure.axes)  # template, activation, spectrogram and its colour bar
+    4
     """
     figure, axes = plt.subplot_mosaic(
         [[".", "activation"], ["template", "spectrogram"]],
@@ -327,6 +350,7 @@ def plot_component(
     axes["spectrogram"].set_ylabel("")
     axes["template"].set_title("template W[:, k]")
     axes["activation"].set_title("activation H[k, :]")
+    figure.colorbar(axes["spectrogram"].collections[0], ax=axes["spectrogram"], format=DB_FORMAT)
     if title:
         figure.suptitle(title)
     return figure
@@ -386,7 +410,7 @@ def plot_fits(
         plot_losses(losses, ax=loss_ax, title=f"{label}: loss", log_scale=log_scale)
     for ax in axes[:-1].flat:
         ax.set_xlabel("")
-    figure.colorbar(axes[0, 0].collections[0], ax=axes[:, 0], format="%+2.0f dB", aspect=40)
+    figure.colorbar(axes[0, 0].collections[0], ax=axes[:, 0], format=DB_FORMAT, aspect=40)
     return figure
 
 
@@ -403,8 +427,8 @@ def plot_detection(
     Rows are the sample's components (square-root magnitudes, for showing
     quiet ones too); cyan dashed lines and a cyan bar at the bottom mark the
     true ranges, a green bar at the top the detected ones. With
-    ``show_similarity``, the score for a copy starting at each time is drawn
-    in white on a right-hand axis, with the threshold dashed.
+    ``show_similarity``, the best score of a window (``min_part_s`` long)
+    starting at each time is drawn in white on a right-hand axis, with the threshold dashed.
 
     Parameters
     ----------
@@ -429,7 +453,7 @@ def plot_detection(
     ...     ranges=((0.5, 1.5),), similarity=np.zeros(80), threshold=0.23,
     ...     similarity_times=np.linspace(-0.4, 1.4, 80))
     >>> nh.plot_detection(result, true_ranges=[(0.5, 1.5)]).get_xlabel()
-    'time (s)'
+    'Time (s)'
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -457,7 +481,7 @@ def plot_detection(
             start, end, ymin=0.96, ymax=1.0, facecolor="limegreen", edgecolor="black", label=label
         )
     ax.set_xlim(0.0, N * result.hop / result.sr)
-    ax.set_xlabel("time (s)")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("sample component")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if show_similarity:
@@ -527,3 +551,229 @@ def plot_grouping(features, *, axes=None, title: str | None = None):
     if title:
         left.figure.suptitle(title)
     return left.figure
+
+
+# ---------------------------------------------------------------- audio players
+
+
+def audio_scale(*signals) -> float:
+    """The largest peak ``max |x|`` of the signals: one scale for all their players.
+
+    Give it every signal a notebook compares (e.g. the mixture and the parts)
+    and pass the result as ``scale`` to :func:`audio_player` or :func:`players`:
+    the loudest then plays at full scale and the others by the same factor.
+    1.0 if every signal is silent.
+
+    Parameters
+    ----------
+    *signals : np.ndarray [shape=(n_samples,)]
+        Waveforms, of any lengths.
+
+    Returns
+    -------
+    float > 0
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> nh.audio_scale(np.array([0.1, -0.5]), np.array([0.25]))
+    0.5
+    """
+    if not signals:
+        raise ParameterError("audio_scale: give at least one signal")
+    checked = [check_signal("audio_scale", f"signals[{i}]", x) for i, x in enumerate(signals)]
+    peak = max(float(np.abs(x).max()) for x in checked)
+    return peak if peak > 0 else 1.0
+
+
+def _check_scale(function: str, scale, peak: float) -> float:
+    scale = check_real(function, "scale", scale, minimum=0.0, maximum=np.inf)
+    if scale <= 0:
+        raise ParameterError(f"{function}: scale must be > 0, got {scale}")
+    if peak > scale:
+        raise ParameterError(
+            f"{function}: a signal peaks at {peak:.4g}, above scale {scale:.4g} (it would clip);"
+            " pass one scale for all the players compared, e.g. scale=nh.audio_scale(x, y, ...)"
+        )
+    return scale
+
+
+def _player(x: np.ndarray, sr: int, scale: float):
+    from IPython.display import Audio
+
+    # normalize=False: IPython would otherwise stretch each player to full scale on its own.
+    return Audio(x / np.float32(scale), rate=sr, normalize=False)
+
+
+def audio_player(x, *, sr: int, scale: float = 1.0):
+    """A notebook audio player for ``x`` at its true level relative to ``scale``.
+
+    The player plays ``x / scale`` without normalising it (IPython's
+    ``Audio`` would otherwise scale every player to full loudness on its
+    own, so a quiet part would sound as loud as the mixture). Give every
+    player that the text compares the same ``scale``, e.g.
+    ``nh.audio_scale(x, y)``.
+
+    Used in notebooks 0 to 5.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,)]
+        A waveform.
+    sr : int > 0
+        Its sample rate.
+    scale : float > 0, >= max |x|
+        The magnitude played at full scale; 1.0 plays ``x`` as it is.
+
+    Returns
+    -------
+    IPython.display.Audio
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = 0.25 * np.sin(np.linspace(0, 2000, 22050))
+    >>> player = nh.audio_player(x, sr=22050, scale=nh.audio_scale(x, 2 * x))
+    >>> "<audio" in player._repr_html_()
+    True
+    """
+    x = check_signal("audio_player", "x", x)
+    sr = check_int("audio_player", "sr", sr, minimum=1)
+    scale = _check_scale("audio_player", scale, float(np.abs(x).max()))
+    return _player(x, sr, scale)
+
+
+def players(signals: Mapping[str, np.ndarray], *, sr: int, scale: float | None = None):
+    """Labelled audio players, one per signal, all on one scale.
+
+    Every signal is played divided by the same ``scale`` (by default the
+    largest peak of them all, :func:`audio_scale`), so their loudness
+    compares: the loudest plays at full scale, a part half as loud sounds
+    half as loud. The caption says which scale was used.
+
+    Used in notebooks 0 and 5.
+
+    Parameters
+    ----------
+    signals : Mapping[str, np.ndarray [shape=(n_samples,)]]
+        ``{label: waveform}``, in the order to show them.
+    sr : int > 0
+        Their sample rate.
+    scale : float > 0, optional
+        The magnitude played at full scale, at least the largest peak; give
+        the same one to several cells to compare across them.
+
+    Returns
+    -------
+    IPython.display.HTML
+        A table of labelled players; displayed when it ends a notebook cell.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> x = 0.5 * np.sin(np.linspace(0, 2000, 22050))
+    >>> html = nh.players({"loud": x, "quiet": x / 10}, sr=22050).data
+    >>> html.count("<audio")
+    2
+    """
+    if not isinstance(signals, Mapping) or not signals:
+        raise ParameterError("players: signals must be a non-empty {label: waveform} mapping")
+    checked = {
+        label: check_signal("players", f"signals[{label!r}]", x) for label, x in signals.items()
+    }
+    sr = check_int("players", "sr", sr, minimum=1)
+    peak = max(float(np.abs(x).max()) for x in checked.values())
+    if scale is None:
+        scale = peak if peak > 0 else 1.0
+    scale = _check_scale("players", scale, peak)
+    return _players_html(checked, sr, scale)
+
+
+def _players_html(signals: dict, sr: int, scale: float):
+    from html import escape
+
+    from IPython.display import HTML
+
+    rows = "".join(
+        f"<tr><td style='text-align:left'><b>{escape(str(label))}</b></td>"
+        f"<td>{_player(x, sr, scale)._repr_html_()}</td></tr>"
+        for label, x in signals.items()
+    )
+    caption = (
+        f"<caption style='caption-side:bottom;text-align:left'>one scale for all players:"
+        f" every signal divided by {scale:.3g}, so that their loudness compares</caption>"
+    )
+    return HTML(f"<table>{caption}{rows}</table>")
+
+
+def plot_alignment(result, *, sample_duration_s: float | None = None, ax=None, title=None):
+    """Draw the alignment path of each occurrence on the fixed activations.
+
+    Parameters
+    ----------
+    result : nmf_helpers.SampleDetection
+        What :func:`nmf_helpers.detect_sample` returned (``activations``,
+        ``sr``, ``hop`` and ``occurrences`` are used).
+    sample_duration_s : float, optional
+        Length of the sample, the top of the right-hand axis (default: the
+        latest sample end among the occurrences).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The activations' axes; the sample-time axis is ``ax.figure.axes[-1]``.
+
+    Examples
+    --------
+    >>> import numpy as np, nmf_helpers as nh
+    >>> from types import SimpleNamespace
+    >>> chop = nh.Occurrence(1.0, 3.5, 2.0, 4.7, 1.08, 0.0, 0.6)
+    >>> result = SimpleNamespace(activations=np.ones((4, 200)), sr=22050, hop=512,
+    ...     occurrences=(chop,))
+    >>> nh.plot_alignment(result, sample_duration_s=8.9).figure.axes[-1].get_ylabel()
+    'Time in the sample (s)'
+    """
+    if sample_duration_s is not None:
+        sample_duration_s = check_real(
+            "plot_alignment", "sample_duration_s", sample_duration_s, minimum=EPS, maximum=np.inf
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 4))
+    activations = np.sqrt(np.asarray(result.activations))
+    F, N = activations.shape
+    frame = result.hop / result.sr
+    ax.imshow(
+        activations / max(float(activations.max()), EPS),
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        extent=(-0.5 * frame, (N - 0.5) * frame, -0.5, F - 0.5),
+        interpolation="nearest",
+    )
+    ax.set_xlabel("Time in the track (s)")
+    ax.set_ylabel("Sample template")
+    twin = ax.twinx()
+    for o in result.occurrences:
+        twin.plot(
+            [o.track_start_s, o.track_end_s],
+            [o.sample_start_s, o.sample_end_s],
+            color="cyan",
+            linewidth=2.5,
+        )
+        twin.annotate(
+            f"x{o.tempo_ratio:.2f}, {o.pitch_shift:+.1f} st",
+            (o.track_start_s, o.sample_end_s),
+            color="white",
+            fontsize=9,
+            va="bottom",
+        )
+    ends = [o.sample_end_s for o in result.occurrences]
+    top = sample_duration_s if sample_duration_s is not None else max(ends, default=1.0)
+    twin.set_ylim(0.0, top)
+    twin.set_ylabel("Time in the sample (s)")
+    ax.set_xlim(0.0, N * frame)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -13,22 +13,46 @@ Usage::
 
 The exit status is 1 if a cell fails, and the message names the notebook
 and the cell. ``tests/test_notebooks.py`` imports :func:`execute_notebook`.
+
+Offline by design: the HTML loads nothing from the internet. The LaTeX of the
+markdown cells is drawn at export time by matplotlib's mathtext into inline
+SVG images (no MathJax, which no installed package ships as a standalone
+script), and the template's CDN scripts (MathJax, require.js, mermaid) are
+left out. The kernel talks to this process over IPC sockets in a private
+temporary folder rather than unencrypted TCP, so ipykernel has no transport
+warning to print.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import copy
+import html
+import io
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jinja2 import DictLoader
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
+from traitlets.config import Config
 
-__all__ = ["NOTEBOOK_DIR", "NotebookError", "execute_notebook", "export_html", "main", "notebooks"]
+__all__ = [
+    "NOTEBOOK_DIR",
+    "NotebookError",
+    "execute_notebook",
+    "export_html",
+    "main",
+    "notebooks",
+    "render_math",
+]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT = 600  # seconds
@@ -98,26 +122,107 @@ def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT, kernel: str = "
     """
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name=kernel,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     # The kernel must draw inline: an MPLBACKEND=Agg inherited from a headless
     # shell would make plt.show() a silent no-op and the notebook figure-less.
     kernel_env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
     start = time.perf_counter()
-    try:
-        client.execute(env=kernel_env)
-    except CellExecutionError as error:
-        raise NotebookError(path.name, _failing_cell(notebook), str(error), notebook) from None
+    with tempfile.TemporaryDirectory(prefix="nmf-kernel-") as sockets:
+        # Over TCP, ipykernel warns that its traffic is unencrypted; Unix sockets
+        # in a folder only this user can open need no encryption and no warning.
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(sockets) / "kernel")
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name=kernel,
+            resources={"metadata": {"path": str(path.parent)}},
+            config=config,
+        )
+        try:
+            client.execute(env=kernel_env)
+        except CellExecutionError as error:
+            raise NotebookError(path.name, _failing_cell(notebook), str(error), notebook) from None
     return notebook, time.perf_counter() - start
 
 
+# $$display$$ or $inline$ (inline: on one line; a \$ or $$ does not open it).
+_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$])\$(?P<inline>[^$\n]+?)\$", re.DOTALL)
+# Sizes that mathtext lacks; the brackets it draws are the same ones, unsized.
+_UNSUPPORTED_SIZES = re.compile(r"\\(?:big|Big|bigg|Bigg)[lr]?(?![a-zA-Z])")
+_MATH_POINTS = 12.0  # mathtext's font size; the image is then sized in em of the page's text
+# The page without the template's CDN scripts: MathJax (the maths comes as SVG),
+# require.js (only for widgets, which the notebooks do not use) and mermaid (no diagrams).
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def _math_image(tex: str, display: bool) -> str:
+    """``tex`` drawn by matplotlib's mathtext as an inline SVG ``<img>`` (alt: the TeX)."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    source = "$" + _UNSUPPORTED_SIZES.sub("", tex.strip()) + "$"
+    font = FontProperties(size=_MATH_POINTS)
+    buffer = io.BytesIO()
+    with rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path"}):  # TeX's look, no fonts
+        try:
+            width, height, depth, _, _ = MathTextParser("path").parse(source, dpi=72, prop=font)
+        except ValueError:
+            # Left as visible TeX: tests/test_notebooks.py fails on any such formula.
+            return f'<code class="tex-unrendered">{html.escape(tex)}</code>'
+        figure = Figure(figsize=(width / 72.0, height / 72.0))
+        figure.text(0, depth / height, source, fontproperties=font)
+        figure.savefig(buffer, format="svg", transparent=True, metadata={"Date": None})
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    style = (
+        f"height:{height / _MATH_POINTS:.3f}em;"
+        f"vertical-align:{-depth / _MATH_POINTS:.3f}em;display:inline"
+    )
+    image = (
+        f'<img class="math" alt="{html.escape(tex, quote=True)}" style="{style}"'
+        f' src="data:image/svg+xml;base64,{data}">'
+    )
+    return f'<span style="display:block;text-align:center">{image}</span>' if display else image
+
+
+def render_math(markdown: str) -> str:
+    """Markdown with every ``$...$`` and ``$$...$$`` replaced by an inline SVG image.
+
+    The images are drawn here, by matplotlib's mathtext (a TeX subset that
+    covers the notebooks' formulas), so the HTML needs no MathJax and no
+    network to show the maths.
+    """
+    return _MATH.sub(
+        lambda match: _math_image(
+            match["display"] if match["display"] is not None else match["inline"],
+            display=match["display"] is not None,
+        ),
+        markdown,
+    )
+
+
 def export_html(notebook) -> str:
-    """The executed notebook as a standalone HTML page (figures and audio embedded)."""
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    """The executed notebook as a standalone, offline HTML page.
+
+    Figures and audio are embedded, the maths is drawn as SVG by
+    :func:`render_math`, and no script is loaded from elsewhere. The notebook
+    given is not modified.
+    """
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = render_math(cell.source)
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="offline.html.j2",
+    )
+    body, _ = exporter.from_notebook_node(notebook)
     return body
 
 

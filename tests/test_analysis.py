@@ -467,3 +467,141 @@ def test_score_table_reads_the_rows_of_evaluate():
 def test_score_table_names_a_bad_argument(scores, options, message):
     with pytest.raises(nh.ParameterError, match=message):
         nh.score_table(scores, **options)
+
+
+# ---------------------------------------------------------------- loss by bin and by loudness band
+
+
+def test_elementwise_loss_by_hand():
+    V = np.array([[1.0, 0.0, 2.0]])
+    WH = np.array([[2.0, 1.0, 1.0]])
+    np.testing.assert_allclose(nh.elementwise_loss(V, WH, loss="euclidean"), [[1.0, 1.0, 1.0]])
+    # KL: 1 log(1/2) - 1 + 2;  0 - 0 + 1 (0 log 0 = 0);  2 log 2 - 2 + 1
+    expected = [[1 - np.log(2), 1.0, 2 * np.log(2) - 1]]
+    np.testing.assert_allclose(nh.elementwise_loss(V, WH, loss="kl"), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(("loss", "fit"), [("euclidean", nh.nmf_euclidean), ("kl", nh.nmf_kl)])
+def test_elementwise_loss_adds_up_to_the_nmf_loss(sample_V, loss, fit):
+    W, H, losses = fit(sample_V, 4, n_iter=30, seed=0)
+    total = nh.elementwise_loss(sample_V, W @ H, loss=loss).sum()
+    # within one iteration's change, whichever factors the last loss is of
+    assert total == pytest.approx(losses[-1], rel=3e-3)
+
+
+def test_elementwise_loss_names_a_bad_argument():
+    with pytest.raises(nh.ParameterError, match="elementwise_loss: loss must be 'euclidean' or"):
+        nh.elementwise_loss(np.ones((2, 2)), np.ones((2, 2)), loss="is")
+    with pytest.raises(nh.ParameterError, match=r"elementwise_loss: WH must have shape \(2, 2\)"):
+        nh.elementwise_loss(np.ones((2, 2)), np.ones((2, 3)), loss="kl")
+
+
+# One row of bins at 0, -20, -40, -60 and -80 dB: two loud, one medium, two quiet.
+LEVELS = np.array([[100.0, 10.0, 1.0, 0.1, 0.01]])
+LOUD, MEDIUM, QUIET = "> -30 dB", "-50 to -30 dB", "<= -50 dB"
+
+
+def test_loudness_band_table_by_hand():
+    WH = LEVELS * np.array([[1.0, 2.0, 3.0, 1.0, 0.5]])
+    table = nh.loudness_band_table(LEVELS, WH, loss="euclidean")
+    assert table.column("band") == [LOUD, MEDIUM, QUIET]
+    assert table.column("bins") == pytest.approx([0.4, 0.2, 0.4])
+    # medians: of 100 and 10, of 1, of 0.1 and 0.01
+    medians = np.array([55.0, 1.0, 0.055])
+    assert table.column("median level (dB)") == pytest.approx(20 * np.log10(medians / 100))
+    errors = np.array([0.0, 100.0, 4.0, 0.0, 0.005**2])  # (V - WH)^2
+    shares = [errors[:2].sum(), errors[2], errors[3:].sum()] / errors.sum()
+    assert table.column("share of the error") == pytest.approx(shares)
+    # |dB(V) - dB(WH)|: 0 and 20 log10 2; 20 log10 3; 0 and 20 log10 2 (-80 to -86: floored)
+    db2, db3 = 20 * np.log10(2), 20 * np.log10(3)
+    assert table.column("mean |error| (dB)") == pytest.approx([db2 / 2, db3, 0.0], abs=1e-9)
+    assert table.column("cost of WH = 2 V") == pytest.approx(medians**2)  # v^2 (2 - 1)^2
+    assert table.column("level ratio") == pytest.approx(medians / 55.0)
+    assert table.column("cost ratio") == pytest.approx((medians / 55.0) ** 2)
+    assert table.title.startswith("squared error")
+
+
+@pytest.mark.parametrize("factor", [0.5, 2.0, 4.0])
+def test_kl_costs_a_factor_linearly_in_the_level_and_squared_error_quadratically(factor):
+    tables = {
+        loss: nh.loudness_band_table(LEVELS, LEVELS, loss=loss, factor=factor)
+        for loss in ("kl", "euclidean")
+    }
+    heading = f"cost of WH = {factor:g} V"
+    medians = np.array([55.0, 1.0, 0.055])
+    kl_law = medians * (factor - 1 - np.log(factor))  # v (r - 1 - log r)
+    assert tables["kl"].column(heading) == pytest.approx(kl_law, rel=1e-12)
+    assert tables["euclidean"].column(heading) == pytest.approx(medians**2 * (factor - 1) ** 2)
+    levels = np.array(tables["kl"].column("level ratio"))
+    assert tables["kl"].column("cost ratio") == pytest.approx(levels, rel=1e-12)
+    assert tables["euclidean"].column("cost ratio") == pytest.approx(levels**2, rel=1e-12)
+    assert tables["kl"].title.startswith("KL divergence")
+
+
+def test_loudness_band_table_shares_add_up_on_a_real_fit(groove_V):
+    W, H, _ = nh.nmf_euclidean(groove_V, 3, n_iter=20, seed=0)
+    for loss in ("euclidean", "kl"):
+        table = nh.loudness_band_table(groove_V, W @ H, loss=loss)
+        assert sum(table.column("bins")) == pytest.approx(1.0)
+        assert sum(table.column("share of the error")) == pytest.approx(1.0)
+        total = nh.elementwise_loss(groove_V, W @ H, loss=loss).sum()
+        loud = nh.decibels(groove_V, reference=float(groove_V.max())) > -30
+        loud_error = nh.elementwise_loss(groove_V, W @ H, loss=loss)[loud].sum()
+        assert table[LOUD]["share of the error"] == pytest.approx(loud_error / total)
+
+
+def test_loudness_band_table_puts_a_bin_on_an_edge_in_the_quieter_band():
+    V = np.array([[1.0, 10 ** (-30 / 20)]])  # 0 dB and exactly -30 dB
+    table = nh.loudness_band_table(V, V, edges_db=[-30.0])
+    assert table.column("band") == [LOUD, "<= -30 dB"]
+    assert table.column("bins") == [0.5, 0.5]
+
+
+def test_loudness_band_table_shows_an_empty_band_as_dashes():
+    V = np.array([[1.0, 0.5]])  # nothing below -30 dB
+    table = nh.loudness_band_table(V, 2 * V, loss="kl")
+    assert table[MEDIUM]["bins"] == 0.0 and table[MEDIUM]["share of the error"] == 0.0
+    assert table[QUIET]["median level (dB)"] is None and table[QUIET]["cost ratio"] is None
+    assert str(table).splitlines()[-1].split()[-1] == "-"
+
+
+@pytest.mark.parametrize(
+    ("V", "options", "message"),
+    [
+        (LEVELS, {"loss": "is"}, "loudness_band_table: loss must be 'euclidean' or 'kl'"),
+        (LEVELS, {"edges_db": [-50, -30]}, "edges_db must be strictly decreasing"),
+        (LEVELS, {"edges_db": []}, "edges_db must be strictly decreasing"),
+        (LEVELS, {"edges_db": [0.0]}, "edges_db must be strictly decreasing"),
+        (LEVELS, {"edges_db": [-90]}, r"edges_db\[0\] must be between -80.0 and 0.0"),
+        (LEVELS, {"edges_db": 3}, "edges_db must be a sequence"),
+        (LEVELS, {"factor": 1}, "factor must be > 0 and not 1"),
+        (LEVELS, {"factor": 0}, "factor must be > 0 and not 1"),
+        (LEVELS, {"floor_db": 0}, "floor_db must be < 0"),
+        (0 * LEVELS, {}, "loudness_band_table: V is all zeros"),
+        (LEVELS[:, :4], {}, r"WH must have shape \(1, 4\)"),
+    ],
+)
+def test_loudness_band_table_names_a_bad_argument(V, options, message):
+    with pytest.raises(nh.ParameterError, match=message):
+        nh.loudness_band_table(V, LEVELS, **options)
+
+
+def test_relative_level_by_hand():
+    x = np.ones(8000)
+    assert nh.relative_level(0.1 * x, x) == pytest.approx(-20.0)
+    assert nh.relative_level(2 * x, x) == pytest.approx(20 * np.log10(2))
+    y = np.concatenate([np.zeros(2000), 0.5 * np.ones(6000)])
+    assert nh.relative_level(y, x, sr=8000, time_range=(0.25, 1.0)) == pytest.approx(-6.0206)
+    assert nh.relative_level(y, x, sr=8000, time_range=(0.0, 0.25)) == -np.inf
+
+
+def test_relative_level_names_a_bad_argument():
+    x = np.ones(8000)
+    with pytest.raises(nh.ParameterError, match="relative_level: time_range needs sr"):
+        nh.relative_level(x, x, time_range=(0, 1))
+    with pytest.raises(nh.ParameterError, match="relative_level: time_range 0:2 ends after"):
+        nh.relative_level(x, x, sr=8000, time_range=(0, 2))
+    with pytest.raises(nh.ParameterError, match="relative_level: reference is silent"):
+        nh.relative_level(x, 0 * x)
+    with pytest.raises(nh.ParameterError, match="relative_level: all waveforms must have one"):
+        nh.relative_level(x, x[:10])

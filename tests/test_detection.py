@@ -13,6 +13,7 @@ import librosa
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import scipy.signal
 
 import nmf_helpers as nh
 from nmf_helpers import ParameterError
@@ -99,6 +100,162 @@ def test_a_sample_looped_three_times_gives_three_ranges(templates):
     result = nh.detect_sample(templates, track, n_iter=N_ITER)
     length = sample.size / SR
     assert_ranges_close(result.ranges, [(k * length, (k + 1) * length) for k in range(3)])
+
+
+BACKING_S = 12.0
+
+
+def backing() -> np.ndarray:
+    """New drums and lead (sampling_track's), 12 s: what the producer put on top."""
+    x = load("sampling_track_drums") + load("sampling_track_lead")
+    return x[: int(BACKING_S * SR)]
+
+
+def over_backing(part: np.ndarray, start_s: float, loops: int = 1, level_db: float = 0.0):
+    """``part`` looped ``loops`` times from ``start_s``, at ``level_db`` to the backing's RMS."""
+    y = backing()
+    start = int(start_s * SR)
+    segment = np.tile(part, loops)[: y.size - start]
+    rms = np.sqrt(np.mean(y**2)) / np.sqrt(np.mean(part**2))
+    y[start : start + segment.size] += rms * 10 ** (level_db / 20) * segment
+    return y
+
+
+def lowpass(x: np.ndarray, hz: float) -> np.ndarray:
+    sos = scipy.signal.butter(4, hz, "low", fs=SR, output="sos")
+    return scipy.signal.sosfilt(sos, x).astype(np.float32)
+
+
+def record_speed(x: np.ndarray, ratio: float) -> np.ndarray:
+    """Played ``ratio`` times faster like a record: shorter, and higher by 12 log2(ratio) st."""
+    return librosa.resample(x, orig_sr=SR, target_sr=round(SR / ratio), res_type="soxr_hq")
+
+
+SAMPLE_S = 196000 / SR  # the sample's length, 8.889 s (audio/clips.json)
+
+# name -> (track, true track range, true sample range, true tempo ratio); built in the fixture.
+TREATMENTS = {
+    "chop of 3 s": lambda x: (
+        over_backing(x[int(1.5 * SR) : int(4.5 * SR)], 3.0),
+        (3.0, 6.0),
+        (1.5, 4.5),
+        1.0,
+    ),
+    "stretch x1.08": lambda x: (
+        over_backing(librosa.effects.time_stretch(x, rate=1.08), 1.0),
+        (1.0, 1.0 + SAMPLE_S / 1.08),
+        (0.0, SAMPLE_S),
+        1.08,
+    ),
+    "record speed x1.06": lambda x: (
+        over_backing(record_speed(x, 1.06), 1.0),
+        (1.0, 1.0 + SAMPLE_S / 1.06),
+        (0.0, SAMPLE_S),
+        1.06,
+    ),
+    "low-pass 1.5 kHz": lambda x: (
+        over_backing(lowpass(x, 1500), 1.0),
+        (1.0, min(1.0 + SAMPLE_S, BACKING_S)),
+        (0.0, SAMPLE_S),
+        1.0,
+    ),
+    "12 dB under the new parts": lambda x: (
+        over_backing(x, 1.0, level_db=-12.0),
+        (1.0, 1.0 + SAMPLE_S),
+        (0.0, SAMPLE_S),
+        1.0,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def treated(templates):
+    """Each treatment of the sample over new drums and lead, with its detection and the truth."""
+    sample = load("sample")
+    out = {}
+    for name, make in TREATMENTS.items():
+        track, track_range, sample_range, ratio = make(sample)
+        result = nh.detect_sample(templates, track, n_iter=N_ITER)
+        out[name] = (track, result, track_range, sample_range, ratio)
+    return out
+
+
+@pytest.fixture(scope="module")
+def unrelated_chop(templates):
+    """Three seconds of unrelated music in the sample's style (its bass and keys), looped twice."""
+    riff = load("unrelated_track_bass") + load("unrelated_track_keys")
+    track = over_backing(riff[int(1.5 * SR) : int(4.5 * SR)], 3.0, loops=2)
+    return track, nh.detect_sample(templates, track, n_iter=N_ITER)
+
+
+@pytest.mark.parametrize("name", sorted(TREATMENTS))
+def test_a_treated_sample_is_found_with_its_ranges_and_tempo(treated, name):
+    """Where it plays, which part and how fast, to 0.5 s and 2 % (the promises of detect_sample)."""
+    _, result, track_range, sample_range, ratio = treated[name]
+    assert result.detected
+    assert len(result.occurrences) == 1, result.occurrences
+    found = result.occurrences[0]
+    assert found.track_start_s == pytest.approx(track_range[0], abs=0.5)
+    assert found.track_end_s == pytest.approx(track_range[1], abs=0.5)
+    assert found.sample_start_s == pytest.approx(sample_range[0], abs=0.5)
+    assert found.sample_end_s == pytest.approx(min(sample_range[1], SAMPLE_S), abs=0.5)
+    assert found.tempo_ratio == pytest.approx(ratio, rel=0.02)
+    assert result.ranges == ((found.track_start_s, found.track_end_s),)
+    assert result.tempo_ratio == found.tempo_ratio
+
+
+def test_a_record_speed_up_moves_the_pitch_too(treated, templates):
+    """x1.06 like a record is 12 log2(1.06) = +1.01 semitones; a time-stretch keeps the pitch.
+
+    x1.03 is +0.51 semitones, between two template copies: the estimate
+    weighs the copies the fit used, so it lands between them.
+    """
+    speeded = treated["record speed x1.06"][1].occurrences[0]
+    assert speeded.pitch_shift == pytest.approx(1.0, abs=0.3)
+    assert treated["stretch x1.08"][1].occurrences[0].pitch_shift == pytest.approx(0.0, abs=0.3)
+    track = over_backing(record_speed(load("sample"), 1.03), 1.0)
+    half = nh.detect_sample(templates, track, n_iter=N_ITER).occurrences[0]
+    assert 0.2 < half.pitch_shift < 0.8
+    assert half.tempo_ratio == pytest.approx(1.03, rel=0.02)
+
+
+def test_a_chop_of_unrelated_music_is_rejected(unrelated_chop):
+    _, result = unrelated_chop
+    assert not result.detected
+    assert result.occurrences == () and result.ranges == ()
+
+
+def test_the_threshold_passed_decides(treated, unrelated_chop, templates):
+    """The same fit, a threshold either side of its score: the decision follows the argument."""
+    track, result = treated["chop of 3 s"][:2]
+    above = nh.detect_sample(templates, track, n_iter=N_ITER, threshold=result.score + 0.01)
+    assert result.detected and not above.detected
+    assert above.occurrences == () and above.threshold == pytest.approx(result.score + 0.01)
+    track, negative = unrelated_chop
+    below = nh.detect_sample(
+        templates,
+        track,
+        n_iter=N_ITER,
+        threshold=negative.score - 0.01,
+    )
+    assert not negative.detected and below.detected and len(below.occurrences) >= 1
+
+
+def test_the_default_threshold_separates_weak_positives_from_hard_negatives(
+    treated, unrelated_chop, templates
+):
+    """DETECTION_THRESHOLD pinned by what it must do, not by its digits.
+
+    Every treated sample (the weakest: 12 dB under new parts) must score above
+    it, and music in the sample's own style and instruments below it: the
+    unrelated riff chopped, and the whole unrelated track.
+    """
+    weakest = min(result.score for _, result, *_ in treated.values())
+    unrelated = nh.detect_sample(templates, load("unrelated_track"), n_iter=N_ITER)
+    strongest_negative = max(unrelated_chop[1].score, unrelated.score)
+    assert strongest_negative < nh.DETECTION_THRESHOLD < weakest
+    assert all(result.detected for _, result, *_ in treated.values())
+    assert not unrelated.detected and not unrelated_chop[1].detected
 
 
 def test_result_parts_add_up_and_are_frozen(positive, templates):
@@ -204,9 +361,37 @@ def test_edited_templates_are_checked_at_the_door(templates, edit, match):
         nh.detect_sample(dataclasses.replace(templates, **changes), np.ones(SR), n_iter=2)
 
 
-def test_a_sample_too_short_for_its_templates_names_what_to_do():
-    x = np.random.default_rng(0).standard_normal(SR // 4).astype(np.float32)
-    with pytest.raises(nh.ParameterError, match="detect_sample: the sample is too short"):
-        nh.detect_sample(x, np.ones(SR))
+def test_a_sample_shorter_than_the_part_searched_for_is_named():
+    """A sample shorter than one bar (2.5 s by default) cannot be told from a chord."""
+    x = np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32)
+    with pytest.raises(nh.ParameterError, match="detect_sample: the sample lasts 2.00 s, shorter"):
+        nh.detect_sample(x, np.ones(4 * SR))
+    templates = nh.learn_sample(x, n_components=4, n_iter=2)
+    with pytest.raises(nh.ParameterError, match="the sample lasts 2.00 s, shorter than the 2.5 s"):
+        nh.detect_sample(templates, np.ones(4 * SR))
     with pytest.raises(nh.ParameterError, match="n_free = 2000 is out of range"):
-        nh.detect_sample(nh.learn_sample(x, n_components=4, n_iter=2), np.ones(SR), n_free=2000)
+        nh.detect_sample(templates, np.ones(SR), n_free=2000, min_part_s=1.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (
+            {"tempo_range": (0.5, 1.1)},
+            r"detect_sample: tempo_range\[0\] must be between 0.8 and 1.25",
+        ),
+        (
+            {"tempo_range": (0.9, 1.5)},
+            r"detect_sample: tempo_range\[1\] must be between 0.8 and 1.25",
+        ),
+        (
+            {"tempo_range": (1.1, 0.9)},
+            "detect_sample: tempo_range must be .low, high. with low <= high",
+        ),
+        ({"tempo_range": 1.05}, "detect_sample: tempo_range must be two ratios"),
+        ({"min_part_s": 0.5}, "detect_sample: min_part_s must be between 1.0"),
+    ],
+)
+def test_search_options_out_of_their_documented_range_are_named(templates, options, match):
+    with pytest.raises(nh.ParameterError, match=match):
+        nh.detect_sample(templates, np.ones(SR), **options)

@@ -1,8 +1,10 @@
 """``detect SAMPLE TRACK [--json] [--threshold T] [--iters N] [--free K] [--seed S]``.
 
 Is the sample used in the track, and where? Prints the score, the decision
-and the time ranges (see :func:`nmf_helpers.detect_sample`); ``--json``
-prints one JSON object instead, and nothing else on stdout.
+and, for each occurrence, where it plays in the track, which part of the
+sample it is, its tempo ratio and pitch shift (see
+:func:`nmf_helpers.detect_sample`); ``--json`` prints one JSON object with
+the same facts instead, and nothing else on stdout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,25 @@ def format_ranges(ranges, separator: str = ", ") -> str:
     return separator.join(f"{start:.2f}-{end:.2f} s" for start, end in ranges)
 
 
+def occurrence_rows(result) -> list[dict]:
+    """The occurrences of a :class:`~nmf_helpers.SampleDetection` as JSON-ready dicts.
+
+    Seconds and ratios rounded to 3 decimals (a millisecond), scores to 4.
+    """
+    return [
+        {
+            "track_start_s": round(o.track_start_s, 3),
+            "track_end_s": round(o.track_end_s, 3),
+            "sample_start_s": round(o.sample_start_s, 3),
+            "sample_end_s": round(o.sample_end_s, 3),
+            "tempo_ratio": round(o.tempo_ratio, 3),
+            "pitch_shift": round(o.pitch_shift, 3),
+            "score": round(o.score, 4),
+        }
+        for o in result.occurrences
+    ]
+
+
 def summary(result, sample, track) -> dict:
     """The JSON-ready facts of a :class:`~nmf_helpers.SampleDetection`."""
     return {
@@ -28,6 +49,8 @@ def summary(result, sample, track) -> dict:
         "threshold": result.threshold,
         "shift_semitones": result.shift,
         "ranges_s": [[round(start, 3), round(end, 3)] for start, end in result.ranges],
+        "tempo_ratio": round(result.tempo_ratio, 3),
+        "occurrences": occurrence_rows(result),
     }
 
 
@@ -51,6 +74,12 @@ def run(args) -> int:
     )
     if result.ranges:
         print(f"ranges: {format_ranges(result.ranges)}")
+    for o in result.occurrences:
+        print(
+            f"  track {o.track_start_s:.2f}-{o.track_end_s:.2f} s plays sample"
+            f" {o.sample_start_s:.2f}-{o.sample_end_s:.2f} s, tempo x{o.tempo_ratio:.3f},"
+            f" pitch {o.pitch_shift:+.1f} semitones (score {o.score:.3f})"
+        )
     return 0
 
 
