@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -42,41 +43,101 @@ def one_line_error(capsys) -> str:
     return err
 
 
+TRACK = str(nh.clip_path("sampling_track"))
+
+# detect_sample promises ranges within 0.5 s of the truth (its benchmark
+# measures them); the printed ranges are held to that, against clips.json.
+RANGE_TOLERANCE_S = 0.5
+
+
+def detect_json(capsys, *arguments) -> dict:
+    assert main(["detect", *arguments, "--json", *ITERS]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
 def test_detect_prints_score_decision_and_ranges(capsys):
-    status = main(["detect", SAMPLE, str(nh.clip_path("sampling_track")), *ITERS])
+    status = main(["detect", SAMPLE, TRACK, *ITERS])
     out = capsys.readouterr().out
     assert status == 0
     assert "the sample IS used" in out
-    assert "threshold 0.23" in out
-    assert "ranges: 1.11-10.00 s, 10.01-18.89 s" in out
+    assert f"threshold {nh.DETECTION_THRESHOLD:g}" in out
+    printed = re.search(r"ranges: (.*)", out).group(1)
+    found = [tuple(map(float, r.removesuffix(" s").split("-"))) for r in printed.split(", ")]
+    truth = nh.sample_ranges("sampling_track")
+    assert len(found) == len(truth)
+    for (start, end), (true_start, true_end) in zip(found, truth, strict=True):
+        assert abs(start - true_start) <= RANGE_TOLERANCE_S
+        assert abs(end - true_end) <= RANGE_TOLERANCE_S
+    # One line per occurrence: which part of the sample, how fast, how high.
+    assert out.count("plays sample 0.") == 2 and out.count("tempo x") == 2
 
 
 def test_detect_json_parses(capsys):
-    status = main(["detect", SAMPLE, str(nh.clip_path("unrelated_track")), "--json", *ITERS])
-    report = json.loads(capsys.readouterr().out)
-    assert status == 0
+    report = detect_json(capsys, SAMPLE, str(nh.clip_path("unrelated_track")))
     assert report["detected"] is False
-    assert report["ranges_s"] == []
+    assert report["ranges_s"] == [] and report["occurrences"] == []
     assert report["score"] < report["threshold"] == nh.DETECTION_THRESHOLD
     assert set(report) >= {"sample", "track", "score", "detected", "shift_semitones"}
 
 
+def test_detect_json_carries_each_occurrence(capsys):
+    """The same facts as the SampleDetection: track range, sample range, tempo ratio, pitch."""
+    report = detect_json(capsys, SAMPLE, TRACK)
+    result = nh.detect_sample(SAMPLE, TRACK, n_iter=int(ITERS[1]))
+    assert report["detected"] is True
+    assert len(report["occurrences"]) == len(result.occurrences) == 2
+    for row, occurrence in zip(report["occurrences"], result.occurrences, strict=True):
+        for key, value in row.items():
+            assert value == pytest.approx(getattr(occurrence, key), abs=1e-3), key
+    assert report["ranges_s"] == [
+        [o["track_start_s"], o["track_end_s"]] for o in report["occurrences"]
+    ]
+    assert report["tempo_ratio"] == pytest.approx(result.tempo_ratio, abs=1e-3)
+
+
+def test_detect_threshold_option_decides(capsys):
+    """--threshold reaches the decision: the same track, a threshold above its score."""
+    default = detect_json(capsys, SAMPLE, TRACK)
+    above = f"{default['score'] + 0.01:.4f}"
+    raised = detect_json(capsys, SAMPLE, TRACK, "--threshold", above)
+    assert default["detected"] is True
+    assert raised["detected"] is False and raised["occurrences"] == []
+    assert raised["threshold"] == float(above)
+    assert raised["score"] == default["score"]
+
+
+def test_detect_free_and_seed_reach_the_fit(capsys):
+    """--free and --seed change the fit exactly as n_free and seed do in detect_sample.
+
+    Ignoring either one gives the fit of (20 free, seed 3) or (5 free, seed 0),
+    whose scores differ from this one's.
+    """
+    default = detect_json(capsys, SAMPLE, TRACK)
+    chosen = detect_json(capsys, SAMPLE, TRACK, "--free", "5", "--seed", "3")
+    expected = nh.detect_sample(SAMPLE, TRACK, n_iter=int(ITERS[1]), n_free=5, seed=3)
+    assert chosen["score"] == pytest.approx(expected.score, abs=1e-4)
+    assert chosen["score"] != default["score"]
+
+
 def test_scan_writes_a_csv_and_refuses_to_overwrite_it(folder, tmp_path, capsys):
     output = tmp_path / "results.csv"
-    status = main(["scan", SAMPLE, str(folder), "-o", str(output), "--jobs", "2", *ITERS])
+    status = main(["scan", SAMPLE, str(folder), "-o", str(output), "--jobs", "1", *ITERS])
     assert status == 0
-    assert "the sample is in 2 of 3 files" in capsys.readouterr().out
+    assert f"{SAMPLE}: in 2 of 3 tracks" in capsys.readouterr().out
     with open(output, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["path"].rsplit("/", 1)[-1] for row in rows] == [
+    assert [row["track"].rsplit("/", 1)[-1] for row in rows] == [
         "a_sampling.wav",
         "b_unrelated.flac",
         "c_quiet_sampling.wav",
     ]
     assert [row["decision"] for row in rows] == ["yes", "no", "yes"]
-    assert rows[0]["ranges"] == rows[2]["ranges"] == "1.11-10.00"
+    assert rows[0]["track_ranges"] == rows[2]["track_ranges"]  # gain changes nothing
+    found = [float(t) for t in rows[0]["track_ranges"].split("-")]
+    truth = nh.sample_ranges("sampling_track")[0]  # the first copy, whole in the 11 s excerpt
+    assert found == pytest.approx(truth, abs=0.5)  # the detector's stated range accuracy
     assert float(rows[0]["score"]) == pytest.approx(float(rows[2]["score"]), abs=1e-3)
-    assert rows[1]["ranges"] == "" and rows[1]["error"] == ""
+    assert rows[1]["track_ranges"] == "" and rows[1]["error"] == ""
 
     before = output.read_bytes()
     status = main(["scan", SAMPLE, str(folder), "-o", str(output), *ITERS])
@@ -93,7 +154,7 @@ def test_scan_records_unreadable_and_silent_files_then_exits_2(tmp_path, capsys)
     output = tmp_path / "results.csv"
     status = main(["scan", SAMPLE, str(folder), "-o", str(output), "--jobs", "1", *ITERS])
     assert status == 2
-    assert "2 of 2 files could not be checked" in one_line_error(capsys)
+    assert "2 of 2 pairs could not be checked" in one_line_error(capsys)
     with open(output, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["decision"] for row in rows] == ["error", "error"]

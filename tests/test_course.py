@@ -382,7 +382,7 @@ def code_change(change):
 
 
 def write_submissions(folder: Path, release: Path, source: Path, out_dir: Path) -> dict:
-    """Nine students, and the automatic points each must get (from 18)."""
+    """Seven students, and the automatic points each must get (from 18)."""
     vandalism = f"""
 from pathlib import Path
 Path({str(out_dir / "results.json")!r}).write_text("{{}}")
@@ -392,14 +392,9 @@ Path({str(folder / "solution" / "1_kl_nmf.ipynb")!r}).write_text("overwritten")
         "solution": ({}, set()),
         "untouched": (None, set(FULL)),
         "euclidean": ({"1_kl_nmf": {"task1_code": code_change(EUCLIDEAN)}}, WRONG["euclidean"][1]),
-        "transposed": (
-            {"1_kl_nmf": {"task1_code": code_change(TRANSPOSED)}},
-            WRONG["transposed"][1],
-        ),
-        "w_updated": (
-            {"3_sample_processing": {"task3_code": code_change(W_UPDATED)}},
-            WRONG["w_updated"][1],
-        ),
+        # "transposed" and "w_updated" are graded from their code by
+        # test_a_wrong_submission_loses_exactly_what_it_broke; one wrong submission
+        # through nbgrader is enough to show the path, and each costs ~20 s here.
         # stopped by the cell timeout after the function is defined: nothing lost
         "while_true": (
             {
@@ -438,14 +433,14 @@ Path({str(folder / "solution" / "1_kl_nmf.ipynb")!r}).write_text("overwritten")
     return expected
 
 
-@pytest.mark.slow
 def test_grading_run_scores_each_submission_and_resumes(course, tmp_path, capsys):
     course_dir, release, source = course
     submissions, out_dir = tmp_path / "submissions", tmp_path / "grades"
     expected = write_submissions(submissions, release, source, out_dir)
     solution_before = (submissions / "solution" / "1_kl_nmf.ipynb").read_bytes()
     start = time.perf_counter()
-    csv_path = grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir)
+    # 10 s per cell: the solution's slowest graded cell takes about 1 s; the loop waits it out.
+    csv_path = grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
     seconds = time.perf_counter() - start
     results = json.loads((out_dir / "results.json").read_text())
     for student, tests in expected.items():
@@ -482,6 +477,6 @@ def test_grading_run_scores_each_submission_and_resumes(course, tmp_path, capsys
         print(f"\ngrading {len(expected)} submissions took {seconds:.0f} s: {timings}")
     # a second run grades nobody again
     before = csv_path.read_text()
-    grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir)
+    grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
     assert csv_path.read_text() == before
     assert json.loads((out_dir / "results.json").read_text()) == results

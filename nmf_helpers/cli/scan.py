@@ -1,69 +1,109 @@
-"""``scan SAMPLE FOLDER [-o OUT.csv] [--jobs J] [--force] [--threshold T] [--iters N]``.
+"""``scan SAMPLE... CATALOGUE [-o OUT.csv] [--jobs J | --scheduler tcp://HOST:PORT] [--resume]``.
 
-Check one sample against every audio file in a folder (not its subfolders)
-and write a CSV: path, score, decision, best pitch shift, time ranges, and
-the error for a file that could not be checked. The sample's templates are
-learned once and loaded by each worker process when it starts; the files are
-shared among ``--jobs`` processes, each limited to its share of the cores
-(BLAS and numba threads), so the processes do not fight over them.
+Check every sample against every track of a catalogue and write one CSV row
+per (sample, track) pair: decision, score, the stage that decided (first pass
+or full fit), pitch shift, tempo ratio, where each occurrence plays in the
+track and which part of the sample it is, or the error for that pair. The
+CATALOGUE is an audio file, a folder (its audio files, not its subfolders),
+or a text file listing tracks one a line (``#`` starts a comment; relative
+paths count from the list's folder). A listed track that is missing or not
+audio gives error rows, not a crash; the command then ends with one line
+and exit status 2.
 
-A file that cannot be checked (unreadable, silent) does not stop the scan:
-its row says why, and the command ends with one line and exit status 2.
-Whether the CSV can be written is checked before the scan; it appears
-complete at the end or not at all (:mod:`nmf_helpers.cli._outputs`).
+How the work is shared (:mod:`nmf_helpers.catalogue`): each sample's
+templates are learned once, here; each track is decoded once for all its
+pairs; each pair gets a short first pass and, if it may match, the full fit.
+
+Who does the work: with ``--jobs 1`` this process, pair after pair; otherwise
+Dask distributed, on a ``LocalCluster`` of ``--jobs`` worker processes (one
+thread each, BLAS and numba held to one thread) or on a running cluster
+(``--scheduler tcp://HOST:PORT``, whose workers must see the files at the
+same paths). Only a few tracks are in flight at a time (two per worker), so
+memory stays bounded however long the catalogue. A worker that dies loses
+only the pair it was checking, which runs again elsewhere; a pair whose
+second worker dies too (the local cluster allows one failure; a cluster you
+start allows what its scheduler's ``allowed-failures`` says) gets an error
+row. The results are the same bit for bit whichever runs them, on one machine.
+
+The rows reach ``OUT.csv.partial`` as they finish (one line each, flushed):
+a first line with the settings, the CSV header, then rows in the order they
+finished. A stopped scan (Ctrl-C, SIGTERM, a kill, a crash) leaves that file;
+``--resume`` reads it, drops a line cut in half, checks the settings are the
+same and checks only the pairs not in it. Without ``--resume`` a leftover
+partial file is refused (``--force`` starts over). When every pair is done,
+``OUT.csv`` is written in one go, sorted (samples in the order given, tracks
+in catalogue order), moved into place atomically, and the partial file is
+removed: ``OUT.csv`` is complete or absent, never half written, and is the
+same file whether the scan ran at once or was stopped and resumed. One run at
+a time writes them (:mod:`nmf_helpers.cli._outputs`); no input is ever one of
+them.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
-import functools
-import multiprocessing
+import importlib.util
+import io
+import json
+import logging
 import os
-import pickle
 import signal
-import tempfile
+import uuid
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 import nmf_helpers as nh
 
-from .._threads import usable_cores
-from .._validation import check_int, check_real
+from .._threads import library_threads, usable_cores
+from .._validation import check_int
+from ..catalogue import (
+    ROW_FIELDS,
+    SCREEN_ITERATIONS,
+    SCREEN_MARGIN,
+    ScanSettings,
+    check_pair_unchecked,
+    error_fields,
+    load_track_unchecked,
+)
 from . import UsageError, note, one_line_warning
-from ._interrupts import checkpoint
+from ._interrupts import Interrupted, checkpoint
 from ._outputs import Outputs
-from .detect import add_detection_options, format_ranges
+from .detect import add_detection_options
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
-COLUMNS = ["path", "score", "decision", "shift_semitones", "ranges", "error"]
+COLUMNS = ["sample", "track", *ROW_FIELDS]
 
-# Thread pools that read their size from the environment when they start.
-_THREAD_VARIABLES = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
+#: First characters of a partial file's first line (then the settings, as JSON).
+PARTIAL_MARK = "# nmf_helpers scan, settings: "
 
-_templates = None  # the sample's templates, set once in each worker process
-_stopping = False  # a worker told to stop (SIGTERM) skips the files still queued
+#: Sample rate of every scan (the detector's).
+SR = 22050
+
+# Worker threads of the local cluster: set before each worker starts, so that
+# BLAS and numba size their pools once, at one thread (the workers are the parallelism).
+_WORKER_ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
 
 
-def audio_files(folder: Path, exclude: Path) -> list[Path]:
-    """Audio files directly in ``folder``, sorted, without ``exclude``."""
-    if not folder.exists():
-        raise FileNotFoundError(f"scan: no such folder: {str(folder)!r}")
-    if not folder.is_dir():
-        raise UsageError(f"scan: {str(folder)!r} is not a folder")
+# -- the catalogue ------------------------------------------------------------------------------
+
+
+def _audio_in(folder: Path, exclude: set[Path]) -> list[str]:
     files = [
-        path
+        str(path)
         for path in sorted(folder.iterdir())
-        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file() and path.resolve() != exclude
+        if path.suffix.lower() in AUDIO_SUFFIXES
+        and path.is_file()
+        and path.resolve() not in exclude
     ]
     if not files:
         kinds = ", ".join(sorted(AUDIO_SUFFIXES))
@@ -71,171 +111,399 @@ def audio_files(folder: Path, exclude: Path) -> list[Path]:
     return files
 
 
-@contextlib.contextmanager
-def _worker_threads(threads: int):
-    """Set the thread-pool sizes that processes started inside inherit.
-
-    Worker processes are spawned (not forked), so BLAS and numba read these
-    variables fresh when the worker imports numpy; this process keeps the
-    pools it already has, and the variables are restored afterwards.
-    """
-    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
-    os.environ.update({name: str(threads) for name in _THREAD_VARIABLES})
+def _listed(listing: Path, exclude: set[Path]) -> list[str]:
     try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+        text = listing.read_text()
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"scan: {str(listing)!r} is neither audio ({', '.join(sorted(AUDIO_SUFFIXES))})"
+            " nor a text file listing tracks one a line"
+        ) from None
+    tracks = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(line) if os.path.isabs(line) else listing.parent / line
+        if path.resolve() not in exclude:
+            tracks.append(str(path))
+    if not tracks:
+        raise UsageError(f"scan: the list {str(listing)!r} names no track")
+    return list(dict.fromkeys(tracks))  # a track listed twice is checked once
+
+
+def catalogue_tracks(catalogue: Path, samples: list[Path]) -> list[str]:
+    """The tracks of ``catalogue`` (file, folder or list), without the samples themselves."""
+    if not catalogue.exists():
+        raise FileNotFoundError(f"scan: no such folder or file: {str(catalogue)!r}")
+    exclude = {sample.resolve() for sample in samples}  # a sample against itself says nothing
+    if catalogue.is_dir():
+        return _audio_in(catalogue, exclude)
+    if catalogue.suffix.lower() in AUDIO_SUFFIXES:
+        return [str(catalogue)]
+    return _listed(catalogue, exclude)
+
+
+# -- the partial file ---------------------------------------------------------------------------
+
+
+def _csv_line(values) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+class Partial:
+    """``OUT.csv.partial``: the pairs done so far, a line each, flushed as they finish.
+
+    Open it only under the output's lock (:meth:`Outputs.writing`).
+    """
+
+    def __init__(self, path: Path, settings: dict, *, resume: bool, force: bool):
+        self.path, self.settings = path, settings
+        self.done: dict[tuple[str, str], list[str]] = {}
+        if os.path.lexists(path):
+            if not (resume or force):
+                raise UsageError(
+                    f"scan: {path} holds the rows of a stopped scan; pass --resume to go on"
+                    " with it, or --force to start over"
+                )
+            if resume:
+                self._read()
             else:
-                os.environ[name] = value
+                path.unlink()
+        elif resume:
+            note("scan", f"nothing to resume ({path} does not exist): checking every pair")
+        fresh = not self.done and not os.path.lexists(path)
+        self.handle = open(path, "a", newline="")  # closed by close()
+        if fresh:
+            self.handle.write(PARTIAL_MARK + json.dumps(settings, sort_keys=True) + "\n")
+            self.handle.write(_csv_line(COLUMNS))
+            self.handle.flush()
+        self.added = 0
+
+    def _refuse(self, problem: str) -> None:
+        raise UsageError(f"scan: {self.path} {problem}; rerun with the same options, or --force")
+
+    def _read(self) -> None:
+        with open(self.path, newline="") as handle:
+            text = handle.read()
+        complete = text[: text.rfind("\n") + 1]  # a line cut in half by a kill is dropped
+        lines = complete.splitlines()
+        if len(lines) < 2 or not lines[0].startswith(PARTIAL_MARK):
+            self._refuse("is not the partial file of a scan")
+        try:
+            settings = json.loads(lines[0][len(PARTIAL_MARK) :])
+        except json.JSONDecodeError:
+            self._refuse("is not the partial file of a scan")
+        for name, value in self.settings.items():
+            if settings.get(name) != value:
+                self._refuse(f"was made with {name} = {settings.get(name)}, not {value}")
+        rows = list(csv.reader(lines[1:]))
+        if rows[0] != COLUMNS:
+            self._refuse("has other columns than this version of scan writes")
+        for row in rows[1:]:
+            if len(row) == len(COLUMNS):
+                self.done[row[0], row[1]] = row
+        if len(complete) != len(text):
+            with open(self.path, "r+") as handle:
+                handle.truncate(len(complete.encode()))
+
+    def add(self, sample: str, track: str, fields: dict[str, str]) -> None:
+        row = [sample, track, *(fields.get(name, "") for name in ROW_FIELDS)]
+        self.handle.write(_csv_line(row))
+        self.handle.flush()  # a killed scan keeps every row it finished
+        self.done[sample, track] = row
+        self.added += 1
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
-def _use_templates(templates) -> None:
-    global _templates
-    _templates = templates
+# -- who does the work --------------------------------------------------------------------------
 
 
-def _stop_worker(signum, frame) -> None:
-    """SIGTERM in a worker: end its file now, skip the rest, exit as a process should.
-
-    ``SystemExit`` lets the worker's exit handlers run (a worker killed
-    outright leaves the semaphores of numba and tqdm to the resource
-    tracker, which warns about them).
-    """
-    global _stopping
-    _stopping = True
-    raise SystemExit(128 + signum)
+def _load_track(path: str, sr: int):
+    return load_track_unchecked(os.path.abspath(path), sr)
 
 
-def _start_worker(templates_file: str) -> None:
-    """Load the sample's templates once per worker process.
-
-    The worker ignores SIGINT: Ctrl-C reaches every process of the terminal,
-    and the main process, which stops the workers (SIGTERM), reports it in one line.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
-    warnings.showwarning = one_line_warning
-    with open(templates_file, "rb") as handle:
-        _use_templates(pickle.load(handle))
+def _check_pair(templates, track, settings, label: str) -> dict[str, str]:
+    checkpoint(f"pair:{label}@{os.getpid()}")  # the fault-injection tests find the worker here
+    return check_pair_unchecked(templates, track, settings)
 
 
-def check_file(path: Path, *, threshold: float, n_iter: int, n_free: int, seed: int) -> dict:
-    """One CSV row for ``path``; problems with the file go in its error column."""
-    if _stopping:
-        return {"path": str(path), "decision": "error", "error": "scan stopped"}
-    try:
-        result = nh.detect_sample(
-            _templates, path, threshold=threshold, n_iter=n_iter, n_free=n_free, seed=seed
-        )
-    except (nh.ParameterError, FileNotFoundError, OSError) as error:
-        return {"path": str(path), "decision": "error", "error": str(error)}
-    except Exception as error:  # one odd file must not end a scan of thousands
-        return {"path": str(path), "decision": "error", "error": f"{type(error).__name__}: {error}"}
-    return {
-        "path": str(path),
-        "score": f"{result.score:.4f}",
-        "decision": "yes" if result.detected else "no",
-        "shift_semitones": f"{result.shift:+g}",
-        "ranges": format_ranges(result.ranges, "; ").replace(" s", ""),
-        "error": "",
+def _same(value):
+    """A value as a task of its own: the scheduler keeps it, and can give it again."""
+    return value
+
+
+class _QuietWorker:
+    """Local workers: Ctrl-C is for the scan process (it stops them), warnings in one line."""
+
+    name = "nmf_helpers-scan"
+
+    def setup(self, worker) -> None:
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        warnings.showwarning = one_line_warning
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int):
+    """A Dask client of the cluster at ``scheduler``, or of a LocalCluster of ``jobs`` workers."""
+    import dask
+    import distributed
+
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise UsageError(
+                f"scan: cannot reach the Dask scheduler at {scheduler!r} ({error});"
+                " start it (dask scheduler) or check --scheduler"
+            ) from None
+        with client:
+            yield client
+        return
+    environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **_WORKER_ENVIRONMENT}
+    settings = {
+        "distributed.scheduler.allowed-failures": 1,  # a pair whose worker dies runs once more
+        "distributed.nanny.pre-spawn-environ": environment,
     }
+    with (
+        dask.config.set(settings),
+        distributed.LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        plugin = type("QuietWorker", (_QuietWorker, WorkerPlugin), {})
+        with contextlib.suppress(Exception):  # a quieter worker is a nicety, not a need
+            client.register_plugin(plugin())
+        yield client
 
 
-def _check_all(files: list[Path], templates, jobs: int, check) -> dict[Path, dict]:
-    """Rows for every file, checked by ``jobs`` processes, with a progress bar."""
-    rows = {}
-    with tqdm(total=len(files), desc="scan", unit="file", disable=None) as bar:
-        if jobs == 1:  # no process to start: check here
-            _use_templates(templates)
-            for path in files:
-                rows[path] = check(path)
-                bar.update()
-                checkpoint("row")
-            return rows
-        # The templates reach the workers through a file, not as initargs:
-        # Python 3.11 writes initargs into a pipe whose read end it still
-        # holds, so a worker dying at start-up with more than the pipe's
-        # 64 KB unread (the templates are ~0.5 MB) would block scan forever.
-        with tempfile.TemporaryDirectory(prefix="nmf_helpers_scan_") as folder:
-            templates_file = os.path.join(folder, "templates.pickle")
-            with open(templates_file, "wb") as handle:
-                pickle.dump(templates, handle)
-            with (
-                _worker_threads(max(1, usable_cores() // jobs)),
-                ProcessPoolExecutor(
-                    max_workers=jobs,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(templates_file,),
-                ) as pool,
-            ):
-                futures = {pool.submit(check, path): path for path in files}
-                try:
-                    for future in as_completed(futures):
-                        rows[futures[future]] = future.result()
-                        bar.update()
-                        checkpoint("row")
-                except BaseException:  # interrupted: stop the workers now, not after their files
-                    for worker in multiprocessing.active_children():
-                        worker.terminate()  # SIGTERM: see _stop_worker
-                    pool.shutdown(cancel_futures=True)
-                    raise
-    return rows
+def _dashboard(client) -> str:
+    if importlib.util.find_spec("bokeh") is None:
+        return "none (pip install bokeh to watch the workers)"
+    return client.dashboard_link
 
 
-def _jobs(requested: int, n_files: int) -> int:
-    """Worker processes: at most one per usable core (said in a note) and per file."""
+def run_pairs(templates, tracks, todo, settings, emit, *, client=None) -> None:
+    """Check the pairs ``todo``, calling ``emit(i, j, fields)`` as each one finishes.
+
+    Parameters
+    ----------
+    templates : list of SampleTemplates
+        Sample ``i``'s templates are ``templates[i]``.
+    tracks : list of str
+        Track ``j``'s path is ``tracks[j]``.
+    todo : dict of int to list of int
+        Track index -> the sample indices to check it against.
+    settings : ScanSettings
+    emit : callable (i, j, fields)
+        Called in this process with the CSV fields of pair (i, j).
+    client : distributed.Client or None
+        None: here, in order. A client: on its cluster, a few tracks at a time.
+    """
+    if client is None:
+        # One BLAS and numba thread, as on the workers: the same arithmetic, the same bits.
+        with library_threads(1):
+            for j, sample_indices in todo.items():
+                track = _load_track(tracks[j], SR)
+                for i in sample_indices:
+                    emit(i, j, _check_pair(templates[i], track, settings, f"{i}-{j}"))
+        return
+    import distributed
+
+    run = uuid.uuid4().hex[:8]  # keys of this scan, apart from any other on the cluster
+    kept = [client.submit(_same, t, key=f"scan-{run}-sample-{i}") for i, t in enumerate(templates)]
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    waiting = collections.deque(todo)
+    live: dict[int, list] = {}  # track index -> [its future, pairs still running]
+    where = {}
+    running = distributed.as_completed()
+
+    def feed() -> None:
+        while waiting and len(live) < 2 * workers + 1:
+            j = waiting.popleft()
+            track = client.submit(_load_track, tracks[j], SR, key=f"scan-{run}-track-{j}")
+            live[j] = [track, len(todo[j])]
+            for i in todo[j]:
+                future = client.submit(
+                    _check_pair, kept[i], track, settings, f"{i}-{j}", key=f"scan-{run}-{i}-{j}"
+                )
+                where[future.key] = (i, j)
+                running.add(future)
+
+    feed()
+    for future in running:
+        i, j = where.pop(future.key)
+        try:
+            fields = future.result()
+        except distributed.KilledWorker:
+            fields = error_fields("the workers checking this pair died (twice or more)")
+        except Exception as error:  # the cluster's own troubles, for this pair only
+            fields = error_fields(f"{type(error).__name__}: {error}")
+        future.release()
+        emit(i, j, fields)
+        live[j][1] -= 1
+        if not live[j][1]:
+            del live[j]  # the track's waveform is let go
+        feed()
+
+
+def _jobs(requested: int | None, n_pairs: int) -> int:
+    """Local workers: one per usable core unless asked otherwise, at most one per pair."""
     cores = usable_cores()
-    if requested > cores:
+    if requested is None:
+        requested = cores
+    elif requested > cores:
         note("scan", f"--jobs {requested} is more than the {cores} usable cores; using {cores}")
-    return min(requested, cores, n_files)
+    return max(1, min(requested, cores, n_pairs))
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def _check_partial_place(partial: Path, inputs: list) -> None:
+    """The partial file is neither a folder nor one of the inputs."""
+    if partial.is_dir():
+        raise UsageError(f"scan: {partial} is a folder; move it away or choose another -o")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, partial):
+                raise UsageError(
+                    f"scan: the input {source} is also the partial file {partial};"
+                    " choose another -o, so that the input is not overwritten"
+                )
 
 
 def run(args) -> int:
-    check_int("scan", "--jobs", args.jobs, minimum=1)
+    if args.jobs is not None:
+        check_int("scan", "--jobs", args.jobs, minimum=1)
     check_int("scan", "--iters", args.iters, minimum=1)
     check_int("scan", "--free", args.free, minimum=0)
-    check_real("scan", "--threshold", args.threshold, minimum=-1.0, maximum=1.0)
-    # The sample itself may sit in the folder: checking it against itself says nothing.
-    files = audio_files(Path(args.folder), exclude=Path(args.sample).resolve())
-    output = Outputs.file("scan", args.output, force=args.force, inputs=[args.sample, *files])
-    jobs = _jobs(args.jobs, len(files))
+    check_int("scan", "--screen-iters", args.screen_iters, minimum=0)
+    settings = ScanSettings(
+        n_iter=args.iters,
+        n_free=args.free,
+        threshold=args.threshold,
+        seed=args.seed,
+        screen_iter=args.screen_iters,
+        screen_margin=SCREEN_MARGIN,
+    )
+    samples = [Path(sample) for sample in args.samples]
+    catalogue = Path(args.catalogue)
+    tracks = catalogue_tracks(catalogue, samples)
+    listing = [catalogue] if catalogue.is_file() else []
+    inputs = [*samples, *listing, *(track for track in tracks if os.path.exists(track))]
+    output = Outputs.file("scan", args.output, force=args.force, inputs=inputs)
+    partial = Path(f"{args.output}.partial")
+    _check_partial_place(partial, inputs)
+    names = [str(sample) for sample in samples]
+    total = len(samples) * len(tracks)
+    jobs = _jobs(args.jobs, total)
     with output.writing():
-        templates = nh.learn_sample(args.sample, seed=args.seed)
-        check = functools.partial(
-            check_file,
-            threshold=args.threshold,
-            n_iter=args.iters,
-            n_free=args.free,
-            seed=args.seed,
-        )
-        checkpoint("scan")
-        rows = _check_all(files, templates, jobs, check)
+        record = {**vars(settings), "sr": SR}
+        journal = Partial(partial, record, resume=args.resume, force=args.force)
+        try:
+            todo = {}
+            for j, track in enumerate(tracks):
+                missing = [i for i, name in enumerate(names) if (name, track) not in journal.done]
+                if missing:
+                    todo[j] = missing
+            with contextlib.ExitStack() as stack:
+                client = None
+                if todo and (args.scheduler is not None or jobs > 1):
+                    client = stack.enter_context(dask_client(args.scheduler, jobs))
+                    print(f"dashboard: {_dashboard(client)}", flush=True)
+                templates = [nh.learn_sample(sample, seed=args.seed) for sample in samples]
+                checkpoint("scan")
+                already = total - sum(map(len, todo.values()))
+                bar = stack.enter_context(
+                    tqdm(total=total, initial=already, desc="scan", unit="pair", disable=None)
+                )
+
+                def emit(i: int, j: int, fields: dict[str, str]) -> None:
+                    journal.add(names[i], tracks[j], fields)
+                    bar.update()
+                    checkpoint("row")
+
+                run_pairs(templates, tracks, todo, settings, emit, client=client)
+        except BaseException as stop:
+            journal.close()
+            if not journal.done:
+                journal.remove()  # nothing to resume: as if the scan had not started
+            elif isinstance(stop, Interrupted):
+                stop.outcome = (
+                    f"{len(journal.done)} of {total} pairs are in {partial};"
+                    " rerun with --resume to check the others"
+                )
+            raise
+        journal.close()
+        rows = [journal.done[name, track] for name in names for track in tracks]
         with open(output.temp(output.names[0]), "w", newline="") as handle:
-            writer = csv.DictWriter(handle, COLUMNS, restval="")
-            writer.writeheader()
-            writer.writerows(rows[path] for path in files)
-    found = sum(row["decision"] == "yes" for row in rows.values())
-    failed = [row for row in rows.values() if row["decision"] == "error"]
-    print(f"the sample is in {found} of {len(files)} files; wrote {args.output}")
+            handle.write(_csv_line(COLUMNS))
+            handle.writelines(_csv_line(row) for row in rows)
+    journal.remove()  # OUT.csv is in place: the rows are safe there
+    decision = COLUMNS.index("decision")
+    for name in names:
+        found = sum(row[0] == name and row[decision] == "yes" for row in rows)
+        print(f"{name}: in {found} of {len(tracks)} tracks")
+    screened = sum(row[COLUMNS.index("stage")] == "first pass" for row in rows)
+    print(f"{screened} of {total} pairs were ruled out by the first pass; wrote {args.output}")
+    failed = [row for row in rows if row[decision] == "error"]
     if failed:
         raise UsageError(
-            f"{len(failed)} of {len(files)} files could not be checked"
-            f" (first: {failed[0]['error']}); see the error column of {args.output}"
+            f"{len(failed)} of {total} pairs could not be checked"
+            f" (first: {failed[0][COLUMNS.index('error')]}); see the error column of {args.output}"
         )
     return 0
 
 
 def add_parser(subparsers) -> None:
     scan = subparsers.add_parser(
-        "scan", help="check one sample against every audio file in a folder; write a CSV"
+        "scan", help="check samples against every track of a catalogue; write a CSV"
     )
-    scan.add_argument("sample", help="the sample, an audio file")
-    scan.add_argument("folder", help="folder of tracks (wav, flac, ogg, mp3, ...)")
+    scan.add_argument("samples", nargs="+", metavar="SAMPLE", help="the samples, audio files")
+    scan.add_argument(
+        "catalogue", metavar="CATALOGUE", help="an audio file, a folder, or a list of tracks"
+    )
     scan.add_argument("-o", "--output", default="scan.csv", help="CSV to write (default scan.csv)")
-    scan.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    scan.add_argument("--force", action="store_true", help="overwrite the CSV if it exists")
+    scan.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="local worker processes (default: one per core; 1 checks here, without Dask)",
+    )
+    scan.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="a running Dask scheduler to send the pairs to (instead of local workers)",
+    )
+    scan.add_argument(
+        "--resume", action="store_true", help="go on with the pairs a stopped scan left undone"
+    )
+    scan.add_argument(
+        "--force", action="store_true", help="overwrite the CSV (and a stopped scan's rows)"
+    )
+    scan.add_argument(
+        "--screen-iters",
+        type=int,
+        default=SCREEN_ITERATIONS,
+        help=f"iterations of the first pass (default {SCREEN_ITERATIONS}; 0: full fit for all)",
+    )
     add_detection_options(scan)
     scan.set_defaults(run=run)

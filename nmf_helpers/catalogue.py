@@ -1,0 +1,207 @@
+"""A catalogue scan, one (sample, track) pair at a time: the work ``scan`` distributes.
+
+``scan SAMPLE... CATALOGUE`` (:mod:`nmf_helpers.cli.scan`) checks every
+sample against every track. The work is cut so that nothing is done twice:
+
+- each sample's templates are learned once (:func:`nmf_helpers.learn_sample`),
+  in the process that starts the scan;
+- each track is decoded once (:func:`load_track_unchecked`), however many
+  samples it is checked against; the waveform is kept while its pairs run;
+- each pair (:func:`check_pair_unchecked`) gets a *first pass*, a fit of
+  :data:`SCREEN_ITERATIONS` iterations read the same way as the full one;
+  a pair whose first-pass score is more than :data:`SCREEN_MARGIN` below the
+  decision threshold cannot match and is decided there. Only the pairs the
+  first pass keeps pay for the full fit.
+
+The cost therefore grows as ``S * T`` first passes plus ``kept * T * S`` full
+fits (``kept``: the share the first pass keeps), each in proportion to the
+track's length, plus ``T`` decodings and ``S`` learnings, which are small.
+``benchmarks/bench_scan.py`` measures each term: the first pass costs about
+half a full fit, not 0.15, because the detector's alignment of the
+activations costs the same whatever the iterations.
+
+A pair's outcome is a dict of CSV fields (:data:`ROW_FIELDS`); a track that
+cannot be read or checked gives an error row for each of its pairs, never an
+exception, so one odd file does not stop a scan of thousands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import ParameterError, check_int, check_real, check_seed
+from .audio import load_audio
+from .detection import DETECTION_THRESHOLD, SampleTemplates, detect_sample
+
+__all__ = [
+    "ROW_FIELDS",
+    "SCREEN_ITERATIONS",
+    "SCREEN_MARGIN",
+    "ScanSettings",
+    "Track",
+]
+
+#: Iterations of the first pass. The activations of a fit this short already
+#: follow the sample where it plays; ``benchmarks/bench_scan.py`` checks that
+#: no positive of ``benchmarks/bench_detection.py`` is lost.
+SCREEN_ITERATIONS = 15
+
+#: A pair is ruled out when its first-pass score is below the decision
+#: threshold minus this margin (``benchmarks/bench_scan.py`` prints the
+#: smallest margin that keeps every positive; this one is wider).
+SCREEN_MARGIN = 0.1
+
+#: The CSV fields of one pair, besides the sample and track that name it.
+ROW_FIELDS = [
+    "decision",
+    "score",
+    "stage",
+    "shift_semitones",
+    "tempo_ratio",
+    "track_ranges",
+    "sample_ranges",
+    "error",
+]
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """How each pair is checked; the same for every pair of a scan.
+
+    Parameters
+    ----------
+    n_iter : int >= 1
+        KL NMF iterations of the full fit.
+    n_free : int >= 0
+        Free components for everything in the track that is not the sample.
+    threshold : float in [-1, 1]
+        Decision threshold on the score.
+    seed : int
+        Seed of every fit's initialisation.
+    screen_iter : int >= 0
+        Iterations of the first pass; 0 (or ``>= n_iter``) checks every
+        pair with the full fit.
+    screen_margin : float >= 0
+        How far below ``threshold`` a first-pass score rules the pair out.
+    """
+
+    n_iter: int = 100
+    n_free: int = 20
+    threshold: float = DETECTION_THRESHOLD
+    seed: int = 0
+    screen_iter: int = SCREEN_ITERATIONS
+    screen_margin: float = SCREEN_MARGIN
+
+    def __post_init__(self):
+        function = "scan"
+        check_int(function, "n_iter", self.n_iter, minimum=1)
+        check_int(function, "n_free", self.n_free, minimum=0)
+        check_real(function, "threshold", self.threshold, minimum=-1.0, maximum=1.0)
+        check_seed(function, self.seed)
+        check_int(function, "screen_iter", self.screen_iter, minimum=0)
+        check_real(function, "screen_margin", self.screen_margin, minimum=0.0, maximum=2.0)
+
+    @property
+    def screens(self) -> bool:
+        """Does a first pass run (it must be shorter than the full fit to pay)?"""
+        return 0 < self.screen_iter < self.n_iter
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """A catalogue track, decoded once for all its pairs.
+
+    Attributes
+    ----------
+    path : str
+        The track as the catalogue names it.
+    x : np.ndarray [shape=(n_samples,), float32] or None
+        The mono waveform at the scan's sample rate; None if it could not be read.
+    error : str
+        Why it could not be read ("" when it was).
+    """
+
+    path: str
+    x: np.ndarray | None
+    error: str = ""
+
+
+def _reason(error: Exception) -> str:
+    """An exception as one line for the CSV's error column."""
+    known = isinstance(error, ParameterError | OSError)
+    text = str(error) if known else f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
+def load_track_unchecked(path: str, sr: int) -> Track:
+    """Decode ``path`` at ``sr``; a file that cannot be read gives a Track with its error."""
+    try:
+        x, _ = load_audio(Path(path), sr=sr)
+    except Exception as error:  # one odd file must not end a scan of thousands
+        return Track(path, None, _reason(error))
+    return Track(path, x)
+
+
+def error_fields(error: str) -> dict[str, str]:
+    """The CSV fields of a pair that could not be checked."""
+    return {"decision": "error", "error": " ".join(error.split())}
+
+
+def _ranges(pairs) -> str:
+    return "; ".join(f"{start:.2f}-{end:.2f}" for start, end in pairs)
+
+
+def result_fields(result, stage: str) -> dict[str, str]:
+    """The CSV fields of a :class:`~nmf_helpers.SampleDetection` (``stage``: which fit decided).
+
+    Per occurrence: where it plays in the track and which part of the sample
+    it is (seconds, ``start-end``, ``; `` between occurrences).
+    """
+    occurrences = result.occurrences
+    track_ranges = [(o.track_start_s, o.track_end_s) for o in occurrences]
+    sample_ranges = [(o.sample_start_s, o.sample_end_s) for o in occurrences]
+    return {
+        "decision": "yes" if result.detected else "no",
+        "score": f"{result.score:.4f}",
+        "stage": stage,
+        "shift_semitones": f"{result.shift:+g}",
+        "tempo_ratio": f"{result.tempo_ratio:.3f}",
+        "track_ranges": _ranges(track_ranges),
+        "sample_ranges": _ranges(sample_ranges),
+        "error": "",
+    }
+
+
+def check_pair_unchecked(
+    templates: SampleTemplates, track: Track, settings: ScanSettings
+) -> dict[str, str]:
+    """The CSV fields of one pair: first pass, then the full fit if the pair may match.
+
+    Never raises for a bad track: its problem goes in the error field.
+    """
+    if track.x is None:
+        return error_fields(track.error)
+    options = {
+        "n_free": settings.n_free,
+        "threshold": settings.threshold,
+        "seed": settings.seed,
+        "sr": templates.sr,
+    }
+    try:
+        if settings.screens:
+            first = detect_sample(templates, track.x, n_iter=settings.screen_iter, **options)
+            if not first.score >= settings.threshold - settings.screen_margin:
+                fields = result_fields(first, "first pass")
+                # Ruled out, whatever the short fit found at the user's threshold.
+                fields.update(decision="no", track_ranges="", sample_ranges="")
+                return fields
+        result = detect_sample(templates, track.x, n_iter=settings.n_iter, **options)
+    except Exception as error:  # one odd file must not end a scan of thousands
+        return error_fields(_reason(error))
+    if not math.isfinite(result.score):
+        return error_fields(f"the score is not a number ({result.score})")
+    return result_fields(result, "full fit")

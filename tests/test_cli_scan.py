@@ -1,0 +1,252 @@
+"""``scan SAMPLE... CATALOGUE``: every pair, on Dask or here, resumable, one row per pair.
+
+Short inputs and few iterations: what is checked is the bookkeeping (every
+pair once, the same bytes whoever computes them, resumes that redo nothing),
+not the detector, which ``tests/test_detection.py`` checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+import nmf_helpers as nh
+from nmf_helpers.cli import main
+from nmf_helpers.cli.scan import Partial
+
+SR = 22050
+# Enough work per pair that a worker can be caught in one, little enough to stay quick.
+QUICK = ["--iters", "8", "--screen-iters", "3", "--free", "5"]
+PYTHON = [sys.executable, "-m", "nmf_helpers"]
+
+
+@pytest.fixture(scope="module")
+def scan_inputs(tmp_path_factory):
+    """Three samples (3 s) and a folder of six tracks (4 s)."""
+    folder = tmp_path_factory.mktemp("scan")
+    clips = {name: nh.load_audio(nh.clip_path(name))[0] for name in ["sampling_track", "groove"]}
+    clips["unrelated_track"] = nh.load_audio(nh.clip_path("unrelated_track"))[0]
+    samples = []
+    for name, start in [("sample", 0), ("sample_keys", 2), ("groove_keys", 5)]:
+        x = nh.load_audio(nh.clip_path(name))[0]
+        path = folder / f"{name}.wav"
+        sf.write(path, x[start * SR : (start + 3) * SR], SR, subtype="PCM_16")
+        samples.append(str(path))
+    tracks = folder / "tracks"
+    tracks.mkdir()
+    for name, x in clips.items():
+        for start in (0, 6):
+            sf.write(tracks / f"{name}_{start}.wav", x[start * SR : (start + 4) * SR], SR)
+    return samples, tracks
+
+
+def read_rows(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def serial(scan_inputs, tmp_path_factory):
+    """The 3 x 6 scan checked in this process, pair after pair (``--jobs 1``)."""
+    samples, tracks = scan_inputs
+    out = tmp_path_factory.mktemp("serial") / "serial.csv"
+    assert main(["scan", *samples, str(tracks), "-o", str(out), "--jobs", "1", *QUICK]) == 0
+    return out.read_bytes()
+
+
+def test_a_local_cluster_gives_the_serial_results_bit_for_bit(
+    scan_inputs, serial, tmp_path, capsys
+):
+    samples, tracks = scan_inputs
+    capsys.readouterr()
+    out = tmp_path / "cluster.csv"
+    assert main(["scan", *samples, str(tracks), "-o", str(out), "--jobs", "2", *QUICK]) == 0
+    assert "dashboard: " in capsys.readouterr().out  # it did run on the cluster
+    assert out.read_bytes() == serial
+    rows = read_rows(out)
+    pairs = [(row["sample"], Path(row["track"]).name) for row in rows]
+    names = sorted(path.name for path in tracks.iterdir())
+    assert pairs == [(sample, name) for sample in samples for name in names]
+    assert not (tmp_path / "cluster.csv.partial").exists()
+
+
+class Run:
+    """A scan subprocess whose checkpoints (and its workers') go to ``log``."""
+
+    def __init__(self, args, log: Path, hold: str | None = None):
+        self.log = log
+        env = {**os.environ, "NMF_HELPERS_CHECKPOINTS": str(log)}
+        env.pop("NMF_HELPERS_HOLD_AT", None)
+        if hold:
+            env["NMF_HELPERS_HOLD_AT"] = hold
+        self.process = subprocess.Popen(
+            [*PYTHON, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+    def moments(self) -> list[str]:
+        return self.log.read_text().split() if self.log.exists() else []
+
+    def wait_for(self, found, timeout: float = 120):
+        """The first moment for which ``found(moment)`` is true."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = [moment for moment in self.moments() if found(moment)]
+            if hits:
+                return hits[0]
+            if self.process.poll() is not None:
+                pytest.fail(f"ended first: {self.process.communicate()}")
+            time.sleep(0.02)
+        self.process.kill()
+        pytest.fail("never got there")
+
+    def finish(self, timeout: float = 180) -> subprocess.CompletedProcess:
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, err = self.process.communicate()
+            pytest.fail(f"still running after {timeout} s: {err}")
+        return subprocess.CompletedProcess([], self.process.returncode, out, err)
+
+
+def test_a_worker_killed_mid_scan_loses_only_its_pair_which_runs_again(scan_inputs, tmp_path):
+    samples, tracks = scan_inputs
+    out = tmp_path / "found.csv"
+    names = ["sampling_track_0.wav", "groove_0.wav", "unrelated_track_0.wav"]
+    listing = tmp_path / "three.txt"
+    listing.write_text("".join(f"{tracks / name}\n" for name in names))
+    # Longer fits than QUICK, so the worker is caught inside its pair.
+    args = ["scan", samples[0], listing, "-o", out, "--jobs", "2", "--iters", "150"]
+    run = Run([*args, "--screen-iters", "0", "--free", "5"], tmp_path / "moments")
+    moment = run.wait_for(lambda m: m.startswith("pair:"))
+    label, pid = moment.split("@")
+    os.kill(int(pid), signal.SIGTERM)  # its process terminated while it checks that pair
+    result = run.finish()
+    assert result.returncode == 0, result.stderr
+    assert [m.split("@")[0] for m in run.moments()].count(label) == 2  # checked again, elsewhere
+    rows = read_rows(out)
+    assert [Path(row["track"]).name for row in rows] == names
+    assert all(row["decision"] in {"yes", "no"} for row in rows), rows
+
+
+def test_a_killed_scan_resumes_where_it_stopped_and_writes_the_same_csv(
+    scan_inputs, serial, tmp_path, monkeypatch
+):
+    samples, tracks = scan_inputs
+    out = tmp_path / "found.csv"
+    args = ["scan", *samples, str(tracks), "-o", str(out), "--jobs", "1", *QUICK]
+    run = Run(args, tmp_path / "killed", hold="row")  # held just after its first row
+    run.wait_for(lambda m: m == "row")
+    run.process.kill()  # SIGKILL: no clean-up at all
+    run.finish()
+    partial = tmp_path / "found.csv.partial"
+    first = partial.read_text().splitlines()[2]
+    with open(partial, "a") as handle:
+        handle.write(first[: len(first) // 2])  # a row cut in half by the kill
+
+    assert main(args) == 2  # a leftover partial file is not overwritten without a word
+    assert partial.read_text().splitlines()[2] == first
+
+    log = tmp_path / "resumed"
+    monkeypatch.setenv("NMF_HELPERS_CHECKPOINTS", str(log))
+    monkeypatch.delenv("NMF_HELPERS_HOLD_AT", raising=False)
+    assert main([*args, "--resume"]) == 0
+    assert out.read_bytes() == serial
+    checked = [m.split("@")[0] for m in log.read_text().split() if m.startswith("pair:")]
+    assert len(checked) == len(set(checked)) == 3 * 6 - 1  # the first pair is not redone
+    assert not partial.exists()
+
+
+def test_resume_refuses_other_settings(scan_inputs, tmp_path, capsys):
+    samples, tracks = scan_inputs
+    out = tmp_path / "found.csv"
+    partial = tmp_path / "found.csv.partial"
+    partial.write_text('# nmf_helpers scan, settings: {"n_iter": 99}\nsample,track\n')
+    args = ["scan", samples[0], str(tracks), "-o", str(out), "--jobs", "1", *QUICK, "--resume"]
+    assert main(args) == 2
+    assert "was made with n_iter = 99, not 8" in capsys.readouterr().err
+    assert partial.read_text().startswith("# nmf_helpers scan")  # left as it was
+
+
+def test_a_catalogue_list_with_missing_and_junk_paths_gives_error_rows(
+    scan_inputs, tmp_path, capsys
+):
+    samples, tracks = scan_inputs
+    (tmp_path / "junk.wav").write_bytes(b"RIFF this is not audio")
+    listing = tmp_path / "catalogue.txt"
+    good = tracks / "sampling_track_0.wav"
+    listing.write_text(f"# three tracks\n{good}\n\nmissing.flac\njunk.wav\n")
+    out = tmp_path / "found.csv"
+    status = main(["scan", samples[0], str(listing), "-o", str(out), "--jobs", "1", *QUICK])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.count("\n") == 0, err
+    assert "2 of 3 pairs could not be checked" in err
+    rows = {Path(row["track"]).name: row for row in read_rows(out)}
+    assert list(rows) == ["sampling_track_0.wav", "missing.flac", "junk.wav"]
+    assert rows["sampling_track_0.wav"]["decision"] in {"yes", "no"}
+    assert rows["missing.flac"]["decision"] == rows["junk.wav"]["decision"] == "error"
+    assert "no such file" in rows["missing.flac"]["error"]
+    assert "cannot read" in rows["junk.wav"]["error"]
+
+
+@pytest.mark.parametrize(("free", "seed"), [(3, 7), (4, 1)])
+def test_scan_free_and_seed_reach_the_fit(free, seed, scan_inputs, tmp_path):
+    """The score written is the library's for that --free and --seed (its templates' seed too)."""
+    samples, tracks = scan_inputs
+    track = tracks / "sampling_track_0.wav"
+    out = tmp_path / "found.csv"
+    args = ["--free", str(free), "--seed", str(seed), "--iters", "5", "--screen-iters", "0"]
+    assert main(["scan", samples[0], str(track), "-o", str(out), *args]) == 0
+    (row,) = read_rows(out)
+    templates = nh.learn_sample(samples[0], seed=seed)
+    x = nh.load_audio(track)[0]
+    expected = nh.detect_sample(templates, x, n_free=free, n_iter=5, seed=seed).score
+    assert row["score"] == f"{expected:.4f}"
+    other = nh.detect_sample(templates, x, n_free=free + 1, n_iter=5, seed=seed + 1).score
+    assert f"{other:.4f}" != row["score"]  # the comparison can tell the options apart
+
+
+def test_scan_force_replaces_the_csv_and_a_stopped_scans_rows(scan_inputs, tmp_path, capsys):
+    samples, tracks = scan_inputs
+    track = str(tracks / "groove_0.wav")
+    out = tmp_path / "found.csv"
+    out.write_text("my own notes\n")
+    partial = tmp_path / "found.csv.partial"
+    partial.write_text("rows of a stopped scan\n")
+    args = ["scan", samples[0], track, "-o", str(out), "--jobs", "1", *QUICK]
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    out.unlink()
+    assert main(args) == 2
+    assert "pass --resume to go on" in capsys.readouterr().err
+    out.write_text("my own notes\n")
+    assert main([*args, "--force"]) == 0
+    rows = read_rows(out)
+    assert [row["track"] for row in rows] == [track]
+    assert not partial.exists()
+
+
+def test_a_row_cut_in_half_is_dropped_before_new_rows_are_added(tmp_path):
+    path = tmp_path / "found.csv.partial"
+    settings = {"n_iter": 8}
+    journal = Partial(path, settings, resume=False, force=False)
+    journal.add("riff.wav", "a.wav", {"decision": "no", "score": "0.1000"})
+    journal.add("riff.wav", "b.wav", {"decision": "yes", "score": "0.9000"})
+    journal.close()
+    path.write_text(path.read_text()[:-8])  # the kill came while b.wav's row was written
+    journal = Partial(path, settings, resume=True, force=False)
+    assert list(journal.done) == [("riff.wav", "a.wav")]
+    journal.add("riff.wav", "c.wav", {"decision": "no", "score": "0.2000"})
+    journal.close()
+    again = Partial(path, settings, resume=True, force=False)
+    again.close()
+    assert list(again.done) == [("riff.wav", "a.wav"), ("riff.wav", "c.wav")]
+    assert again.done["riff.wav", "c.wav"][2:4] == ["no", "0.2000"]
