@@ -4,7 +4,8 @@
 The fast tests check the student edition file by file and the judge on arrays
 made by running the notebooks' own task and hidden-test code here; one slow
 test autogrades whole submissions with nbgrader: the solution, the untouched
-student edition and six that break one thing each.
+student edition and five that break one thing each (the other two wrong
+submissions are graded from their code by the judge tests).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def test_only_the_cells_nbgrader_knows_are_run_when_grading(course):
     _, _, source = course
     notebook = nbformat.read(source / "1_kl_nmf.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("import shutil  # a cell the student added"))
-    kept, _ = grading.KeepGradedCells().preprocess(notebook, {})
+    kept, _ = edition.KeepGradedCells().preprocess(notebook, {})
     ids = [cell.metadata["nbgrader"]["grade_id"] for cell in kept.cells]
     assert ids == [
         "setup",

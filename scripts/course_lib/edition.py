@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,22 @@ EXTRA_NOTEBOOKS = ("0_background_euclidean", "5_vocal_filtering")
 CELL_TIMEOUT = 30
 
 
+class KeepGradedCells(NbGraderPreprocessor):
+    """Keep only the cells nbgrader knows by id: read-only setup, answers, tests.
+
+    Runs after ``OverwriteCells``, which has restored every locked cell from
+    the database and dropped the id of any cell the database does not know,
+    so what stays is decided by the instructor's notebooks, not by the
+    submission's metadata. The experiments (unmarked cells) and cells a
+    student added are not run when grading: they do not count, and they
+    would take minutes per notebook.
+    """
+
+    def preprocess(self, nb, resources):
+        nb.cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id")]
+        return nb, resources
+
+
 def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
     """nbgrader's configuration for ``course_dir``: the same for every command.
 
@@ -55,7 +72,6 @@ def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
         Seconds per cell when autograding; a cell that runs longer is
         interrupted and graded as failed, and the notebook goes on.
     """
-    # Imported here: the grading preprocessor lives beside the autograder.
     from nbgrader.preprocessors import (
         CheckCellMetadata,
         ClearOutput,
@@ -63,8 +79,6 @@ def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
         OverwriteCells,
         OverwriteKernelspec,
     )
-
-    from .grading import KeepGradedCells
 
     config = Config()
     config.CourseDirectory.root = str(course_dir)

@@ -9,7 +9,7 @@ notebooks; others are ignored). For each student, one after the other:
    (``course.py _autograde``). nbgrader restores edited or deleted test
    cells from the database (locked cells, checksums), interrupts a cell that
    runs longer than the timeout, and goes on after a cell that raises, so an
-   error costs the tests of its task only. :class:`KeepGradedCells` drops
+   error costs the tests of its task only. :class:`~course_lib.edition.KeepGradedCells` drops
    every cell the grade does not depend on (the experiments, anything the
    student added), so a notebook grades in seconds.
 3. Back in the grader's process: :func:`judge.judge` compares the arrays the
@@ -45,7 +45,6 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .edition import (
     ASSIGNMENT,
@@ -61,22 +60,6 @@ from .edition import (
 #: A student whose autograding takes longer than this is stopped (every cell has its own timeout).
 STUDENT_TIMEOUT = 900
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-
-
-class KeepGradedCells(NbGraderPreprocessor):
-    """Keep only the cells nbgrader knows by id: read-only setup, answers, tests.
-
-    Runs after ``OverwriteCells``, which has restored every locked cell from
-    the database and dropped the id of any cell the database does not know,
-    so what stays is decided by the instructor's notebooks, not by the
-    submission's metadata. The experiments (unmarked cells) and cells a
-    student added are not run when grading: they do not count, and they
-    would take minutes per notebook.
-    """
-
-    def preprocess(self, nb, resources):
-        nb.cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id")]
-        return nb, resources
 
 
 # ---------------------------------------------------------------- the child process
