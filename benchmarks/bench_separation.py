@@ -17,7 +17,8 @@ seconds):
   (rounded down to 0.1 s), standing in for the range a user would give.
 
 Then the targets: drums SDR at least 1 dB above HPSS; vocals and karaoke
-SDR each at least 6 dB above the floor. ``--seeds N`` repeats this
+SDR each at least 6 dB above the floor; the exit status is 1 if any
+target fails. ``--seeds N`` repeats this
 package's methods with seeds 0..N-1 and reports their mean and worst.
 
 Run: ``python benchmarks/bench_separation.py [--seeds N]``.
@@ -26,6 +27,7 @@ Run: ``python benchmarks/bench_separation.py [--seeds N]``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import librosa
@@ -134,8 +136,10 @@ def sdr(rows, clip, method, source, key="sdr") -> float:
     raise KeyError((clip, method, source))
 
 
-def print_targets(rows: list[dict]) -> None:
+def print_targets(rows: list[dict]) -> int:
+    """Print each target with PASS or FAIL; return how many failed."""
     print("\nTargets (SDR differences in dB; 'worst' uses the worst seed):")
+    failed = 0
     for clip in dict.fromkeys(row["clip"] for row in rows):
         methods = {row["method"] for row in rows if row["clip"] == clip}
         if "librosa HPSS" in methods:
@@ -143,6 +147,7 @@ def print_targets(rows: list[dict]) -> None:
                 rows, clip, "librosa HPSS", "drums"
             )
             print(f"  {clip}: drums SDR - HPSS = {gain:+.2f} dB  {'PASS' if gain >= 1 else 'FAIL'}")
+            failed += gain < 1
         if "floor: mixture" in methods:
             for source in ("vocals", "karaoke"):
                 gain = sdr(rows, clip, "nmf_helpers", source, "sdr_min") - sdr(
@@ -150,6 +155,8 @@ def print_targets(rows: list[dict]) -> None:
                 )
                 verdict = "PASS" if gain >= 6 else "FAIL"
                 print(f"  {clip}: {source} SDR - floor = {gain:+.2f} dB  {verdict}")
+                failed += gain < 6
+    return failed
 
 
 def main() -> None:
@@ -171,8 +178,11 @@ def main() -> None:
             rows += vocal_rows(clip, x, stems, voice, args.seeds)
     print()
     print_table(rows, args.seeds)
-    print_targets(rows)
+    failed = print_targets(rows)
     print(f"\ntotal {time.perf_counter() - started:.1f} s (bss_eval included)")
+    if failed:  # a missed target fails the run, so the benchmark can gate a release
+        print(f"{failed} target(s) missed", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -182,7 +182,13 @@ def _objective(loss: str, V: np.ndarray, K: int):
 
 
 def _initial_factors(V, K, rng, W_fixed, W_init, H_init):
-    """Random (or given) starting W and H in float32, scaled so mean(WH) = mean(V)."""
+    """Random (or given) starting W and H in float32, of the scale of V.
+
+    A random H is scaled so that mean(W H) = mean(V). With H given and W
+    random, the free columns of W are scaled by mean(V) / mean(W H) of that
+    start (so mean(W H) = mean(V) when no column is fixed); given W and H are
+    used as they are.
+    """
     M, N = V.shape
     if W_init is None:
         # 1 - random() lies in (0, 1]: an exact zero would stay zero forever.

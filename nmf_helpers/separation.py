@@ -78,7 +78,7 @@ def component(W, H, k: int) -> np.ndarray:
     W : np.ndarray [shape=(M, K)]
     H : np.ndarray [shape=(K, N)]
     k : int
-        Component index.
+        Component index (a negative index counts from the end).
 
     Returns
     -------
@@ -88,7 +88,8 @@ def component(W, H, k: int) -> np.ndarray:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise ParameterError(f"component: k must be an integer, got {k!r}")
     W, H = check_factors("component", W, H)
-    _check_indices("component", [k], W.shape[1])
+    # A negative k counts from the end; as a slice bound it would give W[:, -1:0], empty.
+    k = _check_indices("component", [k], W.shape[1])[0] % W.shape[1]
     return _product("component", W[:, k : k + 1], H[k : k + 1, :])
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import soundfile
 
 import nmf_helpers as nh
+from nmf_helpers.cli import main
 
 
 def run_cli(*args):
@@ -17,7 +18,7 @@ def run_cli(*args):
     )  # fmt: skip
 
 
-def test_demo_writes_audio_figure_and_summary(tmp_path):
+def test_demo_writes_audio_figure_and_summary(tmp_path, capsys):
     song = tmp_path / "short.wav"
     x, sr = nh.load_audio(nh.clip_path("groove"))
     soundfile.write(song, x[: 6 * sr], sr)
@@ -36,10 +37,19 @@ def test_demo_writes_audio_figure_and_summary(tmp_path):
     assert rate == sr and audio.size == 6 * sr and np.abs(audio).max() > 0.01
 
     before = (tmp_path / "out" / "summary.json").read_bytes()
-    again = run_cli("demo", song, "-o", tmp_path / "out", "-k", "2", "--iters", "20")
-    assert again.returncode == 2
-    assert "already exists" in again.stderr and "--force" in again.stderr
+    # In this process from here: the run above already shows the command line's own exit.
+    assert main(["demo", str(song), "-o", str(tmp_path / "out"), "-k", "2", "--iters", "20"]) == 2
+    refused = capsys.readouterr().err
+    assert "already exists" in refused and "--force" in refused
     assert (tmp_path / "out" / "summary.json").read_bytes() == before
+
+    # --force replaces every file with those of the new run.
+    assert main(["demo", str(song), "-o", str(tmp_path / "out"), "-k", "2", "--iters", "5",
+                 "--force"]) == 0  # fmt: skip
+    forced = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert forced["iterations"] == 5 and forced["K"] == 2
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == written
+    assert soundfile.read(tmp_path / "out" / "component_0.wav")[0].size == 6 * sr
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path):
@@ -53,8 +63,16 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
         ((text,), "cannot read"),
         ((nh.clip_path("sample"), "-k", "0"), "K must be >= 1"),
     ]
-    for (song, *options), message in cases:
-        result = run_cli("demo", song, "-o", tmp_path / "out", *options)
+    # Started together, awaited together: each spends most of its time importing.
+    command = [sys.executable, "-m", "nmf_helpers", "demo"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    processes = [
+        subprocess.Popen([*command, *map(str, [song, "-o", tmp_path / "out", *options])], **pipes)
+        for (song, *options), _ in cases
+    ]
+    for process, (_, message) in zip(processes, cases, strict=True):
+        _, stderr = process.communicate(timeout=300)
+        result = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], result.stderr

@@ -265,8 +265,8 @@ def test_an_interrupted_scan_writes_no_csv(jobs, name, tracks, tmp_path):
     run.process.send_signal(getattr(signal, name))
     result = run.finish(timeout=30)  # the workers are stopped, not waited for
     line = one_line(result, {"SIGINT": 130, "SIGTERM": 143}[name], prefix="interrupted: scan")
-    assert "nothing written" in line
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["moments"]
+    assert "rerun with --resume" in line  # the rows done are kept for it, nothing else
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["found.csv.partial", "moments"]
 
 
 # -- one run at a time --------------------------------------------------------------------------
@@ -540,7 +540,7 @@ def test_scan_caps_jobs_at_the_usable_cores_with_a_note(tracks, tmp_path, capsys
     assert main([*args, "--jobs", "1000", "--iters", "5"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("note: scan: --jobs 1000 is more than"), err
-    assert (tmp_path / "found.csv").read_text().startswith("path,score")
+    assert (tmp_path / "found.csv").read_text().startswith("sample,track,decision,score")
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

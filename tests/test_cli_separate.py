@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +55,10 @@ def songs(tmp_path_factory):
 def drums_run(songs, tmp_path_factory):
     outdir = tmp_path_factory.mktemp("drums_out")
     args = [str(songs["song"]), "-o", str(outdir), "-k", "6", "--iters", "30", "--components"]
-    return _run(args), outdir, args
+    result = _run(args)
+    # What the run wrote, byte for byte and with its times, before anything reruns into it.
+    written = {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in outdir.iterdir()}
+    return result, outdir, args, written
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,7 @@ def vocals_run(songs, tmp_path_factory):
 
 
 def test_drum_split_writes_the_promised_files(drums_run):
-    result, outdir, _ = drums_run
+    result, outdir, _, _ = drums_run
     assert result.returncode == 0, result.stderr
     expected = {"drums.wav", "harmonic.wav", "spectrograms.png", "losses.png", "grouping.png"}
     expected |= {"summary.json"} | {f"component_{k:02d}.wav" for k in range(6)}
@@ -90,7 +94,7 @@ def test_drum_split_writes_the_promised_files(drums_run):
 
 
 def test_the_group_and_component_files_add_up_to_the_song(drums_run, songs):
-    _, outdir, _ = drums_run
+    _, outdir, _, _ = drums_run
     song, _ = sf.read(songs["song"])
     groups = sf.read(outdir / "drums.wav")[0] + sf.read(outdir / "harmonic.wav")[0]
     parts = sum(sf.read(outdir / f"component_{k:02d}.wav")[0] for k in range(6))
@@ -157,33 +161,35 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(bad_runs, case):
     assert not out.exists()  # nothing written for a bad input
 
 
-def test_existing_outputs_are_never_overwritten_and_force_does(songs, tmp_path, drums_run):
-    _, outdir, _ = drums_run
-    before = {path.name: path.read_bytes() for path in outdir.iterdir()}
-    # the rerun without --force in bad_runs (same folder) left every byte alone
-    assert {path.name: path.read_bytes() for path in outdir.iterdir()} == before
+def test_existing_outputs_are_never_overwritten_and_force_does(
+    songs, tmp_path, drums_run, bad_runs, capsys
+):
+    _, outdir, _, written = drums_run
+    results, _ = bad_runs  # it reran the drum split into outdir, without --force
+    assert results["existing outputs"].returncode == 2
+    after = {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in outdir.iterdir()}
+    assert after == written  # every file, its bytes and its time, as the first run left it
 
     (tmp_path / "losses.png").write_bytes(b"mine")
-    args = [str(songs["song"]), "-o", str(tmp_path), "-k", "3", "--iters", "5"]
-    refused = _run(args)
-    assert refused.returncode == 2 and "already exists" in refused.stderr
+    # In this process: the subprocess runs above already show the exit status.
+    args = ["separate", str(songs["song"]), "-o", str(tmp_path), "-k", "3", "--iters", "5"]
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
     assert (tmp_path / "losses.png").read_bytes() == b"mine"
     assert [path.name for path in tmp_path.iterdir()] == ["losses.png"]  # refused before work
-    forced = _run([*args, "--force"])
-    assert forced.returncode == 0, forced.stderr
+    assert main([*args, "--force"]) == 0
     assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_console_script_is_installed_and_runs_the_command():
+def test_console_script_is_installed_and_runs_the_command(monkeypatch, capsys):
     (script,) = entry_points(group="console_scripts", name="nmf-separate")
     assert script.value == "nmf_helpers.cli.separate:console_main"
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from nmf_helpers.cli.separate import console_main;"
-         " sys.argv[1:] = ['--help']; console_main()"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0
-    assert "--vocals-from" in result.stdout and "--force" in result.stdout
+    monkeypatch.setattr(sys, "argv", ["nmf-separate", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        script.load()()
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--vocals-from" in out and "--force" in out
 
 
 def test_a_song_longer_than_one_chunk_is_streamed(tmp_path, monkeypatch, capsys):
@@ -203,3 +209,63 @@ def test_a_song_longer_than_one_chunk_is_streamed(tmp_path, monkeypatch, capsys)
     assert rate == 22050 and sf.info(out / "drums.wav").subtype == "FLOAT"
     np.testing.assert_allclose(drums + harmonic, x, atol=1e-4)
     assert "processed in chunks" in capsys.readouterr().err
+
+
+def _read(path) -> np.ndarray:
+    return sf.read(path, dtype="float32")[0]
+
+
+# The WAVs are 16-bit: each sample is within one step (2**-15) of what was separated.
+ONE_STEP = 2.0**-15 * 1.001
+
+
+def test_power_seed_and_loss_reach_the_drum_split(songs, tmp_path):
+    """The options change the result the library gives for them, each one seen."""
+    out = tmp_path / "out"
+    options = {"K": 4, "n_iter": 8, "loss": "euclidean", "power": 3.0, "seed": 5}
+    argv = ["separate", str(songs["song"]), "-o", str(out), "-k", "4", "--iters", "8"]
+    assert main([*argv, "--loss", "euclidean", "--power", "3", "--seed", "5"]) == 0
+    x, _ = nh.load_audio(songs["song"])
+    written = np.stack([_read(out / "drums.wav"), _read(out / "harmonic.wav")])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"] == {"mode": "drums", "K": 4, "iterations": 8} | {
+        key: options[key] for key in ("loss", "power", "seed")
+    }
+
+    def split(**changes):
+        result = nh.split_drums(x, **(options | changes))
+        return np.stack([result.drums, result.harmonic])
+
+    np.testing.assert_allclose(written, split(), rtol=0, atol=ONE_STEP)
+    # Each option, left at its default, would have given other files.
+    for changes in ({"loss": "kl"}, {"power": 1.0}, {"seed": 0}):
+        assert np.abs(written - split(**changes)).max() > 1e-3, changes
+
+
+def test_voice_components_power_and_seed_reach_the_vocal_filter(songs, tmp_path):
+    out = tmp_path / "out"
+    argv = ["separate", str(songs["song"]), "-o", str(out), "--vocals-from", "0:4", "-k", "4"]
+    argv += ["--iters", "5", "--voice-components", "2", "--power", "2", "--seed", "3"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["K_voice"] == 2
+    assert summary["parameters"]["power"] == 2.0 and summary["parameters"]["seed"] == 3
+    assert summary["groups"]["vocals"]["components"] == [4, 5]
+    x, _ = nh.load_audio(songs["song"])
+    options = {"instrumental": (0.0, 4.0), "K": 4, "n_iter": 5, "K_voice": 2, "power": 2.0}
+    expected = nh.filter_vocals(x, seed=3, **options)
+    np.testing.assert_allclose(_read(out / "vocals.wav"), expected.vocals, rtol=0, atol=ONE_STEP)
+    np.testing.assert_allclose(_read(out / "karaoke.wav"), expected.karaoke, rtol=0, atol=ONE_STEP)
+    other = nh.filter_vocals(x, seed=0, **(options | {"K_voice": 3, "power": 1.0}))
+    assert np.abs(_read(out / "vocals.wav") - other.vocals).max() > 1e-3
+
+
+def test_the_nmf_helpers_console_script_runs_the_command_line():
+    (script,) = entry_points(group="console_scripts", name="nmf-helpers")
+    assert script.load() is main
+    installed = Path(sys.executable).with_name("nmf-helpers")
+    result = subprocess.run(
+        [str(installed), "separate", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--vocals-from" in result.stdout and "--power" in result.stdout

@@ -85,8 +85,26 @@ def test_features_of_hand_made_factors_and_their_ranges():
     assert features.spectral_flatness[0] == pytest.approx(1.0)
     assert features.spectral_flatness[1] < 0.01
     assert features.onset_strength[0] > features.onset_strength[1]
-    stricter = nh.component_features(W, H, threshold=1.0)
-    assert stricter.percussive_fraction.tolist() == features.percussive_fraction.tolist()
+
+
+def test_the_threshold_decides_which_components_are_percussive():
+    # A third component, impulses over a sustained floor, sits near 0.5: the
+    # default (0.25) calls it percussive, 0.6 does not; the fractions stay put.
+    peaks = np.eye(64)
+    W = np.stack([np.ones(64), peaks[10] + peaks[20], np.ones(64) + 8 * peaks[30]], axis=1)
+    H = np.zeros((3, 100))
+    H[0, 10::20] = 1.0
+    H[1, 30:70] = 1.0
+    H[2, 30:70], H[2, 10::20] = 0.3, 1.0
+    default = nh.component_features(W, H)
+    assert 0.3 < default.percussive_fraction[2] < 0.6
+    assert default.is_percussive.tolist() == [True, False, True]
+    stricter = nh.component_features(W, H, threshold=0.6)
+    assert stricter.threshold == 0.6
+    assert stricter.is_percussive.tolist() == [True, False, False]
+    np.testing.assert_array_equal(stricter.percussive_fraction, default.percussive_fraction)
+    assert nh.percussive_harmonic_groups(W, H) == ([0, 2], [1])
+    assert nh.percussive_harmonic_groups(W, H, threshold=0.6) == ([0], [1, 2])
 
 
 @pytest.mark.parametrize(

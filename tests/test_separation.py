@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import nmf_helpers as nh
+from nmf_helpers.separation import mask_shares
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,31 @@ def test_power_one_is_the_plain_ratio(fitted):
     expected = nh.component(W, H, 1) / WH
     where = WH > 1e-6
     assert np.allclose(mask[where], expected[where], rtol=1e-4)
+
+
+@pytest.mark.parametrize("power", [0.5, 2.0, 7.0])
+def test_the_power_raises_each_group_magnitude_before_sharing(fitted, power):
+    # (W_g H_g)^p / sum_g' (W_g' H_g')^p, computed the obvious way in float64.
+    _, W, H = fitted
+    groups = [[0], [1, 3]]  # component 2 is the implicit rest group
+    W64, H64 = W.astype(np.float64), H.astype(np.float64)
+    magnitudes = np.stack([W64[:, g] @ H64[g] for g in [*groups, [2]]]) ** power
+    expected = magnitudes[:2] / magnitudes.sum(axis=0)
+    masks = nh.soft_masks(W, H, groups, power=power)
+    loud = magnitudes.sum(axis=0) > 1e-30  # away from bins where every group is ~0
+    np.testing.assert_allclose(masks[:, loud], expected[:, loud], rtol=1e-3, atol=1e-5)
+    # The exponent makes a difference the test can see.
+    assert np.abs(masks - nh.soft_masks(W, H, groups)).max() > 0.1
+
+
+def test_separate_applies_the_power_to_its_masks(fitted):
+    x, W, H = fitted
+    X = nh.stft(x)
+    masks = nh.soft_masks(W, H, [[0], [1, 2, 3]], power=3.0)
+    parts = nh.separate(x, W, H, [[0], [1, 2, 3]], power=3.0)
+    for mask, part in zip(masks, parts, strict=True):
+        np.testing.assert_allclose(part, nh.istft(mask * X, length=x.size), atol=1e-6)
+    assert np.abs(parts - nh.separate(x, W, H, [[0], [1, 2, 3]])).max() > 1e-3
 
 
 def test_mask_shares_silence_equally():
@@ -196,3 +222,90 @@ def test_a_component_spectrogram_beyond_float32_is_refused(fitted):
     # float64 factors hold the product: returned as it is.
     product = nh.components(big_W.astype(np.float64), big_H.astype(np.float64), [0, 1])
     assert product.dtype == np.float64 and np.all(np.isfinite(product))
+
+
+# Every door names itself and the argument, in full (one message per check).
+DOOR_ERRORS = [
+    (lambda W, H: nh.components(W, H, True), "components: ks must be integers, got True"),
+    (lambda W, H: nh.components(W, H, [4]), "components: component index 4 out of range for K = 4"),
+    (lambda W, H: nh.components(W, H, [-5]), "components: component index -5 out of range"),
+    (lambda W, H: nh.component(W, H, 9), "component: component index 9 out of range for K = 4"),
+    (lambda W, H: nh.component(W, H.T, 0), "component: H must have shape"),
+    (lambda W, H: nh.soft_masks(W, H, [[0], [9]]), "soft_masks: component index 9 out of range"),
+    (lambda W, H: nh.soft_masks(W, H, [[0], [0]]), "soft_masks: component 0 is in two groups"),
+    (
+        lambda W, H: nh.soft_masks(W, H, [[0]], power=100.5),
+        "soft_masks: power must be between 0.001 and 100.0, got 100.5",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), DOOR_ERRORS)
+def test_each_door_names_itself_in_its_errors(fitted, call, message):
+    _, W, H = fitted
+    with pytest.raises(nh.ParameterError) as error:
+        call(W, H)
+    assert str(error.value).startswith(message)
+
+
+def test_separate_names_itself_in_each_of_its_checks(fitted):
+    x, W, H = fitted
+    n_frames = H.shape[1]
+    for call, message in [
+        (lambda: nh.separate(x[:100], W, H, [[0]]), "separate: x has 100 samples"),
+        (
+            lambda: nh.separate(x[:50_000], W, H, [[0]]),
+            f"separate: W H has shape (1025, {n_frames}) but the STFT of x has shape (1025, 98);"
+            " fit W and H to spectrogram(x, win=2048, hop=512)",
+        ),
+        (lambda: nh.separate(x, W, H, [[1], [1]]), "separate: component 1 is in two groups"),
+        (
+            lambda: nh.separate(x, W, H, [[0]], power=100.5),
+            "separate: power must be between 0.001 and 100.0, got 100.5",
+        ),
+    ]:
+        with pytest.raises(nh.ParameterError) as error:
+            call()
+        assert str(error.value).startswith(message)
+
+
+def test_indices_count_from_the_end_and_a_lone_int_is_one_component(fitted):
+    _, W, H = fitted
+    assert np.array_equal(nh.components(W, H, 2), nh.component(W, H, 2))
+    assert np.array_equal(nh.components(W, H, [-4]), nh.component(W, H, 0))
+    assert np.array_equal(nh.component(W, H, -1), nh.component(W, H, 3))
+
+
+def test_the_default_power_is_one(fitted):
+    x, W, H = fitted
+    groups = [[0], [1, 2, 3]]
+    assert np.array_equal(nh.separate(x, W, H, groups), nh.separate(x, W, H, groups, power=1.0))
+    magnitudes = np.stack([nh.components(W, H, group) for group in groups])
+    assert np.array_equal(mask_shares(magnitudes), mask_shares(magnitudes, power=1.0))
+
+
+def test_mask_shares_of_silence_go_to_every_group_when_none_is_said_absent():
+    magnitudes = np.zeros((3, 2, 4), np.float32)
+    magnitudes[0, 0, 0] = 2.0
+    shares = mask_shares(magnitudes)
+    assert shares.shape == (3, 2, 4) and shares.dtype == np.float32
+    np.testing.assert_array_equal(shares[:, 0, 0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(shares[:, 1, :], 1 / 3)
+    absent = mask_shares(magnitudes, present=[2, 0, 1])  # truthy counts as present, not a weight
+    np.testing.assert_allclose(absent[:, 1, 3], [0.5, 0.0, 0.5])
+
+
+def test_a_product_refused_only_when_it_really_passes_float32(fitted):
+    # The bound max W * max H * K passes float32's range, the product does not:
+    # the huge entries of W and H never meet. Returned, not refused.
+    W = np.zeros((4, 2), np.float32)
+    H = np.zeros((2, 3), np.float32)
+    W[0, 0], H[1, 0] = 1e20, 1e19
+    W[1, 1], H[0, 1] = 1.0, 1.0
+    product = nh.components(W, H, [0, 1])
+    assert np.all(np.isfinite(product)) and product.max() == 1e20
+    # Each entry of W H is 2 * 1.5e19**2 = 4.5e38, beyond float32, although
+    # max W * max H alone (2.25e38) is not: refused.
+    big = np.float32(1.5e19)
+    with pytest.raises(nh.ParameterError, match="components: W H passes the range of float32"):
+        nh.components(np.full((4, 2), big), np.full((2, 3), big), [0, 1])
