@@ -5,20 +5,22 @@ sample against every track. The work is cut so that nothing is done twice:
 
 - each sample's templates are learned once (:func:`nmf_helpers.learn_sample`),
   in the process that starts the scan;
-- each track is decoded once (:func:`load_track_unchecked`), however many
-  samples it is checked against; the waveform is kept while its pairs run;
-- each pair (:func:`check_pair_unchecked`) gets a *first pass*, a fit of
-  :data:`SCREEN_ITERATIONS` iterations read the same way as the full one;
-  a pair whose first-pass score is more than :data:`SCREEN_MARGIN` below the
-  decision threshold cannot match and is decided there. Only the pairs the
-  first pass keeps pay for the full fit.
+- each track is decoded and its spectrogram computed once
+  (:func:`load_track_unchecked`), however many samples it is checked
+  against; the spectrogram is kept while its pairs run;
+- each pair (:func:`check_pair_unchecked`) gets a *first pass*
+  (:func:`~nmf_helpers.detection.coarse_score_unchecked`): a fit of
+  :data:`SCREEN_ITERATIONS` iterations aligned at :data:`SCREEN_RATIOS` tempo
+  ratios only, giving a score and nothing else. A pair whose first-pass score
+  is more than :data:`SCREEN_MARGIN` below the decision threshold cannot
+  match and is decided there. Only the pairs the first pass keeps pay for the
+  full check (:func:`~nmf_helpers.detection.detect_in_spectrogram_unchecked`,
+  bit for bit :func:`~nmf_helpers.detect_sample`).
 
-The cost therefore grows as ``S * T`` first passes plus ``kept * T * S`` full
-fits (``kept``: the share the first pass keeps), each in proportion to the
-track's length, plus ``T`` decodings and ``S`` learnings, which are small.
-``benchmarks/bench_scan.py`` measures each term: the first pass costs about
-half a full fit, not 0.15, because the detector's alignment of the
-activations costs the same whatever the iterations.
+The cost therefore grows as ``S * T`` first passes plus ``kept * S * T`` full
+checks (``kept``: the share the first pass keeps), each in proportion to the
+track's length, plus ``T`` decodings and spectrograms and ``S`` learnings,
+which are small. ``benchmarks/bench_scan.py`` measures each term.
 
 A pair's outcome is a dict of CSV fields (:data:`ROW_FIELDS`); a track that
 cannot be read or checked gives an error row for each of its pairs, never an
@@ -35,24 +37,44 @@ import numpy as np
 
 from ._validation import ParameterError, check_int, check_real, check_seed
 from .audio import load_audio
-from .detection import DETECTION_THRESHOLD, SampleTemplates, detect_sample
+from .detection import (
+    DETECTION_THRESHOLD,
+    MIN_PART_SECONDS,
+    SampleTemplates,
+    coarse_score_unchecked,
+    detect_in_spectrogram_unchecked,
+    track_spectrogram_unchecked,
+)
+from .spectral import DEFAULT_HOP, DEFAULT_WIN
 
 __all__ = [
     "ROW_FIELDS",
     "SCREEN_ITERATIONS",
     "SCREEN_MARGIN",
+    "SCREEN_RATIOS",
     "ScanSettings",
     "Track",
 ]
 
 #: Iterations of the first pass. The activations of a fit this short already
 #: follow the sample where it plays; ``benchmarks/bench_scan.py`` checks that
-#: no positive of ``benchmarks/bench_detection.py`` is lost.
+#: no positive of ``benchmarks/bench_detection.py`` is lost. The fit is the
+#: cheap part (5 more iterations cost 0.03 of a full check, the 5-ratio
+#: alignment about 0.15): 25 or 35 iterations bring the score closer to the
+#: full check's (measured: largest drop of a positive 0.20 at 15, 0.14 at 25,
+#: 0.08 at 35) for about 0.33 or 0.40 of a full check instead of 0.26.
 SCREEN_ITERATIONS = 15
 
+#: Tempo ratios the first pass aligns at (x0.90, x0.95, x1.00, x1.05, x1.10),
+#: instead of the full check's eleven and its path following.
+SCREEN_RATIOS = 5
+
 #: A pair is ruled out when its first-pass score is below the decision
-#: threshold minus this margin (``benchmarks/bench_scan.py`` prints the
-#: smallest margin that keeps every positive; this one is wider).
+#: threshold minus this margin. Measured (``benchmarks/bench_scan.py --full``):
+#: the lowest first-pass score of the 66 positives the full check finds is
+#: 0.345, so 0.045 would keep them all; 0.1 leaves 0.055 to spare, keeps the
+#: three positives the full check misses, and still rules out 68 of 78 hard
+#: negatives and 10 of 12 clips without the sample.
 SCREEN_MARGIN = 0.1
 
 #: The CSV fields of one pair, besides the sample and track that name it.
@@ -119,14 +141,18 @@ class Track:
     ----------
     path : str
         The track as the catalogue names it.
-    x : np.ndarray [shape=(n_samples,), float32] or None
-        The mono waveform at the scan's sample rate; None if it could not be read.
+    V : np.ndarray [shape=(DEFAULT_WIN // 2 + 1, N), float32] or None
+        Its magnitude spectrogram (:func:`~nmf_helpers.detection.track_spectrogram_unchecked`),
+        made once for every sample; None if the track could not be read.
+    duration_s : float
+        Its length in seconds.
     error : str
         Why it could not be read ("" when it was).
     """
 
     path: str
-    x: np.ndarray | None
+    V: np.ndarray | None
+    duration_s: float = 0.0
     error: str = ""
 
 
@@ -138,12 +164,19 @@ def _reason(error: Exception) -> str:
 
 
 def load_track_unchecked(path: str, sr: int) -> Track:
-    """Decode ``path`` at ``sr``; a file that cannot be read gives a Track with its error."""
+    """Decode ``path`` at ``sr``, spectrogram and all; a file that cannot be gives its error.
+
+    The spectrogram has the default STFT sizes, those of every template a
+    scan learns (:func:`check_pair_unchecked` refuses others).
+    """
     try:
         x, _ = load_audio(Path(path), sr=sr)
+        if not np.any(x):
+            raise ParameterError("scan: the track is silent (all samples are zero)")
+        V = track_spectrogram_unchecked(x, DEFAULT_WIN, DEFAULT_HOP, function="scan")
     except Exception as error:  # one odd file must not end a scan of thousands
-        return Track(path, None, _reason(error))
-    return Track(path, x)
+        return Track(path, None, error=_reason(error))
+    return Track(path, V, x.size / sr)
 
 
 def error_fields(error: str) -> dict[str, str]:
@@ -183,23 +216,39 @@ def check_pair_unchecked(
 
     Never raises for a bad track: its problem goes in the error field.
     """
-    if track.x is None:
+    if track.V is None:
         return error_fields(track.error)
-    options = {
-        "n_free": settings.n_free,
-        "threshold": settings.threshold,
-        "seed": settings.seed,
-        "sr": templates.sr,
-    }
+    if (templates.win, templates.hop) != (DEFAULT_WIN, DEFAULT_HOP):
+        return error_fields(
+            f"scan: templates with win = {templates.win}, hop = {templates.hop}; the scan's"
+            f" spectrograms have win = {DEFAULT_WIN}, hop = {DEFAULT_HOP}: learn them with those"
+        )
+    if templates.duration_s < MIN_PART_SECONDS:  # as detect_sample refuses it
+        return error_fields(
+            f"scan: the sample lasts {templates.duration_s:.2f} s, shorter than the"
+            f" {MIN_PART_SECONDS:g} s part the detector searches for (about one bar)"
+        )
+    options = {"n_free": settings.n_free, "seed": settings.seed}
     try:
         if settings.screens:
-            first = detect_sample(templates, track.x, n_iter=settings.screen_iter, **options)
-            if not first.score >= settings.threshold - settings.screen_margin:
-                fields = result_fields(first, "first pass")
-                # Ruled out, whatever the short fit found at the user's threshold.
-                fields.update(decision="no", track_ranges="", sample_ranges="")
-                return fields
-        result = detect_sample(templates, track.x, n_iter=settings.n_iter, **options)
+            score = coarse_score_unchecked(
+                templates, track.V, n_iter=settings.screen_iter, n_ratios=SCREEN_RATIOS, **options
+            )
+            if not score >= settings.threshold - settings.screen_margin:
+                # Ruled out: a score only, no shift, tempo or ranges.
+                return {field: "" for field in ROW_FIELDS} | {
+                    "decision": "no",
+                    "score": f"{score:.4f}",
+                    "stage": "first pass",
+                }
+        result = detect_in_spectrogram_unchecked(
+            templates,
+            track.V,
+            track.duration_s,
+            n_iter=settings.n_iter,
+            threshold=settings.threshold,
+            **options,
+        )
     except Exception as error:  # one odd file must not end a scan of thousands
         return error_fields(_reason(error))
     if not math.isfinite(result.score):

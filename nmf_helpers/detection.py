@@ -648,18 +648,19 @@ def detect_sample(
         )
     _check_part(function, templates.duration_s, min_part_s)
     x = _load(function, "track", track, sr)
-    if x.size < templates.win:
-        raise ParameterError(
-            f"{function}: track has {x.size} samples, shorter than one window ({templates.win})"
-        )
-    V = spectrogram_unchecked(x, templates.win, templates.hop)
-    if n_free > min(V.shape):
-        raise ParameterError(
-            f"{function}: n_free = {n_free} is out of range: the track's spectrogram of"
-            f" shape {V.shape} allows at most {min(V.shape)} free components"
-        )
-    search = (tempo_range, min_part_s)
-    return _decide(templates, V, x.size / sr, n_free, n_iter, threshold, seed, progress, search)
+    V = track_spectrogram_unchecked(x, templates.win, templates.hop, function=function)
+    return detect_in_spectrogram_unchecked(
+        templates,
+        V,
+        x.size / sr,
+        n_free=n_free,
+        n_iter=n_iter,
+        threshold=threshold,
+        seed=seed,
+        progress=progress,
+        tempo_range=tempo_range,
+        min_part_s=min_part_s,
+    )
 
 
 def _check_tempo_range(function: str, tempo_range) -> tuple[float, float]:
@@ -702,15 +703,50 @@ def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplat
     return templates
 
 
-def _decide(
-    templates, V, duration_s, n_free, n_iter, threshold, seed, progress, search
-) -> SampleDetection:
-    """Fit the track with the fixed templates, align the activations, read the occurrences."""
-    tempo_range, min_part_s = search
-    n_fixed = templates.W.shape[1]
-    W, H, _ = factorise(
+def track_spectrogram_unchecked(
+    x: np.ndarray, win: int, hop: int, *, function: str = "detect_sample"
+) -> np.ndarray:
+    """The magnitude spectrogram :func:`detect_sample` fits, of a checked, non-silent waveform.
+
+    Made once per track, it serves every sample checked against the track
+    (:func:`detect_in_spectrogram_unchecked`, :func:`coarse_score_unchecked`).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,), float32]
+        The track, as :func:`~nmf_helpers.load_audio` gives it.
+    win, hop : int
+        The templates' STFT sizes (``SampleTemplates.win``, ``.hop``).
+    function : str
+        The public caller, named in the error.
+
+    Returns
+    -------
+    V : np.ndarray [shape=(win // 2 + 1, N), float32]
+
+    Raises
+    ------
+    ParameterError
+        If the track is shorter than one window.
+    """
+    if x.size < win:
+        raise ParameterError(
+            f"{function}: track has {x.size} samples, shorter than one window ({win})"
+        )
+    return spectrogram_unchecked(x, win, hop)
+
+
+def _fit(templates, V, n_free, n_iter, seed, progress):
+    """The track's partially fixed KL fit: the sample's templates first, then the free ones."""
+    if n_free > min(V.shape):
+        # Checked here, not at the door: only the track's spectrogram says how many fit.
+        raise ParameterError(
+            f"detect_sample: n_free = {n_free} is out of range: the track's spectrogram of"
+            f" shape {V.shape} allows at most {min(V.shape)} free components"
+        )
+    return factorise(
         V,
-        n_fixed + n_free,
+        templates.W.shape[1] + n_free,
         loss="kl",
         n_iter=n_iter,
         seed=seed,
@@ -718,19 +754,117 @@ def _decide(
         progress=progress,
         name="detect_sample",
     )
+
+
+def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s):
+    """What the alignment compares: the sample's rhythm, the track's candidates, the window.
+
+    Returns ``(T, features, pitches, window, seconds)``: ``seconds`` is the
+    length of one decimated frame.
+    """
+    seconds = _DECIMATION * templates.hop / templates.sr  # one decimated frame
+    width = max(1, round(_DETREND_SECONDS / seconds)) | 1
+    T = _rhythm(_decimate(templates.H), width)
+    features, pitches = _candidates(fixed_H, templates.shifts, width)
+    # The window cannot be longer than the track, nor than the sample at the fastest ratio.
+    shortest = int(np.floor((T.shape[1] - 1) / tempo_range[1])) + 1
+    window = max(1, min(round(min_part_s / seconds), features[0].shape[1], shortest))
+    return T, features, pitches, window, seconds
+
+
+def coarse_score_unchecked(
+    templates: SampleTemplates,
+    V: np.ndarray,
+    *,
+    n_free: int = 20,
+    n_iter: int = 15,
+    seed: int = 0,
+    n_ratios: int = 5,
+    tempo_range: tuple[float, float] = DEFAULT_TEMPO_RANGE,
+    min_part_s: float = MIN_PART_SECONDS,
+) -> float:
+    """A rough :attr:`SampleDetection.score`: what a catalogue scan's first pass needs.
+
+    The same fit and alignment as :func:`detect_in_spectrogram_unchecked`,
+    with what only a decision near the threshold needs skipped: a short fit
+    (``n_iter``), ``n_ratios`` tempo ratios evenly spread over
+    ``tempo_range`` instead of a ratio every 0.02, no path following, no
+    occurrences, no separated parts, and no argument checks. A ratio 0.025
+    off the true one drifts about one decimated frame over a 2.5 s window, so
+    the score drops a little rather than vanishing; how far it drops is
+    measured by ``benchmarks/bench_scan.py``, which sets the scan's margin.
+
+    Parameters
+    ----------
+    templates : SampleTemplates
+    V : np.ndarray [shape=(M, N), non-negative]
+        The track's spectrogram (:func:`track_spectrogram_unchecked`).
+    n_free, n_iter, seed
+        As for :func:`detect_sample`.
+    n_ratios : int >= 1
+        Tempo ratios tried, from ``tempo_range[0]`` to ``tempo_range[1]``.
+    tempo_range : (float, float)
+    min_part_s : float
+
+    Returns
+    -------
+    float
+        The best window score, in [-1, 1].
+    """
+    _, H, _ = _fit(templates, V, n_free, n_iter, seed, False)
+    n_fixed = templates.W.shape[1]
+    T, features, _, window, _ = _alignment_inputs(templates, H[:n_fixed], tempo_range, min_part_s)
+    low, high = tempo_range
+    # One ratio: the middle of the range (the sample's own tempo by default).
+    ratios = np.linspace(low, high, n_ratios) if high > low and n_ratios > 1 else [(low + high) / 2]
+    return float(best_windows(features, T, ratios, window).score.max())
+
+
+def detect_in_spectrogram_unchecked(
+    templates: SampleTemplates,
+    V: np.ndarray,
+    duration_s: float,
+    *,
+    n_free: int = 20,
+    n_iter: int = 100,
+    threshold: float = DETECTION_THRESHOLD,
+    seed: int = 0,
+    progress: bool = False,
+    tempo_range: tuple[float, float] = DEFAULT_TEMPO_RANGE,
+    min_part_s: float = MIN_PART_SECONDS,
+) -> SampleDetection:
+    """:func:`detect_sample` of a track's spectrogram, made once for many samples.
+
+    Nothing is checked: the arguments are what :func:`detect_sample` checks
+    (``min_part_s`` at most the sample's length, ``tempo_range`` within
+    :data:`TEMPO_LIMITS`). The result is bit for bit that of
+    :func:`detect_sample` on the track's waveform.
+
+    Parameters
+    ----------
+    templates : SampleTemplates
+    V : np.ndarray [shape=(M, N), non-negative]
+        The track's spectrogram (:func:`track_spectrogram_unchecked`).
+    duration_s : float
+        The track's length in seconds (``x.size / sr``); occurrences end there.
+    n_free, n_iter, threshold, seed, progress, tempo_range, min_part_s
+        As for :func:`detect_sample`.
+
+    Returns
+    -------
+    SampleDetection
+    """
+    n_fixed = templates.W.shape[1]
+    W, H, _ = _fit(templates, V, n_free, n_iter, seed, progress)
     fixed_part = W[:, :n_fixed] @ H[:n_fixed]
     free_part = W[:, n_fixed:] @ H[n_fixed:]
     modelled = fixed_part.sum(axis=0) + free_part.sum(axis=0)
     fixed_share = fixed_part.sum(axis=0) / np.maximum(modelled, EPS)
 
-    seconds = _DECIMATION * templates.hop / templates.sr  # one decimated frame
-    width = max(1, round(_DETREND_SECONDS / seconds)) | 1
-    T = _rhythm(_decimate(templates.H), width)
-    features, pitches = _candidates(H[:n_fixed], templates.shifts, width)
+    T, features, pitches, window, seconds = _alignment_inputs(
+        templates, H[:n_fixed], tempo_range, min_part_s
+    )
     ratios = _ratio_grid(tempo_range)
-    # The window cannot be longer than the track, nor than the sample at the fastest ratio.
-    shortest = int(np.floor((T.shape[1] - 1) / tempo_range[1])) + 1
-    window = max(1, min(round(min_part_s / seconds), features[0].shape[1], shortest))
     match = best_windows(features, T, ratios, window)
     found = _find_occurrences(match, features, pitches, T, H[:n_fixed], templates.shifts, threshold)
     occurrences = [

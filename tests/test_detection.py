@@ -16,7 +16,7 @@ import pytest
 import scipy.signal
 
 import nmf_helpers as nh
-from nmf_helpers import ParameterError
+from nmf_helpers import ParameterError, detection
 
 N_ITER = 50  # enough for the decisions; the defaults (100) are for real use
 SR = 22050
@@ -273,6 +273,40 @@ def test_result_parts_add_up_and_are_frozen(positive, templates):
     assert result.similarity.shape == result.similarity_times.shape
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.score = 1.0
+
+
+def test_the_spectrogram_core_gives_detect_samples_result_bit_for_bit(positive, templates):
+    track, result = positive
+    V = detection.track_spectrogram_unchecked(track, templates.win, templates.hop)
+    again = detection.detect_in_spectrogram_unchecked(templates, V, track.size / SR, n_iter=N_ITER)
+    assert again.score == result.score
+    assert again.occurrences == result.occurrences
+    assert (again.shift, again.tempo_ratio) == (result.shift, result.tempo_ratio)
+    np.testing.assert_array_equal(again.H, result.H)
+    np.testing.assert_array_equal(again.similarity, result.similarity)
+
+
+def test_the_coarse_score_is_the_full_score_on_the_full_ratio_grid(positive, templates):
+    track, result = positive
+    V = detection.track_spectrogram_unchecked(track, templates.win, templates.hop)
+    # Eleven ratios over x0.90..x1.10 are the full check's grid: the same fit, the same score.
+    assert (
+        detection.coarse_score_unchecked(templates, V, n_iter=N_ITER, n_ratios=11) == result.score
+    )
+
+
+def test_the_coarse_score_keeps_the_positive_and_rules_out_the_negative(templates):
+    scores = {}
+    for name in ("sampling_track", "unrelated_track"):
+        V = detection.track_spectrogram_unchecked(load(name), templates.win, templates.hop)
+        scores[name] = detection.coarse_score_unchecked(templates, V, n_iter=15, n_ratios=5)
+    assert scores["sampling_track"] >= nh.DETECTION_THRESHOLD + 0.2
+    assert scores["unrelated_track"] < nh.DETECTION_THRESHOLD - 0.05
+
+
+def test_a_track_shorter_than_one_window_is_named_by_the_caller():
+    with pytest.raises(ParameterError, match="scan: track has 1000 samples"):
+        detection.track_spectrogram_unchecked(np.ones(1000, np.float32), 2048, 512, function="scan")
 
 
 def test_learned_templates_have_unit_columns_and_shifted_copies(templates):

@@ -11,8 +11,9 @@ audio gives error rows, not a crash; the command then ends with one line
 and exit status 2.
 
 How the work is shared (:mod:`nmf_helpers.catalogue`): each sample's
-templates are learned once, here; each track is decoded once for all its
-pairs; each pair gets a short first pass and, if it may match, the full fit.
+templates are learned once, here; each track is decoded and its spectrogram
+made once for all its pairs; each pair gets a cheap first pass (a short fit,
+a coarse alignment, a score only) and, if it may match, the full check.
 
 Who does the work: with ``--jobs 1`` this process, pair after pair; otherwise
 Dask distributed, on a ``LocalCluster`` of ``--jobs`` worker processes (one
