@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup_env.sh
 .venv/bin/ruff check .
-# One process per core (pytest-xdist); tests/conftest.py keeps each file's tests, and each
-# notebook's, in one process so their expensive fixtures are built once.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"
+# One process per core (pytest-xdist); each file's tests stay in one process, so its
+# module fixtures (a CLI run, each notebook's one execution) are built once.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

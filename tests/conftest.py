@@ -36,33 +36,3 @@ def sample_V():
 def rng():
     return np.random.default_rng(12345)
 
-
-def _notebook_group(item) -> str | None:
-    """The notebook a test of tests/test_notebooks.py reads, as a group name.
-
-    Each notebook is executed once per process (cached); tests that read the
-    same notebook must share a process. Notebook 4 repeats notebook 3's fits
-    and its test reads both, so the two go together.
-    """
-    callspec = getattr(item, "callspec", None)
-    name = str(callspec.params.get("name", "")) if callspec else ""
-    digit = name[:1] if name[:1].isdigit() else None
-    if digit is None:
-        parts = item.name.split("_")
-        digit = parts[2] if item.name.startswith("test_notebook_") else None
-    if digit is None:
-        return None
-    return "notebook-3" if digit == "4" else f"notebook-{digit}"
-
-
-def pytest_collection_modifyitems(config, items):
-    """With ``-n N --dist loadgroup`` (pytest-xdist): one process per file, per notebook.
-
-    A module's expensive fixtures (a CLI run, a fit on a clip) are built once
-    when its tests share a process; the notebooks, the longest tests, are
-    spread over the processes one notebook at a time.
-    """
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        group = _notebook_group(item) if module.endswith("test_notebooks.py") else None
-        item.add_marker(pytest.mark.xdist_group(group or module))
