@@ -53,11 +53,33 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(error, file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Stopped) as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        # The student being graded was stopped and its temporary folder removed (grading.py).
+        print(
+            f"course {args.command}: stopped by {signal.Signals(signum).name}; students graded"
+            " so far are kept, and the same command goes on with the others",
+            file=sys.stderr,
+        )
+        return 128 + signum
     return 0
+
+
+class Stopped(BaseException):
+    """SIGTERM, raised where the program is, so cleanup runs as for Ctrl-C (and, like
+    KeyboardInterrupt, it is not one student's trouble: grading stops)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
 
 
 if __name__ == "__main__":
     # SIGTERM ends a run like Ctrl-C: the student being graded is stopped and its temporary
     # folder removed; everyone graded so far is kept, and the next run resumes.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, _stop)
     sys.exit(main())

@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -481,3 +482,19 @@ def test_grading_run_scores_each_submission_and_resumes(course, tmp_path, capsys
     grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
     assert csv_path.read_text() == before
     assert json.loads((out_dir / "results.json").read_text()) == results
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), "SIGTERM"])
+def test_a_stopped_grading_run_says_so_in_one_line_with_the_signal_status(
+    tmp_path, monkeypatch, capsys, stop
+):
+    def stopped(*args, **kwargs):
+        if stop == "SIGTERM":
+            COURSE_CLI._stop(signal.SIGTERM, None)  # what the installed SIGTERM handler does
+        raise stop
+
+    monkeypatch.setattr(grading, "grade_all", stopped)
+    status = COURSE_CLI.main(["--course", str(tmp_path), "grade", str(tmp_path)])
+    assert status == (143 if stop == "SIGTERM" else 130)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "stopped by SIG" in lines[0] and "same command" in lines[0]
