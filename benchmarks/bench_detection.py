@@ -1,14 +1,23 @@
 """Sample detection measured on what producers do to a sample, and on hard negatives.
 
-Samples: three four-bar riffs of the project's clips, each bass + electric
-piano: ``sample`` (D minor, 108 BPM), the first 8.9 s of ``unrelated_track``'s
-bass and keys (same style, tempo and instruments, the sample's chords a
-whole tone up: the hardest negative) and the first 9.1 s of ``groove``'s
-bass and keys (A minor, 105 BPM).
+Two materials (``--material``, default both):
 
-Positives: for each sample, every treatment below, put over a backing
-track (the drums and lead of ``sampling_track``, of ``unrelated_track``, or
-the drums and vocals of ``groove``, in turn) at a seeded offset:
+- **project**: three four-bar riffs of the project's clips, each bass +
+  electric piano: ``sample`` (D minor, 108 BPM), the first 8.9 s of
+  ``unrelated_track``'s bass and keys (same style, tempo and instruments,
+  the sample's chords a whole tone up: the hardest negative) and the first
+  9.1 s of ``groove``'s bass and keys (A minor, 105 BPM). Backings: the
+  drums and lead of ``sampling_track``, of ``unrelated_track``, or the drums
+  and vocals of ``groove``, in turn.
+- **field**: real recordings by other musicians (``audio/field``, CC BY-SA,
+  cut by ``scripts/make_field_clips.py``): six 10 s riffs, two by each of
+  three composers of game soundtracks (Debian packages), whole
+  mixes as a producer samples them. One riff per composer is searched for;
+  its negatives alternate between the same composer's other riff and the
+  other composers' riffs. Backings: 20 s of three other pieces.
+
+Positives: for each sample searched for, every treatment below, put over a
+backing at a seeded offset:
 
 - the whole sample, looped twice;
 - chops of 2.5 s (looped three times) and 3 s (once) from inside the sample;
@@ -20,18 +29,15 @@ the drums and vocals of ``groove``, in turn) at a seeded offset:
 - combinations: a 4.4 s chop stretched x1.05 and low-passed at 1.5 kHz, looped twice;
   sped up x1.03, high-passed at 400 Hz and 6 dB down.
 
-Negatives: the same treatments applied to the *other* two riffs (not the
-sample searched for), over the same backings: same style and instruments,
-so every one is a hard negative; and each backing alone.
+Negatives: the same treatments applied to riffs that are not the sample
+searched for, over the same backings (same style and instruments for the
+project's riffs, so every one is a hard negative); and each backing alone.
 
 Real records have a room, a mastering chain and noise, so every track
 (positive and negative) is then "mastered": a synthetic room reverb
 (exponentially decaying noise, RT60 0.3-0.8 s, 15-30 % wet), a compressor
 (tanh soft clipping after 6-12 dB of drive) and noise 40-50 dB under the
-mix, all seeded. What is missing: recordings by other musicians, made with
-other instruments (no freely licensed sampled records are reachable
-offline through the project's packages); every riff here comes from one
-synthesiser.
+mix, all seeded.
 
 Printed: ROC AUC, precision and recall at the threshold, recall per
 treatment, the errors of the track ranges and of the sample ranges, the
@@ -40,17 +46,24 @@ time of the partially fixed NMF fit alone (the old detector's cost, 2.6 s
 per track-minute on an idle machine) as a reference, since other jobs may
 share the machine. Exits 1 when a target is missed.
 
-Run: ``python benchmarks/bench_detection.py`` (about 10 minutes on 2 idle
-cores) or ``--quick`` (one sample, a few treatments, about 2 minutes).
+Run: ``python benchmarks/bench_detection.py`` (about 25 minutes on 2 idle
+cores), ``--material project|field`` for one material, ``--quick`` (one
+sample of each material, five treatments, about 2 minutes), ``--only TEXT``
+for the treatments whose name contains TEXT, ``--scores FILE`` to keep each
+case's score.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
+import json
 import sys
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -59,6 +72,7 @@ import scipy.signal
 import nmf_helpers as nh
 
 SR = 22050
+FIELD_DIR = Path(__file__).resolve().parents[1] / "audio" / "field"
 OLD_SECONDS_PER_MINUTE = 2.6  # the old detector on this machine, idle (issue 13)
 
 TARGETS = {
@@ -75,6 +89,7 @@ TARGETS = {
 class Case:
     """One track of the benchmark and what is true about it."""
 
+    material: str
     sample: str
     treatment: str
     positive: bool
@@ -89,7 +104,7 @@ def load(name: str) -> np.ndarray:
 
 
 def riffs() -> dict[str, np.ndarray]:
-    """The three riffs, each bass + electric piano, about four bars."""
+    """The project's three riffs, each bass + electric piano, about four bars."""
     return {
         "sample": load("sample"),
         "unrelated riff": (load("unrelated_track_bass") + load("unrelated_track_keys"))[
@@ -105,6 +120,67 @@ def backings() -> list[tuple[str, np.ndarray]]:
         ("unrelated drums+lead", load("unrelated_track_drums") + load("unrelated_track_lead")),
         ("groove drums+vocals", load("groove_drums") + load("groove_vocals")),
     ]
+
+
+def field_excerpts() -> list[dict]:
+    return json.loads((FIELD_DIR / "excerpts.json").read_text())["excerpts"]
+
+
+def load_field(name: str) -> np.ndarray:
+    return nh.load_audio(FIELD_DIR / f"{name}.flac", sr=SR)[0]
+
+
+@dataclass
+class Material:
+    """Riffs to search for, backings to put them in, and each riff's negatives."""
+
+    name: str
+    riffs: dict[str, np.ndarray]
+    searched: list[str]
+    backings: list[tuple[str, np.ndarray]]
+    negatives: dict[str, list[str]]  # riff searched -> riffs used as negatives, in turn
+
+
+def project_material(quick: bool) -> Material:
+    all_riffs = riffs()
+    names = list(all_riffs)
+    return Material(
+        "project",
+        all_riffs,
+        ["sample"] if quick else names,
+        backings(),
+        {n: [m for m in names if m != n] for n in names},
+    )
+
+
+def field_material(quick: bool) -> Material:
+    """Real recordings (audio/field): one riff of each author is searched for.
+
+    Its negatives alternate between the same author's other riff (same
+    composer, instruments and production: the hardest negative) and the
+    riffs of the other authors.
+    """
+    excerpts = field_excerpts()
+    authors = {e["name"]: e["author"] for e in excerpts if e["role"] == "riff"}
+    all_riffs = {name: load_field(name) for name in authors}
+    searched = []
+    for name, author in authors.items():
+        if author not in {authors[s] for s in searched}:
+            searched.append(name)
+    negatives = {}
+    for name in searched:
+        twin = [m for m in authors if m != name and authors[m] == authors[name]]
+        rest = [m for m in authors if authors[m] != authors[name]]
+        negatives[name] = [
+            m for pair in itertools.zip_longest(twin * len(rest), rest) for m in pair
+        ]
+    return Material(
+        "field",
+        all_riffs,
+        searched[:1] if quick else searched,
+        [(e["name"], load_field(e["name"])) for e in excerpts if e["role"] == "backing"],
+        negatives,
+    )
 
 
 def butter(x, hz, kind):
@@ -197,23 +273,20 @@ def build(part, backing, level_db, loops, offset_s):
     return y
 
 
-def cases(quick: bool):
+def cases(material: Material, quick: bool):
     rng = np.random.default_rng(0)
-    all_riffs = riffs()
-    all_backings = backings()
-    names = ["sample"] if quick else list(all_riffs)
     table = treatments(quick)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i, searched in enumerate(names):
-            others = [n for n in all_riffs if n != searched]
+        for i, searched in enumerate(material.searched):
+            others = material.negatives[searched]
             for j, (treatment, (function, part, ratio, loops, level_db)) in enumerate(
                 table.items()
             ):
-                _, backing = all_backings[(i + j) % len(all_backings)]
+                _, backing = material.backings[(i + j) % len(material.backings)]
                 offset = float(rng.uniform(0.5, 3.0))
                 for positive, riff in ((True, searched), (False, others[j % len(others)])):
-                    treated = function(all_riffs[riff])
+                    treated = function(material.riffs[riff])
                     x = master(build(treated, backing, level_db, loops, offset), rng)
                     duration = treated.size / SR
                     end = backing.size / SR
@@ -222,12 +295,23 @@ def cases(quick: bool):
                         for k in range(loops)
                         if offset + k * duration < end - 1.0
                     ]
-                    riff_part = part or (0.0, all_riffs[riff].size / SR)
-                    yield Case(searched, treatment, positive, x, ranges, riff_part, ratio)
+                    riff_part = part or (0.0, material.riffs[riff].size / SR)
+                    yield Case(
+                        material.name, searched, treatment, positive, x, ranges, riff_part, ratio
+                    )
             if not quick:
-                for backing_name, backing in all_backings:
+                for backing_name, backing in material.backings:
                     x = master(backing, rng)
-                    yield Case(searched, f"backing alone: {backing_name}", False, x, [], (0, 0), 1)
+                    yield Case(
+                        material.name,
+                        searched,
+                        f"backing alone: {backing_name}",
+                        False,
+                        x,
+                        [],
+                        (0, 0),
+                        1,
+                    )
 
 
 def roc_auc(positive_scores, negative_scores) -> float:
@@ -268,17 +352,40 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=100, help="NMF iterations per track")
     parser.add_argument("--threshold", type=float, default=nh.DETECTION_THRESHOLD)
     parser.add_argument("--quick", action="store_true", help="one sample, five treatments")
+    parser.add_argument(
+        "--material",
+        choices=("all", "project", "field"),
+        default="all",
+        help="the project's riffs, the field recordings (audio/field), or both (default)",
+    )
+    parser.add_argument("--scores", type=Path, help="also write every case's score to this CSV")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the treatments whose name contains TEXT"
+    )
     args = parser.parse_args()
 
-    templates = {name: nh.learn_sample(x) for name, x in riffs().items()}
+    materials = []
+    if args.material in ("all", "project"):
+        materials.append(project_material(args.quick))
+    if args.material in ("all", "field"):
+        materials.append(field_material(args.quick))
+    templates = {
+        (m.name, name): nh.learn_sample(m.riffs[name]) for m in materials for name in m.searched
+    }
     results = []  # (case, detection)
     seconds = minutes = reference = 0.0
-    header = f"{'sample':<15} {'treatment':<38} {'+/-':>3} {'score':>6}"
+    header = f"{'sample':<20} {'treatment':<38} {'+/-':>3} {'score':>6}"
     print(f"{header}  found (track s | sample s | ratio, pitch)")
-    for case in cases(args.quick):
+    all_cases = itertools.chain.from_iterable(cases(m, args.quick) for m in materials)
+    for case in all_cases:
+        if args.only and args.only not in case.treatment:
+            continue
         started = time.perf_counter()
         result = nh.detect_sample(
-            templates[case.sample], case.x, n_iter=args.iters, threshold=args.threshold
+            templates[case.material, case.sample],
+            case.x,
+            n_iter=args.iters,
+            threshold=args.threshold,
         )
         seconds += time.perf_counter() - started
         minutes += case.x.size / SR / 60
@@ -289,7 +396,7 @@ def main() -> int:
             for o in result.occurrences
         )
         print(
-            f"{case.sample:<15} {case.treatment:<38} {'+' if case.positive else '-':>3}"
+            f"{case.sample:<20} {case.treatment:<38} {'+' if case.positive else '-':>3}"
             f" {result.score:6.3f}  {found}",
             flush=True,
         )
@@ -297,8 +404,26 @@ def main() -> int:
         # --quick, where ten tracks are too few to sample).
         stride = 1 if args.quick else 10
         if len(results) % stride == 0:
-            reference += reference_fit_seconds(templates[case.sample], case.x, args.iters) * stride
+            reference += (
+                reference_fit_seconds(templates[case.material, case.sample], case.x, args.iters)
+                * stride
+            )
     reference_per_minute = reference / minutes
+    if args.scores:
+        with args.scores.open("w", newline="") as out:
+            table = csv.writer(out)
+            table.writerow(
+                ["material", "sample", "treatment", "positive", "score", "detected", "found"]
+            )
+            for c, r in results:
+                found = " ".join(
+                    f"{o.track_start_s:.2f}-{o.track_end_s:.2f}@{o.tempo_ratio:.3f}"
+                    for o in r.occurrences
+                )
+                table.writerow(
+                    [c.material, c.sample, c.treatment, int(c.positive), f"{r.score:.4f}",
+                     int(r.detected), found]
+                )  # fmt: skip
 
     positives = [r for c, r in results if c.positive]
     negatives = [r for c, r in results if not c.positive]
@@ -332,6 +457,20 @@ def main() -> int:
     )
     print(f"at threshold {args.threshold}: precision {precision:.3f}, recall {recall:.3f}")
     print(f"false positives: {false_positives or 'none'}")
+    for material in materials:
+        ours = [(c, r) for c, r in results if c.material == material.name]
+        pos = [r for c, r in ours if c.positive]
+        neg = [r for c, r in ours if not c.positive]
+        if pos and neg:
+            hits = sum(r.detected for r in pos)
+            false = sum(r.detected for r in neg)
+            print(
+                f"  {material.name}: {len(pos)} positives, {len(neg)} negatives,"
+                f" AUC {roc_auc([r.score for r in pos], [r.score for r in neg]):.3f},"
+                f" precision {hits / max(hits + false, 1):.3f}, recall {hits / len(pos):.3f},"
+                f" lowest positive {min(r.score for r in pos):.3f},"
+                f" highest negative {max(r.score for r in neg):.3f}"
+            )
     print("recall per treatment:")
     for treatment, hits in per_treatment.items():
         print(f"  {treatment:<40} {np.mean(hits):.2f} ({sum(hits)}/{len(hits)})")

@@ -119,6 +119,21 @@ def test_detect_free_and_seed_reach_the_fit(capsys):
     assert chosen["score"] != default["score"]
 
 
+def test_detect_tempo_range_and_min_part_reach_the_search(capsys):
+    """--tempo-range and --min-part change the search exactly as in detect_sample.
+
+    Ignored, the defaults (x0.90-x1.10, 2.5 s windows) give another score.
+    """
+    default = detect_json(capsys, SAMPLE, TRACK)
+    options = ["--tempo-range", "1.04", "1.1", "--min-part", "4"]
+    chosen = detect_json(capsys, SAMPLE, TRACK, *options)
+    expected = nh.detect_sample(
+        SAMPLE, TRACK, n_iter=int(ITERS[1]), tempo_range=(1.04, 1.1), min_part_s=4
+    )
+    assert chosen["score"] == pytest.approx(expected.score, abs=1e-4)
+    assert chosen["score"] < default["score"] - 0.05  # the sample plays at x1.00
+
+
 def test_scan_writes_a_csv_and_refuses_to_overwrite_it(folder, tmp_path, capsys):
     output = tmp_path / "results.csv"
     status = main(["scan", SAMPLE, str(folder), "-o", str(output), "--jobs", "1", *ITERS])
@@ -170,6 +185,9 @@ def test_scan_records_unreadable_and_silent_files_then_exits_2(tmp_path, capsys)
         (["scan", SAMPLE, "{empty}"], "no audio files"),
         (["scan", SAMPLE, "{empty}", "--jobs", "0"], "--jobs must be >= 1"),
         (["detect", SAMPLE, SAMPLE, "--threshold", "3"], "threshold must be between"),
+        (["detect", SAMPLE, SAMPLE, "--tempo-range", "0.7", "1.1"], "got 0.7"),
+        (["detect", SAMPLE, SAMPLE, "--tempo-range", "1.1", "0.9"], "low <= high"),
+        (["detect", SAMPLE, SAMPLE, "--min-part", "20"], "shorter than the 20 s part"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(arguments, message, tmp_path, capsys, monkeypatch):

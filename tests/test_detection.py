@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 
 import matplotlib
@@ -429,3 +430,53 @@ def test_a_sample_shorter_than_the_part_searched_for_is_named():
 def test_search_options_out_of_their_documented_range_are_named(templates, options, match):
     with pytest.raises(nh.ParameterError, match=match):
         nh.detect_sample(templates, np.ones(SR), **options)
+
+
+# The ends of an occurrence, on synthetic features where the truth is known
+# to the frame: the sample (200 frames) plays from track frame 100 at its own
+# tempo, but the path found covers only its middle (sample frames 50-120).
+def _grown_range(X, T, gap=22):
+    trim = importlib.import_module("nmf_helpers.detection")._trim
+    path = np.arange(50, 100)
+    frames_t, frames_a, on_path = trim(X, T, 1.0, path + 100, path, 20, 0.2, 2, gap)
+    return (int(frames_t[0]), int(frames_t[-1])), (int(frames_a[0]), int(frames_a[-1])), on_path
+
+
+def _synthetic_track(parts):
+    """Noise, plus the sample's frames ``(start, stop)`` at track frame 100 + start."""
+    rng = np.random.default_rng(0)
+    T = rng.standard_normal((10, 200))
+    X = 0.3 * rng.standard_normal((10, 400))
+    for start, stop in parts:
+        X[:, 100 + start : 100 + stop] += T[:, start:stop]
+    return X, T
+
+
+def test_an_occurrence_grows_from_its_path_to_where_the_sample_plays():
+    track, sample, on_path = _grown_range(*_synthetic_track([(0, 200)]))
+    assert abs(track[0] - 100) <= 2 and abs(track[1] - 299) <= 2
+    assert abs(sample[0] - 0) <= 2 and abs(sample[1] - 199) <= 2
+    # The slope is measured on the path's frames only, not on the straight extension.
+    assert on_path.sum() == 50 + 20 - 1 and not on_path[0] and not on_path[-1]
+
+
+def test_a_chop_stops_where_the_track_stops_using_the_sample():
+    track, sample, _ = _grown_range(*_synthetic_track([(0, 140)]))
+    assert abs(track[1] - 239) <= 3 and abs(sample[1] - 139) <= 3
+
+
+def test_a_covered_stretch_shorter_than_the_gap_is_bridged_and_a_longer_one_ends_it():
+    bridged, _, _ = _grown_range(*_synthetic_track([(0, 130), (145, 200)]))
+    assert abs(bridged[1] - 299) <= 2
+    ended, _, _ = _grown_range(*_synthetic_track([(0, 130), (160, 200)]))
+    assert abs(ended[1] - 229) <= 3
+
+
+def test_a_sample_tail_under_the_level_is_kept_only_at_the_samples_own_end():
+    # The last 15 frames are covered: at the sample's end they are its tail ...
+    tail, _, _ = _grown_range(*_synthetic_track([(0, 185)]))
+    assert tail[1] == 299
+    # ... but where the track ends first, the occurrence ends at the last match.
+    X, T = _synthetic_track([(0, 185)])
+    cut, _, _ = _grown_range(X[:, :295], T)
+    assert abs(cut[1] - 284) <= 5  # the 5-frame span blurs the edge

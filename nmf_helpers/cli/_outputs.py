@@ -4,7 +4,7 @@ Every command that writes files goes through :class:`Outputs`: ``separate``
 and ``demo`` a folder of files (:meth:`Outputs.folder`), ``scan`` one CSV
 (:meth:`Outputs.file`). Three steps::
 
-    outputs = Outputs.folder("separate", args.outdir, names, force=args.force, inputs=[song])
+    outputs = Outputs.folder_of("separate", args.outdir, names, force=args.force, inputs=[song])
     x, sr = load(song)                                   # the user's input, checked
     with outputs.writing(expected_bytes=...):            # lock, temporary folder, free space
         ...heavy work...; save(outputs.temp("drums.wav"), ...)
@@ -216,7 +216,7 @@ class Outputs:
 
     def _open(self, expected_bytes: int) -> None:
         try:
-            self._made = _make_folders(self.folder)
+            _make_folders(self.folder, self._made)
             self._lock = _Lock(self.folder / f"{self.tag}.lock")
             if self._lock.holder is not None:
                 self._refuse(
@@ -309,17 +309,19 @@ def _same_file(a, b) -> bool:
         return False
 
 
-def _make_folders(folder: Path) -> list[Path]:
-    """``mkdir -p folder``; the folders made, outermost first."""
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """``mkdir -p folder``, appending each folder to ``made`` as it is made, outermost first.
+
+    Appended one by one, so that when a deeper ``mkdir`` fails the caller
+    still knows (and removes) the ones made before it.
+    """
     missing = []
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
-    made = []
     for path in reversed(missing):
         path.mkdir()
         made.append(path)
-    return made
 
 
 _ADVICE = {

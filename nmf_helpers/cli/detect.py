@@ -1,5 +1,8 @@
 """``detect SAMPLE TRACK [--json] [--threshold T] [--iters N] [--free K] [--seed S]``.
 
+Also ``[--tempo-range LOW HIGH] [--min-part SECONDS]``: the search's tempo
+ratios and the shortest part of the sample it looks for.
+
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
 sample it is, its tempo ratio and pitch shift (see
@@ -63,6 +66,8 @@ def run(args) -> int:
         threshold=args.threshold,
         seed=args.seed,
         progress=sys.stderr.isatty(),
+        tempo_range=tuple(args.tempo_range),
+        min_part_s=args.min_part,
     )
     if args.json:
         print(json.dumps(summary(result, args.sample, args.track)))
@@ -106,4 +111,22 @@ def add_parser(subparsers) -> None:
     detect.add_argument("track", help="the track to search, an audio file")
     detect.add_argument("--json", action="store_true", help="print one JSON object")
     add_detection_options(detect)
+    low, high = nh.DEFAULT_TEMPO_RANGE
+    detect.add_argument(
+        "--tempo-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=[low, high],
+        help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
+        f" {nh.TEMPO_LIMITS[0]:g} to {nh.TEMPO_LIMITS[1]:g})",
+    )
+    detect.add_argument(
+        "--min-part",
+        type=float,
+        metavar="SECONDS",
+        default=nh.MIN_PART_SECONDS,
+        help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
+        " about one bar)",
+    )
     detect.set_defaults(run=run)
