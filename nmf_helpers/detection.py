@@ -51,6 +51,7 @@ import numpy as np
 import scipy.ndimage
 
 from ._numerics import EPS
+from ._threads import library_threads
 from ._validation import (
     ParameterError,
     check_frame_sizes,
@@ -91,7 +92,12 @@ __all__ = [
 DETECTION_THRESHOLD = 0.36
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
-DEFAULT_SHIFTS = (-2, -1, 0, 1, 2)
+#: The half steps are for a record sped up or slowed down by about 3 %
+#: (x1.03 moves the pitch half a semitone): between two whole-semitone
+#: copies the fit gave much of such a sample to the free components, and a
+#: speed-up x1.03 that was also high-passed and quieter scored 0.20-0.38,
+#: 0.41-0.71 with the half steps (benchmarks/bench_detection.py).
+DEFAULT_SHIFTS = (-2, -1, -0.5, 0, 0.5, 1, 2)
 
 #: Tempo ratios searched by default (track tempo / sample tempo): a
 #: time-stretch of x0.90..x1.10, which includes a record speed-up of
@@ -139,6 +145,12 @@ _TRIM_LEVEL = 0.4
 # An occurrence goes on through a run of frames below that level shorter
 # than this (a fill or a break in the new parts that covers the sample).
 _GAP_SECONDS = 1.0
+
+# The alignment's matrix products are small (a few hundred frames by 20
+# components): on one BLAS thread each takes well under a millisecond, while
+# waking a second thread cost 15 ms per product on a busy 2-core machine,
+# which made the alignment a third of the detector's time.
+_ALIGNMENT_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -861,7 +873,8 @@ def coarse_score_unchecked(
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
     ratios = np.linspace(low, high, n_ratios) if high > low and n_ratios > 1 else [(low + high) / 2]
-    return float(best_windows(features, T, ratios, window).score.max())
+    with library_threads(_ALIGNMENT_THREADS):
+        return float(best_windows(features, T, ratios, window).score.max())
 
 
 def detect_in_spectrogram_unchecked(
@@ -909,10 +922,11 @@ def detect_in_spectrogram_unchecked(
         templates, H[:n_fixed], tempo_range, min_part_s
     )
     ratios = _ratio_grid(tempo_range)
-    match = best_windows(features, T, ratios, window)
-    found = _find_occurrences(
-        match, features, pitches, T, H[:n_fixed], templates.shifts, threshold, seconds
-    )
+    with library_threads(_ALIGNMENT_THREADS):
+        match = best_windows(features, T, ratios, window)
+        found = _find_occurrences(
+            match, features, pitches, T, H[:n_fixed], templates.shifts, threshold, seconds
+        )
     occurrences = [
         Occurrence(
             track_start_s=float(track[0] * seconds),

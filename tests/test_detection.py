@@ -266,7 +266,7 @@ def test_result_parts_add_up_and_are_frozen(positive, templates):
     np.testing.assert_allclose(
         result.fixed_part + result.free_part, result.W @ result.H, rtol=1e-4, atol=1e-6
     )
-    assert result.n_fixed == templates.W.shape[1] == 5 * templates.n_components
+    assert result.n_fixed == templates.W.shape[1] == len(nh.DEFAULT_SHIFTS) * templates.n_components
     np.testing.assert_array_equal(result.W[:, : result.n_fixed], templates.W)
     assert result.activations.shape == (templates.n_components, N)
     assert np.all((result.fixed_share >= 0) & (result.fixed_share <= 1 + 1e-6))
@@ -311,12 +311,13 @@ def test_a_track_shorter_than_one_window_is_named_by_the_caller():
 
 
 def test_learned_templates_have_unit_columns_and_shifted_copies(templates):
-    F = templates.n_components
     assert templates.shifts == nh.DEFAULT_SHIFTS
     np.testing.assert_allclose(templates.W.sum(axis=0), 1.0, rtol=1e-4)
-    unshifted = templates.W[:, 2 * F : 3 * F]  # shift 0 is the third copy
-    up = nh.shift_templates(unshifted, 2)
-    np.testing.assert_allclose(templates.W[:, 4 * F :], up / up.sum(axis=0), rtol=1e-4, atol=1e-9)
+    blocks = np.split(templates.W, len(templates.shifts), axis=1)
+    copies = dict(zip(templates.shifts, blocks, strict=True))
+    for shift in (2, 0.5, -0.5):  # a whole step and the half steps (record speed)
+        moved = nh.shift_templates(copies[0], shift)
+        np.testing.assert_allclose(copies[shift], moved / moved.sum(axis=0), rtol=1e-4, atol=1e-9)
     assert templates.duration_s == pytest.approx(196000 / SR)
 
 
@@ -382,7 +383,7 @@ def test_missing_file_raises_file_not_found(templates, tmp_path):
         ({"W": "cut rows"}, r"detect_sample: sample.W must have shape \(1025, \?\)"),
         ({"W": "nan"}, "detect_sample: sample.W contains"),
         ({"win": 1024, "hop": 256}, r"detect_sample: sample.W must have shape \(513, \?\)"),
-        ({"shifts": (0.0,)}, "detect_sample: sample.W has 100 columns, but 20 templates in 1"),
+        ({"shifts": (0.0,)}, "detect_sample: sample.W has 140 columns, but 20 templates in 1"),
     ],
 )
 def test_edited_templates_are_checked_at_the_door(templates, edit, match):
