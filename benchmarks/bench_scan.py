@@ -6,12 +6,12 @@
    per minute, scaling efficiency (rate with 2 / twice the rate with 1), and
    whether the three give the same rows bit for bit.
 2. **First pass**: the cases of ``benchmarks/bench_detection.py`` (its quick
-   set; ``--full`` for all: every treatment of the three riffs, positives and
-   hard negatives) and a catalogue-like set (the project's other clips and
-   stems, none with the sample), each scored by the first pass (a short fit
-   and a coarse alignment, score only) and by the full check, both from the
-   track's spectrogram made once. Printed: the positives the first pass
-   keeps, the smallest margin that keeps them all, the largest drop of a
+   set; ``--full`` for all: every treatment of its riffs, the project's and
+   the field recordings', positives and negatives) and a catalogue-like set
+   (the project's other clips and stems, none with the sample), each scored
+   by the first pass (a short fit and a coarse alignment, score only) and by
+   the full check, both from the track's spectrogram made once. Printed: the
+   positives the first pass keeps, the smallest margin that keeps them all, the largest drop of a
    positive's score from the full check to the first pass (what the margin
    must cover), the share of pairs it rules out, what the first pass costs
    next to a full check, and the cost per pair with and without it.
@@ -77,11 +77,14 @@ def detection_cases(full: bool):
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
+    materials = [bench.project_material(not full), bench.field_material(not full)]
     cases = [
         ("positive" if case.positive else "negative", case.sample, case.treatment, case.x)
-        for case in bench.cases(quick=not full)
+        for material in materials
+        for case in bench.cases(material, quick=not full)
     ]
-    return bench.riffs(), cases
+    riffs = {name: x for material in materials for name, x in material.riffs.items()}
+    return riffs, cases
 
 
 def write_tracks(folder: Path, n_tracks: int, seconds: float) -> list[str]:

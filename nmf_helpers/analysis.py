@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.special import xlogy
 
 from ._numerics import EPS, LOG_FLOOR, TINY
@@ -688,6 +687,8 @@ def best_assignment(scores) -> dict[str, int]:
 
 
 def _best_assignment(names: list[str], matrix: np.ndarray) -> dict[str, int]:
+    from scipy.optimize import linear_sum_assignment  # 0.7 s to import: on first use
+
     rows, columns = linear_sum_assignment(matrix, maximize=True)
     return {names[row]: int(column) for row, column in zip(rows, columns, strict=True)}
 

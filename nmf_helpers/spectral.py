@@ -23,7 +23,6 @@ import functools
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 from tqdm.auto import tqdm
 
 from . import _kernels
@@ -59,7 +58,9 @@ DEFAULT_HOP = 512
 
 @functools.lru_cache(maxsize=8)
 def _window(win: int) -> np.ndarray:
-    window = scipy.signal.get_window("hann", win, fftbins=True).astype(np.float32)
+    # The periodic Hann window (scipy.signal.get_window("hann", win), librosa's
+    # default), equal to it in float32; scipy.signal costs 1.7 s to import.
+    window = np.hanning(win + 1)[:-1].astype(np.float32)
     window.flags.writeable = False
     return window
 

@@ -1,7 +1,11 @@
 """``python -m nmf_helpers separate``: the files it promises, and one-line errors (exit 2).
 
-Every run is a real subprocess. The bad-input runs are started together and
-awaited together, since each spends most of its time importing the package.
+The runs that write files are real subprocesses, and so is one bad input of
+each kind that stops a run (the package's own check, argparse's, outputs
+that exist): those show the exit status and stderr a shell sees. They are
+started together and awaited together, since each spends most of its time
+importing the package. The other bad inputs go through ``main`` in this
+process, where each costs no import.
 """
 
 from __future__ import annotations
@@ -133,32 +137,52 @@ BAD_INPUTS = {
 }
 
 
+#: The bad inputs run as real processes (the others go through ``main``).
+FROM_THE_SHELL = ("missing file", "K not a number")
+
+
 @pytest.fixture(scope="module")
 def bad_runs(songs, tmp_path_factory, drums_run):
-    """Every bad input at once, plus a rerun into the drum run's folder without --force."""
+    """The runs of FROM_THE_SHELL and a rerun without --force into the drum run's folder.
+
+    Returns their results by case, and the names the cases' arguments use.
+    """
     out = tmp_path_factory.mktemp("bad_out") / "never"
     names = {key: str(path) for key, path in songs.items()}
     names |= {"missing": str(out.parent / "missing.wav"), "out": str(out)}
     processes = {
-        case: _start([arg.format(**names) for arg in args])
-        for case, (args, _) in BAD_INPUTS.items()
+        case: _start([arg.format(**names) for arg in BAD_INPUTS[case][0]])
+        for case in FROM_THE_SHELL
     }
     processes["existing outputs"] = _start(drums_run[2])
     results = {case: _finish(process) for case, process in processes.items()}
-    return results, out
+    return results, names
+
+
+def _in_this_process(args: list[str], capsys) -> subprocess.CompletedProcess:
+    """``separate ARGS`` through ``main``: its status (argparse's exit too) and its output."""
+    try:
+        status = main(["separate", *args])
+    except SystemExit as exit_:  # argparse ends the program on its errors
+        status = exit_.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
 
 
 @pytest.mark.parametrize("case", [*BAD_INPUTS, "existing outputs"])
-def test_bad_input_exits_2_with_one_line_and_no_traceback(bad_runs, case):
-    results, out = bad_runs
-    result = results[case]
+def test_bad_input_exits_2_with_one_line_and_no_traceback(bad_runs, case, capsys):
+    results, names = bad_runs
+    if case in results:
+        result = results[case]
+    else:
+        result = _in_this_process([arg.format(**names) for arg in BAD_INPUTS[case][0]], capsys)
     expected = BAD_INPUTS[case][1] if case in BAD_INPUTS else "already exists"
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("error: ")
     assert expected in result.stderr
-    assert not out.exists()  # nothing written for a bad input
+    assert not Path(names["out"]).exists()  # nothing written for a bad input
 
 
 def test_existing_outputs_are_never_overwritten_and_force_does(

@@ -3,9 +3,9 @@
 ``scripts/course.py student`` and ``scripts/course.py grade`` (``scripts/course_lib``).
 The fast tests check the student edition file by file and the judge on arrays
 made by running the notebooks' own task and hidden-test code here; one slow
-test autogrades whole submissions with nbgrader: the solution, the untouched
-student edition and five that break one thing each (the other two wrong
-submissions are graded from their code by the judge tests).
+test autogrades whole submissions with nbgrader: the solution, one that breaks
+one thing in each notebook (a notebook runs in a kernel of its own) and one
+that writes outside its folder (the other wrong code is graded by the judge tests).
 """
 
 from __future__ import annotations
@@ -379,57 +379,71 @@ def kl_nmf(V, W, H, n_iter=100):
 '''
 
 
-def code_change(change):
-    return lambda source: edited(source, change[1])
+#: The edition as released (every answer cell a stub): a notebook the student never started.
+UNTOUCHED = None
+#: In a plan, a test cell the student deleted.
+DELETED = "deleted"
 
 
 def write_submissions(folder: Path, release: Path, source: Path, out_dir: Path) -> dict:
-    """Seven students, and the automatic points each must get (from 18)."""
+    """Three students, and the automatic points each must get (from 18).
+
+    A plan maps each notebook submitted to ``UNTOUCHED`` or to the edits
+    ``{grade_id: function of the cell's source, or DELETED}`` made to the
+    filled-in solution. Each notebook runs in a kernel of its own, so one
+    student can break one thing per notebook and lose only its tests; each
+    kernel costs seconds, so the breaks share a student where they can.
+    """
     vandalism = f"""
 from pathlib import Path
 Path({str(out_dir / "results.json")!r}).write_text("{{}}")
 Path({str(folder / "solution" / "1_kl_nmf.ipynb")!r}).write_text("overwritten")
 """
     plans = {
-        "solution": ({}, set()),
-        "untouched": (None, set(FULL)),
-        "euclidean": ({"1_kl_nmf": {"task1_code": code_change(EUCLIDEAN)}}, WRONG["euclidean"][1]),
-        # "transposed" and "w_updated" are graded from their code by
-        # test_a_wrong_submission_loses_exactly_what_it_broke; one wrong submission
-        # through nbgrader is enough to show the path, and each costs ~20 s here.
-        # stopped by the cell timeout after the function is defined: nothing lost
-        "while_true": (
+        "solution": ({name: {} for name in GRADED}, set()),
+        "mischief": (
             {
-                "2_separating_components": {
-                    "task2_code": lambda s: s + "\n\n\nwhile True:\n    pass\n"
-                }
-            },
-            set(),
-        ),
-        "edited_tests": (
-            {"1_kl_nmf": {"task1_matches_engine": lambda s: "print('all good')\n"}},
-            {"task1_matches_engine", "task2_group"},  # task2_group: deleted below
-        ),
-        "numpy_patched": (
-            {
+                # wrong, with numpy patched so that the kernel's own asserts pass
                 "1_kl_nmf": {"task1_code": lambda s: PATCH_NUMPY + FAKE_KL},
-                "3_sample_processing": {
-                    "task3_code": lambda s: PATCH_NUMPY + edited(s, W_UPDATED[1])
+                # an endless loop after the function is defined: the cell timeout stops it
+                # and the tests still run (the loop sleeps: it need not take a core for it);
+                # one test cell edited and one deleted earn nothing, the third earns its points
+                "2_separating_components": {
+                    "task2_code": lambda s: (
+                        s + "\n\n\nimport time\n\nwhile True:\n    time.sleep(0.1)\n"
+                    ),
+                    "task2_one_component": lambda s: "print('all good')\n",
+                    "task2_group": DELETED,
                 },
+                "3_sample_processing": UNTOUCHED,
+                "4_ethics": {},
             },
-            {"task1_matches_engine", "task1_loss_never_rises"} | WRONG["w_updated"][1],
+            {
+                "task1_matches_engine",
+                "task1_loss_never_rises",
+                "task2_one_component",
+                "task2_group",
+                "task3_W_stays_fixed",
+                "task3_H_matches_engine",
+            },
         ),
-        "vandal": ({"2_separating_components": {"task2_code": lambda s: s + vandalism}}, set(FULL)),
+        # Notebooks 1 and 3 not submitted: the tests of notebook 2 are the points the
+        # vandalism must cost.
+        "vandal": (
+            {"2_separating_components": {"task2_code": lambda s: s + vandalism}, "4_ethics": {}},
+            set(FULL),
+        ),
     }
     expected = {}
-    for student, (edits, lost) in plans.items():
+    for student, (notebooks, lost) in plans.items():
         (folder / student).mkdir(parents=True)
-        for name in GRADED:
-            if edits is None:
+        for name, edits in notebooks.items():
+            if edits is UNTOUCHED:
                 notebook = nbformat.read(release / f"{name}.ipynb", as_version=4)
             else:
-                drop = ("task2_group",) if student == "edited_tests" else ()
-                notebook = fill_in(release, source, name, edits.get(name), drop)
+                changes = {key: edit for key, edit in edits.items() if edit is not DELETED}
+                deleted = [key for key, edit in edits.items() if edit is DELETED]
+                notebook = fill_in(release, source, name, changes, deleted)
             nbformat.write(notebook, folder / student / f"{name}.ipynb")
         expected[student] = {key: 0 if key in lost else points for key, points in FULL.items()}
     return expected
@@ -441,39 +455,41 @@ def test_grading_run_scores_each_submission_and_resumes(course, tmp_path, capsys
     expected = write_submissions(submissions, release, source, out_dir)
     solution_before = (submissions / "solution" / "1_kl_nmf.ipynb").read_bytes()
     start = time.perf_counter()
-    # 10 s per cell: the solution's slowest graded cell takes about 1 s; the loop waits it out.
+    # 10 s per cell: the solution's slowest graded cell (importing the package) takes
+    # seconds on a busy machine; the loop waits it out.
     csv_path = grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
     seconds = time.perf_counter() - start
     results = json.loads((out_dir / "results.json").read_text())
     for student, tests in expected.items():
         got = {key: points for key, (points, _) in results[student]["tests"].items()}
         assert got == tests, (student, results[student])
+    why = {key: note for key, (_, note) in results["mischief"]["tests"].items()}
+    assert why["task2_one_component"] == "no credit: the test cell was edited in the submission"
+    assert why["task2_group"] == "no credit: the test cell was deleted in the submission"
     # the vandal's writes were undone; nobody else lost anything
     assert (submissions / "solution" / "1_kl_nmf.ipynb").read_bytes() == solution_before
     assert any("outside its folder" in note for note in results["vandal"]["notes"])
-    # the infinite loop was stopped by the cell timeout, and graded
-    graded = nbformat.read(
-        out_dir / "autograded" / "while_true" / "2_separating_components.ipynb", 4
-    )
+    assert "1_kl_nmf.ipynb not submitted" in results["vandal"]["notes"]
+    # the endless loop was stopped by the cell timeout, and graded
+    graded = nbformat.read(out_dir / "autograded" / "mischief" / "2_separating_components.ipynb", 4)
     errors = [
         o.ename for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"
     ]
     assert errors and all(e in ("KeyboardInterrupt", "CellTimeoutError") for e in errors)
-    # the CSV and one feedback page per student
+    # the CSV: the points by task, and one feedback page per notebook submitted
     with open(csv_path, newline="") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert (
-        rows["solution"]["auto total (of 18)"] == "18"
-        and rows["untouched"]["auto total (of 18)"] == "0"
-    )
-    assert (
-        rows["euclidean"]["task1 auto (of 6)"] == "0"
-        and rows["euclidean"]["task2 auto (of 8)"] == "8"
-    )
+    totals = {student: row["auto total (of 18)"] for student, row in rows.items()}
+    assert totals == {"solution": "18", "mischief": "2", "vandal": "0"}
+    by_task = [
+        rows["mischief"][f"task{task} auto (of {of})"] for task, of in ((1, 6), (2, 8), (3, 4))
+    ]
+    assert by_task == ["0", "2", "0"]
     for student in expected:
         index = (out_dir / "feedback" / student / "index.html").read_text()
         assert "Automatic points" in index
-        assert len(list((out_dir / "feedback" / student).glob("*_*.html"))) == len(GRADED)
+        pages = list((out_dir / "feedback" / student).glob("*_*.html"))
+        assert len(pages) == len(list((submissions / student).glob("*.ipynb")))
     timings = {student: result["seconds"] for student, result in results.items()}
     with capsys.disabled():
         print(f"\ngrading {len(expected)} submissions took {seconds:.0f} s: {timings}")
