@@ -127,9 +127,7 @@ EXCERPTS = [
 def fetch(package: str, work: Path) -> Path:
     """Download one Debian package and unpack it; returns the unpacked root."""
     source = SOURCES[package]
-    subprocess.run(
-        ["apt-get", "download", f"{package}={source.version}"], cwd=work, check=True
-    )
+    subprocess.run(["apt-get", "download", f"{package}={source.version}"], cwd=work, check=True)
     deb = next(work.glob(f"{package}_*.deb"))
     root = work / package
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
