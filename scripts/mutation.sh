@@ -4,7 +4,10 @@
 #   scripts/mutation.sh [MODULE ...]     MODULE: nmf separation spectral outputs detection
 #                                        (default: all five, in that order)
 #
-# Not part of CI: on a 2-core machine the five modules take about 40 minutes.
+# Not part of CI. Measured 2026-11-30 with one child on 2 cores shared with
+# other jobs (load 7-9): spectral 39 min, outputs 12 min, nmf 60 min;
+# detection's decision and ranges alone are 20-60 s a mutant (its tests fit
+# real clips), so run it on some functions with MUTATION_NAMES.
 # Each module runs in its own scratch copy of the repository under
 # $MUTATION_DIR (default /tmp/nmf-mutation/MODULE), so the working tree is
 # never touched (mutmut writes a mutants/ folder next to its setup.cfg) and
@@ -28,16 +31,25 @@ mutmut="$repo/.venv/bin/mutmut"
 root=${MUTATION_DIR:-/tmp/nmf-mutation}
 children=${MUTATION_CHILDREN:-2}
 
+# The tests of time_range_frames and shift_templates that live beside their callers.
+# (One line each: the plan's entries are read with `read`, which stops at a newline.)
+spectral_tests="tests/test_spectral.py tests/test_properties.py"
+spectral_tests+=" tests/test_vocals.py::test_time_range_frames"
+spectral_tests+=" tests/test_vocals.py::test_bad_time_ranges_are_refused"
+spectral_tests+=" tests/test_vocals.py::test_instrumental_frames_lie_wholly_inside_the_range"
+spectral_tests+=" tests/test_detection.py::test_shift_templates_moves_partials_along_log_frequency"
 # module -> "file to mutate|test files (space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
-# K = 30, a whole-clip fit against two tracks): a mutant only they would kill
-# counts as a survivor, so the score is, if anything, too low.
+# K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
+# convergence beside librosa's, which test_griffin_lim_starts_from_librosas_phases
+# checks sample by sample in a tenth of the time): a mutant only they would
+# kill counts as a survivor, so the score is, if anything, too low.
 declare -A plan=(
   [nmf]="nmf_helpers/nmf.py|tests/test_nmf.py tests/test_properties.py|not scikit_learn and not related_clip"
   [separation]="nmf_helpers/separation.py|tests/test_separation.py tests/test_properties.py"
-  [spectral]="nmf_helpers/spectral.py|tests/test_spectral.py tests/test_properties.py"
-  [outputs]="nmf_helpers/cli/_outputs.py|tests/test_cli_separate.py tests/test_cli_faults.py tests/test_cli_demo.py"
-  [detection]="nmf_helpers/detection.py|tests/test_detection.py tests/test_properties.py"
+  [spectral]="nmf_helpers/spectral.py|$spectral_tests|not matches_librosa_from_the_same_start"
+  [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
+  [detection]="nmf_helpers/detection.py|tests/test_detection_knobs.py tests/test_detection.py tests/test_properties.py"
 )
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection)
@@ -76,6 +88,13 @@ for module in "${modules[@]}"; do
     echo "    -p"
     echo "    no:randomly"
     echo "timeout_multiplier=5"
+    # Fork each mutant from a server that has only collected the tests. mutmut's
+    # default forks from its main process, which ran the clean tests there:
+    # numba's workqueue pool of phase_projection (parallel=True) was then
+    # started in the parent, and every child that called it found the pool's
+    # state without its threads and raised SIGTERM on itself ("concurrent
+    # access"), exit -15, which mutmut counts as "suspicious".
+    echo "process_isolation=forkserver"
     echo "use_git_change_detection=false"
   } >"$work/setup.cfg"
   echo "== $module: mutating $target with $tests" >&2

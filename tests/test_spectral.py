@@ -1,10 +1,12 @@
 """Tests of nmf_helpers/spectral.py: STFT convention, round trip, Griffin-Lim."""
 
 import importlib
+import re
 
 import librosa
 import numpy as np
 import pytest
+import scipy.fft
 
 import nmf_helpers as nh
 
@@ -239,3 +241,179 @@ def test_a_long_song_takes_the_threaded_path_and_gives_the_same_signal(rng, monk
     monkeypatch.setattr(SPECTRAL, "worker_count", lambda n: 1)
     single = nh.griffin_lim(V, n_iter=2)
     np.testing.assert_allclose(threaded, single, rtol=0, atol=1e-6 * np.abs(single).max())
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "win", "hop"),
+    [(4096, 2048, 512), (4607, 2048, 512), (3300, 1001, 300), (3301, 1001, 300)],
+)
+def test_frame_count_is_the_stfts_frame_count(n_samples, win, hop):
+    # An odd window loses one sample of padding: at 3300 samples 1 + n // hop is one too many.
+    X = nh.stft(np.ones(n_samples, np.float32), win=win, hop=hop)
+    assert SPECTRAL.frame_count(n_samples, win, hop) == X.shape[1]
+
+
+X_3_FRAMES = np.ones((1025, 3), np.complex64)
+V_3_FRAMES = np.ones((1025, 3), np.float32)
+ONE_WINDOW = np.ones(2048, np.float32)
+TEN_SECONDS = 22050 * 10
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: nh.istft(X_3_FRAMES, win=1), "istft: win must be >= 2"),
+        (lambda: nh.griffin_lim(V_3_FRAMES, win=1), "griffin_lim: win must be >= 2"),
+        (lambda: nh.griffin_lim(V_3_FRAMES[:10]), "griffin_lim: V must have shape (1025, ?)"),
+        (lambda: nh.griffin_lim(V_3_FRAMES, length=0), "griffin_lim: length must be >= 1"),
+        (
+            lambda: nh.spectral_convergence(np.zeros((1025, 3)), ONE_WINDOW),
+            "spectral_convergence: V is all zeros",
+        ),
+        (
+            lambda: nh.griffin_lim(V_3_FRAMES, momentum=1.51),
+            "griffin_lim: momentum must be between 0.0 and 1.5",
+        ),
+        (lambda: nh.istft(X_3_FRAMES[:10]), "istft: X must have shape (1025, ?)"),
+        (lambda: nh.istft(X_3_FRAMES, length=0), "istft: length must be >= 1"),
+        (lambda: nh.shift_templates(-np.ones((8, 2)), 1), "shift_templates: W must be nonneg"),
+        (lambda: nh.shift_templates(np.ones((8, 2)), 12.5), "shift_templates: semitones must"),
+        (lambda: nh.shift_templates(np.ones((8, 2)), -12.5), "shift_templates: semitones must"),
+        (lambda: nh.spectral_convergence(V_3_FRAMES, ONE_WINDOW[:100]), "spectral_convergence: y "),
+        (
+            lambda: nh.spectral_convergence(V_3_FRAMES[:10], ONE_WINDOW),
+            "spectral_convergence: V must have shape (1025, ?)",
+        ),
+        (lambda: nh.time_range_frames((0, 1), n_samples=0), "time_range_frames: n_samples must"),
+        (lambda: nh.time_range_frames((0, 1), n_samples=9, sr=0), "time_range_frames: sr must"),
+        (lambda: nh.time_range_frames((0, 1), n_samples=22050, hop=0), "time_range_frames: hop"),
+        (lambda: nh.time_range_frames((0, 2), n_samples=22050), "time_range_frames: time_range 0"),
+    ],
+)
+def test_each_door_names_itself_and_the_argument(call, message):
+    with pytest.raises(nh.ParameterError) as error:
+        call()
+    assert str(error.value).startswith(message)
+
+
+def test_the_smallest_and_largest_allowed_arguments_are_accepted():
+    assert nh.istft(X_3_FRAMES, length=1).shape == (1,)
+    assert np.all(np.isfinite(nh.griffin_lim(V_3_FRAMES, n_iter=1, momentum=1.5)))
+    assert nh.griffin_lim(V_3_FRAMES, n_iter=1, length=1).shape == (1,)
+    unit = np.zeros((1025, 3))
+    unit[100, 1] = 1.0  # a norm of exactly 1 is no all-zero V
+    assert 0 < nh.spectral_convergence(unit, ONE_WINDOW) < np.inf
+    W = np.ones((8, 1))
+    assert nh.shift_templates(W, 12).shape == nh.shift_templates(W, -12).shape == (8, 1)
+    # One sample (of a song at 1 Hz) is a valid song: the range is what is too short.
+    with pytest.raises(nh.ParameterError, match="shorter than one frame"):
+        nh.time_range_frames((0.0, 1.0), n_samples=1, sr=1)
+    assert nh.time_range_frames((0, 4096), n_samples=4096, sr=1) == slice(0, 7)
+
+
+def test_istft_of_a_real_negative_spectrum_and_its_default_length():
+    # A real spectrum may have either sign (phase 0 or pi): it is not a magnitude.
+    X = np.linspace(-1.0, 1.0, 1025 * 4).reshape(1025, 4)
+    y = nh.istft(X)
+    assert y.shape == ((4 - 1) * 512,) and y.dtype == np.float32
+    np.testing.assert_array_equal(nh.istft(-X), -y)
+
+
+def test_a_waveform_shorter_or_longer_than_V_is_zero_padded_or_cut_to_its_frames(groove):
+    x = groove[0][:100_000]
+    V = nh.spectrogram(x)
+    for y, frames in [(x[:40_000], slice(None)), (x, slice(0, 100))]:
+        target = V[:, frames]
+        realised = nh.spectrogram(y)
+        n_frames = target.shape[1]
+        realised = np.pad(realised, ((0, 0), (0, max(0, n_frames - realised.shape[1]))))
+        error = target.astype(np.float64) - realised[:, :n_frames]
+        expected = np.linalg.norm(error) / np.linalg.norm(target.astype(np.float64))
+        assert nh.spectral_convergence(target, y) == pytest.approx(expected, rel=1e-5)
+    assert 0.5 < nh.spectral_convergence(V, x[:40_000]) < 1.0  # the missing half counts
+
+
+def test_shift_templates_interpolates_linearly_and_is_zero_above_the_top_bin():
+    # A template linear in frequency is moved exactly: bin m takes the value at m / r.
+    ramp = np.arange(9.0)[:, None]
+    np.testing.assert_allclose(nh.shift_templates(ramp, 12)[:, 0], np.arange(9) / 2)
+    down = nh.shift_templates(ramp, -12)[:, 0]  # bin m takes bin 2 m: nothing above bin 8
+    np.testing.assert_array_equal(down, [0, 2, 4, 6, 8, 0, 0, 0, 0])
+    np.testing.assert_allclose(
+        nh.shift_templates(ramp, 7)[:, 0], np.arange(9) / 2 ** (7 / 12), rtol=1e-6
+    )
+
+
+def test_time_range_frames_of_an_odd_window_at_exact_frame_edges():
+    # win 1001, hop 300 at 1000 Hz: frame n covers samples 300 n - 500 to 300 n + 500,
+    # so frame 10 covers 2.5 s to 3.5 s exactly, and is the only frame in that range.
+    frames = nh.time_range_frames((2.5, 3.5), n_samples=10_000, sr=1000, win=1001, hop=300)
+    assert frames == slice(10, 11)
+
+
+def test_time_range_frames_default_sample_rate_is_22050():
+    long_range = {"time_range": (0.0, 1000.0), "n_samples": 22051 * 1000}
+    assert nh.time_range_frames(**long_range) == nh.time_range_frames(**long_range, sr=22050)
+    assert nh.time_range_frames(**long_range) != nh.time_range_frames(**long_range, sr=22051)
+
+
+def test_a_core_called_without_an_argument_name_says_the_range_only():
+    with pytest.raises(nh.ParameterError) as error:
+        SPECTRAL.time_range_frames_unchecked((1.0, 1.05), 22050, 2048, 512, function="detect")
+    assert str(error.value) == "detect: 1:1.05 s is shorter than one frame (0.093 s)"
+
+
+def test_griffin_lim_defaults_are_100_quiet_iterations_from_seed_0(capsys):
+    V = np.random.default_rng(5).random((1025, 6)).astype(np.float32)
+    default = nh.griffin_lim(V)
+    assert capsys.readouterr().err == ""  # no progress bar unless asked
+    np.testing.assert_array_equal(default, nh.griffin_lim(V, n_iter=100, seed=0))
+    assert not np.array_equal(default, nh.griffin_lim(V, n_iter=101, seed=0))
+    nh.griffin_lim(V, n_iter=2, progress=True)
+    bar = capsys.readouterr().err
+    assert re.search(r"(^|\r)griffin_lim: ", bar)
+    assert not bar.endswith("\n")  # the bar is cleared when done, not left behind
+
+
+def test_a_generator_seed_gives_one_phase_per_bin_from_its_stream():
+    V = np.random.default_rng(5).random((1025, 6)).astype(np.float32)
+    stream = np.random.default_rng(7)
+    first = nh.griffin_lim(V, n_iter=2, seed=stream)
+    again = np.random.default_rng(7)
+    np.testing.assert_array_equal(first, nh.griffin_lim(V, n_iter=2, seed=again))
+    # Both drew V.size numbers: the streams go on together.
+    assert stream.random() == again.random()
+    assert not np.array_equal(first, nh.griffin_lim(V, n_iter=2, seed=stream))
+
+
+def record_fft_workers(monkeypatch) -> list[tuple[str, int | None]]:
+    """(transform, workers) of every FFT the package asks scipy for, from now on."""
+    calls = []
+
+    def recording(transform):
+        def fft(*args, workers=None, **kwargs):
+            calls.append((transform.__name__, workers))
+            return transform(*args, workers=workers, **kwargs)
+
+        return fft
+
+    monkeypatch.setattr(SPECTRAL.scipy.fft, "rfft", recording(scipy.fft.rfft))
+    monkeypatch.setattr(SPECTRAL.scipy.fft, "irfft", recording(scipy.fft.irfft))
+    return calls
+
+
+def test_griffin_lims_ffts_all_get_the_workers_asked_for(monkeypatch):
+    # The threaded path of long songs, on a small V: every FFT of the loop is spread.
+    monkeypatch.setattr(SPECTRAL, "worker_count", lambda n_entries: 3)
+    calls = record_fft_workers(monkeypatch)
+    nh.griffin_lim(V_3_FRAMES, n_iter=2)
+    assert calls == [("irfft", 3), ("rfft", 3)] * 2 + [("irfft", 3)]
+
+
+def test_the_other_transforms_run_on_one_thread(monkeypatch):
+    # Below PARALLEL_MIN_ENTRIES waking a second thread costs more than it saves (_threads).
+    calls = record_fft_workers(monkeypatch)
+    X = nh.stft(ONE_WINDOW)
+    nh.istft(X)
+    nh.spectral_convergence(nh.spectrogram(ONE_WINDOW), ONE_WINDOW)
+    assert calls == [("rfft", 1), ("irfft", 1), ("rfft", 1), ("rfft", 1)]

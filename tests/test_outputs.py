@@ -1,0 +1,611 @@
+"""What ``nmf_helpers/cli/_outputs.py`` promises, checked in-process on tiny text files.
+
+Outputs appear all at once when the ``writing`` block ends, or not at all;
+a user's files are never overwritten without ``force`` (nor an input, nor a
+folder, even with it); one run at a time writes a destination (``flock``);
+a destination that cannot be written is refused in one message before any
+work; an error or an interrupt leaves the destination as it was. The
+command-line tests (``test_cli_faults.py``) run the real commands, mostly in
+subprocesses; these call the machinery directly, so that each promise is
+tied to the function that keeps it (and mutation testing can see it).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import importlib
+import os
+import re
+import shutil
+import signal
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from nmf_helpers.cli import UsageError
+
+OUTPUTS = importlib.import_module("nmf_helpers.cli._outputs")
+INTERRUPTS = importlib.import_module("nmf_helpers.cli._interrupts")
+Outputs = OUTPUTS.Outputs
+NAMES = ["drums.wav", "harmonic.wav"]
+LOCK = ".nmf_helpers-outputs.lock"
+
+
+def outputs_in(folder: Path, names=NAMES, *, force=False, inputs=()):
+    return Outputs.folder_of("separate", folder, names, force=force, inputs=inputs)
+
+
+def write_all(outputs, text: str = "new") -> None:
+    for name in outputs.names:
+        outputs.temp(name).write_text(text)
+
+
+def refusal(call) -> str:
+    """The message of the UsageError that ``call()`` raises."""
+    with pytest.raises(UsageError) as error:
+        call()
+    return str(error.value)
+
+
+def run(outputs, body=write_all, expected_bytes: int = 0) -> None:
+    with outputs.writing(expected_bytes=expected_bytes):
+        body(outputs)
+
+
+def contents(folder: Path) -> dict[str, str | None]:
+    """Relative path -> text (None for a folder) of everything under ``folder``, links as links."""
+    if not folder.exists():
+        return {}
+    return {
+        str(path.relative_to(folder)): None
+        if path.is_dir() and not path.is_symlink()
+        else f"-> {os.readlink(path)}"
+        if path.is_symlink()
+        else path.read_text()
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def ignore_permissions_like_root_does_not(monkeypatch) -> None:
+    """``os.access`` as for the folder's owner: root may write anywhere, a user may not."""
+
+    def as_the_owner(path, mode):
+        allowed = (os.stat(path).st_mode >> 6) & 0o7
+        return allowed & mode == mode
+
+    monkeypatch.setattr(OUTPUTS.os, "access", as_the_owner)
+
+
+# -- writing all at once ----------------------------------------------------------------------
+
+
+def test_outputs_appear_only_when_the_block_ends_beside_nothing_of_ours(tmp_path):
+    out = tmp_path / "new" / "out"
+    outputs = outputs_in(out)
+    assert not (tmp_path / "new").exists()  # the constructor writes nothing
+    with outputs.writing():
+        write_all(outputs)
+        temp = outputs.temp("drums.wav").parent
+        assert temp.parent == out and re.fullmatch(
+            r"\.nmf_helpers-outputs\.partial-[0-9a-f]{8}", temp.name
+        )
+        assert (out / LOCK).read_text() == f"{os.getpid()}\n"
+        assert not (out / "drums.wav").exists() and not (out / "harmonic.wav").exists()
+        assert outputs.final("drums.wav") == out / "drums.wav"
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new"}
+
+
+def test_temp_is_only_given_inside_the_block(tmp_path):
+    outputs = outputs_in(tmp_path)
+    with pytest.raises(RuntimeError) as error:
+        outputs.temp("drums.wav")
+    assert str(error.value) == "Outputs.temp: only inside `with outputs.writing():`"
+    run(outputs)
+    with pytest.raises(RuntimeError, match="only inside"):
+        outputs.temp("drums.wav")
+
+
+def test_each_output_moved_into_place_is_a_moment_of_the_fault_injection_hook(
+    tmp_path, monkeypatch
+):
+    # tests/test_cli_faults.py holds real runs at "commit" to send them signals there.
+    log = tmp_path / "moments"
+    monkeypatch.setenv(INTERRUPTS.CHECKPOINT_LOG, str(log))
+    monkeypatch.delenv(INTERRUPTS.HOLD_AT, raising=False)
+    run(outputs_in(tmp_path / "out"))
+    assert log.read_text() == "commit\ncommit\n"
+
+
+def test_a_promised_output_not_written_is_a_bug_and_nothing_moves(tmp_path):
+    outputs = outputs_in(tmp_path / "out")
+    with pytest.raises(RuntimeError) as error:
+        run(outputs, lambda o: o.temp("drums.wav").write_text("new"))
+    assert str(error.value) == "separate: harmonic.wav was not written"
+    assert contents(tmp_path) == {}
+
+
+def test_the_file_of_a_scan_has_its_lock_and_temporary_folder_beside_it(tmp_path):
+    # Brackets in the name: the leftovers of a killed run are found by a glob.
+    path = tmp_path / "hits[1].csv"
+    stale = tmp_path / ".hits[1].csv.nmf_helpers.partial-0badf00d"
+    stale.mkdir()
+    (stale / "hits[1].csv").write_text("half")
+    outputs = Outputs.file("scan", path, force=False)
+    with outputs.writing():
+        outputs.temp("hits[1].csv").write_text("rows")
+        assert (tmp_path / ".hits[1].csv.nmf_helpers.lock").exists()
+        assert outputs.temp("hits[1].csv").parent.name.startswith(
+            ".hits[1].csv.nmf_helpers.partial-"
+        )
+    assert contents(tmp_path) == {"hits[1].csv": "rows"}
+    message = refusal(lambda: Outputs.file("scan", path, force=False))
+    assert message == (  # one file: no count of outputs
+        f"scan: {path} already exists; choose another -o, or pass --force to replace the outputs"
+    )
+    message = refusal(lambda: Outputs.file("scan", path, force=True, inputs=[path]))
+    assert message.startswith(f"scan: the input {path} is also the output {path};")
+    message = refusal(lambda: Outputs.file("scan", path / "hits.csv", force=True))
+    assert (
+        message
+        == f"scan: {path} in -o {path / 'hits.csv'} is a file, not a folder; choose another -o"
+    )
+    outputs = Outputs.file("scan", path, force=True)
+    with outputs.writing():
+        outputs.temp("hits[1].csv").write_text("new rows")
+    assert contents(tmp_path) == {"hits[1].csv": "new rows"}
+
+
+def test_what_a_killed_run_left_is_removed_under_the_lock(tmp_path):
+    stale = tmp_path / ".nmf_helpers-outputs.partial-deadbeef"
+    stale.mkdir()
+    (stale / "drums.wav").write_text("half")
+    (tmp_path / LOCK).write_text("12345\n")  # its lock file: no process holds it any more
+    (tmp_path / "notes.txt").write_text("mine")
+    run(outputs_in(tmp_path))
+    assert contents(tmp_path) == {"drums.wav": "new", "harmonic.wav": "new", "notes.txt": "mine"}
+
+
+def test_a_leftover_that_cannot_be_removed_does_not_stop_the_run(tmp_path):
+    (tmp_path / ".nmf_helpers-outputs.partial-notadir").write_text("not ours to judge")
+    run(outputs_in(tmp_path))
+    assert set(contents(tmp_path)) == {
+        ".nmf_helpers-outputs.partial-notadir", "drums.wav", "harmonic.wav"
+    }  # fmt: skip
+
+
+# -- never overwriting what the user has ------------------------------------------------------
+
+
+def test_existing_outputs_are_refused_naming_the_first_and_how_many(tmp_path):
+    (tmp_path / "harmonic.wav").write_text("mine")
+    message = refusal(lambda: outputs_in(tmp_path))
+    assert message == (
+        f"separate: {tmp_path / 'harmonic.wav'} already exists (1 of the outputs do);"
+        " choose another -o, or pass --force to replace the outputs"
+    )
+    os.symlink(tmp_path / "nowhere", tmp_path / "drums.wav")  # a dangling link is there too
+    message = refusal(lambda: outputs_in(tmp_path))
+    assert message.startswith(f"separate: {tmp_path / 'drums.wav'} already exists (2 of the")
+
+
+def test_force_replaces_the_outputs_only_and_a_link_not_what_it_points_to(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "harmonic.wav").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    (tmp_path / "elsewhere.wav").write_text("mine")
+    os.symlink(tmp_path / "elsewhere.wav", out / "drums.wav")
+    run(outputs_in(out, force=True))
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new", "notes.txt": "mine"}
+    assert (tmp_path / "elsewhere.wav").read_text() == "mine"
+
+
+def test_an_output_that_appears_before_the_lock_is_refused_and_nothing_is_left(tmp_path):
+    out = tmp_path / "out"
+    outputs = outputs_in(out)
+    out.mkdir()
+    (out / "drums.wav").write_text("theirs")
+    message = refusal(lambda: run(outputs))
+    assert message == (
+        f"separate: {out / 'drums.wav'} appeared meanwhile (1 of the outputs do);"
+        " choose another -o, or pass --force to replace the outputs"
+    )
+    assert contents(out) == {"drums.wav": "theirs"}
+
+
+def test_an_output_that_appears_during_the_work_is_left_as_it_is(tmp_path):
+    out = tmp_path / "out"
+
+    def another_program_writes_one(outputs):
+        write_all(outputs)
+        (out / "harmonic.wav").write_text("theirs")
+
+    message = refusal(lambda: run(outputs_in(out), another_program_writes_one))
+    assert message.startswith(f"separate: {out / 'harmonic.wav'} appeared meanwhile")
+    assert contents(out) == {"harmonic.wav": "theirs"}  # not even drums.wav moved in
+    run(outputs_in(out, force=True), another_program_writes_one)  # with --force: replaced
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new"}
+
+
+def test_an_input_among_the_outputs_is_refused_even_with_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    song = tmp_path / "song.wav"
+    song.write_text("the song")
+    os.link(song, out / "drums.wav")  # the song under an output's name: a hard link
+    (out / "harmonic.wav").write_text("old")
+    inputs = [tmp_path / "other.wav", song]  # the first is missing: not an output
+    message = refusal(lambda: outputs_in(out, force=True, inputs=inputs))
+    assert message == (
+        f"separate: the input {song} is also the output {out / 'drums.wav'};"
+        " choose another -o, so that the input is not overwritten"
+    )
+    message = refusal(lambda: outputs_in(out, force=True, inputs=[out / "harmonic.wav"]))
+    assert f"the input {out / 'harmonic.wav'} is also the output" in message
+    outputs_in(out, force=True, inputs=[tmp_path / "other.wav"])  # a missing input is no output
+
+
+def test_an_output_that_is_a_folder_or_a_device_is_refused_even_with_force(tmp_path):
+    (tmp_path / "harmonic.wav").mkdir()
+    message = refusal(lambda: outputs_in(tmp_path, force=True))
+    assert message == (
+        f"separate: {tmp_path / 'harmonic.wav'} is a folder; move it away or choose another -o"
+    )
+    message = refusal(lambda: Outputs.file("scan", "/dev/null", force=True))
+    assert message == "scan: /dev/null is not a regular file; choose another -o"
+    assert contents(tmp_path) == {"harmonic.wav": None}
+
+
+# -- destinations that cannot be written, in one message --------------------------------------
+
+
+def test_a_destination_under_a_file_is_refused_naming_the_file(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    message = refusal(lambda: outputs_in(a_file / "new" / "out"))
+    assert message == (
+        f"separate: {a_file} in -o {a_file / 'new' / 'out'} is a file, not a folder;"
+        " choose another -o"
+    )
+    message = refusal(lambda: outputs_in(a_file))
+    assert message == f"separate: -o {a_file} is a file, not a folder; choose another -o"
+    assert contents(tmp_path) == {"a_file": "mine"}
+
+
+@pytest.mark.parametrize("mode", [0o555, 0o666])  # not writable; writable but not enterable
+def test_a_folder_the_user_may_not_write_in_is_refused_before_anything(tmp_path, monkeypatch, mode):
+    ignore_permissions_like_root_does_not(monkeypatch)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(mode)
+    try:
+        message = refusal(lambda: outputs_in(locked / "new" / "out"))
+        assert message == (
+            f"separate: cannot write {locked / 'new' / 'out'}: {locked} is not writable"
+            " (its permissions, or a read-only disk); choose another -o"
+        )
+    finally:
+        locked.chmod(0o755)
+    assert contents(locked) == {}
+    outputs_in(tmp_path / "new" / "out")  # 0o755: fine
+
+
+def test_too_little_free_space_is_refused_under_the_lock_and_nothing_is_left(tmp_path, monkeypatch):
+    free = shutil.disk_usage(tmp_path)._replace(free=1_250_001)
+    monkeypatch.setattr(OUTPUTS.shutil, "disk_usage", lambda path: free)
+    out = tmp_path / "new" / "out"
+    message = refusal(lambda: run(outputs_in(out), expected_bytes=2_250_001))
+    assert message == (  # megabytes of 10**6 bytes
+        f"separate: only 1.3 MB free where {out} goes; the outputs need about 2.3 MB;"
+        " free some space or choose another -o"
+    )
+    assert contents(tmp_path) == {}
+    run(outputs_in(out), expected_bytes=1_250_001)  # exactly enough
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new"}
+
+
+def refuse_mkdir(monkeypatch, name_starts: str, code: int) -> None:
+    """Make ``Path.mkdir`` of a folder whose name starts with ``name_starts`` fail with ``code``."""
+    real_mkdir = Path.mkdir
+
+    def refused(path, *args, **kwargs):
+        if path.name.startswith(name_starts):
+            raise OSError(code, os.strerror(code), str(path))
+        real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+
+
+@pytest.mark.parametrize(
+    ("failing", "code", "reason"),
+    [
+        (".nmf_helpers-outputs.partial-", errno.EACCES, "permission denied"),  # under the lock
+        ("out", errno.EIO, "Input/output error"),  # the destination itself, before the lock
+    ],
+)
+def test_a_failure_while_preparing_names_the_destination_and_the_reason(
+    tmp_path, monkeypatch, failing, code, reason
+):
+    out = tmp_path / "out"
+    refuse_mkdir(monkeypatch, failing, code)
+    message = refusal(lambda: run(outputs_in(out)))
+    assert message == f"separate: cannot write {out}: {reason}; choose another -o"
+    assert contents(tmp_path) == {}  # the folder it made and the lock are gone
+
+
+def test_folders_made_before_a_deeper_one_failed_are_removed(tmp_path, monkeypatch):
+    refuse_mkdir(monkeypatch, "out", errno.EIO)
+    refusal(lambda: run(outputs_in(tmp_path / "new" / "out")))
+    assert contents(tmp_path) == {}
+
+
+# -- errors and interrupts while the run works ------------------------------------------------
+
+
+def test_a_full_disk_while_writing_leaves_the_destination_as_it_was(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "drums.wav").write_text("old")
+
+    def disk_fills(outputs):
+        outputs.temp("drums.wav").write_text("ha")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(outputs.temp("drums.wav")))
+
+    message = refusal(lambda: run(outputs_in(out, force=True), disk_fills))
+    assert message == (
+        f"separate: could not write {out}: the disk is full; nothing was written:"
+        " fix that and rerun"
+    )
+    assert contents(out) == {"drums.wav": "old"}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        soundfile.SoundFileError("Error : System error."),
+        OSError(errno.ENOSPC, "No space left on device"),  # no file named: ours
+    ],
+)
+def test_a_write_error_without_a_file_named_is_counted_as_writing(tmp_path, error):
+    def fails(outputs):
+        raise error
+
+    message = refusal(lambda: run(outputs_in(tmp_path / "out"), fails))
+    assert message.startswith(f"separate: could not write {tmp_path / 'out'}: ")
+    assert message.endswith("; nothing was written: fix that and rerun")
+    assert contents(tmp_path) == {}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "song.wav"),  # an input
+        OSError("a library's own message"),  # no errno
+    ],
+)
+def test_other_errors_go_up_as_they_are_and_nothing_is_left(tmp_path, monkeypatch, error):
+    monkeypatch.chdir(tmp_path)  # song.wav resolves beside out/, not inside it
+
+    def fails(outputs):
+        raise error
+
+    with pytest.raises(OSError) as raised:
+        run(outputs_in(tmp_path / "out"), fails)
+    assert raised.value is error
+    assert contents(tmp_path) == {}
+
+
+def test_a_failure_halfway_through_the_moves_says_how_many_are_in_place(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "harmonic.wav").write_text("old")
+    real_replace = os.replace
+
+    def second_move_refused(source, destination):
+        if Path(destination).name == "harmonic.wav":
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(destination))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(OUTPUTS.os, "replace", second_move_refused)
+    message = refusal(lambda: run(outputs_in(out, force=True)))
+    assert message == (
+        f"separate: could not write {out}: permission denied; 1 of the 2 outputs had been"
+        " moved into place, the others are as they were: fix that and rerun"
+    )
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "old"}
+
+
+def test_folders_made_for_a_failed_run_are_removed_unless_something_else_is_in_them(tmp_path):
+    out = tmp_path / "made" / "deeper" / "out"
+
+    def someone_saves_a_file_then_the_disk_fills(outputs):
+        (tmp_path / "made" / "theirs.txt").write_text("theirs")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(outputs.temp("drums.wav")))
+
+    refusal(lambda: run(outputs_in(out), someone_saves_a_file_then_the_disk_fills))
+    assert contents(tmp_path) == {"made": None, "made/theirs.txt": "theirs"}
+
+
+def test_an_interrupt_while_working_leaves_the_destination_as_it_was(tmp_path):
+    out = tmp_path / "out"
+
+    def interrupted(outputs):
+        write_all(outputs)
+        raise INTERRUPTS.Interrupted(signal.SIGINT)
+
+    with pytest.raises(INTERRUPTS.Interrupted) as stop:
+        run(outputs_in(out), interrupted)
+    assert stop.value.outcome == f"nothing written, {out} is as it was (rerun to start again)"
+    assert contents(tmp_path) == {}
+
+
+def test_an_interrupt_that_already_says_what_happened_keeps_its_words(tmp_path):
+    def interrupted(outputs):
+        stop = INTERRUPTS.Interrupted(signal.SIGINT)
+        stop.outcome = "the inner outputs are complete"
+        raise stop
+
+    with pytest.raises(INTERRUPTS.Interrupted) as stop:
+        run(outputs_in(tmp_path / "out"), interrupted)
+    assert stop.value.outcome == "the inner outputs are complete"
+
+
+def test_a_signal_during_the_moves_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "drums.wav").write_text("old")
+    (out / "harmonic.wav").write_text("old")
+    monkeypatch.setattr(OUTPUTS, "checkpoint", lambda moment: os.kill(os.getpid(), signal.SIGTERM))
+    with pytest.raises(INTERRUPTS.Interrupted) as stop:
+        with INTERRUPTS.signals_raised():
+            run(outputs_in(out, force=True))
+    assert stop.value.signum == signal.SIGTERM
+    assert stop.value.outcome == f"the outputs were complete first: all 2 are in {out}"
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new"}
+
+
+# -- one run at a time ------------------------------------------------------------------------
+
+
+def test_a_second_run_into_the_same_outputs_is_refused_while_the_first_writes(tmp_path):
+    out = tmp_path / "out"
+    first, second = outputs_in(out), outputs_in(out, force=True)
+    with first.writing():
+        write_all(first)
+        message = refusal(lambda: run(second))
+        assert message == (
+            f"separate: another run (process {os.getpid()}) is writing {out} right now;"
+            " wait for it to finish, or choose another -o"
+        )
+        assert (out / LOCK).exists()  # the refused run leaves the first one's lock alone
+    assert not (out / LOCK).exists()  # released at the end
+    run(second, lambda o: write_all(o, "second"))  # and the next run may write
+    assert contents(out) == {"drums.wav": "second", "harmonic.wav": "second"}
+
+
+def test_a_lock_held_by_a_run_that_wrote_no_pid_yet_is_still_refused(tmp_path):
+    fd = os.open(tmp_path / LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        message = refusal(lambda: run(outputs_in(tmp_path)))
+        assert message.startswith("separate: another run (process ?) is writing")
+    finally:
+        os.close(fd)
+    assert stat.S_ISREG(os.stat(tmp_path / LOCK).st_mode)  # not ours to remove
+
+
+def test_a_lock_holding_garbage_still_gives_the_one_message(tmp_path):
+    fd = os.open(tmp_path / LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, b"\xff\xfe 12")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        message = refusal(lambda: run(outputs_in(tmp_path)))
+        assert message.startswith("separate: another run (process \ufffd\ufffd 12) is writing")
+    finally:
+        os.close(fd)
+
+
+def test_the_lock_file_is_readable_by_every_run_and_executable_by_none(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        with outputs_in(tmp_path).writing() as outputs:
+            write_all(outputs)
+            mode = stat.S_IMODE(os.stat(tmp_path / LOCK).st_mode)
+    finally:
+        os.umask(previous)
+    assert mode == 0o644  # 0o666 less the umask: another user's run can read who holds it
+
+
+def test_a_lock_file_removed_by_someone_else_does_not_fail_the_run(tmp_path):
+    def removed(outputs):
+        write_all(outputs)
+        (tmp_path / LOCK).unlink()
+
+    run(outputs_in(tmp_path), removed)
+    assert contents(tmp_path) == {"drums.wav": "new", "harmonic.wav": "new"}
+
+
+def test_a_lock_file_removed_just_before_it_was_locked_is_not_the_one_locked(tmp_path, monkeypatch):
+    # The run before us releases (and removes) the lock between our open and our flock.
+    removals = []
+
+    class ReleasedMeanwhile:
+        LOCK_EX, LOCK_NB = fcntl.LOCK_EX, fcntl.LOCK_NB
+
+        @staticmethod
+        def flock(fd, operation):
+            if not removals:
+                removals.append(tmp_path / LOCK)
+                (tmp_path / LOCK).unlink()
+            fcntl.flock(fd, operation)
+
+    monkeypatch.setattr(OUTPUTS, "fcntl", ReleasedMeanwhile)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with outputs_in(tmp_path).writing() as outputs:
+        write_all(outputs)
+        message = refusal(lambda: run(outputs_in(tmp_path, force=True)))  # the file at the path
+        assert message.startswith(f"separate: another run (process {os.getpid()})")
+    assert removals and len(os.listdir("/proc/self/fd")) == descriptors  # nothing left open
+
+
+# -- the reasons and the sizes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "the disk is full"),
+        (errno.EDQUOT, "the disk quota is used up"),
+        (errno.EROFS, "the disk is read-only"),
+        (errno.EACCES, "permission denied"),
+        (errno.EPERM, "permission denied"),
+    ],
+)
+def test_reasons_of_the_os_in_a_few_words(tmp_path, code, reason):
+    assert OUTPUTS._reason(OSError(code, os.strerror(code)), tmp_path) == reason
+
+
+def test_other_reasons_are_the_librarys_words_on_one_line_or_a_nearly_full_disk(
+    tmp_path, monkeypatch
+):
+    error = soundfile.SoundFileError("Error opening 'x.wav':\nSystem error.")
+    assert OUTPUTS._reason(error, tmp_path) == "Error opening 'x.wav': System error"
+    assert OUTPUTS._reason(OSError(errno.EIO, "Input/output error"), tmp_path) == (
+        "Input/output error"
+    )
+    unknown = soundfile.SoundFileError("Format not recognised: WAVEX.")
+    assert OUTPUTS._reason(unknown, tmp_path) == "Format not recognised: WAVEX"
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(OUTPUTS.shutil, "disk_usage", lambda p: usage._replace(free=999_999))
+    assert OUTPUTS._reason(error, tmp_path) == "the disk is full"
+    monkeypatch.setattr(OUTPUTS.shutil, "disk_usage", lambda p: usage._replace(free=1_000_000))
+    assert OUTPUTS._reason(error, tmp_path) == "Error opening 'x.wav': System error"
+
+
+def test_full_scale_scales_every_part_by_one_factor_only_past_full_scale():
+    quiet = {"a": np.array([0.5, -1.0], np.float32), "none": np.zeros(0, np.float32)}
+    assert OUTPUTS.full_scale(quiet) == (quiet, 1.0, 1.0)
+    loud = {
+        "a": np.array([0.5, -4.0], np.float32),
+        "b": np.array([1.0]),
+        "none": np.zeros(0, np.float32),
+    }
+    parts, factor, peak = OUTPUTS.full_scale(loud)
+    assert (factor, peak) == (0.25, 4.0)
+    np.testing.assert_array_equal(parts["a"], [0.125, -1.0])
+    np.testing.assert_array_equal(parts["b"], [0.25])
+    assert parts["a"].dtype == np.float32 and parts["b"].dtype == np.float64
+    assert OUTPUTS.full_scale({"none": np.zeros(0)})[1:] == (1.0, 0.0)
+    parts, factor, peak = OUTPUTS.full_scale({"a": np.array([0.5, 1.25])})  # just past 1.0
+    assert (factor, peak) == (0.8, 1.25)
+    np.testing.assert_allclose(parts["a"], [0.4, 1.0])
+    broken = {"a": np.array([np.inf, 2.0])}  # not a level to scale by
+    assert OUTPUTS.full_scale(broken)[:2] == (broken, 1.0)
+
+
+def test_expected_wav_bytes_are_16_bit_samples_a_header_each_and_room_for_figures():
+    assert OUTPUTS.expected_wav_bytes(1000, 3) == 3 * (2 * 1000 + 44) + 4_000_000
