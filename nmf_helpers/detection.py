@@ -364,7 +364,7 @@ def learn_sample(
     >>> import nmf_helpers as nh
     >>> templates = nh.learn_sample(nh.clip_path("sample"), n_iter=20)
     >>> templates.W.shape, templates.H.shape
-    ((1025, 100), (20, 383))
+    ((1025, 140), (20, 383))
     """
     function = "learn_sample"
     sr = check_int(function, "sr", sr, minimum=1000)
