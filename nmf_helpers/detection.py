@@ -137,11 +137,12 @@ _RATIO_FINE_STEP = 0.005
 # An occurrence is followed along its alignment while its windows score at
 # least this share of the threshold: a bar where the new drums or lead cover
 # the sample dips below the threshold without ending the occurrence. The
-# ends are then trimmed where the local match (over a tenth of a window)
-# falls below _TRIM_LEVEL of the occurrence's best window score.
+# path is then extended along its line and its ends set where the local
+# match (over a tenth of a window) stops reaching _TRIM_LEVEL of the
+# occurrence's best window score (see _trim).
 _WALK_LEVEL = 0.75
 # An occurrence ends where the local match along its alignment falls below
-# this share of its best window's score.
+# this share of its best window's score for longer than _GAP_SECONDS.
 _TRIM_LEVEL = 0.4
 # An occurrence goes on through a run of frames below that level shorter
 # than this (a fill or a break in the new parts that covers the sample).
