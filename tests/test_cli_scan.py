@@ -70,8 +70,13 @@ def test_a_local_cluster_gives_the_serial_results_bit_for_bit(
     samples, tracks = scan_inputs
     capsys.readouterr()
     out = tmp_path / "cluster.csv"
+    threads = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    before = {name: os.environ.get(name) for name in threads}
     assert main(["scan", *samples, str(tracks), "-o", str(out), "--jobs", "2", *QUICK]) == 0
     assert "dashboard: " in capsys.readouterr().out  # it did run on the cluster
+    # The workers' one-thread settings stay theirs: Dask's nanny had left them in this
+    # process, and numba then refused to compile anything (its pool has another size).
+    assert {name: os.environ.get(name) for name in threads} == before
     assert out.read_bytes() == serial
     rows = read_rows(out)
     pairs = [(row["sample"], Path(row["track"]).name) for row in rows]

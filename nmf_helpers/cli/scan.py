@@ -254,6 +254,32 @@ class _QuietWorker:
 
 
 @contextlib.contextmanager
+def _environment_kept(names):
+    """Give back this process's values of ``names`` when asked and when the block ends.
+
+    Dask's nanny writes its pre-spawn variables into the environment of the
+    process that starts a LocalCluster and never takes them back. Left there,
+    ``NUMBA_NUM_THREADS=1`` outlives the scan: numba rereads it at its next
+    compilation, finds its thread pool launched at another size and raises
+    (a notebook or a test that scans, then runs Griffin-Lim). Yields the
+    function that restores them.
+    """
+    saved = {name: os.environ.get(name) for name in names}
+
+    def restore():
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
+@contextlib.contextmanager
 def dask_client(scheduler: str | None, jobs: int):
     """A Dask client of the cluster at ``scheduler``, or of a LocalCluster of ``jobs`` workers."""
     import dask
@@ -276,6 +302,7 @@ def dask_client(scheduler: str | None, jobs: int):
         "distributed.nanny.pre-spawn-environ": environment,
     }
     with (
+        _environment_kept(_WORKER_ENVIRONMENT) as restore,
         dask.config.set(settings),
         distributed.LocalCluster(
             n_workers=jobs,
@@ -287,6 +314,7 @@ def dask_client(scheduler: str | None, jobs: int):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        restore()  # the workers have started with it; this process keeps its own
         from distributed.diagnostics.plugin import WorkerPlugin
 
         plugin = type("QuietWorker", (_QuietWorker, WorkerPlugin), {})
