@@ -481,3 +481,13 @@ def test_a_sample_tail_under_the_level_is_kept_only_at_the_samples_own_end():
     X, T = _synthetic_track([(0, 185)])
     cut, _, _ = _grown_range(X[:, :295], T)
     assert abs(cut[1] - 284) <= 5  # the 5-frame span blurs the edge
+
+
+def test_a_rest_in_the_sample_longer_than_the_gap_neither_ends_nor_starts_an_occurrence():
+    # The sample is nearly still for 30 frames (a rest, more than the 22-frame gap):
+    # there the local match is noise, which must not end the occurrence.
+    X, T = _synthetic_track([])
+    T[:, 120:150] *= 0.01
+    X[:, 100:300] += T
+    track, _, _ = _grown_range(X, T)
+    assert abs(track[0] - 100) <= 2 and abs(track[1] - 299) <= 2
