@@ -38,9 +38,12 @@ import numpy as np
 from ._validation import ParameterError, check_int, check_real, check_seed
 from .audio import load_audio
 from .detection import (
+    DEFAULT_TEMPO_RANGE,
     DETECTION_THRESHOLD,
     MIN_PART_SECONDS,
     SampleTemplates,
+    check_min_part,
+    check_tempo_range,
     coarse_score_unchecked,
     detect_in_spectrogram_unchecked,
     track_spectrogram_unchecked,
@@ -65,8 +68,9 @@ __all__ = [
 #: 0.08 at 35) for about 0.33 or 0.40 of a full check instead of 0.26.
 SCREEN_ITERATIONS = 15
 
-#: Tempo ratios the first pass aligns at (x0.90, x0.95, x1.00, x1.05, x1.10),
-#: instead of the full check's eleven and its path following.
+#: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
+#: (x0.90, x0.95, x1.00, x1.05, x1.10 by default), instead of the full
+#: check's one every 0.02 and its path following.
 SCREEN_RATIOS = 5
 
 #: A pair is ruled out when its first-pass score is below the decision
@@ -111,6 +115,13 @@ class ScanSettings:
         pair with the full fit.
     screen_margin : float >= 0
         How far below ``threshold`` a first-pass score rules the pair out.
+    tempo_range : (float, float)
+        Lowest and highest tempo ratio (track / sample) searched, by the
+        first pass (its :data:`SCREEN_RATIOS` ratios spread over it) and the
+        full check alike; as for :func:`~nmf_helpers.detect_sample`.
+    min_part_s : float
+        Shortest part of the sample searched for, in seconds, by both passes;
+        a sample shorter than this gets error rows.
     """
 
     n_iter: int = 100
@@ -119,6 +130,8 @@ class ScanSettings:
     seed: int = 0
     screen_iter: int = SCREEN_ITERATIONS
     screen_margin: float = SCREEN_MARGIN
+    tempo_range: tuple[float, float] = DEFAULT_TEMPO_RANGE
+    min_part_s: float = MIN_PART_SECONDS
 
     def __post_init__(self):
         function = "scan"
@@ -128,6 +141,9 @@ class ScanSettings:
         check_seed(function, self.seed)
         check_int(function, "screen_iter", self.screen_iter, minimum=0)
         check_real(function, "screen_margin", self.screen_margin, minimum=0.0, maximum=2.0)
+        # Frozen: the checked values (floats, a tuple) replace what was given.
+        object.__setattr__(self, "tempo_range", check_tempo_range(function, self.tempo_range))
+        object.__setattr__(self, "min_part_s", check_min_part(function, self.min_part_s))
 
     @property
     def screens(self) -> bool:
@@ -225,12 +241,17 @@ def check_pair_unchecked(
             f"scan: templates with win = {templates.win}, hop = {templates.hop}; the scan's"
             f" spectrograms have win = {DEFAULT_WIN}, hop = {DEFAULT_HOP}: learn them with those"
         )
-    if templates.duration_s < MIN_PART_SECONDS:  # as detect_sample refuses it
+    if templates.duration_s < settings.min_part_s:  # as detect_sample refuses it
         return error_fields(
             f"scan: the sample lasts {templates.duration_s:.2f} s, shorter than the"
-            f" {MIN_PART_SECONDS:g} s part the detector searches for (about one bar)"
+            f" {settings.min_part_s:g} s part the detector searches for (about one bar)"
         )
-    options = {"n_free": settings.n_free, "seed": settings.seed}
+    options = {
+        "n_free": settings.n_free,
+        "seed": settings.seed,
+        "tempo_range": settings.tempo_range,
+        "min_part_s": settings.min_part_s,
+    }
     try:
         if settings.screens:
             score = coarse_score_unchecked(

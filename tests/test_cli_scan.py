@@ -8,6 +8,7 @@ not the detector, which ``tests/test_detection.py`` checks.
 from __future__ import annotations
 
 import csv
+import importlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,8 @@ import nmf_helpers as nh
 from nmf_helpers import catalogue, detection
 from nmf_helpers.cli import main
 from nmf_helpers.cli.scan import Partial
+
+SCAN = importlib.import_module("nmf_helpers.cli.scan")
 
 SR = 22050
 # Enough work per pair that a worker can be caught in one, little enough to stay quick.
@@ -292,3 +295,92 @@ def test_a_silent_or_too_short_track_gives_an_error_row_naming_it(tmp_path):
         row = catalogue.check_pair_unchecked(templates, track, catalogue.ScanSettings(n_iter=2))
         assert row["decision"] == "error"
         assert ("silent" if name == "silent.wav" else "track has 1000 samples") in row["error"]
+
+
+# -- --tempo-range and --min-part: detect's options, in both passes --------------------------------
+
+# Each option against the sample's 3 s and its true ratio x1.00: each changes both passes' score.
+SEARCH_OPTIONS = {
+    "tempo_range": (["--tempo-range", "1.04", "1.1"], {"tempo_range": (1.04, 1.1)}),
+    "min_part_s": (["--min-part", "1.5"], {"min_part_s": 1.5}),
+}
+# --threshold 0.99: every pair is ruled out by the first pass (its score is all the row has).
+PASSES = {"first pass": ["--screen-iters", "3", "--threshold", "0.99"], "full fit": []}
+
+
+@pytest.mark.parametrize("stage", list(PASSES))
+@pytest.mark.parametrize("option", list(SEARCH_OPTIONS))
+def test_scan_tempo_range_and_min_part_reach_both_passes(option, stage, scan_inputs, tmp_path):
+    """The score written is the library's for that option, in the pass that decided."""
+    samples, tracks = scan_inputs
+    track = tracks / "sampling_track_0.wav"
+    out = tmp_path / "found.csv"
+    given, search = SEARCH_OPTIONS[option]
+    args = ["scan", samples[0], str(track), "-o", str(out), "--iters", "5", "--free", "5"]
+    assert main([*args, *PASSES[stage], *given]) == 0
+    (row,) = read_rows(out)
+    assert row["stage"] == stage
+    templates = nh.learn_sample(samples[0])
+    x = nh.load_audio(track)[0]
+    if stage == "full fit":
+
+        def score(**options):
+            return nh.detect_sample(templates, x, n_free=5, n_iter=5, **options).score
+    else:
+        V = detection.track_spectrogram_unchecked(x, 2048, 512)
+
+        def score(**options):
+            return detection.coarse_score_unchecked(
+                templates, V, n_free=5, n_iter=3, n_ratios=catalogue.SCREEN_RATIOS, **options
+            )
+
+    assert row["score"] == f"{score(**search):.4f}"
+    assert f"{score():.4f}" != row["score"]  # the comparison can tell the option was used
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            ["--tempo-range", "0.5", "1.1"],
+            "error: scan: --tempo-range 0.5 1.1 is out of range: LOW must be between 0.8 and"
+            " 1.25, got 0.5; use values within 0.80-1.25",
+        ),
+        (["--tempo-range", "1.1", "0.9"], "error: scan: --tempo-range 1.1 0.9 is out of range"),
+        (["--min-part", "0.5"], "error: scan: --min-part 0.5 is out of range: it must be between"),
+    ],
+)
+def test_scan_refuses_a_bad_search_option_in_one_line_before_any_work(
+    given, message, scan_inputs, tmp_path, capsys
+):
+    samples, tracks = scan_inputs
+    out = tmp_path / "found.csv"
+    assert main(["scan", samples[0], str(tracks), "-o", str(out), *given]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(message), err
+    assert "tempo_range" not in err and "min_part_s" not in err
+    assert list(tmp_path.iterdir()) == []  # no CSV, no partial file
+
+
+def test_a_scan_with_search_options_resumes_only_with_the_same_ones(
+    scan_inputs, tmp_path, capsys, monkeypatch
+):
+    samples, tracks = scan_inputs
+    out = tmp_path / "found.csv"
+    listing = tmp_path / "two.txt"
+    listing.write_text(f"{tracks / 'groove_0.wav'}\n{tracks / 'groove_6.wav'}\n")
+    args = ["scan", samples[0], str(listing), "-o", str(out), "--jobs", "1", *QUICK]
+    options = ["--tempo-range", "0.95", "1.05", "--min-part", "2"]
+
+    def stop_after_the_first_row(moment):
+        if moment == "row":
+            raise SCAN.Interrupted(signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SCAN, "checkpoint", stop_after_the_first_row)
+        assert main([*args, *options]) == 130
+    assert "rerun with --resume" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 2  # the default range is another scan
+    assert "was made with tempo_range = [0.95, 1.05], not [0.9, 1.1]" in capsys.readouterr().err
+    assert main([*args, *options, "--resume"]) == 0
+    assert [Path(row["track"]).name for row in read_rows(out)] == ["groove_0.wav", "groove_6.wav"]

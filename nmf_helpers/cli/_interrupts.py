@@ -10,10 +10,31 @@ number (130 for SIGINT, 143 for SIGTERM). Without it SIGINT printed a
 A few steps must not be cut in half: moving the finished outputs into place,
 removing temporary files. They run inside :func:`uninterruptible`; a signal
 that arrives there is held and raised when the block ends. A signal that
-arrives while the run is already stopping is ignored: the clean-up finishes.
+arrives while an :class:`Interrupted` is on its way out (clean-up code:
+``finally`` blocks, ``with`` exits) or after ``main`` has printed its line
+is ignored: the clean-up finishes.
 
-:func:`checkpoint` names a moment of a run for the fault-injection tests
-(``tests/test_cli_faults.py``); it does nothing unless they ask for it.
+An :class:`Interrupted` can also be lost on its way out. Python runs the
+handler wherever the main thread is, and that may be a Python function that
+C code is calling back: numba's compiler is called back by LLVM through
+ctypes while it compiles a kernel (the first fit of a run). The C caller
+cannot take an exception, so Python prints it as "Exception ignored" and
+the run went on; since the signal had been received, a second one was
+ignored as well, and the run could not be stopped. Now the signal is
+remembered until its :class:`Interrupted` reaches ``main``, and raised again:
+
+- a moment later, when C code swallowed it (Python reports such exceptions
+  to :data:`sys.unraisablehook`, which :func:`signals_raised` watches): the
+  signal is sent to the main thread again after :data:`REDELIVER_S`, and
+  the handler raises anew wherever the run then is, e.g. in the fit's
+  iterations;
+- at the next safe point in any case (an ``except BaseException`` that
+  dropped it, say): each :func:`checkpoint` and the start of each
+  :func:`uninterruptible` block;
+- at once, if the user sends the signal again.
+
+:func:`checkpoint` also names a moment of a run for the fault-injection
+tests (``tests/test_cli_faults.py``); that part does nothing unless they ask.
 """
 
 from __future__ import annotations
@@ -21,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from typing import ClassVar
@@ -34,6 +56,9 @@ CHECKPOINT_LOG = "NMF_HELPERS_CHECKPOINTS"
 HOLD_AT = "NMF_HELPERS_HOLD_AT"
 #: Longest a held checkpoint waits for its signal, in seconds.
 HOLD_S = 60.0
+#: Seconds after C code swallowed an Interrupted before the signal is sent
+#: again: long enough for the C call to return to Python, short to the user.
+REDELIVER_S = 0.1
 
 
 class Interrupted(KeyboardInterrupt):
@@ -54,46 +79,126 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
     def line(self, command: str) -> str:
-        """The one line printed on stderr."""
+        """The one line printed on stderr.
+
+        Asking for it means the interrupt has reached ``main``, which is
+        ending the run: from now on signals are ignored.
+        """
+        _state.reported = True
         outcome = f"; {self.outcome}" if self.outcome else ""
         return f"interrupted: {command} stopped by {self.args[0]}{outcome}"
 
 
 class _State:
-    signum: int | None = None  # the signal received, if any
+    active = False  # signals_raised's handlers are installed
+    signum: int | None = None  # the first signal received, if any
     pending = False  # received inside an uninterruptible block, not raised yet
     depth = 0  # nesting of uninterruptible blocks
+    reported = False  # main has its Interrupted: every later signal is ignored
     held: ClassVar[set[str]] = set()  # moments already held (checkpoint)
+    # The redelivery timer, and the lock that keeps it from sending a signal
+    # once signals_raised has started to put the previous handlers back.
+    redelivery: threading.Timer | None = None
+    lock = threading.Lock()
 
 
 _state = _State()
 
 
+def _stopping() -> bool:
+    """Is an :class:`Interrupted` on its way out of the main thread right now?
+
+    Clean-up code (``except``, ``finally``, ``__exit__``) runs with the
+    exception it handles in :func:`sys.exc_info`, or in the ``__context__``
+    of one it handles meanwhile (an ``OSError`` a clean-up step ignores).
+    """
+    error = sys.exc_info()[1]
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, Interrupted):
+            return True
+        seen.add(id(error))
+        error = error.__context__
+    return False
+
+
 def _on_signal(signum, frame) -> None:
-    if _state.signum is not None:
+    if not _state.active or _state.reported or _stopping():
         return  # already stopping: let the clean-up finish
-    _state.signum = signum
+    if _state.signum is None:
+        _state.signum = signum
     if _state.depth:
         _state.pending = True
         return
-    raise Interrupted(signum)
+    # Raised afresh if an earlier one was swallowed (see the module's docstring).
+    raise Interrupted(_state.signum)
+
+
+def _raise_if_lost() -> None:
+    """A safe point: raise the signal received whose Interrupted never reached main.
+
+    In the main thread only, where the handler would have raised it.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    lost = _state.active and _state.signum is not None and main_thread
+    if not lost or _state.reported or _state.pending or _stopping():
+        return
+    raise Interrupted(_state.signum)
+
+
+def _redeliver() -> None:
+    """In the timer's thread: send the remembered signal to the main thread again."""
+    with _state.lock:
+        if _state.active and not _state.reported and _state.signum is not None:
+            signal.pthread_kill(threading.main_thread().ident, _state.signum)
+
+
+def _watching(previous_hook):
+    """A :data:`sys.unraisablehook` that notices an Interrupted C code swallowed.
+
+    That one is not printed ("Exception ignored ..." would break the one
+    line): its signal is sent again shortly. Every other one goes to
+    ``previous_hook``.
+    """
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous_hook(unraisable)
+            return
+        timer = _state.redelivery
+        if timer is None or not timer.is_alive():  # one at a time
+            _state.redelivery = threading.Timer(REDELIVER_S, _redeliver)
+            _state.redelivery.daemon = True
+            _state.redelivery.start()
+
+    return hook
 
 
 @contextlib.contextmanager
 def signals_raised():
     """Within the block, SIGINT and SIGTERM raise :class:`Interrupted`.
 
-    The previous handlers come back afterwards. Only the main thread may set
-    handlers; elsewhere (a test calling ``main`` from a thread) this does nothing.
+    The previous handlers (and :data:`sys.unraisablehook`) come back
+    afterwards. Only the main thread may set handlers; elsewhere (a test
+    calling ``main`` from a thread) this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _state.signum, _state.pending, _state.depth = None, False, 0
+    _state.signum, _state.pending, _state.depth, _state.reported = None, False, 0, False
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _watching(previous_hook)
     previous = {signum: signal.signal(signum, _on_signal) for signum in SIGNALS}
+    _state.active = True
     try:
         yield
     finally:
+        with _state.lock:  # no redelivery from now on
+            _state.active = False
+        if _state.redelivery is not None:
+            _state.redelivery.cancel()
+            _state.redelivery = None
+        sys.unraisablehook = previous_hook
         for signum, handler in previous.items():
             if handler is not None:
                 signal.signal(signum, handler)
@@ -101,7 +206,13 @@ def signals_raised():
 
 @contextlib.contextmanager
 def uninterruptible():
-    """Hold SIGINT/SIGTERM until the block ends, then raise :class:`Interrupted`."""
+    """Hold SIGINT/SIGTERM until the block ends, then raise :class:`Interrupted`.
+
+    A signal received before the block whose Interrupted was lost is raised
+    here, before the block starts.
+    """
+    if _state.depth == 0:
+        _raise_if_lost()
     _state.depth += 1
     try:
         yield
@@ -113,19 +224,24 @@ def uninterruptible():
 
 
 def checkpoint(stage: str) -> None:
-    """Mark a moment of a run, for the fault-injection tests.
+    """A moment of a run: a safe point to stop at, and a hook for the fault-injection tests.
+
+    A signal received earlier whose :class:`Interrupted` was lost on its way
+    out is raised here.
 
     With ``NMF_HELPERS_CHECKPOINTS=FILE`` in the environment, append ``stage``
     to FILE, so a test knows where the run is; with ``NMF_HELPERS_HOLD_AT``
     equal to ``stage`` too, wait there (up to a minute) until a signal comes,
     so the test's signal lands at exactly that moment, or until the test
-    removes FILE to let the run go on. Otherwise nothing.
+    removes FILE to let the run go on. Otherwise nothing more.
     """
     log = os.environ.get(CHECKPOINT_LOG)
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{stage}\n")
+    _raise_if_lost()
     if not log:
         return
-    with open(log, "a") as handle:
-        handle.write(f"{stage}\n")
     if os.environ.get(HOLD_AT) == stage and stage not in _state.held:
         _state.held.add(stage)  # the first time only
         deadline = time.monotonic() + HOLD_S

@@ -1,7 +1,10 @@
 """``detect SAMPLE TRACK [--json] [--threshold T] [--iters N] [--free K] [--seed S]``.
 
 Also ``[--tempo-range LOW HIGH] [--min-part SECONDS]``: the search's tempo
-ratios and the shortest part of the sample it looks for.
+ratios and the shortest part of the sample it looks for. A bad value of
+either is refused in one line that names the option as typed (the library's
+own checks decide, :func:`tempo_range_option` and :func:`min_part_option`
+say it in the options' words; ``scan`` takes both as well).
 
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
@@ -16,6 +19,10 @@ import json
 import sys
 
 import nmf_helpers as nh
+
+from .._validation import ParameterError
+from ..detection import check_min_part, check_tempo_range
+from . import UsageError
 
 
 def format_ranges(ranges, separator: str = ", ") -> str:
@@ -57,18 +64,67 @@ def summary(result, sample, track) -> dict:
     }
 
 
+def _in_option_words(command: str, error: ParameterError, words: dict[str, str]) -> str:
+    """The library's message without its ``command:`` prefix, its argument names as ``words``."""
+    text = str(error).removeprefix(f"{command}: ")
+    for name, replacement in words.items():
+        text = text.replace(name, replacement)
+    return text
+
+
+def tempo_range_option(command: str, values) -> tuple[float, float]:
+    """``--tempo-range LOW HIGH`` as ``detect_sample`` checks it; the error names the option.
+
+    Returns (low, high) as floats; raises :class:`UsageError` otherwise, e.g.
+    ``detect: --tempo-range 0.5 1.1 is out of range: LOW must be between
+    0.8 and 1.25, got 0.5; use values within 0.80-1.25, LOW first``.
+    """
+    try:
+        return check_tempo_range(command, tuple(values))
+    except ParameterError as error:
+        low, high = nh.TEMPO_LIMITS
+        words = {"tempo_range[0]": "LOW", "tempo_range[1]": "HIGH", "tempo_range": "the range"}
+        shown = " ".join(f"{value:g}" for value in values)
+        raise UsageError(
+            f"{command}: --tempo-range {shown} is out of range:"
+            f" {_in_option_words(command, error, words)};"
+            f" use values within {low:.2f}-{high:.2f}, LOW first"
+        ) from None
+
+
+def min_part_option(command: str, value) -> float:
+    """``--min-part SECONDS`` as ``detect_sample`` checks it; the error names the option."""
+    try:
+        return check_min_part(command, value)
+    except ParameterError as error:
+        raise UsageError(
+            f"{command}: --min-part {value:g} is out of range:"
+            f" {_in_option_words(command, error, {'min_part_s': 'it'})};"
+            f" give about one bar of the sample, in seconds (default {nh.MIN_PART_SECONDS:g})"
+        ) from None
+
+
 def run(args) -> int:
-    result = nh.detect_sample(
-        args.sample,
-        args.track,
-        n_free=args.free,
-        n_iter=args.iters,
-        threshold=args.threshold,
-        seed=args.seed,
-        progress=sys.stderr.isatty(),
-        tempo_range=tuple(args.tempo_range),
-        min_part_s=args.min_part,
-    )
+    tempo_range = tempo_range_option("detect", args.tempo_range)
+    min_part_s = min_part_option("detect", args.min_part)
+    try:
+        result = nh.detect_sample(
+            args.sample,
+            args.track,
+            n_free=args.free,
+            n_iter=args.iters,
+            threshold=args.threshold,
+            seed=args.seed,
+            progress=sys.stderr.isatty(),
+            tempo_range=tempo_range,
+            min_part_s=min_part_s,
+        )
+    except ParameterError as error:
+        if "min_part_s" not in str(error):
+            raise
+        # The sample is shorter than --min-part: known only once it is read.
+        words = {"min_part_s": "--min-part"}
+        raise UsageError(f"detect: {_in_option_words('detect_sample', error, words)}") from None
     if args.json:
         print(json.dumps(summary(result, args.sample, args.track)))
         return 0
@@ -89,7 +145,10 @@ def run(args) -> int:
 
 
 def add_detection_options(parser) -> None:
-    """The options ``detect`` and ``scan`` share: threshold, iterations, free components, seed."""
+    """The options ``detect`` and ``scan`` share.
+
+    Threshold, iterations, free components, seed, tempo range and shortest part.
+    """
     parser.add_argument(
         "--threshold",
         type=float,
@@ -101,6 +160,24 @@ def add_detection_options(parser) -> None:
         "--free", type=int, default=20, help="free components for the rest (default 20)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    low, high = nh.DEFAULT_TEMPO_RANGE
+    parser.add_argument(
+        "--tempo-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=[low, high],
+        help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
+        f" {nh.TEMPO_LIMITS[0]:g} to {nh.TEMPO_LIMITS[1]:g})",
+    )
+    parser.add_argument(
+        "--min-part",
+        type=float,
+        metavar="SECONDS",
+        default=nh.MIN_PART_SECONDS,
+        help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
+        " about one bar; 1 to 600)",
+    )
 
 
 def add_parser(subparsers) -> None:
@@ -111,22 +188,4 @@ def add_parser(subparsers) -> None:
     detect.add_argument("track", help="the track to search, an audio file")
     detect.add_argument("--json", action="store_true", help="print one JSON object")
     add_detection_options(detect)
-    low, high = nh.DEFAULT_TEMPO_RANGE
-    detect.add_argument(
-        "--tempo-range",
-        type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        default=[low, high],
-        help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
-        f" {nh.TEMPO_LIMITS[0]:g} to {nh.TEMPO_LIMITS[1]:g})",
-    )
-    detect.add_argument(
-        "--min-part",
-        type=float,
-        metavar="SECONDS",
-        default=nh.MIN_PART_SECONDS,
-        help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
-        " about one bar)",
-    )
     detect.set_defaults(run=run)

@@ -14,6 +14,10 @@ How the work is shared (:mod:`nmf_helpers.catalogue`): each sample's
 templates are learned once, here; each track is decoded and its spectrogram
 made once for all its pairs; each pair gets a cheap first pass (a short fit,
 a coarse alignment, a score only) and, if it may match, the full check.
+``--tempo-range LOW HIGH`` and ``--min-part SECONDS`` are ``detect``'s, and
+hold for both: the first pass spreads its ratios over that range and
+compares windows of that length too. Bad values are refused in one line
+naming the option, before any work.
 
 Who does the work: with ``--jobs 1`` this process, pair after pair; otherwise
 Dask distributed, on a ``LocalCluster`` of ``--jobs`` worker processes (one
@@ -73,7 +77,7 @@ from ..catalogue import (
 from . import UsageError, note, one_line_warning
 from ._interrupts import Interrupted, checkpoint
 from ._outputs import Outputs
-from .detect import add_detection_options
+from .detect import add_detection_options, min_part_option, tempo_range_option
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
@@ -432,6 +436,8 @@ def run(args) -> int:
         seed=args.seed,
         screen_iter=args.screen_iters,
         screen_margin=SCREEN_MARGIN,
+        tempo_range=tempo_range_option("scan", args.tempo_range),
+        min_part_s=min_part_option("scan", args.min_part),
     )
     samples = [Path(sample) for sample in args.samples]
     catalogue = Path(args.catalogue)
@@ -445,7 +451,8 @@ def run(args) -> int:
     total = len(samples) * len(tracks)
     jobs = _jobs(args.jobs, total)
     with output.writing():
-        record = {**vars(settings), "sr": SR}
+        # The tempo range as a list, as the partial file's JSON gives it back on --resume.
+        record = {**vars(settings), "tempo_range": list(settings.tempo_range), "sr": SR}
         journal = Partial(partial, record, resume=args.resume, force=args.force)
         try:
             todo = {}
