@@ -208,6 +208,46 @@ def test_progress_bar_does_not_change_the_result(sample_V, capsys, door):
     bar = capsys.readouterr().err
     assert re.search(rf"(^|\r){door.__name__}: ", bar)
     assert "/15 [" in bar
+    assert not bar.endswith("\n")  # the bar is cleared when done, not left behind
+
+
+def test_the_progress_bar_shows_the_loss_every_tenth_iteration(monkeypatch, rng):
+    bars = []
+
+    class RecordedBar(NMF_MODULE.tqdm):
+        """The package's bar, recording what it is asked to show beside the count."""
+
+        def __init__(self, *args, **kwargs):
+            self.postfixes = []
+            bars.append(self)
+            super().__init__(*args, **kwargs)
+
+        def set_postfix(self, *args, refresh=True, **kwargs):
+            self.postfixes.append((kwargs, refresh))
+            super().set_postfix(*args, refresh=refresh, **kwargs)
+
+    monkeypatch.setattr(NMF_MODULE, "tqdm", RecordedBar)
+    V = rng.random((20, 30))
+    nh.nmf_kl(V, 3, n_iter=25)
+    _, _, losses = nh.nmf_kl(V, 3, n_iter=25, progress=True)
+    hidden, shown = bars
+    assert hidden.postfixes == []  # nothing is formatted for a bar that is not shown
+    # Iterations 0, 10 and 20 show the loss they start from (the start's, then
+    # losses[9] and losses[19]), without a redraw of their own: the next update draws it.
+    assert [refresh for _, refresh in shown.postfixes] == [False] * 3
+    shown_losses = [postfix["loss"] for postfix, _ in shown.postfixes]
+    assert shown_losses[1:] == [f"{losses[9]:.4g}", f"{losses[19]:.4g}"]
+
+
+def test_the_core_shows_no_bar_and_names_its_errors_nmf_unless_told(sample_V, capsys):
+    # learn_sample and the chunk fits of long songs call the core without
+    # progress; the chunk fits without name, too.
+    NMF_MODULE.factorise(sample_V, 2, loss="kl", n_iter=3, seed=0)
+    assert capsys.readouterr().err == ""
+    W_fixed = np.full((sample_V.shape[0], 2), 3e38, np.float32)
+    with pytest.raises(nh.ParameterError) as error:
+        NMF_MODULE.factorise(sample_V, 2, loss="kl", n_iter=3, seed=0, W_fixed=W_fixed)
+    assert str(error.value).startswith("nmf: the fit left float32's range")
 
 
 @pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
@@ -481,6 +521,22 @@ def test_a_warm_start_that_overflows_is_refused_not_returned(sample_V, fit, beta
     assert "scale W_init and H_init" in str(error.value)
 
 
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_fixed_templates_that_overflow_are_refused_in_one_error_naming_them(
+    sample_V, fit, beta_loss
+):
+    # The Inf - Inf of such a fit (NaN) warns nothing: the refusal is the one message.
+    W_fixed = np.full((sample_V.shape[0], 3), 3e38, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(nh.ParameterError) as error:
+            fit(sample_V, 3, n_iter=5, W_fixed=W_fixed)
+    assert str(error.value) == (
+        f"{fit.__name__}: the fit left float32's range (Inf or NaN in W H or its products);"
+        " scale W_fixed so that W H is about as large as V"
+    )
+
+
 @pytest.mark.parametrize("F", [0, 2])
 @pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
 def test_given_H_scales_the_free_columns_of_the_random_W(sample_V, fit, beta_loss, F):
@@ -536,6 +592,22 @@ def test_warm_starts_of_any_dtype_and_layout_give_the_float32_fit(sample_V, fit,
         assert result[0].dtype == result[1].dtype == np.float32
         for a, b in zip(result, reference, strict=True):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
+def test_a_float64_warm_start_gives_its_float32_fit_at_any_scale_of_V(sample_V, fit, beta_loss):
+    # A V far below audio's magnitudes is fitted scaled up by a power of two,
+    # and H_init with it: H_init is cast to float32 first, as for any V, so
+    # entries below float32's normal range keep only the digits float32 holds.
+    V = (sample_V[:, :200].astype(np.float64) * (1e-30 / sample_V.max())).astype(np.float32)
+    W0, H0 = random_start(V, 4)
+    H_init = H0.astype(np.float64)
+    H_init[:, ::3] *= 1e-25  # about 1e-41: subnormal in float32
+    assert np.any((H_init > 0) & (H_init < np.finfo(np.float32).tiny))
+    reference = fit(V, 4, n_iter=5, W_init=W0, H_init=H_init.astype(np.float32))
+    result = fit(V, 4, n_iter=5, W_init=W0, H_init=H_init)
+    for a, b in zip(result, reference, strict=True):
+        assert np.array_equal(a, b)
 
 
 def test_all_zero_warm_starts_are_refused_in_full_sentences():
