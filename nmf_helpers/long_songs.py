@@ -370,8 +370,9 @@ def split_drums_file(
     learned = _learn(function, path, info, learn_seconds, options, rng, progress)
     learn_time = time.perf_counter() - started
     streamed = _stream(
-        path, info, paths, learned, options, rng, chunk_seconds, progress, keep_activations
-    )
+        function, path, info, paths, learned, options, rng, chunk_seconds, progress,
+        keep_activations,
+    )  # fmt: skip
     _report_peaks(function, paths, streamed["peaks"], streamed["clipped"])
     total = time.perf_counter() - started
     return FileSplit(
@@ -529,7 +530,9 @@ class _Writers:
             file.close()
 
 
-def _stream(path, info, paths, learned, options, rng, chunk_seconds, progress, keep_activations):
+def _stream(
+    function, path, info, paths, learned, options, rng, chunk_seconds, progress, keep_activations
+):
     """Decode, fit H with W fixed, mask and write, one chunk of frames at a time.
 
     Buffers: ``samples`` holds the waveform from sample ``start`` (a multiple
@@ -574,7 +577,7 @@ def _stream(path, info, paths, learned, options, rng, chunk_seconds, progress, k
                 V = V[:, f0 - s // hop : f1 - s // hop]
                 _, H, losses = factorise(
                     V, W.shape[1], loss=options["loss"], n_iter=options["n_iter"], seed=rng,
-                    W_fixed=W,
+                    W_fixed=W, name=f"{function}: H",
                 )  # fmt: skip
                 chunk_losses.append(float(losses[-1]))
                 H_parts.append(H)

@@ -181,3 +181,19 @@ def test_bad_options_are_named(tmp_path):
         nh.split_drums_file(song, paths, loss="itakura")
     with pytest.raises(nh.ParameterError, match="split_drums_file: learn_seconds must be"):
         nh.split_drums_file(song, paths, learn_seconds=1.0)
+
+
+def test_every_fit_of_a_streamed_split_names_the_function(tmp_path, monkeypatch):
+    """An error in any chunk's fit says which door the user called, not the core's "nmf"."""
+    names = []
+    factorise = nh.long_songs.factorise
+
+    def spy(*args, **kwargs):
+        names.append(kwargs.get("name", "nmf"))
+        return factorise(*args, **kwargs)
+
+    monkeypatch.setattr(nh.long_songs, "factorise", spy)
+    paths = outputs_in(tmp_path)
+    nh.split_drums_file(nh.clip_path("groove"), paths, chunk_seconds=5.0, learn_seconds=6.0, **FAST)
+    assert len(names) > 2  # the learning fit and several chunks
+    assert all(name.startswith("split_drums_file") for name in names), names
