@@ -6,8 +6,10 @@
 #
 # Not part of CI. Measured 2026-11-30 with one child on 2 cores shared with
 # other jobs (load 7-9): spectral 39 min, outputs 12 min, nmf 60 min;
-# detection's decision and ranges alone are 20-60 s a mutant (its tests fit
-# real clips), so run it on some functions with MUTATION_NAMES.
+# detection 12 min (763 mutants, load 4.5-5.4). Detection mutates by default only its decision and
+# range functions (763 of its 1357 mutants) and runs only its fast tests
+# (synthetic features and one small fit): its other tests fit the real clips,
+# 20-60 s a mutant. Its loading, checks and learning are left to those tests.
 # Each module runs in its own scratch copy of the repository under
 # $MUTATION_DIR (default /tmp/nmf-mutation/MODULE), so the working tree is
 # never touched (mutmut writes a mutants/ folder next to its setup.cfg) and
@@ -22,7 +24,8 @@
 #
 # Environment: MUTATION_CHILDREN (default 2) parallel mutants;
 # MUTATION_DIR scratch root; MUTATION_NAMES mutant name globs to run only
-# some functions, e.g. 'nmf_helpers.spectral.x_griffin_lim*'.
+# some functions, e.g. 'nmf_helpers.spectral.x_griffin_lim*' (for detection
+# they replace its default names).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,21 @@ spectral_tests+=" tests/test_vocals.py::test_time_range_frames"
 spectral_tests+=" tests/test_vocals.py::test_bad_time_ranges_are_refused"
 spectral_tests+=" tests/test_vocals.py::test_instrumental_frames_lie_wholly_inside_the_range"
 spectral_tests+=" tests/test_detection.py::test_shift_templates_moves_partials_along_log_frequency"
+# detection: the fast tests only (synthetic features and one small fit, a few
+# seconds in all); test_detection.py's others fit the real clips (20-60 s a mutant).
+detection_tests="tests/test_detection_knobs.py"
+for test in an_occurrence_grows_from_its_path_to_where_the_sample_plays \
+    a_chop_stops_where_the_track_stops_using_the_sample \
+    a_covered_stretch_shorter_than_the_gap_is_bridged_and_a_longer_one_ends_it \
+    a_sample_tail_under_the_level_is_kept_only_at_the_samples_own_end \
+    a_rest_in_the_sample_longer_than_the_gap_neither_ends_nor_starts_an_occurrence; do
+  detection_tests+=" tests/test_detection.py::test_$test"
+done
+detection_names=""
+for function in _find_occurrences detect_in_spectrogram_unchecked _trim _overlap \
+    _pitch_estimate _candidates _ratio_grid _alignment_inputs; do
+  detection_names+=" nmf_helpers.detection.x_${function}__mutmut_*"
+done
 # module -> "file to mutate|test files (space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
 # K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
@@ -49,7 +67,12 @@ declare -A plan=(
   [separation]="nmf_helpers/separation.py|tests/test_separation.py tests/test_properties.py"
   [spectral]="nmf_helpers/spectral.py|$spectral_tests|not matches_librosa_from_the_same_start"
   [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
-  [detection]="nmf_helpers/detection.py|tests/test_detection_knobs.py tests/test_detection.py tests/test_properties.py"
+  [detection]="nmf_helpers/detection.py|$detection_tests"
+)
+# Mutant names run by default (MUTATION_NAMES, when set, replaces them): detection's
+# decision and ranges; its loading, checks and learning are left to the slow tests.
+declare -A default_names=(
+  [detection]="$detection_names"
 )
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection)
@@ -99,8 +122,9 @@ for module in "${modules[@]}"; do
   } >"$work/setup.cfg"
   echo "== $module: mutating $target with $tests" >&2
   started=$(date +%s)
-  (cd "$work" && CI=true NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-      "$mutmut" run --max-children "$children" ${MUTATION_NAMES:-} >"$work/run.log" 2>&1) || true
+  # set -f: the names are globs for mutmut, not for the shell.
+  (set -f && cd "$work" && CI=true NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+      "$mutmut" run --max-children "$children" ${MUTATION_NAMES:-${default_names[$module]:-}} >"$work/run.log" 2>&1) || true
   seconds=$(($(date +%s) - started))
   (cd "$work" && "$mutmut" results --all true >"$work/results.txt" 2>&1) || true
   line=$("$python" - "$work/results.txt" "$module" "$seconds" <<'EOF'

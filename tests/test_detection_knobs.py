@@ -10,7 +10,9 @@ and one small real fit (3 s of the sample, 6 s of the track, as in
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 
 import numpy as np
 import pytest
@@ -22,6 +24,9 @@ ALIGNMENT = importlib.import_module("nmf_helpers.alignment")
 SR = 22050
 SECONDS = 2 * 512 / SR  # one decimated frame
 WINDOW = 20
+# Half the span of the local match that sets an occurrence's ends: 0.8 s is 17 decimated
+# frames. A chop's ends (where the sample goes on beyond them) blur by up to this much.
+LOCAL = round((0.8 / SECONDS - 1) / 2)
 
 
 # -- ranges, on synthetic features ------------------------------------------------------------
@@ -160,8 +165,10 @@ def _detect(small_fit, threshold, duration=None):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def reference(small_fit):
+    # Made for each test (a tenth of a second): mutmut runs, for a mutant, only the tests
+    # it saw calling the mutated function, and a module's fixture calls it in the first.
     return _detect(small_fit, -1.0)
 
 
@@ -185,8 +192,6 @@ def test_ranges_are_the_occurrences_in_track_order_within_both_clips(small_fit, 
     assert starts == sorted(starts)
     assert all(0 <= o.track_start_s < o.track_end_s <= duration for o in occurrences)
     assert all(0 <= o.sample_start_s < o.sample_end_s <= templates.duration_s for o in occurrences)
-    # Here the sample plays to its end: the last frame reaches past it and is cut there.
-    assert max(o.sample_end_s for o in occurrences) == templates.duration_s
     best = max(occurrences, key=lambda o: o.score)
     assert best.score == reference.score
     assert reference.tempo_ratio == best.tempo_ratio
@@ -220,3 +225,436 @@ def test_the_result_carries_what_the_figures_need(small_fit, reference):
         / np.maximum((reference.fixed_part + reference.free_part).sum(axis=0), 1e-12),
         rtol=1e-5,
     )
+
+
+# -- tempo, chops and the knobs of the search, on synthetic features -------------------------
+
+
+def _played(T, part, ratio, start=100, n_frames=500, seed=1):
+    """Noise, plus the sample's frames ``part`` played ``ratio`` times faster from ``start``."""
+    played = ALIGNMENT.stretch_time_unchecked(T[:, part[0] : part[1]], ratio)
+    X = 0.3 * np.random.default_rng(seed).standard_normal((T.shape[0], n_frames))
+    X[:, start : start + played.shape[1]] += played
+    return X, played.shape[1]
+
+
+def _found_at(X, T, ratios, threshold=0.36, activations=None, shifts=(0.0,)):
+    match = ALIGNMENT.best_windows([X], T, np.asarray(ratios, dtype=float), WINDOW)
+    if activations is None:
+        activations = np.ones((len(shifts), 2 * X.shape[1]))
+    return DETECTION._find_occurrences(
+        match, [X], [0.0], T, activations, shifts, threshold, SECONDS
+    )
+
+
+@pytest.mark.parametrize(
+    ("true_ratio", "grid", "part"),
+    [
+        (1.06, [1.0], (0, 200)),  # off the grid: the path's slope finds it
+        (0.94, [0.9, 1.0], (60, 160)),  # a chop from the middle, slower
+        (1.08, [1.0, 1.1], (80, 200)),  # a chop to the sample's end, faster
+    ],
+)
+def test_the_tempo_ratio_and_the_part_come_from_the_paths_slope(
+    sample_rhythm, true_ratio, grid, part
+):
+    X, length = _played(sample_rhythm, part, true_ratio)
+    found = _found_at(X, sample_rhythm, grid)
+    assert len(found) == 1
+    span, sample_part, ratio, _, _ = found[0]
+    # A greedy path of whole-frame steps over ~100-190 frames: its slope is within 1 %.
+    assert ratio == pytest.approx(true_ratio, abs=0.01)
+    assert abs(span[0] - 100) <= LOCAL and abs(span[1] - (100 + length)) <= LOCAL
+    # In frames of the sample itself (not of the resampled one): a few frames, times the ratio.
+    assert abs(sample_part[0] - part[0]) <= LOCAL and abs(sample_part[1] - part[1]) <= LOCAL
+
+
+@pytest.mark.parametrize(("true_ratio", "grid_end"), [(1.35, 1.25), (0.75, 0.8)])
+def test_the_tempo_ratio_stays_within_the_limits(sample_rhythm, true_ratio, grid_end):
+    X, _ = _played(sample_rhythm, (0, 200), true_ratio)
+    (found,) = _found_at(X, sample_rhythm, [grid_end])
+    assert found[2] == grid_end == nh.TEMPO_LIMITS[true_ratio > 1]
+
+
+def test_the_walk_and_trim_levels_and_spans_follow_the_threshold_and_score(
+    sample_rhythm, monkeypatch
+):
+    calls = {"follow_path": [], "_trim": []}
+    follow, trim = DETECTION.follow_path, DETECTION._trim
+
+    def spy_follow(scores, start, sample_start, level):
+        calls["follow_path"].append(level)
+        return follow(scores, start, sample_start, level)
+
+    def spy_trim(X, T, ratio, track, sample, window, level, half_width, gap):
+        calls["_trim"].append((ratio, window, level, half_width, gap))
+        return trim(X, T, ratio, track, sample, window, level, half_width, gap)
+
+    monkeypatch.setattr(DETECTION, "follow_path", spy_follow)
+    monkeypatch.setattr(DETECTION, "_trim", spy_trim)
+    X, _ = _played(sample_rhythm, (0, 200), 1.06)
+    threshold = 0.36
+    (found,) = _found_at(X, sample_rhythm, [1.0], threshold)
+    score = found[4]
+    # Twice per occurrence: at the grid's ratio, then at the ratio the first slope says.
+    assert calls["follow_path"] == [0.75 * threshold] * 2
+    (first, second) = calls["_trim"]
+    gap = round(1.0 / SECONDS)  # one second, in decimated frames
+    assert first == (1.0, WINDOW, 0.4 * score, LOCAL, gap)
+    assert second[1:] == (WINDOW, 0.4 * score, LOCAL, gap)
+    assert second[0] == pytest.approx(1.06, abs=0.01) and found[2] != second[0]
+
+
+@pytest.mark.parametrize(
+    ("window", "seconds", "half"), [(9, SECONDS, LOCAL), (30, 0.0625, 6), (30, 0.5, 1)]
+)
+def test_the_local_match_spans_about_0_8_s_and_at_least_three_frames(
+    sample_rhythm, monkeypatch, window, seconds, half
+):
+    # Whatever the window: 2 x 8 + 1 = 17 frames of 46 ms (0.79 s); 13 of 62.5 ms (0.81 s,
+    # nearer 0.8 s than 11); of 0.5 s frames, three.
+    seen = []
+    trim = DETECTION._trim
+
+    def spy_trim(*args):
+        seen.append(args[7])
+        return trim(*args)
+
+    monkeypatch.setattr(DETECTION, "_trim", spy_trim)
+    T = sample_rhythm
+    X = _track_with(T, [(100, 1.0)], n_frames=400)
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), window)
+    activations = np.ones((1, 2 * X.shape[1]))
+    DETECTION._find_occurrences(match, [X], [0.0], T, activations, (0.0,), 0.9, seconds)
+    assert seen and set(seen) == {half}
+
+
+def test_the_pitch_is_weighed_over_the_occurrences_own_frames(sample_rhythm):
+    # Two copies (shifts 0 and 1, one component each): copy 0 is 1 everywhere, copy 1
+    # grows with the (undecimated) frame, so any other span of frames weighs differently.
+    X, _ = _played(sample_rhythm, (0, 200), 1.0)
+    n = 2 * X.shape[1]
+    activations = np.vstack((np.ones(n), np.arange(n, dtype=float)))
+    (found,) = _found_at(X, sample_rhythm, [1.0], activations=activations, shifts=(0.0, 1.0))
+    span, pitch = found[0], found[3]
+    frames = np.arange(2 * span[0], 2 * span[1])
+    assert pitch == pytest.approx(frames.sum() / (frames.size + frames.sum()))
+
+
+def test_a_sample_looped_back_to_back_gives_one_occurrence_per_play(sample_rhythm):
+    # Three plays with no gap between them: each window more than half inside a found
+    # play is set aside, but the next play's own windows stay to be found.
+    T = sample_rhythm
+    X = _track_with(T, [(100, 1.0), (300, 0.8), (500, 0.9)], n_frames=800)
+    match, found = _occurrences(X, T, 0.36)
+    assert [round(f[0][0], -1) for f in found] == [100, 500, 300]  # strongest first
+    for span, part, *_ in found:
+        assert span[1] - span[0] == pytest.approx(200, abs=4)
+        assert part[0] == pytest.approx(0, abs=3) and part[1] == pytest.approx(200, abs=3)
+    assert [f[4] for f in found] == sorted((f[4] for f in found), reverse=True)
+    assert found[0][4] == match.score.max()
+
+
+def test_a_weaker_window_of_the_same_play_is_not_a_second_occurrence(sample_rhythm):
+    # A chop from the middle of the sample: the track windows just before and after
+    # it still match the sample's neighbouring frames in part (a third to a half of
+    # the window), well above the threshold; not set aside (less than half inside),
+    # each traces the same play again and is dropped as the same occurrence.
+    # (Played at track frame 300, far from frames 60-160: the track's frames are compared.)
+    T = sample_rhythm
+    X, _ = _played(T, (60, 160), 1.0, start=300, n_frames=500)
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
+    assert match.score[300 - WINDOW // 2 - 3] > 0.36  # such a window
+    found = _found_at(X, T, [1.0])
+    assert len(found) == 1
+    span = found[0][0]
+    assert abs(span[0] - 300) <= LOCAL and abs(span[1] - 400) <= LOCAL
+
+
+def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit, monkeypatch):
+    # The search stubbed: what detect_in_spectrogram_unchecked makes of what it finds.
+    templates, V, duration = small_fit
+    seen = {}
+    found = [  # strongest first, as _find_occurrences gives them
+        ((50, 200), (10, 70), 1.04, 0.6, 0.9),  # runs past both clips' ends
+        ((5, 30), (0, 25), 0.97, -0.8, 0.5),
+    ]
+
+    def stub(match, features, pitches, T, activations, shifts, threshold, seconds):
+        seen.update(match=match, activations=activations, shifts=shifts)
+        seen.update(threshold=threshold, seconds=seconds, features=features, pitches=pitches)
+        return found
+
+    threads = []
+    library_threads = DETECTION.library_threads
+
+    def spy_threads(n_threads):
+        threads.append(n_threads)
+        return library_threads(n_threads)
+
+    monkeypatch.setattr(DETECTION, "_find_occurrences", stub)
+    monkeypatch.setattr(DETECTION, "library_threads", spy_threads)
+    result = _detect(small_fit, 0.25)
+    assert threads == [1]  # the alignment's small products, on one thread
+    assert seen["threshold"] == 0.25 and seen["seconds"] == SECONDS
+    assert seen["shifts"] == templates.shifts and len(seen["pitches"]) == len(seen["features"])
+    np.testing.assert_array_equal(seen["activations"], result.H[: result.n_fixed])
+    assert seen["match"].window == round(1.0 / SECONDS)  # min_part_s = 1 s
+    first, second = result.occurrences  # in track order
+    assert first == nh.Occurrence(5 * SECONDS, 30 * SECONDS, 0.0, 25 * SECONDS, 0.97, -0.8, 0.5)
+    assert second == nh.Occurrence(
+        50 * SECONDS, duration, 10 * SECONDS, templates.duration_s, 1.04, 0.6, 0.9
+    )
+    assert all(type(value) is float for o in result.occurrences for value in vars(o).values())
+    assert result.ranges == ((5 * SECONDS, 30 * SECONDS), (50 * SECONDS, duration))
+    # The strongest decides the ratio and the shift: the copy nearest its pitch 0.6.
+    assert result.tempo_ratio == 1.04 and result.shift == 1.0
+
+
+@pytest.mark.parametrize(("pitch", "shift"), [(-0.6, -1.0), (-0.4, 0.0), (0.3, 0.0), (1.7, 1.0)])
+def test_the_shift_is_the_copy_nearest_the_best_occurrences_pitch(
+    small_fit, monkeypatch, pitch, shift
+):
+    best, other = ((0, 20), (0, 20), 1.0, pitch, 0.9), ((30, 50), (0, 20), 1.0, -pitch, 0.8)
+    monkeypatch.setattr(DETECTION, "_find_occurrences", lambda *args: [best, other])
+    assert _detect(small_fit, 0.25).shift == shift
+
+
+def test_the_fit_is_split_into_its_fixed_and_free_parts(reference):
+    n_fixed = reference.n_fixed
+    np.testing.assert_allclose(
+        reference.fixed_part, reference.W[:, :n_fixed] @ reference.H[:n_fixed], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        reference.free_part, reference.W[:, n_fixed:] @ reference.H[n_fixed:], rtol=1e-6
+    )
+
+
+# -- what the alignment is given ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tempo_range", "count"),
+    [((0.9, 1.1), 11), ((1.0, 1.01), 2), ((0.9, 0.95), 4), ((0.8, 1.25), 24)],
+)
+def test_the_ratio_grid_spans_the_range_at_most_a_step_apart(tempo_range, count):
+    grid = DETECTION._ratio_grid(tempo_range)
+    assert grid[0] == tempo_range[0] and grid[-1] == tempo_range[1]
+    # The fewest ratios whose steps are at most 0.02: one fewer would step further.
+    assert grid.size == count
+    assert np.diff(grid).max() <= 0.02 + 1e-12
+    if count > 2:  # two ratios, the range's ends, are the fewest for a range
+        assert (tempo_range[1] - tempo_range[0]) / (count - 2) > 0.02
+
+
+def test_one_tempo_is_one_ratio():
+    np.testing.assert_array_equal(DETECTION._ratio_grid((1.0, 1.0)), [1.0])
+    np.testing.assert_array_equal(DETECTION._ratio_grid((1.1, 1.1)), [1.1])
+
+
+def test_the_candidates_are_each_copy_and_each_pair_of_copies_a_semitone_apart_or_less():
+    shifts = (0.0, -1.0, 3.0, 1.0, 1.5)  # not in order: pairs are neighbours in pitch
+    rng = np.random.default_rng(3)
+    activations = rng.random((2 * len(shifts), 40))  # two components a copy
+    features, pitches = DETECTION._candidates(activations, shifts, 5)
+    # Neighbours in pitch: -1 & 0, 0 & 1, 1 & 1.5 (1.5 & 3 are too far apart).
+    assert pitches == [0.0, -1.0, 3.0, 1.0, 1.5, -0.5, 0.5, 1.25]
+    blocks = [DETECTION._decimate(activations[2 * i : 2 * i + 2]) for i in range(len(shifts))]
+    expected = [*blocks, blocks[1] + blocks[0], blocks[0] + blocks[3], blocks[3] + blocks[4]]
+    assert len(features) == len(expected)
+    for feature, block in zip(features, expected, strict=True):
+        np.testing.assert_allclose(feature, DETECTION._rhythm(block, 5))
+
+
+def _templates(n_frames, hop=512):
+    F = 2
+    H = np.random.default_rng(4).random((F, n_frames)).astype(np.float32)
+    W = np.full((hop * 2 // 2 + 1, F), 1.0 / (hop + 1), dtype=np.float32)
+    return DETECTION.SampleTemplates(W, H, (0.0,), SR, 2 * hop, hop, n_frames * hop)
+
+
+@pytest.mark.parametrize(
+    ("sample_frames", "track_frames", "tempo_high", "window"),
+    [
+        (400, 600, 1.1, 54),  # min_part_s: 2.5 s is 54 decimated frames
+        (400, 80, 1.1, 40),  # the track: 40 decimated frames
+        (100, 600, 1.1, 45),  # the sample at the fastest ratio: floor(49 / 1.1) + 1
+        (100, 600, 1.0, 50),  # the sample at its own tempo
+        (400, 2, 1.1, 1),  # a track of one decimated frame: a window of one
+    ],
+)
+def test_the_window_is_the_part_searched_for_unless_a_clip_is_shorter(
+    sample_frames, track_frames, tempo_high, window
+):
+    templates = _templates(sample_frames)
+    fixed_H = np.random.default_rng(5).random((2, track_frames))
+    T, features, pitches, got, seconds = DETECTION._alignment_inputs(
+        templates, fixed_H, (0.9, tempo_high), 2.5
+    )
+    assert seconds == SECONDS and got == window
+    # The detrending average spans 0.3 s, an odd number of frames: round(0.3 / seconds) | 1.
+    width = round(0.3 / SECONDS) | 1
+    assert width == 7
+    np.testing.assert_allclose(T, DETECTION._rhythm(DETECTION._decimate(templates.H), width))
+    assert pitches == [0.0] and len(features) == 1
+    np.testing.assert_allclose(features[0], DETECTION._rhythm(DETECTION._decimate(fixed_H), width))
+
+
+@pytest.mark.parametrize(
+    ("edge", "offset", "walked"),
+    [(0, -1, True), (0, 0, False), (1, 0, False), (1, 1, True)],
+)
+def test_windows_at_least_half_inside_a_found_play_are_set_aside(
+    sample_rhythm, monkeypatch, edge, offset, walked
+):
+    # One play of the whole sample: no window outside it reaches the threshold. A bait
+    # window is given the threshold's score just outside (walked from: its path is
+    # followed, twice) or just inside (set aside: never walked) the window starts that
+    # lie at least half inside the play found.
+    T = sample_rhythm
+    X = _track_with(T, [(100, 1.0)], n_frames=400)
+    match, ((span, *_),) = _occurrences(X, T, 0.36)
+    walks = []
+    follow = DETECTION.follow_path
+
+    def spy(*args):
+        walks.append(args[1])
+        return follow(*args)
+
+    monkeypatch.setattr(DETECTION, "follow_path", spy)
+    _occurrences(X, T, 0.36)
+    assert len(walks) == 2  # the play itself, at two ratios
+    bait = span[edge] - WINDOW // 2 + offset
+    score = match.score.copy()
+    score[bait] = 0.36
+    baited = dataclasses.replace(match, score=score)
+    walks.clear()
+    DETECTION._find_occurrences(baited, [X], [0.0], T, np.ones((1, 800)), (0.0,), 0.36, SECONDS)
+    assert len(walks) == (4 if walked else 2)
+
+
+def test_a_coarse_hop_still_detrends_over_at_least_one_frame():
+    # 2 x 4096 / 22050 = 0.37 s a decimated frame: 0.3 s rounds to one frame.
+    templates = _templates(100, hop=4096)
+    fixed_H = np.random.default_rng(5).random((2, 100))
+    T, _, _, window, seconds = DETECTION._alignment_inputs(templates, fixed_H, (1.0, 1.0), 2.5)
+    assert round(0.3 / seconds) == 1 and window == round(2.5 / seconds)
+    np.testing.assert_allclose(T, DETECTION._rhythm(DETECTION._decimate(templates.H), 1))
+
+
+def test_the_spectrogram_core_defaults_are_detect_samples(small_fit, capsys):
+    core = inspect.signature(DETECTION.detect_in_spectrogram_unchecked).parameters
+    public = inspect.signature(nh.detect_sample).parameters
+    shared = set(core) & set(public) - {"sample", "track"}
+    assert shared == {"n_free", "n_iter", "threshold", "seed", "progress", "tempo_range"} | {
+        "min_part_s"
+    }
+    # Called without them, it does what detect_sample's defaults say (on 2.3 s of track).
+    templates, V, _ = small_fit
+    V, duration = V[:, :100], 100 * templates.hop / SR
+    capsys.readouterr()
+    implicit = DETECTION.detect_in_spectrogram_unchecked(templates, V, duration)
+    assert capsys.readouterr().err == ""  # no progress bar unless asked for
+    explicit = DETECTION.detect_in_spectrogram_unchecked(
+        templates, V, duration, **{name: public[name].default for name in shared}
+    )
+    np.testing.assert_array_equal(implicit.H, explicit.H)
+    assert (implicit.score, implicit.threshold) == (explicit.score, explicit.threshold)
+    assert implicit.occurrences == explicit.occurrences
+    np.testing.assert_array_equal(implicit.similarity, explicit.similarity)
+
+
+def test_a_weaker_window_leading_to_a_found_play_is_dropped_and_the_search_goes_on(
+    sample_rhythm,
+):
+    # A chop from the middle of the sample, played twice. A window just before the
+    # first play's set-aside windows, on its diagonal, is made to score between the two
+    # plays: whatever it traces (a few frames of the first play), the second play is
+    # still found after it.
+    T = sample_rhythm
+    X, _ = _played(T, (60, 160), 1.0, n_frames=800)
+    X[:, 500:600] += 0.5 * T[:, 60:160]
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
+    (first, *_), (second, *_) = found = _found_at(X, T, [1.0])
+    bait = first[0] - WINDOW // 2 - 1
+    score, sample_start = match.score.copy(), match.sample_start.copy()
+    score[bait] = (found[0][4] + found[1][4]) / 2
+    sample_start[bait] = 60 - (first[0] - bait)
+    baited = dataclasses.replace(match, score=score, sample_start=sample_start)
+    again = DETECTION._find_occurrences(
+        baited, [X], [0.0], T, np.ones((1, 1600)), (0.0,), 0.36, SECONDS
+    )
+    assert again[0][0] == first and again[-1][0] == second
+
+
+def test_a_window_seen_at_the_samples_end_is_followed_at_the_new_ratio(sample_rhythm):
+    # The whole sample played 8 % faster from track frame 100; the search starts from
+    # the window that ends with the sample (its last start at ratio 1), which at the
+    # faster ratio lies past the resampled sample's last start and is held there.
+    T = sample_rhythm
+    X, length = _played(T, (0, 200), 1.08)
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
+    last = T.shape[1] - WINDOW
+    t = 100 + round(last / 1.08)
+    score = match.score.copy()
+    score[t] = 1.0
+    sample_start = match.sample_start.copy()
+    sample_start[t] = last
+    seeded = dataclasses.replace(match, score=score, sample_start=sample_start)
+    found = DETECTION._find_occurrences(
+        seeded, [X], [0.0], T, np.ones((1, 1000)), (0.0,), 0.36, SECONDS
+    )
+    span, part, ratio, _, _ = found[0]
+    assert ratio == pytest.approx(1.08, abs=0.01)
+    assert abs(span[0] - 100) <= LOCAL and abs(span[1] - (100 + length)) <= LOCAL
+
+
+def test_the_part_is_the_tracks_frames_times_the_ratio(sample_rhythm):
+    # Played at the sample's own tempo the path is the diagonal: the part of the sample
+    # lasts exactly as many frames as the occurrence, times the ratio (1).
+    T = sample_rhythm
+    X, _ = _played(T, (40, 180), 1.0)
+    ((span, part, ratio, _, _),) = _found_at(X, T, [1.0])
+    assert part[1] - part[0] == pytest.approx((span[1] - span[0]) * ratio, abs=1e-6)
+    assert ratio == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_play_from_the_tracks_first_frame_sets_aside_its_first_window(sample_rhythm, monkeypatch):
+    # The whole sample from track frame 0: every window of it, the very first included,
+    # lies inside the play found, so the play is walked from once (at two ratios).
+    T = sample_rhythm
+    X = _track_with(T, [(0, 1.0)], n_frames=300)
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
+    assert match.score[0] > 0.36 and match.score.argmax() != 0
+    walks = []
+    follow = DETECTION.follow_path
+
+    def spy(*args):
+        walks.append(args[1])
+        return follow(*args)
+
+    monkeypatch.setattr(DETECTION, "follow_path", spy)
+    ((span, *_),) = _found_at(X, T, [1.0])
+    assert span[0] == 0 and len(walks) == 2
+
+
+@pytest.mark.parametrize("step", [0, 2])
+def test_two_frames_are_too_few_for_a_slope_and_keep_the_grids_ratio(sample_rhythm, step):
+    # A track of two decimated frames (the shortest detect_sample takes is one window of
+    # 2048 samples: two), the sample's frames 50 and 50 + step: the path steps 0 or 2
+    # frames of the sample, but two points are too few to measure a tempo by.
+    T = sample_rhythm
+    X = T[:, [50, 50 + step]]
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), 1)
+    found = DETECTION._find_occurrences(match, [X], [0.0], T, np.ones((1, 4)), (0.0,), 0.9, SECONDS)
+    assert found and all(ratio == 1.0 for _, _, ratio, _, _ in found)
+
+
+def test_three_frames_give_a_slope(sample_rhythm):
+    # The sample's frames 50, 52, 54: two sample frames a track frame, measured (and
+    # held at the fastest ratio allowed).
+    T = sample_rhythm
+    X = T[:, [50, 52, 54]]
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), 1)
+    found = DETECTION._find_occurrences(match, [X], [0.0], T, np.ones((1, 6)), (0.0,), 0.9, SECONDS)
+    assert found[0][2] == nh.TEMPO_LIMITS[1]
