@@ -658,3 +658,235 @@ def test_three_frames_give_a_slope(sample_rhythm):
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), 1)
     found = DETECTION._find_occurrences(match, [X], [0.0], T, np.ones((1, 6)), (0.0,), 0.9, SECONDS)
     assert found[0][2] == nh.TEMPO_LIMITS[1]
+
+
+# -- _trim's rule frame by frame, and the search's bookkeeping with _trim stubbed -----------
+
+# Track frames against a sample whose frames are all SAMPLE: one frame's cosine is 1 (ON), 0
+# (OFF) or exactly 0.6 (AT: 15 / 25, in integers).
+SAMPLE, ON, OFF, AT = (5.0, 0.0), (5.0, 0.0), (0.0, 5.0), (3.0, 4.0)
+GAP = 4
+
+
+def _line(*runs):
+    """Track and sample features from runs of ``(frames, track frame[, sample frame])``."""
+    runs = [run if len(run) == 3 else (*run, SAMPLE) for run in runs]
+    X = np.concatenate([np.tile(np.array(x)[:, None], n) for n, x, _ in runs], axis=1)
+    T = np.concatenate([np.tile(np.array(y)[:, None], n) for n, _, y in runs], axis=1)
+    return X, T
+
+
+def _ends(X, T, level, half_width=0, path=None, offset=0):
+    """First and last track frames ``_trim`` keeps along the diagonal ``sample = track + offset``.
+
+    The path is ``path`` (every track frame when None), a window of one frame.
+    """
+    track = np.arange(X.shape[1]) if path is None else np.asarray(path)
+    frames_t, frames_a, _ = DETECTION._trim(
+        X, T, 1.0, track, track + offset, 1, level, half_width, GAP
+    )
+    np.testing.assert_array_equal(frames_a, frames_t + offset)
+    return int(frames_t[0]), int(frames_t[-1])
+
+
+@pytest.mark.parametrize("run", [GAP, GAP + 1])
+def test_a_run_of_gap_frames_under_the_level_is_bridged_and_one_more_ends_it(run):
+    # A span of one frame: the local match is each frame's own cosine. The best frame (ON) has
+    # a run under the level right after it; before it, frames at the level (AT, 0.6 > 0.5),
+    # then the same run, then more of them. Ten frames under the level end both sides.
+    X, T = _line((10, OFF), (5, AT), (run, OFF), (5, AT), (1, ON), (run, OFF), (5, AT), (10, OFF))
+    best = 20 + run
+    if run == GAP:  # bridged on both sides, whether a frame at the level came before or not
+        assert _ends(X, T, 0.5) == (10, best + run + 5)
+    else:
+        assert _ends(X, T, 0.5) == (best - 5, best)
+
+
+def test_a_frame_exactly_at_the_level_is_inside():
+    X, T = _line((10, OFF), (1, ON), (3, AT), (10, OFF))
+    assert _ends(X, T, 0.6) == (10, 13)
+
+
+@pytest.mark.parametrize(("sample_after", "last"), [(0, 22), (5, 19)])
+def test_a_dip_at_the_lines_end_is_kept_only_where_the_sample_ends_there(sample_after, last):
+    # Three frames under the level end the line (fewer than the gap). Where the sample ends
+    # with the track they are its own tail; where it goes on past the track's end, the
+    # occurrence ends with its last match (the track stops while the sample still plays).
+    X, T = _line((10, OFF), (10, ON), (3, OFF))
+    T = np.concatenate((T, np.tile(np.array(SAMPLE)[:, None], sample_after)), axis=1)
+    assert _ends(X, T, 0.5) == (10, last)
+
+
+def test_the_best_path_frame_is_kept_below_the_level_and_grows_from_its_neighbours():
+    # The path (frames 10-19) matches under the level 0.7 everywhere, best at frame 15 (AT);
+    # a frame of the line's extension at 15 + GAP + 1 reaches it: GAP frames apart, it joins.
+    X, T = _line((15, OFF), (1, AT), (GAP, OFF), (1, ON), (10, OFF))
+    assert _ends(X, T, 0.7, path=np.arange(10, 20)) == (15, 15 + GAP + 1)
+
+
+@pytest.mark.parametrize(("rest", "last"), [((0.0, 1.0), 35), ((0.0, 2.5), 19)])
+def test_a_rest_in_the_sample_neither_ends_nor_extends_an_occurrence(rest, last):
+    # The sample rests for GAP + 2 frames (the track does not match there) between two
+    # matched stretches. Frames where the sample's energy is under a quarter of the path's
+    # median (25) are skipped; at exactly a quarter (2.5 ** 2 = 6.25) they count, and the
+    # run under the level ends the occurrence.
+    X, T = _line((10, OFF), (10, ON), (GAP + 2, ON, rest), (10, ON), (10, OFF))
+    assert _ends(X, T, 0.5) == (10, last)
+
+
+def test_a_rest_the_track_matches_by_chance_does_not_anchor_the_occurrence():
+    # The sample's only stretch the track matches exactly (cosine 1) is a rest: the
+    # occurrence grows from the best frame where the sample plays (AT, frames 10-19).
+    rest = (0.0, 1.0)
+    X, T = _line((10, OFF), (10, AT), (10, OFF), (4, rest, rest), (10, OFF))
+    assert _ends(X, T, 0.5) == (10, 19)
+
+
+def test_with_a_three_frame_span_the_ends_are_the_first_and_last_matched_frames():
+    # Frames equal to the sample or orthogonal to it, all as loud: the local match is the
+    # share of matched frames in the span. Level 0.45: two of three in, one of three out.
+    X, T = _line((10, OFF), (20, ON), (15, OFF))
+    assert _ends(X, T, 0.45, half_width=1) == (10, 29)
+
+
+@pytest.mark.parametrize(("level", "first"), [(0.45, 0), (0.6, 1)])
+def test_at_the_tracks_first_frame_the_span_holds_only_the_frames_there(level, first):
+    # The track starts 5 frames into the sample (so the track's start, not the sample's,
+    # stops the line). Its frames: matched, not, then 18 matched. The span of three frames
+    # around the first holds two: a cosine of 1/2 (in at 0.45, out at 0.6); the next, 2/3.
+    X, T = _line((1, ON), (1, OFF), (18, ON), (15, OFF))
+    T = np.concatenate((np.tile(np.array(SAMPLE)[:, None], 5), T), axis=1)
+    assert _ends(X, T, level, half_width=1, offset=5) == (first, 19)
+
+
+def _search_stubbed(T, windows, answers, monkeypatch, starts=None):
+    """``_find_occurrences`` over noise, from the windows ``{track window: score}`` only.
+
+    ``_trim`` answers each call with the next ``(track frames, sample frames, on path)`` of
+    ``answers``; the threshold is 0.5, the grid one ratio (1). ``starts`` gives windows'
+    sample starts ``{track window: sample start}``.
+    """
+    X = _track_with(T, [], n_frames=900)
+    match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
+    score = np.zeros_like(match.score)
+    score[list(windows)] = list(windows.values())
+    sample_start = match.sample_start.copy()
+    sample_start[list(starts or {})] = list((starts or {}).values())
+    match = dataclasses.replace(match, sample_start=sample_start)
+    answers = iter(answers)
+    monkeypatch.setattr(DETECTION, "_trim", lambda *args: next(answers))
+    return DETECTION._find_occurrences(
+        dataclasses.replace(match, score=score),
+        [X],
+        [0.0],
+        T,
+        np.ones((1, 2 * X.shape[1])),
+        (0.0,),
+        0.5,
+        SECONDS,
+    )
+
+
+def _diagonal(start, end):
+    frames = np.arange(start, end)
+    return frames, frames - start, np.ones(frames.size, bool)
+
+
+def test_a_stretch_sharing_exactly_half_is_an_occurrence_of_its_own(sample_rhythm, monkeypatch):
+    # Four windows over the threshold, each traced (in both passes) to the stretch given,
+    # away from the window itself: the second shares 51 of the first's 100 frames (the
+    # same occurrence, dropped), the third exactly 50 (its own), the fourth none. The
+    # search goes on after the dropped one and after windows whose stretch lies elsewhere.
+    windows = {100: 0.9, 300: 0.8, 500: 0.7, 700: 0.6}
+    stretches = [(100, 200), (149, 249), (150, 250), (600, 700)]
+    answers = [_diagonal(*stretch) for stretch in stretches for _ in range(2)]
+    found = _search_stubbed(sample_rhythm, windows, answers, monkeypatch)
+    assert [f[0] for f in found] == [(100, 200), (150, 250), (600, 700)]
+
+
+def test_the_slope_is_measured_on_the_paths_frames_not_the_lines_extensions(
+    sample_rhythm, monkeypatch
+):
+    # The first pass's path: 20 track frames stepping 1.1 sample frames each, extended
+    # 100 frames each way along the line (a frame per frame, as _trim extends it); the
+    # second pass, at the corrected ratio, a diagonal. The ratio is the grid's (1) times
+    # the path frames' least-squares slope, about 1.1 (over the whole line: 1.01).
+    path = np.round(1.1 * np.arange(20)).astype(int) + 100
+    frames_t = np.arange(200, 420)
+    on_path = (frames_t >= 300) & (frames_t < 320)
+    line = np.concatenate((np.arange(0, 100), path, path[-1] + np.arange(1, 101)))
+    answers = [(frames_t, line, on_path), (frames_t, np.arange(220), on_path)]
+    ((_, _, ratio, _, _),) = _search_stubbed(sample_rhythm, {300: 0.9}, answers, monkeypatch)
+    assert ratio == pytest.approx(np.polyfit(np.arange(20), path, 1)[0], abs=1e-9)
+    assert ratio == pytest.approx(1.1, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("path", "over_path"),
+    [([30, 32], False), ([30, 31, 33], True)],  # two path frames, then three
+)
+def test_with_two_path_frames_kept_the_slope_is_measured_on_every_kept_frame(
+    sample_rhythm, monkeypatch, path, over_path
+):
+    # The trim keeps 30 frames of the line's extension (a frame per frame) and the path's
+    # last frames, steep. Three path frames give the slope (1.5, held at the fastest ratio
+    # allowed); two are too few and every kept frame is fitted. The second pass: a diagonal.
+    frames_t = np.arange(100, 130 + len(path))
+    frames_a = np.concatenate((np.arange(30), path))
+    on_path = frames_t >= 130
+    answers = [(frames_t, frames_a, on_path), (frames_t, frames_t - 100, on_path)]
+    ((_, _, ratio, _, _),) = _search_stubbed(sample_rhythm, {300: 0.9}, answers, monkeypatch)
+    if over_path:
+        assert ratio == pytest.approx(nh.TEMPO_LIMITS[1], abs=1e-9)
+    else:
+        assert ratio == pytest.approx(np.polyfit(frames_t, frames_a, 1)[0], abs=1e-9)
+        assert ratio > 1.001
+
+
+def test_a_stretch_shorter_than_half_a_window_at_the_tracks_start_sets_no_window_aside(
+    sample_rhythm, monkeypatch
+):
+    # The first window's stretch is the track's frames 0-4: window 0 has 5 of its 20 frames
+    # in it, so it is still searched from (and traced elsewhere).
+    answers = [_diagonal(0, 5)] * 2 + [_diagonal(400, 500)] * 2
+    found = _search_stubbed(sample_rhythm, {3: 0.9, 0: 0.8}, answers, monkeypatch)
+    assert [f[0] for f in found] == [(0, 5), (400, 500)]
+
+
+@pytest.mark.parametrize(
+    ("t", "start", "peaks", "walk"),
+    [
+        (0, 50, {0: 1.0, 1: 0.9}, (0, 50)),  # the track's first window is one of them
+        (300, 50, {303: 1.0, 302: 0.9}, (302, 50)),  # two windows after, not three
+        (300, 180, {300: 1.0}, (300, 180)),  # from the sample's last window start
+    ],
+)
+def test_the_walk_starts_from_the_best_window_within_two_of_the_found_one(
+    sample_rhythm, monkeypatch, t, start, peaks, walk
+):
+    # Window scores stubbed: zero but for ``peaks`` in the found window's sample start.
+    walks = []
+
+    def window_scores(X, T, ratio, window):
+        scores = np.zeros((X.shape[1] - window + 1, T.shape[1] - window + 1))
+        scores[list(peaks), start] = list(peaks.values())
+        return scores
+
+    def follow_path(scores, t_best, a, level):
+        walks.append((t_best, a))
+        return np.array([t_best]), np.array([a])
+
+    monkeypatch.setattr(DETECTION, "window_scores", window_scores)
+    monkeypatch.setattr(DETECTION, "follow_path", follow_path)
+    answers = [_diagonal(t, t + 100)] * 2
+    _search_stubbed(sample_rhythm, {t: 0.9}, answers, monkeypatch, starts={t: start})
+    assert walks == [walk, walk]
+
+
+def test_the_fit_shows_a_progress_bar_when_asked_for(small_fit, capsys):
+    templates, V, _ = small_fit
+    capsys.readouterr()
+    DETECTION.detect_in_spectrogram_unchecked(
+        templates, V[:, :100], 100 * templates.hop / SR, n_iter=3, progress=True
+    )
+    assert "detect_sample" in capsys.readouterr().err
