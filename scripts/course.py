@@ -4,14 +4,17 @@ Usage::
 
     python scripts/course.py student                  # build/course/release/nmf_homework/
     python scripts/course.py grade SUBMISSIONS_DIR     # build/course/grades/grades.csv + feedback/
+    python scripts/course.py grade SUBMISSIONS_DIR --jobs 4
 
 ``student`` rebuilds the nbgrader course directory ``build/course/`` from the
 solution notebooks and generates the student edition (stubs, "YOUR ANSWER
 HERE", visible tests; no solution code and no hidden tests). ``grade``
-autogrades ``SUBMISSIONS_DIR/<student_id>/<notebook>.ipynb``, each student in
-a process and folder of their own, into ``grades.csv`` (points per task and
-per test) and ``feedback/<student_id>/index.html``; run it again to grade
-only new or changed submissions. See ``scripts/course_lib``.
+autogrades ``SUBMISSIONS_DIR/<student_id>/<notebook>.ipynb``, ``--jobs``
+students at a time, each notebook in a sandbox of its own (it refuses in one
+line where the machine cannot isolate them, unless ``--unsafe``), into
+``grades.csv`` (points per task and per test) and
+``feedback/<student_id>/index.html``; run it again to grade only new or
+changed submissions. See ``scripts/course_lib``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, help="results folder (default: COURSE/grades)")
     grade.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
     grade.add_argument("--regrade", action="store_true", help="grade everyone again")
+    grade.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="students graded at once (default: the usable cores)",
+    )
+    grade.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade even where submissions cannot be isolated (said on every feedback page)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
@@ -49,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 out_dir=args.out,
                 timeout=args.timeout,
                 regrade=args.regrade,
+                jobs=args.jobs,
+                unsafe=args.unsafe,
             )
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(error, file=sys.stderr)

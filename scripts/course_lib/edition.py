@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,25 +43,80 @@ EXTRA_NOTEBOOKS = ("0_background_euclidean", "5_vocal_filtering")
 
 #: Seconds a cell may run while grading before the kernel is interrupted.
 CELL_TIMEOUT = 30
+#: Characters of output kept per cell of a graded notebook.
+OUTPUT_CAP = 100_000
 
 
-class KeepGradedCells(NbGraderPreprocessor):
-    """Keep only the cells nbgrader knows by id: read-only setup, answers, tests.
+class GradingCells(NbGraderPreprocessor):
+    """Keep only the cells nbgrader knows by id; of each test, only its hidden part.
 
     Runs after ``OverwriteCells``, which has restored every locked cell from
-    the database and dropped the id of any cell the database does not know,
-    so what stays is decided by the instructor's notebooks, not by the
-    submission's metadata. The experiments (unmarked cells) and cells a
-    student added are not run when grading: they do not count, and they
-    would take minutes per notebook.
+    the database (hidden tests included) and dropped the id of any cell the
+    database does not know, so what stays is decided by the instructor's
+    notebooks, not by the submission's metadata. The experiments (unmarked
+    cells) and cells a student added are not run when grading: they do not
+    count, and they would take minutes per notebook. A test's visible asserts
+    are not run either: they are the student's own check, they call the
+    package's engine (switched off while grading, ``engine_block.py``), and
+    one failing before the hidden part would keep its results from being saved.
+    The judge gives the points from what the hidden parts saved.
     """
 
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id")]
+        for cell in nb.cells:
+            meta = cell.metadata["nbgrader"]
+            hidden = _between_marks(cell.source, _HIDDEN_BEGIN, _HIDDEN_END)
+            if cell.cell_type == "code" and meta.get("grade") and hidden:
+                cell.source = "\n".join(hidden)
         return nb, resources
 
 
-def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
+class CapOutput(NbGraderPreprocessor):
+    """At most :data:`OUTPUT_CAP` characters of output per cell (a print loop makes gigabytes)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        kept, total = [], 0
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output))
+            if total + size > OUTPUT_CAP:
+                kept.append(nbformat.v4.new_output("stream", name="stdout", text="[output cut]\n"))
+                break
+            kept.append(output)
+            total += size
+        if "outputs" in cell:
+            cell.outputs = kept
+        return cell, resources
+
+
+class SandboxExecute(Execute):
+    """nbgrader's Execute, remembering whether the kernel failed to start.
+
+    A kernel that does not start (a port taken by another process, a machine
+    too busy) is no fault of the submission: :mod:`.grading` retries the
+    notebook and never records it as a grade.
+    """
+
+    start_failures = 0
+
+    async def async_start_new_kernel(self, **kwargs):
+        try:
+            return await super().async_start_new_kernel(**kwargs)
+        except Exception:
+            SandboxExecute.start_failures += 1
+            raise
+
+    async def async_start_new_kernel_client(self):
+        try:
+            return await super().async_start_new_kernel_client()
+        except Exception:
+            SandboxExecute.start_failures += 1
+            raise
+
+
+def nbgrader_config(
+    course_dir: Path, *, timeout: int = CELL_TIMEOUT, kernel_name: str | None = None
+) -> Config:
     """nbgrader's configuration for ``course_dir``: the same for every command.
 
     Parameters
@@ -71,13 +126,21 @@ def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
     timeout : int
         Seconds per cell when autograding; a cell that runs longer is
         interrupted and graded as failed, and the notebook goes on.
+    kernel_name : str, optional
+        The kernelspec every notebook is executed with when autograding (the
+        grading sandbox, ``sandbox.KERNEL_NAME``); default: the notebook's own.
     """
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
+        AssignLatePenalties,
         CheckCellMetadata,
         ClearOutput,
         DeduplicateIds,
+        IgnorePattern,
+        LimitOutput,
         OverwriteCells,
         OverwriteKernelspec,
+        SaveAutoGrades,
     )
 
     config = Config()
@@ -95,8 +158,20 @@ def nbgrader_config(course_dir: Path, *, timeout: int = CELL_TIMEOUT) -> Config:
         OverwriteKernelspec,
         OverwriteCells,
         CheckCellMetadata,
-        KeepGradedCells,
+        GradingCells,
     ]
+    config.Autograde.autograde_preprocessors = [
+        SandboxExecute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        CapOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
+    if kernel_name:
+        config.SandboxExecute.kernel_name = kernel_name
     return config
 
 
@@ -202,18 +277,22 @@ _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 _HIDDEN_BEGIN, _HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
-def _between(source: str, begin: str, end: str) -> list[str]:
-    """The stripped, non-empty lines inside every ``begin`` ... ``end`` region."""
+def _between_marks(source: str, begin: str, end: str) -> list[str]:
+    """The lines inside every ``begin`` ... ``end`` region, as they are (indentation kept)."""
     lines, inside = [], False
     for line in source.splitlines():
-        stripped = line.strip()
-        if stripped == begin:
+        if line.strip() == begin:
             inside = True
-        elif stripped == end:
+        elif line.strip() == end:
             inside = False
-        elif inside and stripped:
-            lines.append(stripped)
+        elif inside:
+            lines.append(line)
     return lines
+
+
+def _between(source: str, begin: str, end: str) -> list[str]:
+    """The stripped, non-empty lines inside every ``begin`` ... ``end`` region."""
+    return [line.strip() for line in _between_marks(source, begin, end) if line.strip()]
 
 
 def secret_lines(source_dir: Path) -> dict[str, set[str]]:

@@ -1,40 +1,51 @@
 """Autograde a folder of submissions: points per task (CSV) and feedback (HTML) per student.
 
 Layout: ``SUBMISSIONS/<student_id>/<notebook>.ipynb`` (the four graded
-notebooks; others are ignored). For each student, one after the other:
+notebooks; others are ignored). Up to ``jobs`` students at a time, each:
 
 1. A throw-away copy of the course (``gradebook.db``, ``source/``) in a new
-   temporary folder, with the student's notebooks as nbgrader's submission.
-2. ``nbgrader autograde``, one notebook at a time, in a process of its own
-   (``course.py _autograde``). nbgrader restores edited or deleted test
-   cells from the database (locked cells, checksums), interrupts a cell that
-   runs longer than the timeout, and goes on after a cell that raises, so an
-   error costs the tests of its task only. :class:`~course_lib.edition.KeepGradedCells` drops
-   every cell the grade does not depend on (the experiments, anything the
-   student added), so a notebook grades in seconds.
-3. Back in the grader's process: :func:`judge.judge` compares the arrays the
-   hidden tests saved with the package's answers. No credit for a test whose
-   cell the submission edited or deleted; no automatic credit at all if the
-   run changed anything outside its own folder (the course, the results,
-   the other submissions, which are put back) or the copy's database.
-4. The points go into the copy's gradebook, nbgrader's feedback HTML is
-   generated, and the results, the feedback and the autograded notebooks
-   are kept in ``OUT``; the temporary folder is removed.
+   temporary folder only the grader can read, with the student's notebooks
+   as nbgrader's submission.
+2. ``nbgrader autograde`` in a forked process of its own session, one
+   notebook at a time, each in a kernel of its own started in the grading
+   sandbox (:mod:`.sandbox`: its own files, processes and user; the package
+   as a copy with its engine switched off, :mod:`.engine_block`). nbgrader
+   restores edited or deleted test cells from the database, interrupts a
+   cell that runs longer than the timeout and goes on after a cell that
+   raises; :class:`~course_lib.edition.GradingCells` runs only the cells the
+   grade depends on, and of each test only its hidden part, which saves the
+   student's results on the judge's inputs. A kernel that fails to start is
+   started again; a student whose kernels never start is not graded (and
+   not recorded: the next run tries again).
+3. :func:`judge.judge` compares what the hidden parts saved with the
+   package's answers, computed in the grader's process. No credit for a test
+   whose cell the submission edited or deleted, and a note naming a package
+   function the student's code called or the signal that killed its kernel.
+4. The feedback: ``index.html`` (points and the judge's reason per test, the
+   written answers "to be graded") and one page per notebook with the
+   student's code and each test's visible part and verdict, never the hidden
+   tests, their inputs or any output of the grading run.
+5. The grader checks by hashes that nothing it guards changed (the package,
+   the judge, the course, the notebooks, every submission): a student whose
+   run changed anything gets no automatic points and the files are put back
+   (when several ran at once, they are graded again one at a time).
 
 ``OUT/results.json`` remembers each graded student with a hash of the
-submission and of the solution notebooks, so a second run skips them (a
-changed submission or test is graded again); ``OUT/grades.csv`` is rewritten
-after every student, keeping the written-answer points an instructor typed in.
+submission and of the solution notebooks and judge, so a second run skips
+them; ``OUT/grades.csv`` is rewritten after every student, keeping the
+written-answer points an instructor typed in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import hashlib
 import html
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import shutil
@@ -46,12 +57,15 @@ from pathlib import Path
 
 import nbformat
 
+from . import sandbox
 from .edition import (
     ASSIGNMENT,
     CELL_TIMEOUT,
     COURSE_DIR,
     COURSE_ID,
     NOTEBOOKS,
+    ROOT,
+    SandboxExecute,
     generate_student_edition,
     nbgrader_config,
     prepare_nbgrader,
@@ -59,30 +73,123 @@ from .edition import (
 
 #: A student whose autograding takes longer than this is stopped (every cell has its own timeout).
 STUDENT_TIMEOUT = 900
+#: Starts of a kernel before a notebook is given up as "the kernel did not start".
+KERNEL_START_TRIES = 3
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+#: Names of the student's own functions a note may quote (anything else: "your code").
+_TASK_FUNCTIONS = {"kl_nmf", "kl_divergence", "component", "a cell"}
+_SPELLING = re.compile(r"^(nh|nmf_helpers(\.[A-Za-z_]\w*)+)\.[A-Za-z_]\w{0,40}$")
+_UNSAFE_NOTE = "graded WITHOUT isolation (--unsafe): the submission's code could reach the solution"
+
+
+class IsolationError(RuntimeError):
+    """Submissions cannot be isolated on this machine (and ``--unsafe`` was not given)."""
 
 
 # ---------------------------------------------------------------- the child process
 
 
-def autograde_in_this_process(work: Path, student: str, *, timeout: int = CELL_TIMEOUT) -> int:
-    """``nbgrader autograde`` of one student in ``work``, one notebook at a time.
-
-    One notebook that nbgrader cannot process (not a notebook, a kernel that
-    will not stop) is dropped alone, and the others are still graded.
-
-    Returns
-    -------
-    int
-        The number of notebooks nbgrader failed on (0 when all went through).
-    """
-    from nbgrader.api import Gradebook
+def _autograde_notebook(work: Path, student: str, name: str, timeout: int, *, runs_code: bool):
+    """nbgrader autograde of one notebook; the error it ended with, or None."""
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
+    config = nbgrader_config(work, timeout=timeout, kernel_name=sandbox.KERNEL_NAME)
+    if not runs_code:  # only written answers: no kernel to start
+        config.Autograde.autograde_preprocessors = [
+            pp for pp in config.Autograde.autograde_preprocessors if not issubclass(pp, Execute)
+        ]
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = ASSIGNMENT
+    coursedir.student_id = student
+    coursedir.notebook_id = name
+    app = Autograde(coursedir=coursedir, config=config)
+    app.force = True
+    app.create_student = True
+    try:
+        app.start()
+    except Exception as error:  # nbgrader's own exceptions: this notebook only
+        print(f"autograde: {name}: {error}", file=sys.stderr)
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _safe_read(path: Path, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a regular file the kernel wrote, never through a link."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as file:
+        if not os.path.isfile(f"/proc/self/fd/{handle}") and not Path(path).is_file():
+            return None
+        data = file.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
+def _engine_calls(scratch: Path) -> list[dict]:
+    """The package functions the kernel's code called (engine_block's record), sanitised.
+
+    The record is in the student's folder: only known function spellings and
+    the task's own function names are kept, so nothing else reaches feedback.
+    """
+    data = _safe_read(scratch / ".engine_calls.jsonl", 64 * 1024) or b""
+    calls = []
+    for line in data.decode("utf-8", "replace").splitlines()[:20]:
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            entry = json.loads(line)
+            called = str(entry.get("called", ""))
+            by = str(entry.get("by", ""))
+            if _SPELLING.match(called):
+                calls.append({"called": called, "by": by if by in _TASK_FUNCTIONS else "your code"})
+    return calls
+
+
+def _test_errors(notebook: Path) -> dict[str, tuple[str, str]]:
+    """``{grade_id: (ename, evalue)}`` of the graded cells that raised, from nbgrader's output."""
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except Exception:  # nbgrader did not write it (the kernel died, the notebook failed)
+        return {}
+    errors = {}
+    for cell in cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []):
+            if grade_id and output.get("output_type") == "error":
+                errors[grade_id] = (str(output.get("ename", "")), str(output.get("evalue", "")))
+    return errors
+
+
+def autograde_in_this_process(
+    work: Path,
+    student: str,
+    *,
+    package: Path,
+    slot: int = 0,
+    timeout: int = CELL_TIMEOUT,
+    unsafe: bool = False,
+) -> dict:
+    """``nbgrader autograde`` of one student in ``work``, each notebook in its own sandbox.
+
+    Returns
+    -------
+    dict
+        Per notebook submitted: ``problem`` (why it could not be graded, or
+        None), ``ended`` (how its kernel ended: ``{"exit", "signal"}``),
+        ``engine`` (package functions its code called), ``errors`` (the
+        exception each graded cell raised). The hidden tests' result files
+        are copied to ``work/results/``.
+    """
+    from nbgrader.api import Gradebook
+
     prepare_nbgrader()
-    failures = 0
+    os.environ["JUPYTER_PATH"] = str(work / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
+    from .judge import TESTS
+
+    results = work / "results"
+    results.mkdir(exist_ok=True)
     submitted = work / "submitted" / student / ASSIGNMENT
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
         runs_code = {
@@ -90,49 +197,78 @@ def autograde_in_this_process(work: Path, student: str, *, timeout: int = CELL_T
             for notebook in gradebook.find_assignment(ASSIGNMENT).notebooks
             if any(cell.cell_type == "code" for cell in notebook.source_cells)
         }
+    report = {}
     for name in NOTEBOOKS:
-        if not (submitted / f"{name}.ipynb").exists():
+        path = submitted / f"{name}.ipynb"
+        if not path.exists():
             continue
-        config = nbgrader_config(work, timeout=timeout)
-        if name not in runs_code:  # only written answers: no kernel to start
-            config.Autograde.autograde_preprocessors = [
-                pp
-                for pp in Autograde.class_traits()["autograde_preprocessors"].default()
-                if pp is not Execute
-            ]
-        coursedir = CourseDirectory(config=config)
-        coursedir.assignment_id = ASSIGNMENT
-        coursedir.student_id = student
-        coursedir.notebook_id = name
-        app = Autograde(coursedir=coursedir, config=config)
-        app.force = True
-        app.create_student = True
+        entry = report[name] = {"problem": None, "ended": {}, "engine": [], "errors": {}}
         try:
-            app.start()
-        except Exception as error:  # nbgrader's own exceptions: this notebook only
-            print(f"autograde: {name}: {error}", file=sys.stderr)
-            failures += 1
-    return failures
+            nbformat.read(path, as_version=4)
+        except Exception:
+            entry["problem"] = f"{name}.ipynb is not a notebook that can be read (broken JSON?)"
+            path.unlink()
+            continue
+        scratch = work / "scratch" / name
+        scratch.mkdir(parents=True)
+        config = sandbox.sandbox_config(
+            work, slot=slot, scratch=scratch, package=package, notebook=name, unsafe=unsafe
+        )
+        if config["uid"] is not None:
+            os.chown(scratch, config["uid"], config["uid"])
+        scratch.chmod(0o700)
+        sandbox.write_kernelspec(work / "jupyter", config)
+        for attempt in range(KERNEL_START_TRIES):
+            failures = SandboxExecute.start_failures
+            error = _autograde_notebook(work, student, name, timeout, runs_code=name in runs_code)
+            if SandboxExecute.start_failures == failures:
+                break
+            print(f"autograde: {name}: the kernel did not start (try {attempt + 1})", flush=True)
+            time.sleep(1 + attempt)
+        else:
+            entry["problem"] = "retry"
+            continue
+        if error:
+            entry["problem"] = error
+        status = _safe_read(Path(config["status"]), 4096)
+        with contextlib.suppress(ValueError, TypeError):
+            entry["ended"] = json.loads(status or b"{}")
+        entry["engine"] = _engine_calls(scratch)
+        autograded = work / "autograded" / student / ASSIGNMENT / f"{name}.ipynb"
+        entry["errors"] = _test_errors(autograded)
+        for test in TESTS:
+            if test.notebook == name:  # a notebook saves its own tests' results, no other's
+                data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
+                if data is not None:
+                    (results / f"grading_{test.grade_id}.npz").write_bytes(data)
+    return report
 
 
-def _autograde_child(work: Path, student: str, timeout: int, log_path: Path) -> None:
-    """The body of the per-student process: its own session, folder and log."""
+def _autograde_child(work: Path, student: str, options: dict, log_path: Path) -> None:
+    """The body of the per-student process: its own session, folder and log; dies with us."""
     os.setsid()
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     os.chdir(work)
     with open(log_path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-    failures = autograde_in_this_process(work, student, timeout=timeout)
+    code = 0
+    try:
+        report = autograde_in_this_process(work, student, **options)
+        (work / "report.json").write_text(json.dumps(report))
+    except BaseException as error:
+        print(f"autograde: {type(error).__name__}: {error}", file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(min(failures, 100))
+    os._exit(code)
 
 
 # ---------------------------------------------------------------- integrity
 
 
 def _files(root: Path) -> list[Path]:
-    if root.is_file():
+    if root.is_file() or root.is_symlink():
         return [root]
     return sorted(path for path in root.rglob("*") if path.is_file() or path.is_symlink())
 
@@ -141,7 +277,7 @@ def snapshot_files(roots: list[Path], *, keep_bytes) -> dict[Path, tuple[str, by
     """``{file: (sha256, bytes or None)}`` of every file under ``roots``."""
     snapshot = {}
     for root in roots:
-        if not root.exists():
+        if not root.exists() and not root.is_symlink():
             continue
         for path in _files(root):
             data = b"<link>" if path.is_symlink() else path.read_bytes()
@@ -168,6 +304,24 @@ def undo_changes(before: dict, roots: list[Path], *, keep_bytes) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(before[path][1])
     return changed
+
+
+class Guard:
+    """Hashes of everything a submission must not change, checked after each student.
+
+    ``roots``: the package, the judge, the solution notebooks, the course
+    (source, release, gradebook), the submissions and the package copy the
+    kernels import. Small enough to hash every time (well under a second for a
+    class of 200); checked, not trusted to the sandbox.
+    """
+
+    def __init__(self, roots: list[Path]):
+        self.roots = roots
+        self.before = snapshot_files(roots, keep_bytes=lambda path: True)
+
+    def changed(self) -> list[Path]:
+        """What differs from the first snapshot, put back as it was."""
+        return undo_changes(self.before, self.roots, keep_bytes=lambda path: True)
 
 
 def _gradebook_cells(db: Path) -> dict:
@@ -237,54 +391,12 @@ def edited_tests(submitted: Path, release: Path, source: Path) -> dict[str, str]
     return found
 
 
-# ---------------------------------------------------------------- one student
+# ---------------------------------------------------------------- one student's points
 
 
-def _sha(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes() if path.is_file() and not path.is_symlink() else b"<none>")
-    return digest.hexdigest()
-
-
-def _write_scores(work: Path, student: str, scores: dict) -> None:
-    """The judged points into the copy's gradebook, for nbgrader's feedback pages."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    from .judge import TESTS
-
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        for test in TESTS:
-            try:
-                grade = gradebook.find_grade(test.grade_id, test.notebook, ASSIGNMENT, student)
-            except MissingEntry:  # the notebook was not submitted or not graded
-                continue
-            grade.auto_score = scores[test.grade_id][0]
-        gradebook.db.commit()
-
-
-def _feedback(work: Path, student: str) -> list[Path]:
-    """nbgrader's feedback HTML of the autograded notebooks in ``work``."""
-    from nbgrader.converters import GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
-    config = nbgrader_config(work)
-    coursedir = CourseDirectory(config=config)
-    coursedir.assignment_id = ASSIGNMENT
-    coursedir.student_id = student
-    app = GenerateFeedback(coursedir=coursedir, config=config)
-    app.force = True
-    try:
-        app.start()
-    except Exception as error:  # feedback is a courtesy: the points stand without it
-        print(f"course: feedback for {student} failed: {error}", file=sys.stderr)
-    return sorted((work / "feedback" / student / ASSIGNMENT).glob("*.html"))
-
-
-def _copy_of_course(course_dir: Path, submissions: Path, student: str) -> tuple[Path, list[str]]:
-    """A new temporary course with the student's notebooks as its only submission."""
-    work = Path(tempfile.mkdtemp(prefix="nmf-course-grade-"))
+def _copy_of_course(run_dir: Path, course_dir: Path, submissions: Path, student: str):
+    """A new folder (grader-only) with the course and the student's notebooks as its submission."""
+    work = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=run_dir))
     shutil.copy2(course_dir / "gradebook.db", work / "gradebook.db")
     # nbgrader restores the tests from the database; the solution notebooks stay out of reach.
     (work / "source" / ASSIGNMENT).mkdir(parents=True)
@@ -300,143 +412,158 @@ def _copy_of_course(course_dir: Path, submissions: Path, student: str) -> tuple[
     return work, notes
 
 
-def _run_child(work: Path, student: str, timeout: int, log_path: Path) -> str | None:
-    """Autograde in a forked process of its own session; a note if it did not end well.
-
-    Forked from this process, nbgrader is already imported (seconds per
-    student); its own session lets it and whatever it started be stopped as
-    one group.
-    """
-    child = multiprocessing.get_context("fork").Process(
-        target=_autograde_child, args=(work, student, timeout, log_path)
-    )
-    child.start()
-    try:
-        child.join(STUDENT_TIMEOUT)
-        note = f"autograding stopped after {STUDENT_TIMEOUT} s" if child.is_alive() else None
-    finally:  # also on Ctrl-C: nothing of this student's run outlives it
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-        child.join()
-    if child.exitcode and note is None:
-        failed = child.exitcode
-        note = f"nbgrader could not grade {failed} notebook(s): see logs/{student}/autograde.log"
-    return note
+def _kernel_note(name: str, entry: dict) -> str | None:
+    """What happened to a notebook's kernel, if it did not end normally."""
+    ended = entry.get("ended") or {}
+    if ended.get("signal"):
+        return f"the kernel was killed ({ended['signal']}) in {name}"
+    if ended.get("exit") not in (None, 0):
+        return f"the kernel exited with status {ended['exit']} in {name}"
+    if entry.get("problem") and "Kernel died" in entry["problem"]:
+        return f"the kernel died in {name}"
+    if entry.get("problem"):
+        return f"{name} could not be graded to the end ({entry['problem'].split(':')[0]})"
+    return None
 
 
-def _copy_tampered(work: Path, course_dir: Path, pristine: dict) -> list[str]:
-    """What the run changed in its copy of the course outside its own folder."""
-    now = snapshot_files([work / "source"], keep_bytes=lambda path: False)
-    changed = [str(path.relative_to(work)) for path in pristine.keys() ^ now.keys()]
-    changed += [str(path.relative_to(work)) for path in now if pristine.get(path) != now[path][0]]
-    if _gradebook_cells(work / "gradebook.db") != _gradebook_cells(course_dir / "gradebook.db"):
-        changed.append("gradebook.db (the tests or their points)")
-    return sorted(set(changed))
-
-
-def _replace_folder(folder: Path, files: list[Path]) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    for path in files:
-        shutil.copy2(path, folder / path.name)
-
-
-def grade_student(
-    student: str,
-    submissions: Path,
-    *,
-    course_dir: Path,
-    out_dir: Path,
-    timeout: int = CELL_TIMEOUT,
-) -> dict:
-    """Autograde, judge and give feedback to one student; see the module docstring.
+def score_student(work: Path, student: str, report: dict, *, release: Path, source: Path):
+    """The judged points and the notes of one autograded student.
 
     Returns
     -------
-    dict
-        ``tests`` (``{grade_id: [points, note]}``), ``notes`` (list of str),
-        ``seconds`` (in all, and for nbgrader's run), ``regrade`` (other
-        students whose kept feedback the run touched); the caller adds the
-        hashes.
+    tuple
+        ``scores`` (``{grade_id: (points, note)}``) and ``notes`` (list of str).
     """
+    from .engine_block import TASKS
     from .judge import TESTS, judge
 
-    start = time.perf_counter()
-    release = course_dir / "release" / ASSIGNMENT
-    guarded = [course_dir / "source", release, course_dir / "gradebook.db", out_dir, submissions]
-    # Others' feedback and notebooks are large: if touched, they are graded again, not restored.
-    bulky = (out_dir / "feedback", out_dir / "autograded", out_dir / "logs")
+    errors = {}
+    for entry in report.values():
+        errors |= {key: tuple(value) for key, value in entry.get("errors", {}).items()}
+    scores = judge(work / "results", errors=errors)
+    notes = []
+    for name, entry in report.items():
+        problem = entry.get("problem")
+        if problem and "not a notebook" in problem:
+            notes.append(problem)
+        else:
+            note = _kernel_note(name, entry)
+            if note:
+                notes.append(note)
+        calls = entry.get("engine", [])
+        if calls:
+            why = f"{TASKS[name]}; {calls[0]['by']} called {calls[0]['called']}"
+            notes.append(why)
+            for test in TESTS:
+                if test.notebook == name and scores[test.grade_id][0] < test.points:
+                    scores[test.grade_id] = (0.0, f"{why} ({scores[test.grade_id][1]})")
+    submitted = work / "submitted" / student / ASSIGNMENT
+    for grade_id, how in edited_tests(submitted, release, source).items():
+        scores[grade_id] = (0.0, f"no credit: the test cell was {how} in the submission")
+    return scores, notes
 
-    def keep_bytes(path):
-        return not any(path.is_relative_to(folder) for folder in bulky)
 
-    before = snapshot_files(guarded, keep_bytes=keep_bytes)
-    work, notes = _copy_of_course(course_dir, submissions, student)
-    try:
-        copy = snapshot_files([work / "source"], keep_bytes=lambda path: False)
-        pristine = {path: digest for path, (digest, _) in copy.items()}
-        log_path = work / "autograde.log"  # kept in OUT/logs/ once the run is checked
-        notes.append(_run_child(work, student, timeout, log_path))
-        autograde_seconds = time.perf_counter() - start
-        outside = undo_changes(before, guarded, keep_bytes=keep_bytes)
-        written = [str(path) for path in outside] + _copy_tampered(work, course_dir, pristine)
-        others = {path.relative_to(out_dir).parts[1] for path in outside if not keep_bytes(path)}
-        # The judge: this process, the arrays the hidden tests saved, the package's answers.
-        scores = judge(work / "autograded" / student / ASSIGNMENT)
-        if written:
-            notes.append(
-                "no automatic credit: the run wrote outside its folder: " + ", ".join(written[:5])
-            )
-            scores = dict.fromkeys(scores, (0.0, "no credit: the run wrote outside its folder"))
-        submitted = work / "submitted" / student / ASSIGNMENT
-        for grade_id, how in edited_tests(
-            submitted, release, course_dir / "source" / ASSIGNMENT
-        ).items():
-            scores[grade_id] = (0.0, f"no credit: the test cell was {how} in the submission")
-        _write_scores(work, student, scores)
-        pages = _feedback(work, student)
-        _replace_folder(out_dir / "feedback" / student, pages)
-        _replace_folder(
-            out_dir / "autograded" / student,
-            sorted((work / "autograded" / student / ASSIGNMENT).glob("*.ipynb")),
-        )
-        _replace_folder(out_dir / "logs" / student, [log_path])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    result = {
-        "tests": {key: list(value) for key, value in scores.items()},
-        "notes": [note for note in notes if note],
-        "seconds": round(time.perf_counter() - start, 1),
-        "seconds_autograde": round(autograde_seconds, 1),
-        "regrade": sorted(others - {student}),
+# ---------------------------------------------------------------- feedback
+
+
+_STYLE = (
+    "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+    "pre{background:#f5f5f5;padding:.6em;overflow:auto}.verdict{border-left:4px solid #888;"
+    "padding:.4em .8em;margin:.4em 0 1.2em}.ok{border-color:#2a2}.lost{border-color:#c22}"
+    ".hand{border-color:#c90}</style>"
+)
+
+
+def notebook_feedback(
+    submitted: Path, release: Path, scores: dict, tests, written, *, unsafe: bool
+) -> str:
+    """One notebook's feedback page: the student's cells, each test's visible part and verdict.
+
+    Built from the notebook as submitted (its outputs dropped) and the
+    student edition's test cells: nothing of the hidden tests, their inputs
+    or the grading run's outputs is in it.
+    """
+    given = {
+        cell.metadata.get("nbgrader", {}).get("grade_id"): cell
+        for cell in nbformat.read(release, as_version=4).cells
     }
-    _write_index(
-        out_dir / "feedback" / student / "index.html",
-        student,
-        result,
-        [page.name for page in pages],
-        TESTS,
-    )
-    return result
+    by_id = {t.grade_id: t for t in (*tests, *written)}
+    try:
+        cells = nbformat.read(submitted, as_version=4).cells
+    except Exception:
+        cells = []
+    parts = [_STYLE]
+    if unsafe:
+        parts.append(f"<p class='verdict lost'><b>{html.escape(_UNSAFE_NOTE)}</b></p>")
+    for cell in cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        shown = given.get(grade_id, cell) if grade_id in by_id else cell
+        text = html.escape(str(shown.get("source", "")))
+        parts.append(f"<pre>{text}</pre>")
+        test = by_id.get(grade_id)
+        if test is None:
+            continue
+        if test.check is None:
+            parts.append(
+                f"<div class='verdict hand'>Written answer ({test.points:g} points):"
+                " to be graded by hand.</div>"
+            )
+            continue
+        points, why = scores[grade_id]
+        css = "ok" if points == test.points else "lost"
+        parts.append(
+            f"<div class='verdict {css}'>Test <code>{grade_id}</code>: <b>{points:g} /"
+            f" {test.points:g}</b> — {html.escape(why)}</div>"
+        )
+    return "".join(parts)
 
 
-def _write_index(path: Path, student: str, result: dict, pages: list[str], tests) -> None:
-    """The student's feedback page: points per test, why, and nbgrader's page per notebook."""
+def write_feedback(folder: Path, student: str, result: dict, submitted: Path, release: Path):
+    """``index.html`` and one page per notebook submitted, in ``folder``."""
+    from .judge import TESTS, WRITTEN
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scores = {key: tuple(value) for key, value in result["tests"].items()}
+    pages = []
+    for name in NOTEBOOKS:
+        mine = submitted / f"{name}.ipynb"
+        if not mine.exists():
+            continue
+        page = folder / f"{name}.html"
+        body = notebook_feedback(
+            mine, release / f"{name}.ipynb", scores, TESTS, WRITTEN, unsafe=result["unsafe"]
+        )
+        page.write_text(
+            f"<!doctype html><meta charset='utf-8'><title>{html.escape(name)}</title>{body}",
+            encoding="utf-8",
+        )
+        pages.append(page.name)
+    _write_index(folder / "index.html", student, result, pages, TESTS, WRITTEN)
+
+
+def _write_index(path: Path, student: str, result: dict, pages, tests, written) -> None:
+    """The student's feedback page: points and why per test, the written answers, notes."""
     rows = "".join(
         f"<tr><td>Task {t.task}</td><td>{html.escape(t.what)}</td>"
         f"<td>{result['tests'][t.grade_id][0]:g} / {t.points:g}</td>"
         f"<td>{html.escape(result['tests'][t.grade_id][1])}</td></tr>"
         for t in tests
     )
+    rows += "".join(
+        f"<tr><td>Task {t.task}</td><td>{html.escape(t.what)} (written)</td>"
+        f"<td>to be graded / {t.points:g}</td><td>graded by hand</td></tr>"
+        for t in written
+    )
     links = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a></li>' for p in pages)
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in result["notes"])
     total = sum(result["tests"][t.grade_id][0] for t in tests)
+    warning = f"<p><b>{html.escape(_UNSAFE_NOTE)}</b></p>" if result["unsafe"] else ""
     path.write_text(
         f"<!doctype html><meta charset='utf-8'><title>Feedback: {html.escape(student)}</title>"
-        f"<h1>NMF homework: feedback for {html.escape(student)}</h1>"
+        f"{_STYLE}<h1>NMF homework: feedback for {html.escape(student)}</h1>{warning}"
         f"<p>Automatic points: <b>{total:g} / {sum(t.points for t in tests):g}</b>"
-        " (the written answers, 10 points, are graded by hand).</p>"
+        f" (the written answers, {sum(t.points for t in written):g} points, are graded"
+        " by hand).</p>"
         "<table border=1 cellpadding=4>"
         "<tr><th>task</th><th>test</th><th>points</th><th>why</th></tr>"
         f"{rows}</table>"
@@ -446,7 +573,7 @@ def _write_index(path: Path, student: str, result: dict, pages: list[str], tests
     )
 
 
-# ---------------------------------------------------------------- all students
+# ---------------------------------------------------------------- the CSV
 
 
 def _csv_rows(results: dict, old_rows: dict) -> tuple[list[str], list[list]]:
@@ -460,7 +587,7 @@ def _csv_rows(results: dict, old_rows: dict) -> tuple[list[str], list[list]]:
     header += ["auto total (of 18)"]
     header += [f"{t.grade_id} (of {t.points:g})" for t in WRITTEN]
     header += [f"{t.grade_id} (of {t.points:g})" for t in TESTS]
-    header += ["notes"]
+    header += ["isolation", "notes"]
     rows = []
     for student in sorted(results):
         tests = results[student]["tests"]
@@ -472,9 +599,10 @@ def _csv_rows(results: dict, old_rows: dict) -> tuple[list[str], list[list]]:
         notes = results[student]["notes"] + [
             f"{t.grade_id}: {tests[t.grade_id][1]}" for t in TESTS if tests[t.grade_id][1] != "ok"
         ]
+        isolation = "NONE (--unsafe)" if results[student].get("unsafe") else "sandbox"
         rows.append(
             [student, *[f"{p:g}" for p in per_task], f"{sum(per_task):g}", *written,
-             *[f"{tests[t.grade_id][0]:g}" for t in TESTS], "; ".join(notes)]
+             *[f"{tests[t.grade_id][0]:g}" for t in TESTS], isolation, "; ".join(notes)]
         )  # fmt: skip
     return header, rows
 
@@ -494,6 +622,60 @@ def write_csv(path: Path, results: dict) -> None:
     partial.replace(path)
 
 
+# ---------------------------------------------------------------- all students
+
+
+class _Running:
+    """One student being autograded in a child process."""
+
+    def __init__(self, student, work, notes, process, slot):
+        self.student, self.work, self.notes = student, work, notes
+        self.process, self.slot = process, slot
+        self.start = time.perf_counter()
+        self.alone = False
+
+    def stop(self) -> None:
+        """Nothing of this student's run outlives it (its session, then its sandboxes)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.join()
+
+
+def _run_dir() -> Path:
+    """A grader-only folder for this run; folders of runs whose grader is gone are removed."""
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob("nmf-course-run-*"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((stale / "pid").read_text())
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                shutil.rmtree(stale, ignore_errors=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="nmf-course-run-"))
+    (run_dir / "pid").write_text(str(os.getpid()))
+    return run_dir
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (the default of ``--jobs``)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _guarded_roots(course_dir: Path, submissions: Path, package: Path) -> list[Path]:
+    import nmf_helpers
+
+    return [
+        Path(nmf_helpers.__file__).resolve().parent,
+        ROOT / "scripts",
+        ROOT / "notebooks",
+        course_dir / "source",
+        course_dir / "release",
+        course_dir / "gradebook.db",
+        submissions,
+        package,
+    ]
+
+
 def grade_all(
     submissions: Path,
     *,
@@ -501,15 +683,23 @@ def grade_all(
     out_dir: Path | None = None,
     timeout: int = CELL_TIMEOUT,
     regrade: bool = False,
+    jobs: int | None = None,
+    unsafe: bool = False,
     log=print,
 ) -> Path:
-    """Grade every ``SUBMISSIONS/<student_id>/`` folder; returns the CSV's path.
+    """Grade every ``SUBMISSIONS/<student_id>/`` folder, ``jobs`` at a time; returns the CSV.
 
     Students already graded (same submission, same solution notebooks and
-    judge) are skipped unless ``regrade``. The student edition and the
-    gradebook are generated first, from ``notebooks/`` (or reused if nothing
-    changed). A student whose grading fails unexpectedly is reported and left
-    ungraded, the others are graded, and then :class:`RuntimeError` names them.
+    judge, same isolation) are skipped unless ``regrade``. The student edition
+    and the gradebook are generated first, from ``notebooks/`` (or reused if
+    nothing changed). A student whose grading fails unexpectedly or whose
+    kernels never start is reported and left ungraded, the others are graded,
+    and then :class:`RuntimeError` names them.
+
+    Raises
+    ------
+    IsolationError
+        If submissions cannot be isolated here and ``unsafe`` is not set.
     """
     submissions = Path(submissions).resolve()
     if not submissions.is_dir():
@@ -520,11 +710,24 @@ def grade_all(
         raise ValueError(
             f"course grade: the output folder {out_dir} must not contain or lie in the submissions"
         )
+    jobs = usable_cores() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"course grade: --jobs must be at least 1, got {jobs}")
+    if not unsafe:
+        missing = sandbox.probe()
+        if missing:
+            raise IsolationError(
+                f"course grade: submissions cannot be isolated on this machine ({missing}):"
+                " run as root, or allow unprivileged user namespaces"
+                " (sysctl kernel.unprivileged_userns_clone=1); --unsafe grades without isolation"
+            )
     generate_student_edition(course_dir)
     import nbgrader.converters  # noqa: F401  (imported once here; each student's fork inherits it)
 
-    # The tests live in the notebooks and in the judge: a change to either grades everyone again.
-    judge_code = [Path(__file__).with_name(name) for name in ("judge.py", "grading.py")]
+    from . import judge
+
+    getattr(judge, "prepare", lambda: None)()  # the references, computed once here and inherited by every fork
+    judge_code = sorted(Path(__file__).parent.glob("*.py"))
     source_hash = _sha(sorted((course_dir / "source" / ASSIGNMENT).glob("*.ipynb")) + judge_code)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
@@ -537,44 +740,55 @@ def grade_all(
     for name in [s for s in students if not _STUDENT_ID.match(s)]:
         log(f"skipped {name!r}: not a student id (letters, digits, _ . @ -)")
     students = [s for s in students if _STUDENT_ID.match(s)]
-    start, failed = time.perf_counter(), []
-    for index, student in enumerate(students, 1):
-        submission_hash = _sha([submissions / student / f"{name}.ipynb" for name in NOTEBOOKS])
+    order = {student: index for index, student in enumerate(students, 1)}
+    todo = []
+    for student in students:
         old = results.get(student, {})
-        if (
-            not regrade
-            and old.get("submission") == submission_hash
+        same = (
+            old.get("submission") == _submission_hash(submissions, student)
             and old.get("source") == source_hash
-        ):
-            log(f"[{index}/{len(students)}] {student}: already graded, skipped")
-            continue
-        try:
-            result = grade_student(
-                student, submissions, course_dir=course_dir, out_dir=out_dir, timeout=timeout
-            )
-        except Exception as error:  # one student's trouble must not stop the night's run
-            failed.append(student)
-            log(
-                f"[{index}/{len(students)}] {student}: NOT GRADED"
-                f" ({type(error).__name__}: {error}); run the command again to retry"
-            )
-            continue
-        for other in result.pop("regrade"):  # its feedback was touched: grade it again next run
-            results.pop(other, None)
-        results[student] = result | {"submission": submission_hash, "source": source_hash}
-        partial = results_path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(results, indent=1, sort_keys=True))
-        partial.replace(results_path)
-        write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
-        auto = sum(points for points, _ in result["tests"].values())
-        log(
-            f"[{index}/{len(students)}] {student}: {auto:g} / 18 automatic points"
-            f" ({result['seconds']:.1f} s)"
+            and old.get("unsafe", False) == unsafe
         )
+        if same and not regrade:
+            log(f"[{order[student]}/{len(students)}] {student}: already graded, skipped")
+        else:
+            todo.append(student)
+    start, failed = time.perf_counter(), []
+    run_dir = _run_dir()
+    try:
+        package = sandbox.make_package_copy(run_dir / "package")
+        guard = Guard(_guarded_roots(course_dir, submissions, package))
+        release = course_dir / "release" / ASSIGNMENT
+        context = _Context(
+            course_dir, submissions, out_dir, run_dir, package, release, timeout, unsafe
+        )
+        for student, outcome in _grade_in_parallel(todo, context, guard, jobs):
+            if outcome is None:
+                continue
+            if isinstance(outcome, str):
+                failed.append(student)
+                log(f"[{order[student]}/{len(students)}] {student}: NOT GRADED ({outcome})")
+                continue
+            outcome |= {
+                "submission": _submission_hash(submissions, student),
+                "source": source_hash,
+            }
+            results[student] = outcome
+            partial = results_path.with_suffix(".json.partial")
+            partial.write_text(json.dumps(results, indent=1, sort_keys=True))
+            partial.replace(results_path)
+            write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
+            auto = sum(points for points, _ in outcome["tests"].values())
+            log(
+                f"[{order[student]}/{len(students)}] {student}: {auto:g} / 18 automatic points"
+                f" ({outcome['seconds']:.1f} s)"
+            )
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
     write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
     log(
         f"graded {len(students)} submission(s) in {time.perf_counter() - start:.1f} s"
-        f" -> {out_dir / 'grades.csv'}"
+        f" ({jobs} at a time{', WITHOUT isolation' if unsafe else ''}) -> {out_dir / 'grades.csv'}"
     )
     if failed:
         raise RuntimeError(
@@ -582,3 +796,145 @@ def grade_all(
             " see above, and run the command again to grade them"
         )
     return out_dir / "grades.csv"
+
+
+class _Context:
+    """What every student's grading shares."""
+
+    def __init__(
+        self, course_dir, submissions, out_dir, run_dir, package, release, timeout, unsafe
+    ):
+        self.course_dir, self.submissions, self.out_dir = course_dir, submissions, out_dir
+        self.run_dir, self.package, self.release = run_dir, package, release
+        self.timeout, self.unsafe = timeout, unsafe
+
+
+def _start(student: str, context: _Context, slot: int) -> _Running:
+    work, notes = _copy_of_course(context.run_dir, context.course_dir, context.submissions, student)
+    options = {
+        "package": context.package,
+        "slot": slot,
+        "timeout": context.timeout,
+        "unsafe": context.unsafe,
+    }
+    process = multiprocessing.get_context("fork").Process(
+        target=_autograde_child, args=(work, student, options, work / "autograde.log")
+    )
+    process.start()
+    return _Running(student, work, notes, process, slot)
+
+
+def _grade_in_parallel(todo: list[str], context: _Context, guard: Guard, jobs: int):
+    """Yield ``(student, result | reason not graded | None)`` as students finish.
+
+    ``None``: a guarded file changed while this student ran beside others, so
+    who changed it is not known: the student is graded again later, alone.
+    """
+    queue, running, free = list(todo), [], list(range(jobs))
+    alone_needed: set[str] = set()  # graded again one at a time: a change while they ran
+    try:
+        while queue or running:
+            while queue and free:
+                if running and (queue[0] in alone_needed or running[0].alone):
+                    break
+                running.append(_start(queue.pop(0), context, free.pop(0)))
+                running[-1].alone = len(running) == 1 and running[-1].student in alone_needed
+            multiprocessing.connection.wait([r.process.sentinel for r in running], timeout=5)
+            now = time.perf_counter()
+            for done in list(running):
+                if done.process.is_alive() and now - done.start <= STUDENT_TIMEOUT:
+                    continue
+                running.remove(done)
+                done.stop()
+                free.append(done.slot)
+                changed = guard.changed()
+                suspects = {done.student} | {r.student for r in running}
+                if changed and len(suspects) > 1:
+                    alone_needed |= suspects
+                if done.student in alone_needed and not done.alone:
+                    queue.append(done.student)
+                    shutil.rmtree(done.work, ignore_errors=True)
+                    yield done.student, None
+                    continue
+                yield done.student, _finish(done, context, changed)
+    finally:
+        for r in running:  # Ctrl-C, SIGTERM: nothing of the students being graded stays
+            r.stop()
+            shutil.rmtree(r.work, ignore_errors=True)
+
+
+def _finish(done: _Running, context: _Context, changed: list[Path]):
+    """Points, notes and feedback of a student whose autograding ended; or why not graded."""
+    work, student = done.work, done.student
+    try:
+        if time.perf_counter() - done.start > STUDENT_TIMEOUT:
+            return f"autograding stopped after {STUDENT_TIMEOUT} s; run the command again"
+        report_path = work / "report.json"
+        if not report_path.exists():
+            return (
+                f"the autograder failed (exit {done.process.exitcode});"
+                f" see {work.name}/autograde.log; run the command again"
+            )
+        report = json.loads(report_path.read_text())
+        if any(entry.get("problem") == "retry" for entry in report.values()):
+            return "a kernel did not start after 3 tries (a busy machine?); run the command again"
+        scores, notes = score_student(
+            work,
+            student,
+            report,
+            release=context.release,
+            source=context.course_dir / "source" / ASSIGNMENT,
+        )
+        if changed:
+            written = ", ".join(str(path) for path in changed[:5])
+            notes.append(
+                f"no automatic credit: the run changed files outside its folder: {written}"
+            )
+            scores = dict.fromkeys(scores, (0.0, "no credit: the run wrote outside its folder"))
+        if context.unsafe:
+            notes.append(_UNSAFE_NOTE)
+        result = {
+            "tests": {key: list(value) for key, value in scores.items()},
+            "notes": done.notes + notes,
+            "seconds": round(time.perf_counter() - done.start, 1),
+            "unsafe": context.unsafe,
+        }
+        submitted = work / "submitted" / student / ASSIGNMENT
+        out = context.out_dir
+        feedback = work / "feedback-pages"
+        write_feedback(feedback, student, result, submitted, context.release)
+        _replace_folder(out / "feedback" / student, sorted(feedback.glob("*.html")))
+        _replace_folder(
+            out / "autograded" / student,
+            sorted((work / "autograded" / student / ASSIGNMENT).glob("*.ipynb")),
+        )
+        logs = [work / "autograde.log"]
+        for kernel_log in sorted((work / "scratch").glob("*/.kernel.log")):
+            data = _safe_read(kernel_log, 2**20) or b"(more than 1 MB)"
+            copy = work / f"kernel-{kernel_log.parent.name}.log"
+            copy.write_bytes(data)
+            logs.append(copy)
+        _replace_folder(out / "logs" / student, logs)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _replace_folder(folder: Path, files: list[Path]) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for path in files:
+        shutil.copy2(path, folder / path.name)
+
+
+def _sha(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.is_file() and not path.is_symlink() else b"<none>")
+    return digest.hexdigest()
+
+
+def _submission_hash(submissions: Path, student: str) -> str:
+    return _sha([submissions / student / f"{name}.ipynb" for name in NOTEBOOKS])
