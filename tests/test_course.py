@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import html
 import importlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 edition = importlib.import_module("course_lib.edition")
 judge_module = importlib.import_module("course_lib.judge")
 grading = importlib.import_module("course_lib.grading")
+sys.path.insert(0, str(ROOT / "tests"))
+variants = importlib.import_module("course_variants")
 _spec = importlib.util.spec_from_file_location("course_cli", ROOT / "scripts" / "course.py")
 COURSE_CLI = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(COURSE_CLI)
@@ -135,124 +139,6 @@ def test_student_command_reuses_an_unchanged_edition_and_grade_refuses_a_missing
     assert capsys.readouterr().err.strip() == f"course grade: no such folder: {missing}"
 
 
-# ---------------------------------------------------------------- the judge, on arrays
-
-
-def task_code(name: str, grade_id: str) -> str:
-    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    source = cells_by_id(notebook)[grade_id].source
-    return "\n".join(line for line in source.splitlines() if line.strip() not in SOLUTION_MARKS)
-
-
-def hidden_parts(name: str) -> list[str]:
-    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    parts = []
-    for cell in notebook.cells:
-        if "### BEGIN HIDDEN TESTS" in cell.source:
-            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            parts.append(hidden)
-    return parts
-
-
-@contextlib.contextmanager
-def working_folder(path: Path):
-    old, old_env = Path.cwd(), os.environ.get("NBGRADER_EXECUTION")
-    os.chdir(path)
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
-    try:
-        yield
-    finally:
-        os.chdir(old)
-        if old_env is None:
-            del os.environ["NBGRADER_EXECUTION"]
-        else:
-            os.environ["NBGRADER_EXECUTION"] = old_env
-
-
-def run_hidden_tests(folder: Path, codes: dict[str, str]) -> None:
-    """What the kernel does when grading: the task cell, then each hidden test (errors kept)."""
-    import nmf_helpers as nh
-
-    with working_folder(folder):
-        for name, code in codes.items():
-            namespace = {"np": np, "nh": nh, "os": os}
-            exec(code, namespace)
-            for hidden in hidden_parts(name):
-                with contextlib.suppress(Exception):
-                    exec(hidden, namespace)
-
-
-SOLUTION_CODES = {
-    "1_kl_nmf": "task1_code",
-    "2_separating_components": "task2_code",
-    "3_sample_processing": "task3_code",
-}
-
-#: Seeded wrong submissions: (notebook, the line(s) replaced, replacement), and what they break.
-EUCLIDEAN = (
-    "1_kl_nmf",
-    [
-        ("W *= (R @ H.T) / (H.sum(axis=1) + nh.EPS)", "W *= (V @ H.T) / (W @ (H @ H.T) + nh.EPS)"),
-        (
-            "H *= (W.T @ R) / (W.sum(axis=0)[:, None] + nh.EPS)",
-            "H *= (W.T @ V) / ((W.T @ W) @ H + nh.EPS)",
-        ),
-    ],
-)
-TRANSPOSED = (
-    "1_kl_nmf",
-    [
-        (
-            "H *= (W.T @ R) / (W.sum(axis=0)[:, None] + nh.EPS)",
-            "H *= (W.T @ R) / (W.sum(axis=1)[:, None] + nh.EPS)",
-        )
-    ],
-)
-W_UPDATED = ("3_sample_processing", [("        if not fix_W:", "        if True:")])
-WRONG = {
-    "euclidean": (EUCLIDEAN, {"task1_matches_engine", "task1_loss_never_rises"}),
-    "transposed": (TRANSPOSED, {"task1_matches_engine", "task1_loss_never_rises"}),
-    "w_updated": (W_UPDATED, {"task3_W_stays_fixed", "task3_H_matches_engine"}),
-}
-
-
-def edited(code: str, replacements) -> str:
-    for old, new in replacements:
-        assert old in code, old
-        code = code.replace(old, new)
-    return code
-
-
-def solution_codes(**changes) -> dict[str, str]:
-    codes = {name: task_code(name, grade_id) for name, grade_id in SOLUTION_CODES.items()}
-    for notebook, replacements in changes.values():
-        codes[notebook] = edited(codes[notebook], replacements)
-    return codes
-
-
-def test_judge_gives_the_solution_every_point(tmp_path):
-    run_hidden_tests(tmp_path, solution_codes())
-    scores = judge_module.judge(tmp_path)
-    assert {key: points for key, (points, _) in scores.items()} == FULL, scores
-
-
-def test_judge_gives_nothing_without_results(tmp_path):
-    (tmp_path / "grading_task2_group.npz").write_bytes(b"not an npz")
-    (tmp_path / "grading_task2_one_component.npz").symlink_to("/etc/hostname")
-    scores = judge_module.judge(tmp_path)
-    assert all(points == 0 for points, _ in scores.values())
-    assert "cannot be read" in scores["task2_group"][1]
-
-
-@pytest.mark.parametrize("wrong", sorted(WRONG))
-def test_a_wrong_submission_loses_exactly_what_it_broke(tmp_path, wrong):
-    change, broken = WRONG[wrong]
-    run_hidden_tests(tmp_path, solution_codes(wrong=change))
-    scores = judge_module.judge(tmp_path)
-    lost = {key for key, (points, _) in scores.items() if points < FULL[key]}
-    assert lost == broken, scores
-
-
 # ---------------------------------------------------------------- the grader's guards
 
 
@@ -281,11 +167,11 @@ def test_edited_or_deleted_test_cells_are_found_and_the_solution_form_is_not(cou
     }
 
 
-def test_only_the_cells_nbgrader_knows_are_run_when_grading(course):
+def test_only_the_cells_nbgrader_knows_are_run_when_grading_and_of_tests_the_hidden_part(course):
     _, _, source = course
     notebook = nbformat.read(source / "1_kl_nmf.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("import shutil  # a cell the student added"))
-    kept, _ = edition.KeepGradedCells().preprocess(notebook, {})
+    kept, _ = edition.GradingCells().preprocess(notebook, {})
     ids = [cell.metadata["nbgrader"]["grade_id"] for cell in kept.cells]
     assert ids == [
         "setup",
@@ -294,6 +180,9 @@ def test_only_the_cells_nbgrader_knows_are_run_when_grading(course):
         "task1_loss_never_rises",
         "task1_written",
     ]
+    test = kept.cells[2].source
+    assert test.lstrip().startswith('if os.environ.get("NBGRADER_EXECUTION")')
+    assert "np.savez" in test and "nh.nmf_kl" not in test  # the visible asserts are not run
 
 
 def test_writes_outside_the_folder_are_found_and_undone(tmp_path):
@@ -362,142 +251,402 @@ def fill_in(release: Path, source: Path, name: str, edits: dict | None = None, d
     return notebook
 
 
-PATCH_NUMPY = """
-np.allclose = lambda *args, **kwargs: True
-np.array_equal = lambda *args, **kwargs: True
-np.isclose = lambda *args, **kwargs: True
-np.testing.assert_allclose = lambda *args, **kwargs: None
+SOLUTION = edition.solution_answers()
+NB1, NB2, NB3, NB4 = GRADED
+POINTS_OF = {name: {t.grade_id: t.points for t in judge_module.TESTS if t.notebook == name}
+             for name in GRADED}  # fmt: skip
+
+
+def with_solution(name: str, extra: str) -> dict:
+    """The solution's answer cell of ``name`` with ``extra`` lines run after it."""
+    cell = variants.CELL[name]
+    return {cell: SOLUTION[name][cell] + "\n\n\n" + extra.strip() + "\n"}
+
+
+#: Written into a cell of notebook 2: read the solution (or the gradebook) and run it.
+READ_THE_SOLUTION = """
+import json
+import pathlib
+
+component = None
+for folder in [pathlib.Path(nh.__file__).parent.parent / "notebooks", pathlib.Path({notebooks!r})]:
+    try:
+        solution = json.loads((folder / "2_separating_components.ipynb").read_text())
+    except OSError:
+        continue
+    for cell in solution["cells"]:
+        if "def component" in "".join(cell["source"]):
+            exec("".join(cell["source"]))
+try:
+    print(len(pathlib.Path({gradebook!r}).read_bytes()), "bytes of the gradebook")
+except OSError:
+    pass
+if component is None:
+
+    def component(W, H, ks):
+        return W @ H
 """
-FAKE_KL = '''
-def kl_divergence(V, WH):
-    return 0.0
+#: Notebook 1: signal whatever it can reach, the grader included; then carry on.
+KILL_THE_GRADER = """
+import os
+import signal
+
+for pid in (os.getppid(), 1, {grader}):  # its parent, the first process, the grader
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+#: Notebook 3: write into the package, the judge, the course, another student, the results.
+WRITE_EVERYWHERE = """
+import pathlib
+
+for target in {targets!r} + [str(pathlib.Path(nh.__file__).parent / "planted.py")]:
+    try:
+        with open(target, "a") as handle:
+            handle.write("planted")
+    except OSError:
+        pass
+"""
 
 
-def kl_nmf(V, W, H, n_iter=100):
-    """Returns the start and a made-up falling loss: the visible tests pass only if patched."""
-    return W.copy(), H.copy(), np.linspace(1.0, 0.0, n_iter)
-'''
+def build_class(folder: Path, release: Path, out_dir: Path, course_dir: Path) -> dict:
+    """A class as students would hand it in, and the points each test must get.
 
-
-#: The edition as released (every answer cell a stub): a notebook the student never started.
-UNTOUCHED = None
-#: In a plan, a test cell the student deleted.
-DELETED = "deleted"
-
-
-def write_submissions(folder: Path, release: Path, source: Path, out_dir: Path) -> dict:
-    """Three students, and the automatic points each must get (from 18).
-
-    A plan maps each notebook submitted to ``UNTOUCHED`` or to the edits
-    ``{grade_id: function of the cell's source, or DELETED}`` made to the
-    filled-in solution. Each notebook runs in a kernel of its own, so one
-    student can break one thing per notebook and lose only its tests; each
-    kernel costs seconds, so the breaks share a student where they can.
+    Returns ``{student: {grade_id: points}}``. Each notebook runs in a kernel of
+    its own, so a student carries one answer per notebook; the right answers
+    (tests/course_variants.py), the wrong ones and the hostile ones are spread
+    over as few students as that allows.
     """
-    vandalism = f"""
-from pathlib import Path
-Path({str(out_dir / "results.json")!r}).write_text("{{}}")
-Path({str(folder / "solution" / "1_kl_nmf.ipynb")!r}).write_text("overwritten")
-"""
-    plans = {
-        "solution": ({name: {} for name in GRADED}, set()),
-        "mischief": (
-            {
-                # wrong, with numpy patched so that the kernel's own asserts pass
-                "1_kl_nmf": {"task1_code": lambda s: PATCH_NUMPY + FAKE_KL},
-                # an endless loop after the function is defined: the cell timeout stops it
-                # and the tests still run (the loop sleeps: it need not take a core for it);
-                # one test cell edited and one deleted earn nothing, the third earns its points
-                "2_separating_components": {
-                    "task2_code": lambda s: (
-                        s + "\n\n\nimport time\n\nwhile True:\n    time.sleep(0.1)\n"
-                    ),
-                    "task2_one_component": lambda s: "print('all good')\n",
-                    "task2_group": DELETED,
-                },
-                "3_sample_processing": UNTOUCHED,
-                "4_ethics": {},
-            },
-            {
-                "task1_matches_engine",
-                "task1_loss_never_rises",
-                "task2_one_component",
-                "task2_group",
-                "task3_W_stays_fixed",
-                "task3_H_matches_engine",
-            },
-        ),
-        # Notebooks 1 and 3 not submitted: the tests of notebook 2 are the points the
-        # vandalism must cost.
-        "vandal": (
-            {"2_separating_components": {"task2_code": lambda s: s + vandalism}, "4_ethics": {}},
-            set(FULL),
-        ),
-    }
-    expected = {}
-    for student, (notebooks, lost) in plans.items():
+    plans: dict[str, dict] = {}  # student -> {notebook: answers or raw text}
+    expected: dict[str, dict] = {}
+
+    def add(student, notebook, answers, points):
+        plans.setdefault(student, {})[notebook] = answers
+        expected.setdefault(student, {}).update(points)
+
+    by_notebook: dict[str, list] = {NB1: [], NB2: [], NB3: []}
+    for codes in variants.CORRECT.values():
+        for notebook, answers in codes.items():
+            by_notebook[notebook].append(answers)
+    for index in range(max(len(v) for v in by_notebook.values())):
+        for notebook, answers in by_notebook.items():
+            mine = answers[index] if index < len(answers) else {}
+            add(f"correct{index}", notebook, mine, POINTS_OF[notebook])
+    wrong: dict[str, list] = {NB1: [], NB2: [], NB3: []}
+    for mistake in variants.WRONG.values():
+        for notebook, answers in mistake.codes.items():
+            wrong[notebook].append((answers, mistake.points))
+    for index in range(max(len(v) for v in wrong.values())):
+        for notebook, mistakes in wrong.items():
+            answers, points = mistakes[index] if index < len(mistakes) else ({}, {})
+            add(f"wrong{index}", notebook, answers, POINTS_OF[notebook] | points)
+    # the engine under three spellings, one per notebook
+    engine = {
+        NB1: with_solution(NB1, "def kl_nmf(V, W, H, n_iter=100):\n"
+                                "    return nh.nmf_kl(V, W.shape[1], n_iter=n_iter,"
+                                " W_init=W, H_init=H)"),
+        NB2: {variants.CELL[NB2]: "def component(W, H, ks):\n"
+                                  "    return getattr(nh, 'comp' + 'onent')(W, H, ks)\n"},
+        NB3: with_solution(NB3, "from nmf_helpers.nmf import nmf_kl as fit\n\n\n"
+                                "def kl_nmf(V, W, H, n_iter=100, fix_W=False):\n"
+                                "    return fit(V, W.shape[1], n_iter=n_iter, W_fixed=W,"
+                                " H_init=H)"),
+    }  # fmt: skip
+    for notebook, answers in engine.items():
+        add("engine", notebook, answers, dict.fromkeys(POINTS_OF[notebook], 0))
+    # reaches for the solution, the grader and everyone's files
+    guarded = [
+        ROOT / "nmf_helpers" / "__init__.py",
+        ROOT / "scripts" / "course_lib" / "judge.py",
+        course_dir / "gradebook.db",
+        folder / "correct0" / f"{NB1}.ipynb",
+        out_dir / "instructor_notes.txt",  # in the results folder, which the grader writes
+    ]
+    out_dir.mkdir(parents=True)
+    guarded[-1].write_text("who to see on Monday")
+    add(
+        "intruder",
+        NB1,
+        with_solution(NB1, KILL_THE_GRADER.format(grader=os.getpid())),
+        POINTS_OF[NB1],
+    )
+    add(
+        "intruder",
+        NB2,
+        {
+            variants.CELL[NB2]: READ_THE_SOLUTION.format(
+                notebooks=str(ROOT / "notebooks"), gradebook=str(course_dir / "gradebook.db")
+            )
+        },
+        dict.fromkeys(POINTS_OF[NB2], 0),
+    )
+    add("intruder", NB3, with_solution(NB3, WRITE_EVERYWHERE.format(
+        targets=[str(path) for path in guarded])), POINTS_OF[NB3])  # fmt: skip
+    # hurts only itself: kills its kernel, sleeps, forks, floods its output
+    add(
+        "chaos",
+        NB1,
+        with_solution(NB1, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        dict.fromkeys(POINTS_OF[NB1], 0),
+    )
+    add("chaos", NB2, with_solution(NB2, "import time\ntime.sleep(3600)"), POINTS_OF[NB2])
+    add("chaos", NB3, with_solution(NB3, "import os, time\nfor _ in range(20):\n"
+                                         "    if os.fork() == 0:\n        time.sleep(3600)"),
+        POINTS_OF[NB3])  # fmt: skip
+    add("broken", NB1, "{this is not json", dict.fromkeys(POINTS_OF[NB1], 0))
+    add(
+        "broken",
+        NB2,
+        with_solution(NB2, "for _ in range(40):\n    print('x' * 2**20)"),
+        POINTS_OF[NB2],
+    )
+    add("broken", NB3, {}, POINTS_OF[NB3])
+    add("partial", NB2, {}, POINTS_OF[NB2] | dict.fromkeys(POINTS_OF[NB1], 0)
+        | dict.fromkeys(POINTS_OF[NB3], 0))  # fmt: skip
+    for student, notebooks in plans.items():
         (folder / student).mkdir(parents=True)
-        for name, edits in notebooks.items():
-            if edits is UNTOUCHED:
-                notebook = nbformat.read(release / f"{name}.ipynb", as_version=4)
-            else:
-                changes = {key: edit for key, edit in edits.items() if edit is not DELETED}
-                deleted = [key for key, edit in edits.items() if edit is DELETED]
-                notebook = fill_in(release, source, name, changes, deleted)
-            nbformat.write(notebook, folder / student / f"{name}.ipynb")
-        expected[student] = {key: 0 if key in lost else points for key, points in FULL.items()}
-    return expected
+        for notebook in (*notebooks, NB4):
+            answers = notebooks.get(notebook, {})
+            if isinstance(answers, str):  # not a notebook at all
+                (folder / student / f"{notebook}.ipynb").write_text(answers)
+                continue
+            mine = SOLUTION[notebook] | answers
+            nbformat.write(
+                edition.answered(release / f"{notebook}.ipynb", mine),
+                folder / student / f"{notebook}.ipynb",
+            )
+        expected[student] = {key: expected[student].get(key, FULL[key]) for key in FULL}
+    return expected, guarded
 
 
-def test_grading_run_scores_each_submission_and_resumes(course, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """One grading run of the whole class, two students at a time, shared by the tests below."""
     course_dir, release, source = course
-    submissions, out_dir = tmp_path / "submissions", tmp_path / "grades"
-    expected = write_submissions(submissions, release, source, out_dir)
-    solution_before = (submissions / "solution" / "1_kl_nmf.ipynb").read_bytes()
+    folder = tmp_path_factory.mktemp("class")
+    submissions, out_dir = folder / "submissions", folder / "grades"
+    expected, guarded = build_class(submissions, release, out_dir, course_dir)
+    hashes = {path: path.read_bytes() for path in guarded}
+    lines = []
     start = time.perf_counter()
-    # 10 s per cell: the solution's slowest graded cell (importing the package) takes
-    # seconds on a busy machine; the loop waits it out.
-    csv_path = grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
+    csv_path = grading.grade_all(
+        submissions, course_dir=course_dir, out_dir=out_dir, timeout=10, jobs=2, log=lines.append
+    )
     seconds = time.perf_counter() - start
     results = json.loads((out_dir / "results.json").read_text())
-    for student, tests in expected.items():
-        got = {key: points for key, (points, _) in results[student]["tests"].items()}
-        assert got == tests, (student, results[student])
-    why = {key: note for key, (_, note) in results["mischief"]["tests"].items()}
-    assert why["task2_one_component"] == "no credit: the test cell was edited in the submission"
-    assert why["task2_group"] == "no credit: the test cell was deleted in the submission"
-    # the vandal's writes were undone; nobody else lost anything
-    assert (submissions / "solution" / "1_kl_nmf.ipynb").read_bytes() == solution_before
-    assert any("outside its folder" in note for note in results["vandal"]["notes"])
-    assert "1_kl_nmf.ipynb not submitted" in results["vandal"]["notes"]
-    # the endless loop was stopped by the cell timeout, and graded
-    graded = nbformat.read(out_dir / "autograded" / "mischief" / "2_separating_components.ipynb", 4)
-    errors = [
-        o.ename for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"
-    ]
-    assert errors and all(e in ("KeyboardInterrupt", "CellTimeoutError") for e in errors)
-    # the CSV: the points by task, and one feedback page per notebook submitted
-    with open(csv_path, newline="") as handle:
-        rows = {row["student"]: row for row in csv.DictReader(handle)}
-    totals = {student: row["auto total (of 18)"] for student, row in rows.items()}
-    assert totals == {"solution": "18", "mischief": "2", "vandal": "0"}
-    by_task = [
-        rows["mischief"][f"task{task} auto (of {of})"] for task, of in ((1, 6), (2, 8), (3, 4))
-    ]
-    assert by_task == ["0", "2", "0"]
-    for student in expected:
-        index = (out_dir / "feedback" / student / "index.html").read_text()
-        assert "Automatic points" in index
-        pages = list((out_dir / "feedback" / student).glob("*_*.html"))
-        assert len(pages) == len(list((submissions / student).glob("*.ipynb")))
-    timings = {student: result["seconds"] for student, result in results.items()}
+    return {
+        "expected": expected, "results": results, "out": out_dir, "csv": csv_path,
+        "submissions": submissions, "log": lines, "seconds": seconds, "guarded": hashes,
+        "source": source, "release": release, "course_dir": course_dir,
+    }  # fmt: skip
+
+
+def points(graded, student) -> dict:
+    return {key: value[0] for key, value in graded["results"][student]["tests"].items()}
+
+
+def notes(graded, student) -> str:
+    result = graded["results"][student]
+    return " | ".join(result["notes"] + [why for _, why in result["tests"].values()])
+
+
+def test_every_student_gets_exactly_the_points_earned(graded, capsys):
+    assert set(graded["results"]) == set(graded["expected"])
+    for student, expected in graded["expected"].items():
+        assert points(graded, student) == expected, (student, graded["results"][student])
+    assert sum(student.startswith("correct") for student in graded["expected"]) >= 6
     with capsys.disabled():
-        print(f"\ngrading {len(expected)} submissions took {seconds:.0f} s: {timings}")
-    # a second run grades nobody again
-    before = csv_path.read_text()
-    grading.grade_all(submissions, course_dir=course_dir, out_dir=out_dir, timeout=10)
-    assert csv_path.read_text() == before
-    assert json.loads((out_dir / "results.json").read_text()) == results
+        print(f"\ngrading {len(graded['expected'])} students took {graded['seconds']:.0f} s")
+
+
+def test_every_correct_answer_gets_every_point(graded):
+    for student in graded["expected"]:
+        if student.startswith("correct"):
+            assert sum(points(graded, student).values()) == 18, graded["results"][student]
+
+
+def test_each_wrong_answer_says_why(graded):
+    hints: dict[str, list] = {}
+    for mistake in variants.WRONG.values():
+        for grade_id, hint in mistake.hints.items():
+            hints.setdefault(grade_id, []).append(hint)
+    wrong = " | ".join(notes(graded, s) for s in graded["expected"] if s.startswith("wrong"))
+    for grade_id, expected in hints.items():
+        for hint in expected:
+            assert hint in wrong, (grade_id, hint)
+
+
+def test_the_engine_is_no_shortcut_and_the_note_says_who_called_what(graded):
+    said = notes(graded, "engine")
+    assert "Task 1 asks for the updates in numpy; kl_nmf called nh.nmf_kl" in said
+    assert "Task 2 asks for the component in numpy; component called nh.component" in said
+    assert "Task 3 asks for the fixed-W updates in numpy; kl_nmf called nh.nmf_kl" in said
+
+
+def test_no_submission_reaches_the_solution_writes_outside_or_stops_the_run(graded):
+    # the intruder's own answers are right in notebooks 1 and 3: every write and every kill
+    # failed; notebook 2's component exists only if the solution could be read
+    assert points(graded, "intruder") == graded["expected"]["intruder"]
+    for path, before in graded["guarded"].items():
+        assert path.read_bytes() == before, path
+    assert not (ROOT / "nmf_helpers" / "planted.py").exists()
+    graded_nb2 = nbformat.read(graded["out"] / "autograded" / "intruder" / f"{NB2}.ipynb", 4)
+    printed = [o.get("text", "") for c in graded_nb2.cells for o in c.get("outputs", [])]
+    assert not [text for text in printed if "bytes of the gradebook" in text]
+    assert len(graded["results"]) == len(graded["expected"])  # everyone after it was graded
+
+
+def _processes_of_kernels() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if (
+                entry.name.isdigit()
+                and b"/submission/.kernel.json" in (entry / "cmdline").read_bytes()
+            ):
+                found.append(entry.name)
+    return found
+
+
+def test_a_student_who_kills_sleeps_forks_or_floods_costs_only_their_own_points(graded):
+    said = notes(graded, "chaos")
+    assert f"the kernel was killed (SIGKILL) in {NB1}" in said
+    assert points(graded, "chaos") == graded["expected"]["chaos"]
+    assert points(graded, "broken") == graded["expected"]["broken"]
+    assert f"{NB1}.ipynb is not a notebook that can be read" in notes(graded, "broken")
+    assert f"{NB1}.ipynb was not submitted" in notes(graded, "partial")
+    flooded = graded["out"] / "autograded" / "broken" / f"{NB2}.ipynb"
+    assert flooded.stat().st_size < 2 * edition.OUTPUT_CAP + 200_000  # 40 MB printed, cut
+    assert _processes_of_kernels() == []  # the forks died with their sandbox
+    assert not list(Path(tempfile.gettempdir()).glob(f"nmf-course-run-*/{'*'}"))
+
+
+def test_feedback_gives_each_reason_and_nothing_of_the_hidden_tests(graded):
+    secrets = edition.secret_lines(graded["source"])
+    hidden = secrets["hidden test"] | secrets["solution"] - _given_lines(graded["release"])
+    for student in graded["expected"]:
+        folder = graded["out"] / "feedback" / student
+        index = (folder / "index.html").read_text()
+        assert "to be graded / 4" in index and "to be graded / 2" in index  # not 0 / 4
+        for test, (_, why) in graded["results"][student]["tests"].items():
+            assert html.escape(why) in index, (student, test)
+        for page in folder.glob("*.html"):
+            text = html.unescape(page.read_text())
+            assert "HIDDEN TESTS" not in text and "NBGRADER_EXECUTION" not in text, page
+            assert not [line for line in hidden if line in text.splitlines()], page
+            assert not re.search(r"default_rng\(7\d\d\d\)|\b7[123]0[123]\b", text), page
+    page = (graded["out"] / "feedback" / "wrong0" / f"{NB1}.html").read_text()
+    assert "task1_matches_engine" in page and "/ 4" in page  # each test's verdict in place
+
+
+def _given_lines(release: Path) -> set[str]:
+    """Solution lines that the student edition gives too (signatures, docstrings)."""
+    lines = set()
+    for path in release.glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            lines |= {line.strip() for line in cell.source.splitlines()}
+    return lines
+
+
+def test_the_csv_has_points_by_task_isolation_and_a_rerun_grades_nobody_again(graded):
+    with open(graded["csv"], newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    for student, expected in graded["expected"].items():
+        assert rows[student]["auto total (of 18)"] == f"{sum(expected.values()):g}"
+        assert rows[student]["isolation"] == "sandbox"
+    before = graded["csv"].read_text()
+    lines = []
+    grading.grade_all(
+        graded["submissions"], course_dir=graded["course_dir"], out_dir=graded["out"],
+        timeout=10, jobs=2, log=lines.append,
+    )  # fmt: skip
+    assert graded["csv"].read_text() == before
+    assert sum("already graded, skipped" in line for line in lines) == len(graded["expected"])
+
+
+# ---------------------------------------------------------------- the grader's own troubles
+
+
+def one_student(course, tmp_path, edits=None):
+    """A folder with one student handing in the solution (``edits`` per notebook)."""
+    _, release, source = course
+    folder = tmp_path / "submissions"
+    (folder / "ada").mkdir(parents=True)
+    for name in GRADED:
+        notebook = fill_in(release, source, name, (edits or {}).get(name))
+        nbformat.write(notebook, folder / "ada" / f"{name}.ipynb")
+    return folder
+
+
+def test_a_kernel_that_does_not_start_is_retried_and_never_recorded(course, tmp_path, monkeypatch):
+    course_dir = course[0]
+    folder = one_student(course, tmp_path)
+    real = grading._autograde_notebook
+    failures = {"left": 1}
+
+    def flaky(*args, **kwargs):  # the first start fails, as a taken port makes it
+        if failures["left"]:
+            failures["left"] -= 1
+            edition.SandboxExecute.start_failures += 1
+            return "RuntimeError: Kernel died before replying to kernel_info"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "_autograde_notebook", flaky)
+    out_dir = tmp_path / "grades"
+    grading.grade_all(folder, course_dir=course_dir, out_dir=out_dir, timeout=10, jobs=1)
+    results = json.loads((out_dir / "results.json").read_text())
+    assert sum(p for p, _ in results["ada"]["tests"].values()) == 18  # retried, then graded
+
+    def never(*args, **kwargs):
+        edition.SandboxExecute.start_failures += 1
+        return "RuntimeError: Kernel died before replying to kernel_info"
+
+    monkeypatch.setattr(grading, "_autograde_notebook", never)
+    lines = []
+    with pytest.raises(RuntimeError, match="1 submission.s. not graded .ada."):
+        grading.grade_all(
+            folder, course_dir=course_dir, out_dir=tmp_path / "again", jobs=1, log=lines.append
+        )
+    assert any("ada: NOT GRADED (a kernel did not start after 3 tries" in line for line in lines)
+    assert not (tmp_path / "again" / "results.json").exists()  # nothing recorded
+
+
+def test_grade_refuses_in_one_line_where_submissions_cannot_be_isolated(
+    course, tmp_path, monkeypatch, capsys
+):
+    course_dir = course[0]
+    monkeypatch.setattr(grading.sandbox, "probe", lambda: "unshare: Operation not permitted")
+    status = COURSE_CLI.main(["--course", str(course_dir), "grade", str(tmp_path)])
+    assert status == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "cannot be isolated on this machine (unshare: Operation not permitted)" in lines[0]
+    assert "--unsafe" in lines[0]
+
+
+def test_unsafe_grading_says_so_everywhere_and_the_hashes_still_catch_a_write(course, tmp_path):
+    course_dir = course[0]
+    target = tmp_path / "submissions" / "ada" / f"{NB4}.ipynb"  # the student's own, even
+    vandalism = f"\n\nimport pathlib\npathlib.Path({str(target)!r}).write_text('gone')\n"
+    folder = one_student(course, tmp_path, {NB2: {"task2_code": lambda s: s + vandalism}})
+    before = target.read_bytes()
+    out_dir = tmp_path / "grades"
+    grading.grade_all(folder, course_dir=course_dir, out_dir=out_dir, jobs=1, unsafe=True)
+    result = json.loads((out_dir / "results.json").read_text())["ada"]
+    assert target.read_bytes() == before  # put back
+    assert all(p == 0 for p, _ in result["tests"].values())
+    assert any("changed files outside its folder" in note for note in result["notes"])
+    assert any("WITHOUT isolation" in note for note in result["notes"])
+    for page in (out_dir / "feedback" / "ada").glob("*.html"):
+        assert "WITHOUT isolation" in page.read_text()
+    with open(out_dir / "grades.csv", newline="") as handle:
+        assert next(csv.DictReader(handle))["isolation"] == "NONE (--unsafe)"
+
+
+def test_jobs_must_be_at_least_one(course, tmp_path):
+    with pytest.raises(ValueError, match="--jobs must be at least 1, got 0"):
+        grading.grade_all(tmp_path, course_dir=course[0], jobs=0)
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt(), "SIGTERM"])

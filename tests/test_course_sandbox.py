@@ -163,7 +163,8 @@ def test_in_a_user_namespace_no_capability_is_left(run):
     code = """
 import json
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-print(json.dumps({key: status[key].strip() for key in ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")}))
+keys = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
+print(json.dumps({key: status[key].strip() for key in keys}))
 """
     status, seen, _ = run(code, False)
     assert status == 0, seen

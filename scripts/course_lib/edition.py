@@ -90,14 +90,25 @@ class CapOutput(NbGraderPreprocessor):
 
 
 class SandboxExecute(Execute):
-    """nbgrader's Execute, remembering whether the kernel failed to start.
+    """nbgrader's Execute, remembering whether the kernel failed to start, and why it stopped.
 
     A kernel that does not start (a port taken by another process, a machine
     too busy) is no fault of the submission: :mod:`.grading` retries the
-    notebook and never records it as a grade.
+    notebook and never records it as a grade. ``stopped_by`` is the name of
+    the exception that ended the last notebook's execution (``DeadKernelError``,
+    ``UnresponsiveKernelError``, ...), or None.
     """
 
     start_failures = 0
+    stopped_by: str | None = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        SandboxExecute.stopped_by = None
+        try:
+            return super().preprocess(nb, resources, km)
+        except Exception as error:
+            SandboxExecute.stopped_by = type(error).__name__
+            raise
 
     async def async_start_new_kernel(self, **kwargs):
         try:
@@ -352,3 +363,36 @@ def _strings(value) -> list[str]:
         return ["".join(value)]
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
     return [text for item in items for text in _strings(item)]
+
+
+# ---------------------------------------------------------------- filled-in editions
+
+
+def solution_answers(notebook_dir: Path = NOTEBOOK_DIR) -> dict[str, dict[str, str]]:
+    """``{notebook: {grade_id: source}}``: every answer cell of the solution, marks removed."""
+    answers = {}
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(Path(notebook_dir) / f"{name}.ipynb", as_version=4)
+        answers[name] = {
+            cell.metadata.nbgrader["grade_id"]: "\n".join(
+                line for line in cell.source.splitlines() if line.strip() not in (_BEGIN, _END)
+            )
+            for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("solution")
+        }
+    return answers
+
+
+def answered(release_notebook: Path, answers: dict[str, str]):
+    """The student edition of one notebook with ``answers`` typed into its answer cells.
+
+    What a student hands in: ``answers`` maps an answer cell's ``grade_id``
+    to its new source; the other cells stay as released (stubs included).
+    For trying the grader on made-up classes (tests, ``bench_course.py``).
+    """
+    notebook = nbformat.read(release_notebook, as_version=4)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return notebook

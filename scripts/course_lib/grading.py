@@ -227,9 +227,9 @@ def autograde_in_this_process(
             time.sleep(1 + attempt)
         else:
             entry["problem"] = "retry"
-            continue
+            break  # this student is not graded this time: no need to try the others
         if error:
-            entry["problem"] = error
+            entry["problem"] = SandboxExecute.stopped_by or error
         status = _safe_read(Path(config["status"]), 4096)
         with contextlib.suppress(ValueError, TypeError):
             entry["ended"] = json.loads(status or b"{}")
@@ -412,6 +412,15 @@ def _copy_of_course(run_dir: Path, course_dir: Path, submissions: Path, student:
     return work, notes
 
 
+#: Why nbgrader stopped executing a notebook, as the student reads it.
+_STOPPED = {
+    "DeadKernelError": "the kernel died",
+    "UnresponsiveKernelError": "a cell ran past the time limit and ignored the interrupt",
+    "CellTimeoutError": "a cell ran past the time limit",
+    "TimeoutError": "the kernel stopped answering",
+}
+
+
 def _kernel_note(name: str, entry: dict) -> str | None:
     """What happened to a notebook's kernel, if it did not end normally."""
     ended = entry.get("ended") or {}
@@ -419,10 +428,10 @@ def _kernel_note(name: str, entry: dict) -> str | None:
         return f"the kernel was killed ({ended['signal']}) in {name}"
     if ended.get("exit") not in (None, 0):
         return f"the kernel exited with status {ended['exit']} in {name}"
-    if entry.get("problem") and "Kernel died" in entry["problem"]:
-        return f"the kernel died in {name}"
-    if entry.get("problem"):
-        return f"{name} could not be graded to the end ({entry['problem'].split(':')[0]})"
+    problem = entry.get("problem")
+    if problem:
+        why = _STOPPED.get(problem, "nbgrader could not run it to the end")
+        return f"{why} in {name}: the tests after that point were not run"
     return None
 
 
@@ -452,14 +461,26 @@ def score_student(work: Path, student: str, report: dict, *, release: Path, sour
                 notes.append(note)
         calls = entry.get("engine", [])
         if calls:
-            why = f"{TASKS[name]}; {calls[0]['by']} called {calls[0]['called']}"
+            call = f"{calls[0]['by']} called {calls[0]['called']}"
+            why = f"{TASKS[name]}; {call}, which is switched off while grading"
             notes.append(why)
             for test in TESTS:
                 if test.notebook == name and scores[test.grade_id][0] < test.points:
-                    scores[test.grade_id] = (0.0, f"{why} ({scores[test.grade_id][1]})")
+                    scores[test.grade_id] = (0.0, why)
+    for test in TESTS:
+        entry = report.get(test.notebook)
+        if entry is None:
+            scores[test.grade_id] = (0.0, f"{test.notebook}.ipynb was not submitted")
+        elif "not a notebook" in (entry.get("problem") or ""):
+            scores[test.grade_id] = (0.0, entry["problem"])
     submitted = work / "submitted" / student / ASSIGNMENT
+    notebook_of = {test.grade_id: test.notebook for test in TESTS}
     for grade_id, how in edited_tests(submitted, release, source).items():
-        scores[grade_id] = (0.0, f"no credit: the test cell was {how} in the submission")
+        if how == "unreadable":
+            why = f"{notebook_of[grade_id]}.ipynb could not be read as a notebook (broken JSON?)"
+        else:
+            why = f"no credit: the test cell was {how} in the submission"
+        scores[grade_id] = (0.0, why)
     return scores, notes
 
 
@@ -726,7 +747,7 @@ def grade_all(
 
     from . import judge
 
-    getattr(judge, "prepare", lambda: None)()  # the references, computed once here and inherited by every fork
+    judge.prepare()  # the references, computed once here and inherited by every fork
     judge_code = sorted(Path(__file__).parent.glob("*.py"))
     source_hash = _sha(sorted((course_dir / "source" / ASSIGNMENT).glob("*.ipynb")) + judge_code)
     out_dir.mkdir(parents=True, exist_ok=True)
