@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,6 +145,27 @@ print(json.dumps({{"pids": pids, "ppid": os.getppid(), "grader": grader, "parent
     assert os.getpid() > 0  # and we are still here
 
 
+@pytest.mark.parametrize("own_user", MODES)
+def test_a_submission_has_no_network_not_even_the_grader_s_loopback(run, own_user):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        code = f"""
+import json, socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    reached = True
+except OSError:
+    reached = False
+listening = open("/proc/net/tcp").read().count(":{port:04X} ")
+print(json.dumps({{"reached": reached, "seen": listening}}))
+"""
+        status, seen, _ = run(code, own_user)
+    assert status == 0, seen
+    assert seen == {"reached": False, "seen": 0}
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="the grader drops to a uid of its own only as root")
 def test_as_root_each_grading_slot_runs_as_an_unprivileged_uid_of_its_own(run):
     code = """
@@ -244,9 +266,21 @@ time.sleep(300)  # {marker}
 def test_the_package_copy_has_no_repository_around_it_and_no_engine_source(package):
     assert sorted(path.name for path in package.iterdir()) == ["nmf_helpers"]
     copy = package / "nmf_helpers"
-    for name in sandbox.ENGINE_MODULES:
-        assert not (copy / f"{name}.py").exists() and (copy / f"{name}.pyc").exists()
-    assert (copy / "spectral.py").exists()  # the rest is there as it is
+    for name in sandbox.ENGINE_MODULES:  # stand-ins: not one line of the engine to run
+        stand_in = (copy / f"{name}.py").read_text()
+        assert "def " not in stand_in and "class " not in stand_in and "lambda" not in stand_in
+        assert "_stand_in(" in stand_in
+    engine = (ROOT / "nmf_helpers" / "nmf.py").read_text()
+    copied = "".join(path.read_text() for path in copy.rglob("*.py"))
+    for line in ("def factorise(", "class _KullbackLeibler", "class KLSweep", "def component("):
+        assert (
+            line
+            in engine
+            + (ROOT / "nmf_helpers" / "separation.py").read_text()
+            + (ROOT / "nmf_helpers" / "_kl_sweep.py").read_text()
+        )
+        assert line not in copied
+    assert (copy / "spectral.py").read_text() == (ROOT / "nmf_helpers" / "spectral.py").read_text()
 
 
 SPELLINGS = {
@@ -290,6 +324,10 @@ try:
     kl_nmf(V, W, H)
 except Exception as error:
     raised["kl_nmf"] = str(error)
+# switch the switch off, reload: still no engine (the stand-in module has none)
+importlib.import_module("nmf_helpers._grading_block").stand_in = lambda spelled, name: None
+reloaded = importlib.reload(importlib.import_module("nmf_helpers.nmf"))
+raised["patched"] = repr(reloaded.nmf_kl)
 record = [json.loads(line) for line in open(".engine_calls.jsonl")]
 still = {{"EPS": nh.EPS, "spectrogram": nh.spectrogram(np.ones(4096, np.float32)).shape}}
 print(json.dumps({{"raised": raised, "record": record, "still": still}}))
@@ -299,6 +337,7 @@ print(json.dumps({{"raised": raised, "record": record, "still": still}}))
     for spelling, name in SPELLINGS.items():
         assert seen["raised"][spelling].startswith("EngineOff: "), spelling
         assert f"a cell called {name} " in seen["raised"][spelling]
+    assert seen["raised"]["patched"] == "None"
     assert seen["raised"]["kl_nmf"] == (
         "The task asks for numpy; kl_nmf called nh.nmf_kl (switched off while grading)"
     )

@@ -1,16 +1,14 @@
 """Inside a grading kernel, the package's fitting and component functions refuse to run.
 
-Not imported by the grader: :func:`course_lib.sandbox.make_package_copy` compiles
+Not imported by the grader: :func:`course_lib.sandbox.make_package_copy` puts
 this file into the kernel's copy of the package as ``nmf_helpers/_grading_block``
-and ends each engine module of that copy (``nmf``, ``separation``,
-``_kl_sweep``) with ``block_module(globals())``. Every function
-and class those modules define is then replaced by a stand-in that raises
-:class:`EngineOff`, whatever name reaches it (``nh.nmf_kl``,
-``getattr(nh, "nmf_" + "kl")``, ``from nmf_helpers.nmf import factorise``,
-``importlib.reload``): the copy holds no engine code to run, only compiled
-modules that end by switching it off. Each refusal is also appended to the
-file named by ``NMF_GRADING_RECORD``, so the feedback can say why the points
-were lost.
+and replaces each engine module of that copy (``nmf``, ``separation``,
+``_kl_sweep``) by a stand-in in which every function and class the real module
+defines is :func:`stand_in`. The copy holds no engine code at all, so no
+spelling reaches one (``nh.nmf_kl``, ``getattr(nh, "nmf_" + "kl")``,
+``from nmf_helpers.nmf import factorise``, ``importlib.reload``): each raises
+:class:`EngineOff`. Each refusal is also appended to the file named by
+``NMF_GRADING_RECORD``, so the feedback can say why the points were lost.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import types
 
 #: What each graded notebook asks the student to write.
 TASKS = {
@@ -55,24 +52,11 @@ def refuse(spelled: str):
     raise EngineOff(f"{task}; {by} called {spelled} (switched off while grading)")
 
 
-def _stand_in(spelled: str, name: str):
+def stand_in(spelled: str, name: str):
+    """A function named ``name`` that refuses to run, reporting itself as ``spelled``."""
+
     def switched_off(*args, **kwargs):
         refuse(spelled)
 
     switched_off.__name__ = switched_off.__qualname__ = name
     return switched_off
-
-
-def block_module(namespace: dict) -> None:
-    """Replace every function, class and numba kernel ``namespace``'s module defines."""
-    module = namespace["__name__"]
-    # A private module's names are not the package's (nh.X): spell them in full.
-    public = set(namespace.get("__all__", ())) if "._" not in module else set()
-    for name, value in list(namespace.items()):
-        if name.startswith("__"):
-            continue
-        defined_here = getattr(getattr(value, "py_func", value), "__module__", None) == module
-        runnable = isinstance(value, (types.FunctionType, type)) or hasattr(value, "py_func")
-        if runnable and defined_here:
-            spelled = f"nh.{name}" if name in public else f"{module}.{name}"
-            namespace[name] = _stand_in(spelled, name)

@@ -28,11 +28,15 @@ grader reads to say "the kernel was killed (SIGKILL)".
 
 from __future__ import annotations
 
+import ast
 import compileall
+import contextlib
 import ctypes
+import importlib
+import inspect
 import json
 import os
-import py_compile
+import platform
 import resource
 import select
 import shutil
@@ -44,8 +48,9 @@ from pathlib import Path
 
 #: Where the scratch folder and the package copy appear inside the sandbox.
 SCRATCH, PACKAGE = "/submission", "/opt/grading-package"
-#: The kernel of grading slot ``s`` runs as uid and gid ``FIRST_UID + s`` (when the grader is root).
-FIRST_UID = 62000
+#: The kernel of grading slot ``s`` runs as uid and gid ``FIRST_UID + s`` (when the grader is
+#: root): far above the ranges systems hand out (users, systemd's dynamic users, subuids).
+FIRST_UID = 2_000_000_000
 #: Resource limits of everything a submission starts.
 LIMITS = {
     resource.RLIMIT_NPROC: 256,  # threads count too: ipykernel, BLAS
@@ -58,11 +63,14 @@ ENGINE_MODULES = ("nmf", "separation", "_kl_sweep")
 KERNEL_NAME = "nmf-grading"
 
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-_CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
+_CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 32, 4096, 8192, 16384, 1 << 18
 _MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
+_MNT_DETACH = 2
+#: pivot_root(2) has no libc wrapper; where its number is unknown, MS_MOVE and chroot do.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())
 _LIBC = ctypes.CDLL(None, use_errno=True)
 #: This interpreter, spelled without ``..`` (the sandbox has none of the folders around it).
 _PYTHON = os.path.abspath(sys.executable)
@@ -131,12 +139,52 @@ def _bind(source: str, target: str, *, writable: bool = False) -> None:
 # ---------------------------------------------------------------- the package copy
 
 
+def _stub_source(name: str) -> tuple[str, list[str]]:
+    """The text of a stand-in for ``nmf_helpers.<name>``, and the spellings it switches off.
+
+    Every function, class and numba kernel the real module defines becomes
+    ``engine_block.stand_in``; its constants are copied as literals and the
+    names it imports from elsewhere in the package are imported again, so the
+    other modules import as usual. No line of the engine is in it.
+    """
+    module = importlib.import_module(f"nmf_helpers.{name}")
+    # A private module's names are not the package's (nh.X): spell them in full.
+    public = set(getattr(module, "__all__", ())) if not name.startswith("_") else set()
+    lines = [
+        f'"""nmf_helpers.{name} while grading: every function is switched off."""',
+        "from nmf_helpers._grading_block import stand_in as _stand_in",
+    ]
+    spellings = []
+    for attribute, value in vars(module).items():
+        if attribute.startswith("__") and attribute != "__all__":
+            continue
+        home = getattr(getattr(value, "py_func", value), "__module__", None)
+        runnable = inspect.isfunction(value) or inspect.isclass(value) or hasattr(value, "py_func")
+        if runnable and home == module.__name__:
+            spelled = f"nh.{attribute}" if attribute in public else f"{module.__name__}.{attribute}"
+            lines.append(f"{attribute} = _stand_in({spelled!r}, {attribute!r})")
+            spellings.append(spelled)
+        elif runnable and str(home).startswith("nmf_helpers."):
+            lines.append(f"from {home} import {attribute}")
+        elif isinstance(value, (bool, int, float, str, tuple, list)):
+            with contextlib.suppress(ValueError, SyntaxError):
+                if ast.literal_eval(repr(value)) == value:
+                    lines.append(f"{attribute} = {value!r}")
+    return "\n".join(lines) + "\n", spellings
+
+
+def engine_spellings() -> set[str]:
+    """Every name a grading kernel's refusal can report (``nh.nmf_kl``, ...)."""
+    return {spelled for name in ENGINE_MODULES for spelled in _stub_source(name)[1]}
+
+
 def make_package_copy(dest: Path) -> Path:
     """A copy of ``nmf_helpers`` with no repository around it and its engine switched off.
 
-    The modules of :data:`ENGINE_MODULES` are compiled without their source,
-    each ending with ``engine_block.block_module(globals())``; everything else
-    is copied and compiled as it is, so the kernel imports without writing.
+    The modules of :data:`ENGINE_MODULES` are replaced by stand-ins that hold
+    no engine code (:func:`_stub_source`; nothing to reload, patch back or
+    unmarshal); everything else is copied and compiled as it is, so the kernel
+    imports without writing.
 
     Returns
     -------
@@ -148,26 +196,9 @@ def make_package_copy(dest: Path) -> Path:
     source = Path(nmf_helpers.__file__).resolve().parent
     target = Path(dest) / "nmf_helpers"
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    footer = (
-        "\n\nfrom nmf_helpers._grading_block import block_module as _block_module\n\n"
-        "_block_module(globals())\n"
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        compiled = [("_grading_block", Path(__file__).with_name("engine_block.py").read_text())]
-        compiled += [
-            (name, (source / f"{name}.py").read_text() + footer) for name in ENGINE_MODULES
-        ]
-        for name, text in compiled:
-            plain = Path(scratch) / f"{name}.py"
-            plain.write_text(text)
-            py_compile.compile(
-                str(plain),
-                cfile=str(target / f"{name}.pyc"),
-                dfile=f"nmf_helpers/{name}.py",
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-            (target / f"{name}.py").unlink(missing_ok=True)
+    shutil.copy2(Path(__file__).with_name("engine_block.py"), target / "_grading_block.py")
+    for name in ENGINE_MODULES:
+        (target / f"{name}.py").write_text(_stub_source(name)[0])
     compileall.compile_dir(str(target), quiet=1)
     for path in [Path(dest), *Path(dest).rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -290,7 +321,10 @@ def launch(config: dict, connection_file: str | None = None) -> int:
     scratch = Path(config["scratch"])
     if connection_file:
         copy = scratch / ".kernel.json"
-        copy.write_bytes(Path(connection_file).read_bytes())
+        connection = json.loads(Path(connection_file).read_text())
+        if connection.get("transport") == "ipc":  # the same sockets, seen from inside
+            connection["ip"] = f"{config['inside']['scratch']}/{Path(connection['ip']).name}"
+        copy.write_text(json.dumps(connection))
         copy.chmod(0o600)
         if uid is not None:
             os.chown(copy, uid, uid)
@@ -305,31 +339,49 @@ def launch(config: dict, connection_file: str | None = None) -> int:
         Path("/proc/self/uid_map").write_text(f"0 {outer_uid} 1")
         Path("/proc/self/gid_map").write_text(f"0 {outer_gid} 1")
     read_end, write_end = os.pipe()  # closed when the launcher dies
+    status_read, status_write = os.pipe()  # how the command ended, from the sandbox's init
     child = os.fork()
     if child == 0:
         os.close(write_end)
+        os.close(status_read)
         try:
-            _init(config, read_end)
+            _init(config, read_end, status_write)
         except BaseException as error:
             print(f"sandbox: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
             os._exit(125)
     os.close(read_end)
+    os.close(status_write)
     _, status = os.waitpid(child, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code >= 128 and code - 128 < signal.NSIG:  # init passes a killed kernel on as 128 + n
-        ended = {"exit": None, "signal": signal.Signals(code - 128).name}
-    else:
-        ended = {"exit": code, "signal": None}
+    reported = os.read(status_read, 64)
+    if reported:  # the command's own wait status
+        ended = _ended(int(reported))
+    else:  # init itself failed or was killed
+        ended = {"exit": None, "signal": None, "sandbox": os.waitstatus_to_exitcode(status)}
     Path(config["status"]).write_text(json.dumps(ended))
-    return code
+    if ended.get("sandbox") is not None:
+        return 125
+    return ended["exit"] if ended["exit"] is not None else 128 + ended["signum"]
 
 
-def _init(config: dict, launcher_alive: int) -> None:
-    """PID 1 of the sandbox: build the view, start the command, wait, exit as it did."""
+def _ended(status: int) -> dict:
+    """``{"exit": code, "signal": name}`` of a wait status."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return {"exit": None, "signal": name, "signum": number}
+    return {"exit": os.WEXITSTATUS(status), "signal": None}
+
+
+def _init(config: dict, launcher_alive: int, status_pipe: int) -> None:
+    """PID 1 of the sandbox: build the view, start the command, wait, report how it ended."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if select.select([launcher_alive], [], [], 0)[0]:  # the launcher died before the line above
         os._exit(125)
-    _unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWUTS)
+    # No network either: the kernel talks to the grader through sockets in its scratch folder.
+    _unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWUTS | _CLONE_NEWNET)
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
     root = config["root_dir"]
     os.makedirs(root, mode=0o700, exist_ok=True)
@@ -353,12 +405,10 @@ def _init(config: dict, launcher_alive: int) -> None:
         os.symlink(target, f"{root}/dev/{name}")
     os.symlink("/proc/self/fd/1", f"{root}/dev/stdout")
     os.symlink("/proc/self/fd/2", f"{root}/dev/stderr")
+    _read_only_below(root, writable={root + SCRATCH, root + "/tmp", root + "/dev"})
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    os.chdir(root)
-    _mount(root, "/", None, _MS_MOVE)
-    os.chroot(".")
-    os.chdir("/")
+    _enter(root)
     _mount(None, "/", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     command = os.fork()
     if command == 0:
@@ -366,8 +416,34 @@ def _init(config: dict, launcher_alive: int) -> None:
     while True:  # reap whatever is orphaned in here; end when the command ends
         pid, status = os.wait()
         if pid == command:
-            os._exit(os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else
-                     128 + os.WTERMSIG(status))  # fmt: skip
+            os.write(status_pipe, str(status).encode())
+            os._exit(0)
+
+
+def _read_only_below(root: str, *, writable: set[str]) -> None:
+    """Every mount under ``root`` read-only (a bind's submounts too), but ``writable``'s."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        points = [
+            line.split()[4].encode().decode("unicode_escape")  # spaces come as \\040
+            for line in handle
+        ]
+    for point in points:
+        inside = point.startswith(root + "/")
+        if inside and not any(point == w or point.startswith(w + "/") for w in writable):
+            flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _locked_flags(point)
+            _mount(None, point, None, flags)
+
+
+def _enter(root: str) -> None:
+    """Make ``root`` the root, with nothing of the old one left underneath."""
+    os.chdir(root)
+    if _SYS_PIVOT_ROOT is not None:
+        _check(_LIBC.syscall(_SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+        _check(_LIBC.umount2(b".", _MNT_DETACH), "umount the old root")
+    else:
+        _mount(root, "/", None, _MS_MOVE)
+        os.chroot(".")
+    os.chdir("/")
 
 
 def _become_student(config: dict) -> None:
@@ -437,7 +513,8 @@ def run_sandboxed(
         timeout=timeout,
     )
     if completed.returncode == 125:
-        raise SandboxError(completed.stderr.strip().splitlines()[-1])
+        said = completed.stderr.strip().splitlines()
+        raise SandboxError(said[-1] if said else "the sandbox could not be built")
     status = Path(config["status"])
     return completed.returncode, json.loads(status.read_text()) if status.exists() else {}
 
@@ -460,6 +537,9 @@ def probe() -> str | None:
             )
         except (OSError, SandboxError, subprocess.SubprocessError) as error:
             return str(error)
+        if status == 126:
+            said = (work / "scratch" / ".kernel.log").read_text(errors="replace").strip()
+            return said.splitlines()[-1] if said else "Python could not start in the sandbox"
         if status != 0:
             return f"a sandboxed process could still see the grader's files (status {status})"
     return None
