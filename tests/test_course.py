@@ -142,15 +142,10 @@ def test_student_command_reuses_an_unchanged_edition_and_grade_refuses_a_missing
 # ---------------------------------------------------------------- the grader's guards
 
 
-def test_edited_or_deleted_test_cells_are_found_and_the_solution_form_is_not(course, tmp_path):
+def test_edited_deleted_or_malformed_test_cells_are_found_and_nothing_else(course, tmp_path):
     _, release, source = course
-    untouched = fill_in(release, source, "1_kl_nmf")
-    nbformat.write(untouched, tmp_path / "1_kl_nmf.ipynb")
-    nbformat.write(
-        nbformat.read(source / "3_sample_processing.ipynb", 4),
-        tmp_path / "3_sample_processing.ipynb",
-    )
-    assert grading.edited_tests(tmp_path, release, source) == {}  # hidden tests included is fine
+    nbformat.write(fill_in(release, source, "1_kl_nmf"), tmp_path / "1_kl_nmf.ipynb")
+    assert grading.edited_tests(tmp_path, release) == {}  # answered, tests as given
     edits = {"task1_matches_engine": lambda code: code.replace("rtol=1e-4", "rtol=1.0")}
     nbformat.write(fill_in(release, source, "1_kl_nmf", edits), tmp_path / "1_kl_nmf.ipynb")
     nbformat.write(
@@ -158,13 +153,33 @@ def test_edited_or_deleted_test_cells_are_found_and_the_solution_form_is_not(cou
         tmp_path / "3_sample_processing.ipynb",
     )
     (tmp_path / "2_separating_components.ipynb").write_text("not a notebook")
-    assert grading.edited_tests(tmp_path, release, source) == {
+    assert grading.edited_tests(tmp_path, release) == {
         "task1_matches_engine": "edited",
         "task3_W_stays_fixed": "deleted",
         "task2_one_component": "unreadable",
         "task2_group": "unreadable",
         "task2_inputs_untouched": "unreadable",
     }
+    # the hidden tests pasted in (a guess confirmed by full points?): edited like any change
+    nbformat.write(
+        nbformat.read(source / "3_sample_processing.ipynb", 4),
+        tmp_path / "3_sample_processing.ipynb",
+    )
+    found = grading.edited_tests(tmp_path, release)
+    assert found["task3_W_stays_fixed"] == found["task3_H_matches_engine"] == "edited"
+    # metadata nbformat reads but nbgrader never wrote: judged, never a crash
+    notebook = fill_in(release, source, "1_kl_nmf")
+    notebook.cells[0].metadata["nbgrader"] = "x"
+    notebook.cells[1].metadata["nbgrader"] = {"grade_id": ["task1_matches_engine"]}
+    notebook.cells[2].source = ["a list", " of lines"]
+    nbformat.write(notebook, tmp_path / "1_kl_nmf.ipynb")
+    grading.edited_tests(tmp_path, release)
+    scores = {t.grade_id: (0.0, "why") for t in judge_module.TESTS}
+    page = grading.notebook_feedback(
+        tmp_path / "1_kl_nmf.ipynb", release / "1_kl_nmf.ipynb", scores,
+        judge_module.TESTS, judge_module.WRITTEN, unsafe=False,
+    )  # fmt: skip
+    assert "a list of lines" in page
 
 
 def test_only_the_cells_nbgrader_knows_are_run_when_grading_and_of_tests_the_hidden_part(course):
@@ -197,7 +212,7 @@ def test_writes_outside_the_folder_are_found_and_undone(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     (tmp_path / "planted.txt").write_text("x")
     (tmp_path / "feedback" / "alice.html").write_text("0 / 18")
-    changed = grading.undo_changes(before, [tmp_path], keep_bytes=keep)
+    changed = grading.undo_changes(before, [tmp_path])
     assert {path.name for path in changed} == {"results.json", "planted.txt", "alice.html"}
     assert (tmp_path / "results.json").read_text() == '{"alice": 18}'
     assert not (tmp_path / "planted.txt").exists()

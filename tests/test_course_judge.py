@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
 import re
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -312,3 +314,14 @@ def test_the_hidden_blocks_build_the_judges_inputs():
     for grade_id, seed in recipes.items():
         assert seed in blocks[grade_id] and f"grading_{grade_id}.npz" in blocks[grade_id]
         assert "nh." not in blocks[grade_id]  # the package is switched off while grading
+
+
+def test_a_result_that_would_unpack_to_gigabytes_is_refused_before_it_is_read(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (60_000, 60_000)}
+    )  # 29 GB declared, 1 MB of zeros packed into a few kB
+    with zipfile.ZipFile(tmp_path / "grading_task2_group.npz", "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("groups.npy", header.getvalue() + bytes(2**20))
+    scores = judge_module.judge(tmp_path)
+    assert scores["task2_group"] == (0.0, "the saved result is far too large")

@@ -353,6 +353,8 @@ def test_a_forged_engine_record_puts_nothing_of_the_students_choosing_into_feedb
         {"by": "kl_nmf", "called": "nh.nmf_kl"},
         {"by": "seed_7101", "called": "nh.component"},  # the hidden seed, smuggled in a name
         {"by": "kl_nmf", "called": "V_hidden = rng.gamma(0.5)"},
+        {"by": "kl_nmf", "called": "nmf_helpers.x" + "MTAx" * 2000 + ".y"},  # data, as a name
+        {"by": "kl_nmf", "called": "nh.x7101"},
         "not json",
     ]
     (tmp_path / ".engine_calls.jsonl").write_text(
@@ -365,3 +367,35 @@ def test_a_forged_engine_record_puts_nothing_of_the_students_choosing_into_feedb
     (tmp_path / ".engine_calls.jsonl").unlink()
     (tmp_path / ".engine_calls.jsonl").symlink_to("/etc/hostname")
     assert grading._engine_calls(tmp_path) == []
+
+
+def test_every_mount_below_the_new_root_is_made_read_only_submounts_included(tmp_path):
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT / "scripts")!r})
+from course_lib import sandbox
+root = {str(tmp_path / "root")!r}
+os.makedirs(root + "/usr/inner", exist_ok=True)
+os.makedirs(root + "/tmp", exist_ok=True)
+sandbox._mount(None, "/", None, sandbox._MS_REC | sandbox._MS_PRIVATE)
+sandbox._mount("tmpfs", root + "/usr", "tmpfs", 0, "size=1m")
+os.makedirs(root + "/usr/inner")
+sandbox._mount("tmpfs", root + "/usr/inner", "tmpfs", 0, "size=1m")  # a submount
+sandbox._mount("tmpfs", root + "/tmp", "tmpfs", 0, "size=1m")
+sandbox._read_only_below(root, writable={{root + "/tmp"}})
+for path in ("/usr/x", "/usr/inner/x", "/tmp/x"):
+    try:
+        open(root + path, "w").close()
+        print(path, "written")
+    except OSError:
+        print(path, "refused")
+"""
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.split("\n")[:3] == [
+        "/usr/x refused",
+        "/usr/inner/x refused",
+        "/tmp/x written",
+    ], done.stdout + done.stderr

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import functools
 import hashlib
 import html
 import json
@@ -50,6 +51,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -70,15 +72,23 @@ from .edition import (
     nbgrader_config,
     prepare_nbgrader,
 )
+from .engine_block import TASKS
 
-#: A student whose autograding takes longer than this is stopped (every cell has its own timeout).
-STUDENT_TIMEOUT = 900
+#: A student whose autograding takes longer than this many cell timeouts (plus kernel starts)
+#: is stopped and gets the points of what it saved by then.
+STUDENT_TIMEOUTS = 20
+
+
+def student_timeout(timeout: int) -> float:
+    """Seconds one student's autograding may take in all: 20 cell timeouts and 300 s more."""
+    return STUDENT_TIMEOUTS * timeout + 300
+
+
 #: Starts of a kernel before a notebook is given up as "the kernel did not start".
 KERNEL_START_TRIES = 3
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 #: Names of the student's own functions a note may quote (anything else: "your code").
 _TASK_FUNCTIONS = {"kl_nmf", "kl_divergence", "component", "a cell"}
-_SPELLING = re.compile(r"^(nh|nmf_helpers(\.[A-Za-z_]\w*)+)\.[A-Za-z_]\w{0,40}$")
 _UNSAFE_NOTE = "graded WITHOUT isolation (--unsafe): the submission's code could reach the solution"
 
 
@@ -89,13 +99,22 @@ class IsolationError(RuntimeError):
 # ---------------------------------------------------------------- the child process
 
 
-def _autograde_notebook(work: Path, student: str, name: str, timeout: int, *, runs_code: bool):
-    """nbgrader autograde of one notebook; the error it ended with, or None."""
+def _autograde_notebook(
+    work: Path, student: str, name: str, timeout: int, *, runs_code: bool, sockets: Path
+):
+    """nbgrader autograde of one notebook; the error it ended with, or None.
+
+    The kernel is reached through unix sockets named ``sockets-<n>`` (the
+    sandbox has no network), in the scratch folder the sandbox shows it.
+    """
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
     config = nbgrader_config(work, timeout=timeout, kernel_name=sandbox.KERNEL_NAME)
+    config.AsyncKernelManager.transport = "ipc"
+    config.AsyncKernelManager.ip = str(sockets)
+    SandboxExecute.stopped_by = None
     if not runs_code:  # only written answers: no kernel to start
         config.Autograde.autograde_preprocessors = [
             pp for pp in config.Autograde.autograde_preprocessors if not issubclass(pp, Execute)
@@ -122,17 +141,23 @@ def _safe_read(path: Path, limit: int) -> bytes | None:
     except OSError:
         return None
     with os.fdopen(handle, "rb") as file:
-        if not os.path.isfile(f"/proc/self/fd/{handle}") and not Path(path).is_file():
+        if not stat.S_ISREG(os.fstat(handle).st_mode):  # a FIFO, a device: never read
             return None
         data = file.read(limit + 1)
     return data if len(data) <= limit else None
+
+
+@functools.cache
+def _spellings() -> set[str]:
+    return sandbox.engine_spellings()
 
 
 def _engine_calls(scratch: Path) -> list[dict]:
     """The package functions the kernel's code called (engine_block's record), sanitised.
 
     The record is in the student's folder: only known function spellings and
-    the task's own function names are kept, so nothing else reaches feedback.
+    the task's own function names are kept (exact names, both), so nothing
+    else reaches feedback.
     """
     data = _safe_read(scratch / ".engine_calls.jsonl", 64 * 1024) or b""
     calls = []
@@ -141,7 +166,7 @@ def _engine_calls(scratch: Path) -> list[dict]:
             entry = json.loads(line)
             called = str(entry.get("called", ""))
             by = str(entry.get("by", ""))
-            if _SPELLING.match(called):
+            if called in _spellings():
                 calls.append({"called": called, "by": by if by in _TASK_FUNCTIONS else "your code"})
     return calls
 
@@ -209,7 +234,7 @@ def autograde_in_this_process(
             entry["problem"] = f"{name}.ipynb is not a notebook that can be read (broken JSON?)"
             path.unlink()
             continue
-        scratch = work / "scratch" / name
+        scratch = work / "x" / str(NOTEBOOKS.index(name))  # short: ipc socket paths
         scratch.mkdir(parents=True)
         config = sandbox.sandbox_config(
             work, slot=slot, scratch=scratch, package=package, notebook=name, unsafe=unsafe
@@ -220,7 +245,9 @@ def autograde_in_this_process(
         sandbox.write_kernelspec(work / "jupyter", config)
         for attempt in range(KERNEL_START_TRIES):
             failures = SandboxExecute.start_failures
-            error = _autograde_notebook(work, student, name, timeout, runs_code=name in runs_code)
+            error = _autograde_notebook(
+                work, student, name, timeout, runs_code=name in runs_code, sockets=scratch / "k"
+            )
             if SandboxExecute.start_failures == failures:
                 break
             print(f"autograde: {name}: the kernel did not start (try {attempt + 1})", flush=True)
@@ -268,9 +295,16 @@ def _autograde_child(work: Path, student: str, options: dict, log_path: Path) ->
 
 
 def _files(root: Path) -> list[Path]:
+    """The files under ``root``; caches Python and numba write for themselves left out."""
     if root.is_file() or root.is_symlink():
         return [root]
-    return sorted(path for path in root.rglob("*") if path.is_file() or path.is_symlink())
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if (path.is_file() or path.is_symlink())
+        and "__pycache__" not in path.parts
+        and path.suffix not in (".nbi", ".nbc")
+    )
 
 
 def snapshot_files(roots: list[Path], *, keep_bytes) -> dict[Path, tuple[str, bytes | None]]:
@@ -285,8 +319,8 @@ def snapshot_files(roots: list[Path], *, keep_bytes) -> dict[Path, tuple[str, by
     return snapshot
 
 
-def undo_changes(before: dict, roots: list[Path], *, keep_bytes) -> list[Path]:
-    """The files under ``roots`` that differ from ``before``; put back where possible."""
+def undo_changes(before: dict, roots: list[Path]) -> list[Path]:
+    """The files under ``roots`` that differ from ``before``; put back where kept."""
     after = snapshot_files(roots, keep_bytes=lambda path: False)
     changed = sorted(
         {
@@ -310,8 +344,10 @@ class Guard:
     """Hashes of everything a submission must not change, checked after each student.
 
     ``roots``: the package, the judge, the solution notebooks, the course
-    (source, release, gradebook), the submissions and the package copy the
-    kernels import. Small enough to hash every time (well under a second for a
+    (source, release, gradebook), every notebook submitted and the package
+    copy the kernels import; not the results folder, which the grader writes
+    itself, nor other files in the submissions (an upload may add some while a
+    run goes on). Small enough to hash after every student (tens of MB for a
     class of 200); checked, not trusted to the sandbox.
     """
 
@@ -321,28 +357,30 @@ class Guard:
 
     def changed(self) -> list[Path]:
         """What differs from the first snapshot, put back as it was."""
-        return undo_changes(self.before, self.roots, keep_bytes=lambda path: True)
+        return undo_changes(self.before, self.roots)
 
 
-def _gradebook_cells(db: Path) -> dict:
-    """The instructor's part of a gradebook: every source cell and the points of each test."""
-    from nbgrader.api import Gradebook
-
-    cells = {}
-    with Gradebook(f"sqlite:///{db}", course_id=COURSE_ID) as gradebook:
-        for notebook in gradebook.find_assignment(ASSIGNMENT).notebooks:
-            for cell in notebook.source_cells:
-                cells[notebook.name, cell.name] = (cell.cell_type, cell.locked, cell.source)
-            for cell in notebook.grade_cells:
-                cells[notebook.name, cell.name, "points"] = cell.max_score
-    return cells
+def _text(value) -> str:
+    """A cell's source as nbformat allows it (a string or a list of lines), else ""."""
+    if isinstance(value, list):
+        return "".join(item for item in value if isinstance(item, str))
+    return value if isinstance(value, str) else ""
 
 
-def edited_tests(submitted: Path, release: Path, source: Path) -> dict[str, str]:
+def _marks(cell) -> dict:
+    """A submitted cell's nbgrader metadata, whatever the submission put there."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    marks = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return marks if isinstance(marks, dict) else {}
+
+
+def _grade_id(cell) -> str | None:
+    grade_id = _marks(cell).get("grade_id")
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def edited_tests(submitted: Path, release: Path) -> dict[str, str]:
     """The test cells a submission edited or deleted, compared with the student edition.
-
-    A test cell as the student edition has it, or as the solution notebooks in
-    ``source`` have it (hidden tests included), is unedited.
 
     Returns
     -------
@@ -354,38 +392,30 @@ def edited_tests(submitted: Path, release: Path, source: Path) -> dict[str, str]
     for name in NOTEBOOKS:
         mine = submitted / f"{name}.ipynb"
         given = nbformat.read(release / f"{name}.ipynb", as_version=4)
-        solution = nbformat.read(source / f"{name}.ipynb", as_version=4)
-        full = {
-            c.metadata.get("nbgrader", {}).get("grade_id"): c.source.strip() for c in solution.cells
-        }
         tests = {
-            cell.metadata.nbgrader["grade_id"]: cell
+            _grade_id(cell): cell
             for cell in given.cells
-            if cell.metadata.get("nbgrader", {}).get("grade")
-            and cell.metadata.nbgrader.get("locked")
+            if _marks(cell).get("grade") and _marks(cell).get("locked")
         }
         if not tests or not mine.exists():
             continue
         try:
             cells = nbformat.read(mine, as_version=4).cells
+            if not isinstance(cells, list):
+                raise TypeError("cells is not a list")
         except Exception:  # not a notebook at all
             found |= dict.fromkeys(tests, "unreadable")
             continue
         for grade_id, original in tests.items():
-            copies = [
-                c
-                for c in cells
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
-            ]
+            copies = [cell for cell in cells if _grade_id(cell) == grade_id]
             if not copies:
                 found[grade_id] = "deleted"
                 continue
-            cell, expected = copies[0], original.metadata.nbgrader
-            meta = cell.metadata.get("nbgrader", {})
+            marks, expected = _marks(copies[0]), original.metadata.nbgrader
             same_marks = all(
-                meta.get(key) == expected.get(key) for key in ("grade", "locked", "points")
+                marks.get(key) == expected.get(key) for key in ("grade", "locked", "points")
             )
-            same_source = cell.source.strip() in (original.source.strip(), full.get(grade_id))
+            same_source = _text(copies[0].get("source")).strip() == original.source.strip()
             if len(copies) > 1 or not same_source or not same_marks:
                 found[grade_id] = "edited"
     return found
@@ -396,7 +426,7 @@ def edited_tests(submitted: Path, release: Path, source: Path) -> dict[str, str]
 
 def _copy_of_course(run_dir: Path, course_dir: Path, submissions: Path, student: str):
     """A new folder (grader-only) with the course and the student's notebooks as its submission."""
-    work = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=run_dir))
+    work = Path(tempfile.mkdtemp(prefix="w", dir=run_dir))  # short: ipc socket paths
     shutil.copy2(course_dir / "gradebook.db", work / "gradebook.db")
     # nbgrader restores the tests from the database; the solution notebooks stay out of reach.
     (work / "source" / ASSIGNMENT).mkdir(parents=True)
@@ -415,7 +445,6 @@ def _copy_of_course(run_dir: Path, course_dir: Path, submissions: Path, student:
 #: Why nbgrader stopped executing a notebook, as the student reads it.
 _STOPPED = {
     "DeadKernelError": "the kernel died",
-    "UnresponsiveKernelError": "a cell ran past the time limit and ignored the interrupt",
     "CellTimeoutError": "a cell ran past the time limit",
     "TimeoutError": "the kernel stopped answering",
 }
@@ -427,15 +456,17 @@ def _kernel_note(name: str, entry: dict) -> str | None:
     if ended.get("signal"):
         return f"the kernel was killed ({ended['signal']}) in {name}"
     if ended.get("exit") not in (None, 0):
-        return f"the kernel exited with status {ended['exit']} in {name}"
+        return f"the kernel exited in {name}"
     problem = entry.get("problem")
+    if problem and problem.startswith("the notebooks together"):
+        return f"{problem} (in {name} or before it)"
     if problem:
         why = _STOPPED.get(problem, "nbgrader could not run it to the end")
         return f"{why} in {name}: the tests after that point were not run"
     return None
 
 
-def score_student(work: Path, student: str, report: dict, *, release: Path, source: Path):
+def score_student(work: Path, student: str, report: dict, *, release: Path):
     """The judged points and the notes of one autograded student.
 
     Returns
@@ -443,7 +474,6 @@ def score_student(work: Path, student: str, report: dict, *, release: Path, sour
     tuple
         ``scores`` (``{grade_id: (points, note)}``) and ``notes`` (list of str).
     """
-    from .engine_block import TASKS
     from .judge import TESTS, judge
 
     errors = {}
@@ -475,7 +505,7 @@ def score_student(work: Path, student: str, report: dict, *, release: Path, sour
             scores[test.grade_id] = (0.0, entry["problem"])
     submitted = work / "submitted" / student / ASSIGNMENT
     notebook_of = {test.grade_id: test.notebook for test in TESTS}
-    for grade_id, how in edited_tests(submitted, release, source).items():
+    for grade_id, how in edited_tests(submitted, release).items():
         if how == "unreadable":
             why = f"{notebook_of[grade_id]}.ipynb could not be read as a notebook (broken JSON?)"
         else:
@@ -504,22 +534,20 @@ def notebook_feedback(
     student edition's test cells: nothing of the hidden tests, their inputs
     or the grading run's outputs is in it.
     """
-    given = {
-        cell.metadata.get("nbgrader", {}).get("grade_id"): cell
-        for cell in nbformat.read(release, as_version=4).cells
-    }
+    given = {_grade_id(cell): cell for cell in nbformat.read(release, as_version=4).cells}
     by_id = {t.grade_id: t for t in (*tests, *written)}
     try:
         cells = nbformat.read(submitted, as_version=4).cells
+        cells = [cell for cell in cells if isinstance(cell, dict)]
     except Exception:
         cells = []
     parts = [_STYLE]
     if unsafe:
         parts.append(f"<p class='verdict lost'><b>{html.escape(_UNSAFE_NOTE)}</b></p>")
     for cell in cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = _grade_id(cell)
         shown = given.get(grade_id, cell) if grade_id in by_id else cell
-        text = html.escape(str(shown.get("source", "")))
+        text = html.escape(_text(shown.get("source")))
         parts.append(f"<pre>{text}</pre>")
         test = by_id.get(grade_id)
         if test is None:
@@ -605,7 +633,7 @@ def _csv_rows(results: dict, old_rows: dict) -> tuple[list[str], list[list]]:
         f"task{task} auto (of {sum(t.points for t in TESTS if t.task == task):g})"
         for task in (1, 2, 3)
     ]
-    header += ["auto total (of 18)"]
+    header += [f"auto total (of {sum(t.points for t in TESTS):g})"]
     header += [f"{t.grade_id} (of {t.points:g})" for t in WRITTEN]
     header += [f"{t.grade_id} (of {t.points:g})" for t in TESTS]
     header += ["isolation", "notes"]
@@ -632,8 +660,9 @@ def write_csv(path: Path, results: dict) -> None:
     """``grades.csv``: one row per student, keeping written-answer points already typed in."""
     old_rows = {}
     if path.exists():
-        with open(path, newline="", encoding="utf-8") as handle:
-            old_rows = {row["student"]: row for row in csv.DictReader(handle)}
+        # utf-8-sig: a spreadsheet saving "CSV UTF-8" puts a byte-order mark first
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            old_rows = {row.get("student"): row for row in csv.DictReader(handle)}
     header, rows = _csv_rows(results, old_rows)
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="", encoding="utf-8") as handle:
@@ -654,11 +683,14 @@ class _Running:
         self.process, self.slot = process, slot
         self.start = time.perf_counter()
         self.alone = False
+        self.timed_out = False
 
     def stop(self) -> None:
         """Nothing of this student's run outlives it (its session, then its sandboxes)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # stopped before it had a session
+            self.process.kill()
         self.process.join()
 
 
@@ -671,7 +703,7 @@ def _run_dir() -> Path:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                shutil.rmtree(stale, ignore_errors=True)
+                _remove(stale)
     run_dir = Path(tempfile.mkdtemp(prefix="nmf-course-run-"))
     (run_dir / "pid").write_text(str(os.getpid()))
     return run_dir
@@ -682,19 +714,23 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def _guarded_roots(course_dir: Path, submissions: Path, package: Path) -> list[Path]:
-    import nmf_helpers
-
+def _guarded_roots(course_dir: Path, submitted: list[Path], package: Path) -> list[Path]:
     return [
-        Path(nmf_helpers.__file__).resolve().parent,
+        _package_dir(),
         ROOT / "scripts",
         ROOT / "notebooks",
         course_dir / "source",
         course_dir / "release",
         course_dir / "gradebook.db",
-        submissions,
+        *submitted,
         package,
     ]
+
+
+def _package_dir() -> Path:
+    import nmf_helpers
+
+    return Path(nmf_helpers.__file__).resolve().parent
 
 
 def grade_all(
@@ -747,9 +783,14 @@ def grade_all(
 
     from . import judge
 
+    most = sum(test.points for test in judge.TESTS)
     judge.prepare()  # the references, computed once here and inherited by every fork
     judge_code = sorted(Path(__file__).parent.glob("*.py"))
-    source_hash = _sha(sorted((course_dir / "source" / ASSIGNMENT).glob("*.ipynb")) + judge_code)
+    # The references come from the package: a change there grades everyone again too.
+    package_code = sorted(_package_dir().glob("*.py"))
+    source_hash = _sha(
+        sorted((course_dir / "source" / ASSIGNMENT).glob("*.ipynb")) + judge_code + package_code
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -763,10 +804,11 @@ def grade_all(
     students = [s for s in students if _STUDENT_ID.match(s)]
     order = {student: index for index, student in enumerate(students, 1)}
     todo = []
+    hashes = {student: _submission_hash(submissions, student) for student in students}
     for student in students:
         old = results.get(student, {})
         same = (
-            old.get("submission") == _submission_hash(submissions, student)
+            old.get("submission") == hashes[student]
             and old.get("source") == source_hash
             and old.get("unsafe", False) == unsafe
         )
@@ -778,7 +820,11 @@ def grade_all(
     run_dir = _run_dir()
     try:
         package = sandbox.make_package_copy(run_dir / "package")
-        guard = Guard(_guarded_roots(course_dir, submissions, package))
+        submitted = [
+            path for s in students for name in NOTEBOOKS
+            if (path := submissions / s / f"{name}.ipynb").exists()
+        ]  # fmt: skip
+        guard = Guard(_guarded_roots(course_dir, submitted, package))
         release = course_dir / "release" / ASSIGNMENT
         context = _Context(
             course_dir, submissions, out_dir, run_dir, package, release, timeout, unsafe
@@ -791,7 +837,7 @@ def grade_all(
                 log(f"[{order[student]}/{len(students)}] {student}: NOT GRADED ({outcome})")
                 continue
             outcome |= {
-                "submission": _submission_hash(submissions, student),
+                "submission": hashes[student],  # as it was when graded
                 "source": source_hash,
             }
             results[student] = outcome
@@ -801,11 +847,12 @@ def grade_all(
             write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
             auto = sum(points for points, _ in outcome["tests"].values())
             log(
-                f"[{order[student]}/{len(students)}] {student}: {auto:g} / 18 automatic points"
+                f"[{order[student]}/{len(students)}] {student}: {auto:g} / {most:g} automatic"
+                " points"
                 f" ({outcome['seconds']:.1f} s)"
             )
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove(run_dir)
     write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
     log(
         f"graded {len(students)} submission(s) in {time.perf_counter() - start:.1f} s"
@@ -828,6 +875,7 @@ class _Context:
         self.course_dir, self.submissions, self.out_dir = course_dir, submissions, out_dir
         self.run_dir, self.package, self.release = run_dir, package, release
         self.timeout, self.unsafe = timeout, unsafe
+        self.student_timeout = student_timeout(timeout)
 
 
 def _start(student: str, context: _Context, slot: int) -> _Running:
@@ -863,8 +911,9 @@ def _grade_in_parallel(todo: list[str], context: _Context, guard: Guard, jobs: i
             multiprocessing.connection.wait([r.process.sentinel for r in running], timeout=5)
             now = time.perf_counter()
             for done in list(running):
-                if done.process.is_alive() and now - done.start <= STUDENT_TIMEOUT:
+                if done.process.is_alive() and now - done.start <= context.student_timeout:
                     continue
+                done.timed_out = done.process.is_alive()
                 running.remove(done)
                 done.stop()
                 free.append(done.slot)
@@ -874,71 +923,109 @@ def _grade_in_parallel(todo: list[str], context: _Context, guard: Guard, jobs: i
                     alone_needed |= suspects
                 if done.student in alone_needed and not done.alone:
                     queue.append(done.student)
-                    shutil.rmtree(done.work, ignore_errors=True)
+                    _remove(done.work)
                     yield done.student, None
                     continue
                 yield done.student, _finish(done, context, changed)
     finally:
         for r in running:  # Ctrl-C, SIGTERM: nothing of the students being graded stays
             r.stop()
-            shutil.rmtree(r.work, ignore_errors=True)
+            _remove(r.work)
 
 
 def _finish(done: _Running, context: _Context, changed: list[Path]):
     """Points, notes and feedback of a student whose autograding ended; or why not graded."""
-    work, student = done.work, done.student
     try:
-        if time.perf_counter() - done.start > STUDENT_TIMEOUT:
-            return f"autograding stopped after {STUDENT_TIMEOUT} s; run the command again"
-        report_path = work / "report.json"
-        if not report_path.exists():
-            return (
-                f"the autograder failed (exit {done.process.exitcode});"
-                f" see {work.name}/autograde.log; run the command again"
-            )
-        report = json.loads(report_path.read_text())
-        if any(entry.get("problem") == "retry" for entry in report.values()):
-            return "a kernel did not start after 3 tries (a busy machine?); run the command again"
-        scores, notes = score_student(
-            work,
-            student,
-            report,
-            release=context.release,
-            source=context.course_dir / "source" / ASSIGNMENT,
-        )
-        if changed:
-            written = ", ".join(str(path) for path in changed[:5])
-            notes.append(
-                f"no automatic credit: the run changed files outside its folder: {written}"
-            )
-            scores = dict.fromkeys(scores, (0.0, "no credit: the run wrote outside its folder"))
-        if context.unsafe:
-            notes.append(_UNSAFE_NOTE)
-        result = {
-            "tests": {key: list(value) for key, value in scores.items()},
-            "notes": done.notes + notes,
-            "seconds": round(time.perf_counter() - done.start, 1),
-            "unsafe": context.unsafe,
-        }
-        submitted = work / "submitted" / student / ASSIGNMENT
-        out = context.out_dir
-        feedback = work / "feedback-pages"
-        write_feedback(feedback, student, result, submitted, context.release)
-        _replace_folder(out / "feedback" / student, sorted(feedback.glob("*.html")))
-        _replace_folder(
-            out / "autograded" / student,
-            sorted((work / "autograded" / student / ASSIGNMENT).glob("*.ipynb")),
-        )
-        logs = [work / "autograde.log"]
-        for kernel_log in sorted((work / "scratch").glob("*/.kernel.log")):
-            data = _safe_read(kernel_log, 2**20) or b"(more than 1 MB)"
-            copy = work / f"kernel-{kernel_log.parent.name}.log"
-            copy.write_bytes(data)
-            logs.append(copy)
-        _replace_folder(out / "logs" / student, logs)
-        return result
+        return _judged(done, context, changed)
+    except Exception as error:  # a submission nothing foresaw: this student only, said why
+        return f"the grader failed on this submission ({type(error).__name__}: {error})"
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(done.work)
+
+
+def _judged(done: _Running, context: _Context, changed: list[Path]):
+    """:func:`_finish`'s work: the judge, the notes, the feedback and the logs into OUT."""
+    work, student = done.work, done.student
+    report_path = work / "report.json"
+    if done.timed_out:  # what it saved by then counts; the rest of it never ran
+        report = _timed_out_report(work, context.student_timeout)
+    elif not report_path.exists():
+        return (
+            f"the autograder failed (exit {done.process.exitcode});"
+            f" see {work.name}/autograde.log; run the command again"
+        )
+    else:
+        report = json.loads(report_path.read_text())
+    if any(entry.get("problem") == "retry" for entry in report.values()):
+        return "a kernel did not start after 3 tries (a busy machine?); run the command again"
+    scores, notes = score_student(work, student, report, release=context.release)
+    if changed:
+        written = ", ".join(str(path) for path in changed[:5])
+        notes.append(f"no automatic credit: the run changed files outside its folder: {written}")
+        scores = dict.fromkeys(scores, (0.0, "no credit: the run wrote outside its folder"))
+    if context.unsafe:
+        notes.append(_UNSAFE_NOTE)
+    result = {
+        "tests": {key: list(value) for key, value in scores.items()},
+        "notes": done.notes + notes,
+        "seconds": round(time.perf_counter() - done.start, 1),
+        "unsafe": context.unsafe,
+    }
+    submitted = work / "submitted" / student / ASSIGNMENT
+    out = context.out_dir
+    feedback = work / "feedback-pages"
+    write_feedback(feedback, student, result, submitted, context.release)
+    _replace_folder(out / "feedback" / student, sorted(feedback.glob("*.html")))
+    _replace_folder(
+        out / "autograded" / student,
+        sorted((work / "autograded" / student / ASSIGNMENT).glob("*.ipynb")),
+    )
+    logs = [work / "autograde.log"]
+    for index, name in enumerate(NOTEBOOKS):
+        kernel_log = work / "x" / str(index) / ".kernel.log"
+        if kernel_log.exists() or kernel_log.is_symlink():
+            data = _safe_read(kernel_log, 2**20)
+            copy = work / f"kernel-{name}.log"
+            copy.write_bytes(b"(not a file, or more than 1 MB)" if data is None else data)
+            logs.append(copy)
+    _replace_folder(out / "logs" / student, logs)
+    return result
+
+
+def _timed_out_report(work: Path, seconds: float) -> dict:
+    """The report of a student stopped after ``seconds``: its saved results, one note."""
+    from .judge import TESTS
+
+    results = work / "results"
+    results.mkdir(exist_ok=True)
+    report = {}
+    for index, name in enumerate(NOTEBOOKS):
+        scratch = work / "x" / str(index)
+        if not scratch.exists():
+            continue
+        report[name] = {
+            "problem": f"the notebooks together ran past {seconds:.0f} s and were stopped",
+            "ended": {},
+            "engine": _engine_calls(scratch),
+            "errors": {},
+        }
+        for test in TESTS:
+            data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
+            if test.notebook == name and data is not None:
+                (results / f"grading_{test.grade_id}.npz").write_bytes(data)
+    return report
+
+
+def _remove(folder: Path) -> None:
+    """Remove a work folder, even where a submission took the permissions away."""
+
+    def writable_again(function, path, _):
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700)
+            function(path)
+
+    shutil.rmtree(folder, onerror=writable_again)
 
 
 def _replace_folder(folder: Path, files: list[Path]) -> None:

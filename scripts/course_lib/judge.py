@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -569,6 +571,33 @@ def explain_error(grade_id: str, ename: str, evalue: str) -> str:
     return f"the test cell raised {name}" + (f": {hint}" if hint else "")
 
 
+#: The most a saved result may hold, packed or unpacked.
+SAVED_BYTES = 64 * 2**20
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse an ``.npz`` that would unpack to more than :data:`SAVED_BYTES` (a zip bomb).
+
+    Both what the archive says of each member and what each array's own
+    header says of its shape are checked before any array is read.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > 32 or sum(m.file_size for m in members) > SAVED_BYTES:
+            raise Wrong("the saved result is far too large")
+        for member in members:
+            with archive.open(member) as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(handle)
+                if math.prod(shape) * dtype.itemsize > SAVED_BYTES:
+                    raise Wrong("the saved result is far too large")
+
+
 def load_saved(path: Path) -> dict:
     """The arrays of one ``.npz`` a hidden test saved, read without unpickling.
 
@@ -578,8 +607,9 @@ def load_saved(path: Path) -> dict:
     try:
         if not path.is_file() or path.is_symlink():
             raise Wrong("no result was saved (the test cell failed, timed out or was not run)")
-        if os.path.getsize(path) > 64 * 2**20:
+        if os.path.getsize(path) > SAVED_BYTES:
             raise Wrong("the saved result is far too large")
+        _check_unpacked_size(path)
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except Wrong:
