@@ -4,20 +4,25 @@ Every notebook of every submission is executed by a kernel started through
 this module (nbgrader finds it as the kernelspec ``nmf-grading``, written by
 :func:`write_kernelspec`). What the OS gives, nothing installed:
 
-* **Its own view of the files** (a mount namespace): a new, read-only root
-  holding only the system folders (``/usr``, ``/lib``, ``/etc``, ...), the
-  Python installation and the virtual environment, the package copy of
-  :func:`make_package_copy` at ``/opt/grading-package``, and the submission's
-  scratch folder at ``/submission`` (the one writable place, besides a small
-  ``/tmp``). The repository, the solution notebooks, the judge, the gradebook,
+* **Its own view of the files** (a mount namespace): a new root, entered
+  with ``pivot_root`` and read-only mount by mount, holding only the system
+  folders (``/usr``, ``/lib``, ``/etc``, ...), the Python installation and the
+  virtual environment, the package copy of :func:`make_package_copy` at
+  ``/opt/grading-package``, and the places it may write: the submission's
+  scratch folder at ``/submission`` and a small ``/tmp`` and ``/dev/shm`` in
+  memory. The repository, the solution notebooks, the judge, the gradebook,
   the grading results and the other students' files are not in that view.
-* **Its own processes** (a PID namespace): the kernel sees only itself and
-  what it started; the grader's processes have no number it could signal.
-  Everything in it dies with it, and it dies with the grader.
+* **Its own processes, IPC and network** (namespaces): the kernel sees only
+  itself and what it started, and the grader's processes have no number it
+  could signal; everything in it dies with it, and it dies with the grader.
+  It has no network: nbgrader reaches it through unix sockets in its
+  scratch folder (``transport: ipc``), so no kernel can reach another's.
 * **Its own user**: run as root, the kernel drops to an unprivileged uid of
   its own (:data:`FIRST_UID` + the grading slot), so file permissions and
   signals stop it even where the namespaces would not. Run as another user,
-  the same is built inside a user namespace and every capability is dropped.
+  the same is built inside a user namespace and every capability is dropped;
+  the kernel is then the grader's user outside, and can still signal its own
+  process group (its launcher), which ends only its own run.
 * **Limits**: processes, memory, file size (:data:`LIMITS`).
 
 The launcher (``python sandbox.py launch CONFIG CONNECTION_FILE``) runs as
