@@ -100,6 +100,7 @@ from .grouping import (
     percussive_harmonic_groups,
     split_drums,
 )
+from .homework import friendly_stubs, not_written_message
 from .long_songs import FileSplit, MemoryEstimate, memory_estimate, split_drums_file
 from .nmf import EPS, LOSSES, nmf, nmf_euclidean, nmf_kl
 from .plotting import (
@@ -173,6 +174,7 @@ __all__ = [
     "evaluate",
     "filter_vocals",
     "fit_vocal_model",
+    "friendly_stubs",
     "griffin_lim",
     "ideal_ratio_estimates",
     "istft",
@@ -186,6 +188,7 @@ __all__ = [
     "nmf",
     "nmf_euclidean",
     "nmf_kl",
+    "not_written_message",
     "percussive_harmonic_groups",
     "players",
     "plot_activation",

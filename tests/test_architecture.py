@@ -85,7 +85,7 @@ LAYERS = [
     {"grouping", "vocals", "detection", "evaluation"},
     {"separation"},
     {"nmf", "spectral", "alignment"},
-    {"audio", "analysis", "plotting"},
+    {"audio", "analysis", "plotting", "homework"},
     {"_kl_sweep"},
     {"_kernels", "_threads"},
     {"_validation", "_numerics", "_startup"},
