@@ -18,6 +18,7 @@ SLOWEST_FILES = (
     "test_notebooks.py",
     "test_cli_faults.py",
     "test_course.py",
+    "test_course_student.py",
     "test_cli_scan.py",
     "test_cli_separate.py",
     "test_cli_demo.py",

@@ -678,3 +678,20 @@ def test_a_stopped_grading_run_says_so_in_one_line_with_the_signal_status(
     assert status == (143 if stop == "SIGTERM" else 130)
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "stopped by SIG" in lines[0] and "same command" in lines[0]
+
+
+def test_a_student_over_the_time_limit_keeps_what_it_saved_and_is_recorded(
+    course, tmp_path, monkeypatch
+):
+    course_dir = course[0]
+    sleeper = {NB3: {"task3_code": lambda s: s + "\n\nimport time\ntime.sleep(3600)\n"}}
+    folder = one_student(course, tmp_path, sleeper)
+    monkeypatch.setattr(grading, "student_timeout", lambda timeout: 25)
+    out_dir = tmp_path / "grades"
+    grading.grade_all(folder, course_dir=course_dir, out_dir=out_dir, timeout=60, jobs=1)
+    result = json.loads((out_dir / "results.json").read_text())["ada"]
+    assert any("ran past 25 s and were stopped" in note for note in result["notes"])
+    got = {key: points for key, (points, _) in result["tests"].items()}
+    assert got["task1_matches_engine"] == 4  # saved before the stop: it counts
+    assert got["task3_W_stays_fixed"] == 0  # never reached
+    assert _processes_of_kernels() == []

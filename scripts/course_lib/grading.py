@@ -211,7 +211,6 @@ def autograde_in_this_process(
     prepare_nbgrader()
     os.environ["JUPYTER_PATH"] = str(work / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
-    from .judge import TESTS
 
     results = work / "results"
     results.mkdir(exist_ok=True)
@@ -263,12 +262,19 @@ def autograde_in_this_process(
         entry["engine"] = _engine_calls(scratch)
         autograded = work / "autograded" / student / ASSIGNMENT / f"{name}.ipynb"
         entry["errors"] = _test_errors(autograded)
-        for test in TESTS:
-            if test.notebook == name:  # a notebook saves its own tests' results, no other's
-                data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
-                if data is not None:
-                    (results / f"grading_{test.grade_id}.npz").write_bytes(data)
+        _collect_results(scratch, name, results)
     return report
+
+
+def _collect_results(scratch: Path, name: str, results: Path) -> None:
+    """Copy what notebook ``name``'s hidden tests saved (its own tests' only) into ``results``."""
+    from .judge import TESTS
+
+    for test in TESTS:
+        if test.notebook == name:  # a notebook saves its own tests' results, no other's
+            data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
+            if data is not None:
+                (results / f"grading_{test.grade_id}.npz").write_bytes(data)
 
 
 def _autograde_child(work: Path, student: str, options: dict, log_path: Path) -> None:
@@ -459,7 +465,7 @@ def _kernel_note(name: str, entry: dict) -> str | None:
         return f"the kernel exited in {name}"
     problem = entry.get("problem")
     if problem and problem.startswith("the notebooks together"):
-        return f"{problem} (in {name} or before it)"
+        return f"{problem} (while grading {name})"
     if problem:
         why = _STOPPED.get(problem, "nbgrader could not run it to the end")
         return f"{why} in {name}: the tests after that point were not run"
@@ -994,8 +1000,6 @@ def _judged(done: _Running, context: _Context, changed: list[Path]):
 
 def _timed_out_report(work: Path, seconds: float) -> dict:
     """The report of a student stopped after ``seconds``: its saved results, one note."""
-    from .judge import TESTS
-
     results = work / "results"
     results.mkdir(exist_ok=True)
     report = {}
@@ -1004,15 +1008,15 @@ def _timed_out_report(work: Path, seconds: float) -> dict:
         if not scratch.exists():
             continue
         report[name] = {
-            "problem": f"the notebooks together ran past {seconds:.0f} s and were stopped",
+            "problem": None,
             "ended": {},
             "engine": _engine_calls(scratch),
             "errors": {},
         }
-        for test in TESTS:
-            data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
-            if test.notebook == name and data is not None:
-                (results / f"grading_{test.grade_id}.npz").write_bytes(data)
+        _collect_results(scratch, name, results)
+    if report:  # the notebook being graded when the time ran out
+        stopped = f"the notebooks together ran past {seconds:.0f} s and were stopped"
+        report[list(report)[-1]]["problem"] = stopped
     return report
 
 
