@@ -1138,12 +1138,12 @@ def loudness_band_table(
       divided by the first (loudest) band's. For KL the two columns are equal (the cost of a
       factor is linear in the level), for the squared error the cost column
       is the square of the level column. (A loss under which a factor costs
-      the same at every level, ``r - 1 - log r``, is the Itakura–Saito
-      divergence, which the package does not use.)
+      the same at every level, ``1/r - 1 + log r``, is the Itakura–Saito
+      divergence ``D_IS(V || WH)``, which the package does not use.)
 
     An empty band shows ``-`` where it has no value.
 
-    Used in notebook 0 (and notebook 1 for KL fits).
+    Used in notebook 0.
 
     Parameters
     ----------

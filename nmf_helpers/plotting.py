@@ -124,10 +124,18 @@ def plot_losses(
     log_scale : bool
         Logarithmic y axis, which shows the late, slow decrease.
     ylabel : str
+        Name the divergence, e.g. ``"KL divergence D(V‖WH)"``; the default
+        ``"loss"`` says nothing about which one.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> nh.plot_losses([3.0, 2.0, 1.5], ylabel="KL divergence D(V‖WH)").get_ylabel()
+    'KL divergence D(V‖WH)'
     """
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 3.5))
@@ -376,6 +384,7 @@ def plot_fits(
     width: float = 14.0,
     row_height: float = 2.8,
     log_scale: bool = True,
+    ylabel: str = "loss",
 ):
     """Draw several fits, one row each: the ``W H`` spectrogram and its loss curve.
 
@@ -391,6 +400,8 @@ def plot_fits(
         Figure size in inches.
     log_scale : bool
         Logarithmic loss axis.
+    ylabel : str
+        The loss axes' label: name the divergence, e.g. ``"KL divergence D(V‖WH)"``.
 
     Returns
     -------
@@ -419,7 +430,7 @@ def plot_fits(
         plot_spectrogram(
             WH, sr=sr, hop=hop, ax=spectrogram_ax, title=f"{label}: W H", ref=ref, colorbar=False
         )
-        plot_losses(losses, ax=loss_ax, title=f"{label}: loss", log_scale=log_scale)
+        plot_losses(losses, ax=loss_ax, title=f"{label}: loss", log_scale=log_scale, ylabel=ylabel)
     for ax in axes[:-1].flat:
         ax.set_xlabel("")
     figure.colorbar(axes[0, 0].collections[0], ax=axes[:, 0], format=DB_FORMAT, aspect=40)
@@ -437,10 +448,12 @@ def plot_detection(
     """Draw a sample detection: the fixed part's activations over the track's time.
 
     Rows are the sample's components (square-root magnitudes, for showing
-    quiet ones too); cyan dashed lines and a cyan bar at the bottom mark the
-    true ranges, a green bar at the top the detected ones. With
-    ``show_similarity``, the best score of a window (``min_part_s`` long)
-    starting at each time is drawn in white on a right-hand axis, with the threshold dashed.
+    quiet ones too; a colour bar on the right reads them); cyan dashed lines
+    and a cyan bar at the bottom mark the true ranges, a green bar at the top
+    the detected ones, named in a legend above the picture, outside the data.
+    With ``show_similarity``, the best score of a window (``min_part_s`` long)
+    starting at each time is drawn in white on a right-hand axis, with the
+    threshold dashed. Used by notebook 6.
 
     Parameters
     ----------
@@ -470,10 +483,10 @@ def plot_detection(
     from matplotlib.ticker import MaxNLocator
 
     if ax is None:
-        _, ax = _pyplot().subplots(figsize=(12, 4))
+        _, ax = _pyplot().subplots(figsize=(12, 4), layout="constrained")
     activations = np.sqrt(np.asarray(result.activations))
     F, N = activations.shape
-    ax.imshow(
+    image = ax.imshow(
         activations / max(float(activations.max()), EPS),
         aspect="auto",
         origin="lower",
@@ -481,6 +494,8 @@ def plot_detection(
         # Frame n is centred on n * hop / sr, as the detection's times are.
         extent=(-0.5 * result.hop / result.sr, (N - 0.5) * result.hop / result.sr, -0.5, F - 0.5),
         interpolation="nearest",
+        vmin=0.0,
+        vmax=1.0,
     )
     for number, (start, end) in enumerate(true_ranges):
         label = "true range" if number == 0 else None
@@ -496,18 +511,54 @@ def plot_detection(
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("sample component")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    # Beyond the right-hand axis of the score when there is one, so neither covers the other.
+    _activation_colour_bar(ax, image, right_of_twin=show_similarity)
     if show_similarity:
         twin = ax.twinx()
         twin.plot(result.similarity_times, result.similarity, color="white", linewidth=1)
         twin.axhline(result.threshold, color="white", linestyle="--", linewidth=0.8)
         twin.set_ylim(-0.3, 1.0)
-        twin.set_ylabel("score of a copy starting here")
+        twin.set_ylabel("score of a copy starting here\n(white; dashed: the threshold)")
         ax.set_xlim(0.0, N * result.hop / result.sr)
     if true_ranges or result.ranges:
-        ax.legend(loc="upper left", fontsize="small")
+        _legend_above(ax)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left")
     return ax
+
+
+def _activation_colour_bar(ax, image, *, right_of_twin: bool):
+    """A colour bar for the activations, right of ``ax`` (and of its twin's labels).
+
+    It lives in an inset of ``ax`` (not a new axes of the figure, so
+    ``ax.figure.axes[-1]`` stays the twin) placed a fixed distance in inches
+    right of the axes, and ``ax``'s layout keeps room for it.
+    """
+    from matplotlib.transforms import ScaledTranslation
+
+    gap_inches = 0.85 if right_of_twin else 0.15
+    shift = ScaledTranslation(gap_inches, 0.0, ax.figure.dpi_scale_trans)
+    cax = ax.inset_axes(  # labelled as matplotlib labels the colour bars it places itself
+        [1.0, 0.0, 0.012, 1.0], transform=ax.transAxes + shift, label="<colorbar>"
+    )
+    bar = ax.figure.colorbar(image, cax=cax)
+    bar.set_label("activation (square root, / its peak)")
+    return bar
+
+
+def _legend_above(ax):
+    """The legend in one row above the axes' right end, outside the data (title on the left)."""
+    handles, labels = ax.get_legend_handles_labels()
+    return ax.legend(
+        handles,
+        labels,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncol=max(len(labels), 1),
+        fontsize="small",
+        frameon=False,
+        borderaxespad=0.2,
+    )
 
 
 def plot_grouping(features, *, axes=None, title: str | None = None):
@@ -626,7 +677,7 @@ def audio_player(x, *, sr: int, scale: float = 1.0):
     player that the text compares the same ``scale``, e.g.
     ``nh.audio_scale(x, y)``.
 
-    Used in notebooks 0 to 5.
+    Used in notebooks 0 to 6.
 
     Parameters
     ----------
@@ -663,7 +714,7 @@ def players(signals: Mapping[str, np.ndarray], *, sr: int, scale: float | None =
     compares: the loudest plays at full scale, a part half as loud sounds
     half as loud. The caption says which scale was used.
 
-    Used in notebooks 0 and 5.
+    Used in notebooks 0, 1, 2, 3, 5 and 6.
 
     Parameters
     ----------
@@ -721,6 +772,10 @@ def _players_html(signals: dict, sr: int, scale: float):
 def plot_alignment(result, *, sample_duration_s: float | None = None, ax=None, title=None):
     """Draw the alignment path of each occurrence on the fixed activations.
 
+    The rows are the sample's templates (whole numbers on the left-hand axis);
+    each occurrence is a line from where it starts to where it ends, in the
+    track's time (bottom) against the sample's time (right). Used by notebook 6.
+
     Parameters
     ----------
     result : nmf_helpers.SampleDetection
@@ -747,6 +802,8 @@ def plot_alignment(result, *, sample_duration_s: float | None = None, ax=None, t
     >>> nh.plot_alignment(result, sample_duration_s=8.9).figure.axes[-1].get_ylabel()
     'Time in the sample (s)'
     """
+    from matplotlib.ticker import MaxNLocator
+
     if sample_duration_s is not None:
         sample_duration_s = check_real(
             "plot_alignment", "sample_duration_s", sample_duration_s, minimum=EPS, maximum=np.inf
@@ -766,6 +823,7 @@ def plot_alignment(result, *, sample_duration_s: float | None = None, ax=None, t
     )
     ax.set_xlabel("Time in the track (s)")
     ax.set_ylabel("Sample template")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a template has a whole number
     twin = ax.twinx()
     for o in result.occurrences:
         twin.plot(

@@ -170,6 +170,67 @@ def test_detection_time_axis_is_in_seconds():
     assert nh.plot_detection(result).get_xlabel() == "Time (s)"
 
 
+def detection(F=6, N=400):
+    """What plot_detection reads of a SampleDetection: activations, ranges, the score's curve."""
+    rng = np.random.default_rng(0)
+    return SimpleNamespace(
+        activations=rng.random((F, N)),
+        sr=22050,
+        hop=512,
+        ranges=((1.0, 5.0), (5.5, 9.0)),
+        similarity=rng.random(N - 40),
+        threshold=0.38,
+        similarity_times=np.linspace(0.0, 8.0, N - 40),
+    )
+
+
+def drawn_extent(artist):
+    artist.figure.canvas.draw()
+    return artist.get_window_extent()
+
+
+@pytest.mark.parametrize("show_similarity", [True, False])
+def test_detection_has_a_colour_bar_beside_its_axes_and_a_legend_outside_the_data(
+    show_similarity,
+):
+    ax = nh.plot_detection(
+        detection(), true_ranges=[(1.1, 5.1)], show_similarity=show_similarity, title="track"
+    )
+    (bar,) = [child for child in ax.child_axes if child.get_label() == "<colorbar>"]
+    assert bar.get_ylim() == pytest.approx((0.0, 1.0))  # activations over their peak
+    assert "activation" in bar.get_ylabel()
+    data = drawn_extent(ax)  # the axes' frame: where the activations and ranges are drawn
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == ["true range", "detected"]
+    assert legend.get_window_extent().y0 >= data.y1 - 1, "the legend covers the data"
+    assert bar.get_window_extent().x0 >= data.x1, "the colour bar covers the data"
+    if show_similarity:  # right of the score's axis, its ticks and its label
+        twin = ax.figure.axes[-1]
+        assert twin.get_ylabel().startswith("score")
+        assert bar.get_window_extent().x0 >= twin.get_tightbbox().x1
+
+
+def test_alignment_ticks_are_whole_template_numbers():
+    result = detection(F=20)  # without integer ticks: 0, 2.5, 5, 7.5, ...
+    result.occurrences = (nh.Occurrence(1.0, 3.5, 2.0, 4.7, 1.08, 0.0, 0.6),)
+    ax = nh.plot_alignment(result, sample_duration_s=8.9)
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    ticks = [tick for tick in ax.get_yticks() if low <= tick <= high]
+    assert len(ticks) >= 3
+    assert all(float(tick).is_integer() for tick in ticks), ticks
+
+
+def test_loss_axes_can_name_their_divergence():
+    ax = nh.plot_losses([3.0, 2.0], ylabel="KL divergence D(V‖WH)")
+    assert ax.get_ylabel() == "KL divergence D(V‖WH)"
+    fits = {"K = 3": (np.ones((1025, 44)), np.array([9.0, 6.0]))}
+    figure = nh.plot_fits(fits, ylabel="KL divergence D(V‖WH)")
+    (loss_ax,) = [ax for ax in figure.axes if ax.get_title() == "K = 3: loss"]
+    assert loss_ax.get_ylabel() == "KL divergence D(V‖WH)"
+
+
 # ---------------------------------------------------------------- audio players
 
 

@@ -39,7 +39,7 @@ NOTEBOOKS = (
     "4_ethics",
 )
 #: Handed out as they are (given code and a step beyond the homework), never graded.
-EXTRA_NOTEBOOKS = ("0_background_euclidean", "5_vocal_filtering")
+EXTRA_NOTEBOOKS = ("0_background_euclidean", "5_vocal_filtering", "6_sample_detection")
 
 #: Seconds a cell may run while grading before the kernel is interrupted.
 CELL_TIMEOUT = 30
