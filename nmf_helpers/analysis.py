@@ -174,8 +174,8 @@ def bin_frequencies(M: int, *, sr: int) -> np.ndarray:
     Row ``m`` of a one-sided spectrum of an FFT of size ``2 (M - 1)`` lies at
     ``m * sr / (2 (M - 1))``: from 0 Hz to the Nyquist frequency ``sr / 2``.
 
-    Used in notebooks 2 and 3, through :func:`spectral_centroid`, :func:`share_above` and
-    the tables.
+    Used in notebooks 2, 3 and 6, through :func:`spectral_centroid`, :func:`share_above`
+    and the tables.
 
     Parameters
     ----------
@@ -206,7 +206,7 @@ def _bin_frequencies(M: int, sr: int) -> np.ndarray:
 def share_above(A, *, sr: int, hz: float) -> float:
     """The fraction of ``A``'s total that lies in the bins at or above ``hz``.
 
-    Used in notebook 3, through :func:`divergence_table`.
+    Used in notebook 6, through :func:`divergence_table`.
 
     Parameters
     ----------
@@ -374,7 +374,7 @@ def divergence_by_bin(V, WH) -> np.ndarray:
     in float64; the values add up to the loss :func:`nmf_helpers.nmf_kl`
     minimises. ``WH`` is floored at :data:`nmf_helpers.EPS`, as in the NMF.
 
-    Used in notebook 3, through :func:`divergence_table`.
+    Used in notebook 6, through :func:`divergence_table`.
 
     Parameters
     ----------
@@ -613,7 +613,7 @@ def _relative_level(function: str, x: np.ndarray, reference: np.ndarray) -> floa
 def waveform_correlations(estimates, references) -> dict[str, np.ndarray]:
     """Pearson correlation of each estimated waveform with each reference.
 
-    Used in notebook 2, and in notebook 3 through :func:`correlation_table`.
+    Used in notebook 6, through :func:`correlation_table`.
 
     Parameters
     ----------
@@ -946,7 +946,7 @@ def divergence_table(fits, *, sr: int, above_hz: float = 4000.0) -> Table:
     next to the share of the magnitude of ``V`` that lies there. A loss share
     larger than the magnitude share means the fit fails most up there.
 
-    Used in notebook 3.
+    Used in notebook 6.
 
     Parameters
     ----------
@@ -994,7 +994,7 @@ def divergence_table(fits, *, sr: int, above_hz: float = 4000.0) -> Table:
 def correlation_table(estimates, references) -> Table:
     """Pearson correlation of each estimated waveform (a row) with each reference.
 
-    Used in notebook 3.
+    Used in notebook 6.
 
     Parameters
     ----------
@@ -1274,7 +1274,7 @@ def range_table(found, true) -> Table:
     longer, its extra ranges have no partner: those cells are ``None``, printed
     as ``-``.
 
-    Used in notebook 3, with the ranges of :func:`nmf_helpers.detect_sample`.
+    Used in notebook 6, with the ranges of :func:`nmf_helpers.detect_sample`.
 
     Parameters
     ----------

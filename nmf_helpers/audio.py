@@ -355,7 +355,7 @@ def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
 def sample_ranges(name: str) -> list[tuple[float, float]]:
     """Where a project clip plays its sample: ``(start, end)`` in seconds, in time order.
 
-    The truth a sample detector is measured against (notebook 3 and
+    The truth a sample detector is measured against (notebook 6 and
     ``benchmarks/bench_detection.py``): each copy starts at one of the
     clip's ``sample_offsets_s`` and lasts the sample's duration, cut at the
     end of the clip.
