@@ -146,7 +146,7 @@ def test_edited_deleted_or_malformed_test_cells_are_found_and_nothing_else(cours
     _, release, source = course
     nbformat.write(fill_in(release, source, "1_kl_nmf"), tmp_path / "1_kl_nmf.ipynb")
     assert grading.edited_tests(tmp_path, release) == {}  # answered, tests as given
-    edits = {"task1_matches_engine": lambda code: code.replace("rtol=1e-4", "rtol=1.0")}
+    edits = {"task1_matches_engine": lambda code: code.replace("assert matched", "assert True")}
     nbformat.write(fill_in(release, source, "1_kl_nmf", edits), tmp_path / "1_kl_nmf.ipynb")
     nbformat.write(
         fill_in(release, source, "3_sample_processing", drop=("task3_W_stays_fixed",)),
