@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 edition = importlib.import_module("course_lib.edition")
 judge_module = importlib.import_module("course_lib.judge")
 grading = importlib.import_module("course_lib.grading")
+reports = importlib.import_module("course_lib.reports")
 sys.path.insert(0, str(ROOT / "tests"))
 variants = importlib.import_module("course_variants")
 _spec = importlib.util.spec_from_file_location("course_cli", ROOT / "scripts" / "course.py")
@@ -175,7 +176,7 @@ def test_edited_deleted_or_malformed_test_cells_are_found_and_nothing_else(cours
     nbformat.write(notebook, tmp_path / "1_kl_nmf.ipynb")
     grading.edited_tests(tmp_path, release)
     scores = {t.grade_id: (0.0, "why") for t in judge_module.TESTS}
-    page = grading.notebook_feedback(
+    page = reports.notebook_feedback(
         tmp_path / "1_kl_nmf.ipynb", release / "1_kl_nmf.ipynb", scores,
         judge_module.TESTS, judge_module.WRITTEN, unsafe=False,
     )  # fmt: skip
@@ -223,7 +224,7 @@ def test_the_csv_keeps_the_written_points_an_instructor_typed_in(tmp_path):
     path = tmp_path / "grades.csv"
     tests = {key: [points, "ok"] for key, points in FULL.items()}
     results = {"ada": {"tests": tests, "notes": []}}
-    grading.write_csv(path, results)
+    reports.write_csv(path, results)
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["auto total (of 18)"] == "18" and rows[0]["task1_written (of 4)"] == ""
@@ -233,7 +234,7 @@ def test_the_csv_keeps_the_written_points_an_instructor_typed_in(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     tests["task2_group"] = [0.0, "the group [1, 4] differs"]
-    grading.write_csv(path, results)
+    reports.write_csv(path, results)
     with open(path, newline="") as handle:
         row = next(csv.DictReader(handle))
     assert row["task1_written (of 4)"] == "3.5"

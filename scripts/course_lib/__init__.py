@@ -9,9 +9,13 @@ read-only cells) say what students write and how it is graded.
 * :mod:`.judge`: what the hidden tests' saved results must be, judged
   against the package in the grader's own process (never the student's
   kernel), with the points of each test.
-* :mod:`.grading`: every submission autograded in its own process and
-  throw-away copy of the course, judged, checked for tampering, turned into
-  points (CSV) and feedback (HTML); resumable.
+* :mod:`.grading`: every submission autograded, ``--jobs`` at a time, in a
+  process and throw-away copy of the course of its own, judged, checked for
+  tampering by hashes; resumable.
+* :mod:`.sandbox`: where each notebook's kernel runs (its own files,
+  processes, network and user), and the package copy it imports, whose
+  engine :mod:`.engine_block` switches off.
+* :mod:`.reports`: the feedback pages (HTML) and ``grades.csv``.
 
 ``scripts/course.py`` is the command line.
 """
