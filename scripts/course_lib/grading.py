@@ -40,7 +40,6 @@ written-answer points an instructor typed in.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import json
@@ -267,11 +266,11 @@ def autograde_in_this_process(
 
 def _collect_results(scratch: Path, name: str, results: Path) -> None:
     """Copy what notebook ``name``'s hidden tests saved (its own tests' only) into ``results``."""
-    from .judge import TESTS
+    from .judge import SAVED_BYTES, TESTS
 
     for test in TESTS:
         if test.notebook == name:  # a notebook saves its own tests' results, no other's
-            data = _safe_read(scratch / f"grading_{test.grade_id}.npz", 64 * 2**20)
+            data = _safe_read(scratch / f"grading_{test.grade_id}.npz", SAVED_BYTES)
             if data is not None:
                 (results / f"grading_{test.grade_id}.npz").write_bytes(data)
 
@@ -279,7 +278,7 @@ def _collect_results(scratch: Path, name: str, results: Path) -> None:
 def _autograde_child(work: Path, student: str, options: dict, log_path: Path) -> None:
     """The body of the per-student process: its own session, folder and log; dies with us."""
     os.setsid()
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    sandbox.die_with_parent()
     os.chdir(work)
     with open(log_path, "ab") as log:
         os.dup2(log.fileno(), 1)
@@ -675,9 +674,8 @@ def grade_all(
             write_csv(out_dir / "grades.csv", {s: r for s, r in results.items() if s in students})
             auto = sum(points for points, _ in outcome["tests"].values())
             log(
-                f"[{order[student]}/{len(students)}] {student}: {auto:g} / {most:g} automatic"
-                " points"
-                f" ({outcome['seconds']:.1f} s)"
+                f"[{order[student]}/{len(students)}] {student}:"
+                f" {auto:g} / {most:g} automatic points ({outcome['seconds']:.1f} s)"
             )
     finally:
         _remove(run_dir)

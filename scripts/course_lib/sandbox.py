@@ -112,6 +112,11 @@ def _prctl(option: int, value: int) -> int:
     return _LIBC.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
 
 
+def die_with_parent() -> None:
+    """This process is killed (SIGKILL) when the one that started it ends."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _locked_flags(path: str) -> int:
     """The flags of the mount under ``path`` that a bind remount must keep."""
     flags = os.statvfs(path).f_flag
@@ -321,7 +326,7 @@ def launch(config: dict, connection_file: str | None = None) -> int:
     (``128 + signal`` when the command was killed).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel alone
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the grader gone, the sandbox goes too
+    die_with_parent()  # the grader gone, the sandbox goes too
     uid = config["uid"]
     scratch = Path(config["scratch"])
     if connection_file:
@@ -382,7 +387,7 @@ def _ended(status: int) -> dict:
 
 def _init(config: dict, launcher_alive: int, status_pipe: int) -> None:
     """PID 1 of the sandbox: build the view, start the command, wait, report how it ended."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     if select.select([launcher_alive], [], [], 0)[0]:  # the launcher died before the line above
         os._exit(125)
     # No network either: the kernel talks to the grader through sockets in its scratch folder.
