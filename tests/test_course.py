@@ -528,6 +528,9 @@ def _processes_of_kernels() -> list[str]:
 def test_a_student_who_kills_sleeps_forks_or_floods_costs_only_their_own_points(graded):
     said = notes(graded, "chaos")
     assert f"the kernel was killed (SIGKILL) in {NB1}" in said
+    for test in ("task1_matches_engine", "task1_loss_never_rises"):  # the reason, per test
+        why = graded["results"]["chaos"]["tests"][test][1]
+        assert why == f"no result was saved: the kernel was killed (SIGKILL) in {NB1}"
     assert points(graded, "chaos") == graded["expected"]["chaos"]
     assert points(graded, "broken") == graded["expected"]["broken"]
     assert f"{NB1}.ipynb is not a notebook that can be read" in notes(graded, "broken")

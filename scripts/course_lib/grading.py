@@ -459,7 +459,7 @@ def score_student(work: Path, student: str, report: dict, *, release: Path):
     tuple
         ``scores`` (``{grade_id: (points, note)}``) and ``notes`` (list of str).
     """
-    from .judge import TESTS, judge
+    from .judge import NOT_SAVED, TESTS, judge
 
     errors = {}
     for entry in report.values():
@@ -474,6 +474,9 @@ def score_student(work: Path, student: str, report: dict, *, release: Path):
             note = _kernel_note(name, entry)
             if note:
                 notes.append(note)
+                for test in TESTS:  # what stopped the notebook is why nothing was saved
+                    if test.notebook == name and scores[test.grade_id][1] == NOT_SAVED:
+                        scores[test.grade_id] = (0.0, f"no result was saved: {note}")
         calls = entry.get("engine", [])
         if calls:
             call = f"{calls[0]['by']} called {calls[0]['called']}"

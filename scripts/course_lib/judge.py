@@ -570,6 +570,8 @@ def explain_error(grade_id: str, ename: str, evalue: str) -> str:
     return f"the test cell raised {name}" + (f": {hint}" if hint else "")
 
 
+#: The note of a test whose cell saved nothing (the grader names the cause where it knows it).
+NOT_SAVED = "no result was saved (the test cell failed, timed out or was not run)"
 #: The most a saved result may hold, packed or unpacked.
 SAVED_BYTES = 64 * 2**20
 
@@ -605,7 +607,7 @@ def load_saved(path: Path) -> dict:
     """
     try:
         if not path.is_file() or path.is_symlink():
-            raise Wrong("no result was saved (the test cell failed, timed out or was not run)")
+            raise Wrong(NOT_SAVED)
         if os.path.getsize(path) > SAVED_BYTES:
             raise Wrong("the saved result is far too large")
         _check_unpacked_size(path)
