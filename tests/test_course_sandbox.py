@@ -44,14 +44,20 @@ def package(tmp_path_factory):
 def run(tmp_path, package):
     """``run(code, own_user)`` -> (exit status, what the code printed as JSON, its scratch)."""
 
-    def run(code: str, own_user: bool, slot: int = 0):
+    def run(code: str, own_user: bool, slot: int = 0, binds=()):
         work = tmp_path / "work"
         work.mkdir(exist_ok=True)
         (work / "gradebook.db").write_text("hidden tests and their inputs")
         scratch = work / f"scratch-{slot}"
         scratch.mkdir()
         status, ended = sandbox.run_sandboxed(
-            code, work=work, scratch=scratch, package=package, slot=slot, own_user=own_user
+            code,
+            work=work,
+            scratch=scratch,
+            package=package,
+            slot=slot,
+            own_user=own_user,
+            binds=binds,
         )
         log = (scratch / ".kernel.log").read_text()
         lines = [line for line in log.splitlines() if line.startswith("{")]
@@ -399,3 +405,22 @@ for path in ("/usr/x", "/usr/inner/x", "/tmp/x"):
         "/usr/inner/x refused",
         "/tmp/x written",
     ], done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("own_user", MODES)
+def test_a_venv_under_tmp_is_seen_read_only_inside_the_sandbox_s_own_tmp(run, tmp_path, own_user):
+    venv = tmp_path / "clone" / ".venv"  # a fresh clone in a temporary folder, as CI makes
+    venv.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin")
+    code = f"""
+import json, os
+try:
+    open({str(venv / "planted")!r}, "w")
+    written = True
+except OSError:
+    written = False
+print(json.dumps({{"seen": os.listdir({str(venv)!r}), "written": written}}))
+"""
+    status, seen, _ = run(code, own_user, binds=(str(venv),))
+    assert status == 0, seen
+    assert seen == {"seen": ["pyvenv.cfg"], "written": False}

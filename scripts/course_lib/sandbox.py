@@ -396,6 +396,10 @@ def _init(config: dict, launcher_alive: int, status_pipe: int) -> None:
     root = config["root_dir"]
     os.makedirs(root, mode=0o700, exist_ok=True)
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=755,size=16m")
+    # /tmp and /dev first: a venv or a Python that lives under /tmp is bound inside them.
+    for folder, size in (("/tmp", "256m"), ("/dev", "1m")):
+        os.makedirs(root + folder)
+        _mount("tmpfs", root + folder, "tmpfs", _MS_NOSUID, f"mode=1777,size={size}")
     for path in config["binds"]:
         if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
             os.makedirs(root + os.path.dirname(path), exist_ok=True)
@@ -404,9 +408,6 @@ def _init(config: dict, launcher_alive: int, status_pipe: int) -> None:
             _bind(path, root + path)
     _bind(config["scratch"], root + SCRATCH, writable=True)
     _bind(config["package"], root + PACKAGE)
-    for folder, size in (("/tmp", "256m"), ("/dev", "1m")):
-        os.makedirs(root + folder)
-        _mount("tmpfs", root + folder, "tmpfs", _MS_NOSUID, f"mode=1777,size={size}")
     for device in ("null", "zero", "full", "random", "urandom"):
         _bind(f"/dev/{device}", f"{root}/dev/{device}", writable=True)
     os.makedirs(f"{root}/dev/shm")
@@ -498,6 +499,7 @@ def run_sandboxed(
     slot: int = 0,
     timeout: float = 60,
     own_user: bool | None = None,
+    binds: tuple[str, ...] = (),
 ) -> tuple[int, dict]:
     """Run Python ``code`` in a sandbox as a grading kernel would be; ``(status, ended)``.
 
@@ -512,6 +514,7 @@ def run_sandboxed(
         command=[_PYTHON, "-c", code],
         own_user=own_user,
     )
+    config["binds"] += list(binds)  # as a venv's or a Python's folder would be
     if config["uid"] is not None:
         os.chown(scratch, config["uid"], config["uid"])
     config_path = Path(work) / "probe.json"
