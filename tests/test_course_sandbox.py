@@ -119,7 +119,13 @@ print(json.dumps(written))
 """
     status, written, scratch = run(code, own_user)
     assert status == 0, written
-    assert written == dict.fromkeys(targets, False) | {f"{sandbox.SCRATCH}/mine.txt": True}
+    # A repository under /tmp (a fresh clone) lies inside the sandbox's own /tmp, where a
+    # write is allowed and lands in memory: what counts is that the real one is untouched.
+    in_tmp = ROOT.is_relative_to("/tmp")
+    expected = dict.fromkeys(targets, False) | {f"{sandbox.SCRATCH}/mine.txt": True}
+    if in_tmp:
+        expected[str(ROOT / "planted")] = written[str(ROOT / "planted")]
+    assert written == expected
     assert (scratch / "mine.txt").read_text() == "x"
     assert grading.snapshot_files([package], keep_bytes=lambda path: False) == before
     assert not (ROOT / "planted").exists()
