@@ -308,6 +308,23 @@ def test_too_little_free_space_is_refused_under_the_lock_and_nothing_is_left(tmp
     assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new"}
 
 
+def test_the_free_space_message_says_old_outputs_stay_until_the_new_ones_are_complete(
+    tmp_path, monkeypatch
+):
+    # Both sets are on the disk at once while the run works: never all old nor all new.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "drums.wav").write_bytes(b"x" * 500_000)
+    free = shutil.disk_usage(tmp_path)._replace(free=1_250_001)
+    monkeypatch.setattr(OUTPUTS.shutil, "disk_usage", lambda path: free)
+    message = refusal(lambda: run(outputs_in(out, force=True), expected_bytes=2_250_001))
+    assert message == (
+        f"separate: only 1.3 MB free where {out} goes; the outputs need about 2.3 MB"
+        " (the 0.5 MB of old outputs --force replaces stay until the new ones are complete);"
+        " free some space or choose another -o"
+    )
+
+
 def refuse_mkdir(monkeypatch, name_starts: str, code: int) -> None:
     """Make ``Path.mkdir`` of a folder whose name starts with ``name_starts`` fail with ``code``."""
     real_mkdir = Path.mkdir
@@ -399,24 +416,96 @@ def test_other_errors_go_up_as_they_are_and_nothing_is_left(tmp_path, monkeypatc
     assert contents(tmp_path) == {}
 
 
-def test_a_failure_halfway_through_the_moves_says_how_many_are_in_place(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "harmonic.wav").write_text("old")
+def refuse_replace(monkeypatch, refused) -> None:
+    """``os.replace`` fails with EPERM when ``refused(source, destination)`` says so."""
     real_replace = os.replace
 
-    def second_move_refused(source, destination):
-        if Path(destination).name == "harmonic.wav":
+    def replace(source, destination):
+        if refused(Path(source), Path(destination)):
             raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(destination))
         real_replace(source, destination)
 
-    monkeypatch.setattr(OUTPUTS.os, "replace", second_move_refused)
+    monkeypatch.setattr(OUTPUTS.os, "replace", replace)
+
+
+def old_outputs(folder: Path, names=NAMES) -> None:
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text("old")
+
+
+def test_a_new_output_that_cannot_move_in_leaves_every_old_one_as_it_was(tmp_path, monkeypatch):
+    # drums.wav new is already in place when harmonic.wav fails: it must go again.
+    out = tmp_path / "out"
+    old_outputs(out)
+    new_harmonic = lambda source, to: to.name == "harmonic.wav" and ".partial-" in str(source)  # noqa: E731
+    refuse_replace(monkeypatch, new_harmonic)
     message = refusal(lambda: run(outputs_in(out, force=True)))
     assert message == (
-        f"separate: could not write {out}: permission denied; 1 of the 2 outputs had been"
-        " moved into place, the others are as they were: fix that and rerun"
+        f"separate: could not write {out}: harmonic.wav: permission denied;"
+        " the 2 old outputs are back as they were: fix that and rerun"
     )
-    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "old"}
+    assert contents(out) == {"drums.wav": "old", "harmonic.wav": "old"}
+
+
+def test_an_old_output_that_cannot_be_replaced_stops_the_run_before_any_new_one(
+    tmp_path, monkeypatch
+):
+    # As an immutable summary.json (chattr +i): it cannot be renamed, nor replaced.
+    names = [*NAMES, "summary.json"]
+    out = tmp_path / "out"
+    old_outputs(out, names)
+    refuse_replace(monkeypatch, lambda source, to: "summary.json" in (source.name, to.name))
+    message = refusal(lambda: run(outputs_in(out, names, force=True)))
+    assert message == (
+        f"separate: could not write {out}: summary.json: permission denied;"
+        " the 2 old outputs are back as they were: fix that and rerun"
+    )
+    assert contents(out) == dict.fromkeys(names, "old")
+
+
+def test_a_failed_move_with_no_old_outputs_writes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    refuse_replace(monkeypatch, lambda source, to: to.name == "harmonic.wav")
+    message = refusal(lambda: run(outputs_in(out)))
+    assert message == (
+        f"separate: could not write {out}: harmonic.wav: permission denied;"
+        " nothing was written: fix that and rerun"
+    )
+    assert contents(out) == {}
+
+
+def test_when_even_putting_the_old_outputs_back_fails_one_line_says_which_is_which(
+    tmp_path, monkeypatch
+):
+    names = ["drums.wav", "harmonic.wav", "summary.json"]
+    out = tmp_path / "out"
+    old_outputs(out, names)
+
+    def refused(source, to):
+        # summary.json's new copy cannot come in, and harmonic.wav's old one cannot go back.
+        new_summary = to.name == "summary.json" and "partial" in source.parent.name
+        return new_summary or (to.name == "harmonic.wav" and ".old-" in source.parent.name)
+
+    refuse_replace(monkeypatch, refused)
+    message = refusal(lambda: run(outputs_in(out, names, force=True)))
+    (backup,) = out.glob(".nmf_helpers-outputs.old-*")
+    assert message == (
+        f"separate: could not write {out}: summary.json: permission denied; putting the old"
+        f" outputs back failed too, so {out} now holds a mix (new: harmonic.wav; old:"
+        f" drums.wav, summary.json; old, moved to {backup}: harmonic.wav): fix that and rerun"
+    )
+    assert (out / "harmonic.wav").read_text() == "new"
+    assert (backup / "harmonic.wav").read_text() == "old"
+    assert (out / "drums.wav").read_text() == (out / "summary.json").read_text() == "old"
+
+
+def test_the_old_outputs_moved_aside_are_removed_once_the_new_ones_are_in(tmp_path):
+    out = tmp_path / "out"
+    old_outputs(out)
+    (out / "theirs.txt").write_text("theirs")
+    run(outputs_in(out, force=True))
+    assert contents(out) == {"drums.wav": "new", "harmonic.wav": "new", "theirs.txt": "theirs"}
 
 
 def test_folders_made_for_a_failed_run_are_removed_unless_something_else_is_in_them(tmp_path):

@@ -20,14 +20,20 @@ and ``demo`` a folder of files (:meth:`Outputs.folder`), ``scan`` one CSV
    SIGKILL), checks again under the lock, removes what a killed run left,
    makes a temporary folder ``TAG.partial-XXXXXXXX`` beside the outputs and
    checks the free space. All of this before the heavy work.
-3. When the block ends, each finished file is moved into place with
-   ``os.replace`` (atomic, same folder), all of them inside
-   :func:`~nmf_helpers.cli._interrupts.uninterruptible`. On an error or an
-   interrupt, the temporary folder, the lock file and the folders this run
-   made are removed: the destination is as it was.
+3. When the block ends, the old outputs (with ``force``) are first moved
+   aside into a folder ``TAG.old-XXXXXXXX`` beside them, then each finished
+   file is moved into place with ``os.replace`` (atomic, same folder), all
+   inside :func:`~nmf_helpers.cli._interrupts.uninterruptible`. If one move
+   fails, the new files moved are taken out and the old ones put back, so the
+   folder holds all the old outputs or all the new ones, never a mix; should
+   even that fail, the one line names which files are old and which new. On
+   an error or an interrupt, the temporary folder, the lock file and the
+   folders this run made are removed: the destination is as it was.
 
 With ``force`` the named outputs are replaced; other files in the folder
-are left alone.
+are left alone. The free space must hold the new outputs while the old ones
+are still there (they go only once the new ones are complete), so the old
+outputs' sizes free nothing before that.
 """
 
 from __future__ import annotations
@@ -188,16 +194,9 @@ class Outputs:
         except (OSError, soundfile.SoundFileError) as error:  # disk full, permissions
             if self._committed or not self._in_writing(error):
                 raise  # e.g. an input that cannot be read: main says it in one line
-            moved = len(self._moved)
-            done = (
-                f"{moved} of the {len(self.names)} outputs had been moved into place,"
-                " the others are as they were"
-                if moved
-                else "nothing was written"
-            )
             raise UsageError(
                 f"{self.command}: could not write {self.shown}: {_reason(error, self.folder)};"
-                f" {done}: fix that and rerun"
+                " nothing was written: fix that and rerun"
             ) from error
         finally:
             with uninterruptible():
@@ -232,22 +231,98 @@ class Outputs:
         except OSError as error:
             self._refuse(f"cannot write {self.shown}: {_reason(error, self.folder)}")
         if free < expected_bytes:
+            old = self._old_bytes()
+            # The old outputs are removed only once the new ones are all in place
+            # (never a mix), so for the whole run both take room.
+            kept = (
+                f" (the {old / 1e6:.1f} MB of old outputs --force replaces stay until"
+                " the new ones are complete)"
+                if old
+                else ""
+            )
             self._refuse(
                 f"only {free / 1e6:.1f} MB free where {self.shown} goes; the outputs need"
-                f" about {expected_bytes / 1e6:.1f} MB",
+                f" about {expected_bytes / 1e6:.1f} MB{kept}",
                 "free some space or choose another -o",
             )
+
+    def _old_bytes(self) -> int:
+        """Bytes of the outputs that exist already (those ``force`` will replace)."""
+        total = 0
+        for name in self.names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(self.final(name)).st_size
+        return total
 
     def _commit(self) -> None:
         missing = [name for name in self.names if not self.temp(name).exists()]
         if missing:  # a command that promised a file and did not write it: a bug
             raise RuntimeError(f"{self.command}: {missing[0]} was not written")
         self._refuse_existing("appeared meanwhile")
-        for name in self.names:
-            os.replace(self.temp(name), self.final(name))
-            self._moved.append(name)
-            checkpoint("commit")
+        old = [name for name in self.names if os.path.lexists(self.final(name))]
+        aside: list[str] = []
+        backup = self.folder / f"{self.tag}.old-{secrets.token_hex(4)}"
+        name = None
+        try:
+            # All the old outputs go before any new one comes, so that a move that
+            # fails (an immutable file, a permission) can leave the old set whole.
+            if old:
+                backup.mkdir()
+            for name in old:
+                os.replace(self.final(name), backup / name)
+                aside.append(name)
+            for name in self.names:
+                os.replace(self.temp(name), self.final(name))
+                self._moved.append(name)
+                checkpoint("commit")
+        except OSError as error:
+            failed = name if name is not None else backup.name
+            raise UsageError(self._rolled_back(error, failed, aside, backup)) from error
         self._committed = True  # the temporary folder, now empty, goes in _close
+        if old:
+            shutil.rmtree(backup, ignore_errors=True)
+
+    def _rolled_back(self, error: OSError, failed: str, aside: list[str], backup: Path) -> str:
+        """Undo a commit that failed at ``failed``: the new files out, the old ones back.
+
+        Returns the one line that says so; if the undoing fails too, the line
+        names the files that are new, those that are old and where the rest are.
+        """
+        stuck_new, stuck_aside = [], []
+        for name in self._moved:
+            if name in aside:
+                continue  # putting the old one back replaces it
+            try:
+                os.replace(self.final(name), self.temp(name))
+            except OSError:
+                stuck_new.append(name)
+        for name in aside:
+            try:
+                os.replace(backup / name, self.final(name))
+            except OSError:
+                stuck_aside.append(name)
+                if name in self._moved:
+                    stuck_new.append(name)
+        with contextlib.suppress(OSError):
+            backup.rmdir()  # empty unless an old output could not go back
+        self._moved = []
+        where = f"could not write {self.shown}: {failed}: {_reason(error, self.folder)}"
+        if not stuck_new and not stuck_aside:
+            done = (
+                f"the {len(aside)} old outputs are back as they were"
+                if aside
+                else "nothing was written"
+            )
+            return f"{self.command}: {where}; {done}: fix that and rerun"
+        old = [name for name in self.names if name not in stuck_new and name not in stuck_aside]
+        old = [name for name in old if os.path.lexists(self.final(name))]
+        parts = [f"new: {', '.join(stuck_new)}"] if stuck_new else []
+        parts += [f"old: {', '.join(old)}"] if old else []
+        parts += [f"old, moved to {backup}: {', '.join(stuck_aside)}"] if stuck_aside else []
+        return (
+            f"{self.command}: {where}; putting the old outputs back failed too, so"
+            f" {self.shown} now holds a mix ({'; '.join(parts)}): fix that and rerun"
+        )
 
     def _outcome(self) -> str:
         if self._committed:
