@@ -1,22 +1,37 @@
-"""One-line interrupts while the command line is still starting.
+"""What must be settled before numba, librosa and matplotlib are imported.
 
-``python -m nmf_helpers ...`` spends its first seconds importing numpy,
-librosa and numba, before :func:`nmf_helpers.cli.main` installs its signal
-handlers; a Ctrl-C then would print Python's traceback. Imported first by
-the package, this module installs a handler that exits with one line and
-status 130 (SIGINT) or 143 (SIGTERM), but only when the program being
-started is this package's command line: a library user's handlers are never
-touched. Nothing has been written at that point.
+Imported first by the package, this module does three things.
+
+* **One-line interrupts while starting.** ``python -m nmf_helpers ...``
+  spends its first seconds importing numpy, librosa and numba, before
+  :func:`nmf_helpers.cli.main` installs its signal handlers; a Ctrl-C then
+  would print Python's traceback. A handler exits with one line and status
+  130 (SIGINT) or 143 (SIGTERM), but only when the program being started is
+  this package's command line: a library user's handlers are never touched.
+  Nothing has been written at that point.
+* **Caches that can be written.** numba keeps compiled functions (ours and
+  librosa's) next to their source or in the user's cache folder, and refuses
+  to import the module when neither can be written (a read-only install run
+  by a service account, ``docker --user``). Matplotlib does the same for its
+  font list, and otherwise rebuilds it in a new temporary folder on every
+  run. When the usual places cannot be written, both get a folder of this
+  user's own under the system's temporary folder (:func:`writable_caches`).
+* **A current folder that was deleted** makes the command line stop in one
+  line: every relative path would name nothing, and numba's import crashes
+  on it when coverage is installed (a development install).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import stat
 import sys
+import tempfile
 import time
 
-__all__ = ["starting_the_command_line"]
+__all__ = ["starting_the_command_line", "writable_caches"]
 
 _SCRIPTS = {"nmf-helpers", "nmf-separate"}
 
@@ -49,7 +64,103 @@ def _hold_for_tests() -> None:
         time.sleep(0.01)  # a signal ends the run here, through _stop
 
 
+def _can_write(folder: str) -> bool:
+    """True if ``folder`` exists or can be made, and a file can be created in it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _own_folder(name: str) -> str:
+    """``TMP/name-UID``, made private to this user, or a fresh folder if it is not ours.
+
+    Compiled code is loaded from a cache without further checks, so a folder
+    another user made first (or could write into) is never used.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    folder = os.path.join(tempfile.gettempdir(), f"{name}-{uid}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return tempfile.mkdtemp(prefix=f"{name}-")
+    info = os.lstat(folder)
+    private = stat.S_ISDIR(info.st_mode) and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if not private or getattr(info, "st_uid", uid) != uid:
+        return tempfile.mkdtemp(prefix=f"{name}-")
+    return folder
+
+
+def _source_folders() -> list[str]:
+    """The folders whose ``__pycache__`` numba would use for our functions and librosa's."""
+    folders = [os.path.dirname(os.path.abspath(__file__))]
+    spec = importlib.util.find_spec("librosa")
+    # one folder stands for the install: librosa's subpackages share its permissions
+    folders += list(spec.submodule_search_locations or []) if spec else []
+    return folders
+
+
+def _numba_can_cache() -> bool:
+    """Whether numba finds a writable cache for every source folder, as its locators try them."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return True  # the user chose; numba reports it if it cannot be written
+    if all(_can_write(os.path.join(folder, "__pycache__")) for folder in _source_folders()):
+        return True  # numba's first choice, beside the source
+    # its second: AppDirs("numba").user_cache_dir, i.e. XDG's cache folder
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return _can_write(os.path.join(cache_home, "numba"))
+
+
+def _matplotlib_can_configure() -> bool:
+    """Whether matplotlib's configuration folder (MPLCONFIGDIR or XDG's) can be written."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return True
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return _can_write(os.path.join(config_home, "matplotlib"))
+
+
+def writable_caches() -> dict[str, str]:
+    """Point numba's and matplotlib's caches at a private folder where theirs cannot be written.
+
+    Sets ``NUMBA_CACHE_DIR`` and ``MPLCONFIGDIR`` in ``os.environ`` (so worker
+    processes inherit them) only when needed and only if the library has not
+    been imported yet; a choice the user made is kept.
+
+    Returns
+    -------
+    chosen : dict[str, str]
+        The variables that were set, and their folders (empty when nothing was needed).
+    """
+    chosen = {}
+    if "numba" not in sys.modules and not _numba_can_cache():
+        chosen["NUMBA_CACHE_DIR"] = _own_folder("nmf_helpers-numba")
+    if "matplotlib" not in sys.modules and not _matplotlib_can_configure():
+        chosen["MPLCONFIGDIR"] = _own_folder("nmf_helpers-matplotlib")
+    os.environ.update(chosen)
+    return chosen
+
+
+def _current_folder_exists() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 if starting_the_command_line():
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    if not _current_folder_exists():
+        print(
+            "error: nmf_helpers: the current folder no longer exists (it was deleted or moved);"
+            " cd to a folder that exists and run the command again",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     _hold_for_tests()
+writable_caches()

@@ -1,4 +1,10 @@
-"""Shared fixtures: the project's own music as real-sized test data."""
+"""Shared fixtures: the project's own music as real-sized test data; a user without rights."""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
 
 import matplotlib
 
@@ -60,3 +66,25 @@ def sample_V():
 @pytest.fixture()
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def nobody() -> tuple[list[str], dict]:
+    """How to run this Python as a user without root's rights: (command prefix, Popen keywords).
+
+    CI runs as root, for whom every folder is writable. ``setpriv`` also
+    works where root's Python lives in a folder only root may enter (it
+    finds the program before it drops the rights); skip if neither way runs.
+    """
+    if os.geteuid() != 0:
+        return [], {}
+    ways = [([], {"preexec_fn": lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534))})]
+    if shutil.which("setpriv"):
+        ways.append((["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], {}))
+    for prefix, popen in ways:
+        probe = [*prefix, sys.executable, "-c", "import numpy, soundfile"]
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if subprocess.run(probe, capture_output=True, cwd="/", timeout=60, **popen).returncode:
+                continue
+            return prefix, popen
+    pytest.skip("cannot run Python as an unprivileged user here")

@@ -13,7 +13,6 @@ Outputs that cannot be written are checked in-process through ``main``.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -425,29 +424,8 @@ def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def _nobody() -> tuple[list[str], dict]:
-    """How to run this Python as a user without root's rights: (command prefix, Popen keywords).
-
-    CI runs as root, for whom every folder is writable. ``setpriv`` also
-    works where root's Python lives in a folder only root may enter (it
-    finds the program before it drops the rights); skip if neither way runs.
-    """
-    if os.geteuid() != 0:
-        return [], {}
-    ways = [([], {"preexec_fn": lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534))})]
-    if shutil.which("setpriv"):
-        ways.append((["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], {}))
-    for prefix, popen in ways:
-        probe = [*prefix, sys.executable, "-c", "import numpy, soundfile"]
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            if subprocess.run(probe, capture_output=True, cwd="/", timeout=60, **popen).returncode:
-                continue
-            return prefix, popen
-    pytest.skip("cannot run Python as an unprivileged user here")
-
-
-def test_a_read_only_destination_is_refused_before_any_work(songs):
-    prefix, popen = _nobody()
+def test_a_read_only_destination_is_refused_before_any_work(songs, nobody):
+    prefix, popen = nobody
     folder = Path(tempfile.mkdtemp(prefix="nmf_helpers_faults_"))  # pytest's tmp is root's only
     try:
         shutil.copy(songs["song"], folder / "song.wav")

@@ -14,6 +14,7 @@ time (:mod:`._outputs`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import functools
 import importlib
@@ -91,9 +92,22 @@ def _one_line_error(prog: str, message: str):
     sys.exit(2)
 
 
+def _names_as_given() -> None:
+    """Print file names that are not valid UTF-8 instead of failing on them.
+
+    Such a name reaches Python with its odd bytes as surrogates; stdout would
+    refuse it, so it gets the bytes back as given (like ``ls``) and stderr, a
+    readable escape (``caf\\xe9.wav``), which is Python's default for stderr.
+    """
+    for stream, errors in [(sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")]:
+        with contextlib.suppress(AttributeError, ValueError):  # replaced or closed by the caller
+            stream.reconfigure(errors=errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 on bad input, 128 + signal)."""
     command = "nmf_helpers"
+    _names_as_given()
     with signals_raised(), warnings.catch_warnings():
         warnings.showwarning = one_line_warning
         try:
