@@ -15,6 +15,11 @@ import numpy as np
 
 __all__ = ["ParameterError"]
 
+#: The most iterations any loop of the package runs (NMF updates, Griffin-Lim
+#: projections): far more than any fit needs (hundreds converge), and few enough
+#: that the loss history of one run (8 bytes an iteration) stays small.
+MAX_ITERATIONS = 1_000_000
+
 # Float32's largest finite number (nmf_helpers._numerics.FLOAT32_MAX; this
 # module sits beside that one, not above it, so it reads numpy's own value).
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -28,13 +33,46 @@ class ParameterError(ValueError):
     """
 
 
-def check_int(function: str, name: str, value, *, minimum: int) -> int:
-    """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
+def check_int(function: str, name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterError(f"{function}: {name} must be an integer, got {value!r}")
     if value < minimum:
         raise ParameterError(f"{function}: {name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{function}: {name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_iterations(function: str, value, *, name: str = "n_iter", minimum: int = 1) -> int:
+    """An iteration count in [minimum, :data:`MAX_ITERATIONS`]."""
+    return check_int(function, name, value, minimum=minimum, maximum=MAX_ITERATIONS)
+
+
+def _as_array(function: str, name: str, value) -> np.ndarray:
+    """``value`` as an ndarray, refusing what np.asarray would silently misread.
+
+    A scipy.sparse matrix becomes a 0-d object array, and a masked array
+    loses its mask: both would give a wrong answer or a numpy error far from
+    here, so they are refused by name.
+    """
+    if type(value).__module__.startswith("scipy.sparse"):
+        raise ParameterError(
+            f"{function}: {name} is a scipy.sparse {type(value).__name__}, and sparse"
+            f" matrices are not accepted; pass {name}.toarray()"
+        )
+    if isinstance(value, np.ma.MaskedArray):
+        masked = int(np.ma.count_masked(value))
+        if masked:
+            raise ParameterError(
+                f"{function}: {name} is a masked array with {masked} masked entries, which"
+                f" would be used as if unmasked; fill them first ({name}.filled(0.0))"
+            )
+        return np.asarray(value.data)
+    try:
+        return np.asarray(value)
+    except Exception as error:  # ragged lists and other non-arrays
+        raise ParameterError(f"{function}: {name} is not an array ({error})") from None
 
 
 def check_real(function: str, name: str, value, *, minimum: float, maximum: float) -> float:
@@ -65,10 +103,7 @@ def check_matrix(
     would turn into Inf there, and then into NaN. The array is not copied
     here; callers that write into it make their own copy.
     """
-    try:
-        array = np.asarray(value)
-    except Exception as error:  # ragged lists and other non-arrays
-        raise ParameterError(f"{function}: {name} is not an array ({error})") from None
+    array = _as_array(function, name, value)
     kinds = "biufc" if allow_complex else "biuf"
     if array.dtype.kind not in kinds:
         raise ParameterError(f"{function}: {name} must be a numeric array, got dtype {array.dtype}")
@@ -126,10 +161,7 @@ def check_signal(function: str, name: str, value) -> np.ndarray:
     A sample beyond float32's range (``|x| > FLOAT32_MAX``) is refused: in
     float32 it would be Inf.
     """
-    try:
-        array = np.asarray(value)
-    except Exception as error:
-        raise ParameterError(f"{function}: {name} is not an array ({error})") from None
+    array = _as_array(function, name, value)
     if array.dtype.kind not in "biuf":
         raise ParameterError(f"{function}: {name} must be a real waveform, got {array.dtype}")
     if array.ndim != 1:

@@ -12,11 +12,16 @@ here too: :func:`clip_path`, :func:`clip_facts`, :func:`load_stems`.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import errno
 import functools
 import json
 import math
 import os
+import re
+import stat
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,25 +52,221 @@ _INPUT_FILES: dict[tuple[int, int], Path] = {}
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
-def _read_any(path: Path) -> tuple[np.ndarray, int]:
-    """Samples as (n_samples, n_channels) float32 and the file's own rate."""
+#: The sample rates read and written, in Hz: from the telephone's lowest to
+#: the highest any converter records. soxr is not asked for rates beyond it
+#: (at 10**9 Hz it dies in a segmentation fault rather than raise).
+SR_RANGE = (1000, 384000)
+
+#: The largest sample magnitude a file may hold: 2**31, the full scale of
+#: 32-bit integer PCM. Audio is within 1 (16- and 24-bit PCM always; float files
+#: nominally), and a float file holding samples beyond 2**31 is damaged or
+#: mis-scaled: at 1e25 and more its spectrogram no longer fits in float32.
+MAX_PEAK = 2.0**31
+
+# A URL's scheme, as in "https://": read by no decoder here.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+# What a file that is not a regular file is, by its type in stat.
+_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _check_sr(function: str, sr) -> int:
+    return check_int(function, "sr", sr, minimum=SR_RANGE[0], maximum=SR_RANGE[1])
+
+
+def _input_file(function: str, path) -> Path:
+    """``path`` as a Path to an existing regular file, or an error naming what it is.
+
+    Checked before any decoder opens it: a FIFO would block the decoder
+    forever, and libsndfile says "no such file" of anything it cannot open.
+    Names that are not valid UTF-8 (str with surrogate escapes, or bytes)
+    are accepted; messages show them with ``repr``, which escapes them.
+    """
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise ParameterError(
+            f"{function}: path must be a file name (str or Path), got {type(path).__name__}"
+        )
+    name = os.fsdecode(path)
+    if not name:
+        raise ParameterError(f"{function}: path is empty; give the name of an audio file")
+    if _URL.match(name):
+        raise ParameterError(
+            f"{function}: {name!r} is a URL, and only local files are read;"
+            " download the file first and give its path"
+        )
+    path = Path(name).expanduser()
     try:
-        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-        return data, rate
+        status = os.stat(path)
+    except OSError as error:
+        raise _cannot_read(function, path, error) from None
+    if stat.S_ISDIR(status.st_mode):
+        raise ParameterError(f"{function}: {str(path)!r} is a directory, not an audio file")
+    if not stat.S_ISREG(status.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+        raise ParameterError(
+            f"{function}: {str(path)!r} is {kind}, not an audio file; give a regular file"
+        )
+    return path
+
+
+def _cannot_read(function: str, path: Path, error: OSError) -> OSError:
+    """``error`` from opening ``path``, as the same kind of OSError, saying why in plain words."""
+    code = error.errno
+    if code == errno.ENOENT:
+        reason = f"no such file: {str(path)!r}"
+        if path.is_symlink():
+            reason += f" (a symlink to {os.readlink(path)!r}, which does not exist)"
+        failure: OSError = FileNotFoundError(f"{function}: {reason}")
+    elif code == errno.ELOOP:
+        failure = OSError(
+            f"{function}: cannot read {str(path)!r}: symlink loop (the links point at"
+            " each other and never reach a file)"
+        )
+    elif code == errno.ENOTDIR:
+        failure = NotADirectoryError(
+            f"{function}: no such file: {str(path)!r} (a folder on the way is a file)"
+        )
+    elif code in (errno.EACCES, errno.EPERM):
+        failure = PermissionError(f"{function}: cannot read {str(path)!r}: permission denied")
+    else:
+        why = (error.strerror or str(error)).lower()
+        failure = OSError(f"{function}: cannot read {str(path)!r}: {why}")
+    failure.errno = code
+    return failure
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while a decoder runs.
+
+    libmpg123 writes its complaints about damaged MP3 frames ("part2_3_length
+    too large", "Xing stream size off") from C straight to fd 2, where
+    Python cannot catch them; load_audio says in one warning what they mean
+    (the file ends early). Held only around the decoder's own calls, never
+    across a ``yield`` to the caller, whose messages must get through; other
+    threads' stderr is lost for that moment.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 (e.g. pythonw): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _ends_early(function: str, path: Path, decoded: int, claimed: int, rate: int) -> None:
+    warnings.warn(
+        f"{function}: {str(path)!r} ends early (truncated or damaged): decoded"
+        f" {decoded / rate:.2f} s of the {claimed / rate:.2f} s its header claims;"
+        f" using the {decoded / rate:.2f} s decoded",
+        stacklevel=4,
+    )
+
+
+# Frames per read when decoding a damaged file: a read that meets the damage
+# gives nothing, so small reads keep all but the last few ms (a FLAC frame
+# is 4096 samples).
+_SALVAGE_FRAMES = 4096
+
+
+def _decoded_frames(path: Path, limit: int) -> list[np.ndarray]:
+    """Blocks of the file at ``path`` from its start, until ``limit`` frames, its end or damage.
+
+    Opened afresh: after a failed read or seek libsndfile's handle may be
+    stuck. A decoder failure on the way (a FLAC's "lost sync", a seek past a
+    truncated end) just ends the list: what decoded before it is kept.
+    """
+    blocks, total = [], 0
+    with _quiet_stderr(), soundfile.SoundFile(os.fsencode(path)) as file:
+        while total < limit:
+            try:
+                block = file.read(
+                    min(_SALVAGE_FRAMES, limit - total), dtype="float32", always_2d=True
+                )
+            except (soundfile.LibsndfileError, RuntimeError):
+                break
+            if not block.shape[0]:
+                break
+            blocks.append(block)
+            total += block.shape[0]
+    return blocks
+
+
+def _read_any(function: str, path: Path) -> tuple[np.ndarray, int]:
+    """Samples as (n_samples, n_channels) float32 and the file's own rate.
+
+    A file that decodes to fewer frames than its header claims (truncated,
+    or damaged part way) gives the frames decoded, and one warning.
+    """
+    # libsndfile encodes a str name strictly; bytes take any name the system has.
+    try:
+        with _quiet_stderr():
+            file = soundfile.SoundFile(os.fsencode(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
-        pass
+        return _read_fallback(function, path)
+    with file, _quiet_stderr():
+        claimed, rate, channels = file.frames, file.samplerate, file.channels
+        try:
+            data = file.read(claimed, dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError):
+            data = None
+    if data is None:  # damaged part way (a FLAC's "lost sync"): keep what decodes
+        blocks = _decoded_frames(path, claimed)
+        data = np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)
+    if 0 < data.shape[0] < claimed:
+        _ends_early(function, path, data.shape[0], claimed, rate)
+    elif claimed == 0 and path.stat().st_size > _EMPTY_FILE_BYTES:
+        raise ParameterError(
+            f"{function}: {str(path)!r} has no audio that can be decoded, though it holds"
+            f" {path.stat().st_size} bytes: it is damaged or truncated"
+        )
+    return data, rate
+
+
+# A file larger than this that decodes to nothing is damaged, not an empty
+# recording (whose header and metadata take a few hundred bytes).
+_EMPTY_FILE_BYTES = 4096
+
+
+def _read_fallback(function: str, path: Path) -> tuple[np.ndarray, int]:
+    """What libsndfile cannot open, through librosa's audioread (ffmpeg, when installed)."""
     try:
         import librosa  # audioread fallback: slower, needs ffmpeg for most formats
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_stderr():
             warnings.simplefilter("ignore")
             data, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
     except Exception as error:
         reason = str(error) or "no decoder recognises the file"
         raise ParameterError(
-            f"load_audio: cannot read {str(path)!r} as audio ({reason}); use WAV, FLAC, OGG or MP3"
+            f"{function}: cannot read {str(path)!r} as audio ({reason}); use WAV, FLAC, OGG or MP3"
         ) from None
     return np.atleast_2d(data).T, rate
+
+
+def _check_peak(function: str, path: Path, data: np.ndarray) -> None:
+    """Refuse NaN, Inf, and samples beyond :data:`MAX_PEAK`, naming the file and the value."""
+    peak = float(np.max(np.abs(data))) if data.size else 0.0
+    if not np.isfinite(peak):
+        raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
+    if peak > MAX_PEAK:
+        raise ParameterError(
+            f"{function}: {str(path)!r} has samples up to {peak:.3g}, beyond any audio's scale"
+            f" (at most 2**31 = {MAX_PEAK:.3g}; audio files peak near 1.0): it is damaged or"
+            " mis-scaled; normalise it to peak 1.0 in an audio editor and try again"
+        )
 
 
 def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
@@ -73,9 +274,11 @@ def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Any file soundfile or librosa can decode (wav, flac, ogg, mp3, ...).
-    sr : int or None
+    path : str, bytes or os.PathLike
+        A local file soundfile or librosa can decode (wav, flac, ogg, mp3,
+        ...); any name the system allows, UTF-8 or not. Not a URL, a folder,
+        a FIFO or a device.
+    sr : int in [1000, 384000] or None
         Sample rate to return; the file is resampled (soxr, high quality)
         when its rate differs. ``None`` keeps the file's own rate.
 
@@ -90,40 +293,41 @@ def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    OSError
+        If it cannot be opened (a symlink loop, no permission).
     ParameterError
-        If the file is not readable audio, has no samples, or holds NaN/Inf.
+        If ``path`` is empty, a URL or not a regular file, or the file is not
+        readable audio, has no samples, holds NaN/Inf, or samples beyond
+        :data:`MAX_PEAK` (2**31: damaged or mis-scaled).
+
+    Warns
+    -----
+    UserWarning
+        If the file ends before the length its header claims (truncated or
+        damaged): the audio decoded is returned.
 
     Examples
     --------
     >>> import nmf_helpers as nh
     >>> x, sr = nh.load_audio(nh.clip_path("groove"))  # doctest: +SKIP
     """
-    if not isinstance(path, str | os.PathLike):
-        raise ParameterError(
-            f"load_audio: path must be a file name (str or Path), got {type(path).__name__}"
-        )
     if sr is not None:
-        sr = check_int("load_audio", "sr", sr, minimum=1000)
+        sr = _check_sr("load_audio", sr)
     return load_audio_unchecked(path, sr)
 
 
 def load_audio_unchecked(path, sr: int | None) -> tuple[np.ndarray, int]:
-    """:func:`load_audio` with ``path`` a str or PathLike and ``sr`` checked.
+    """:func:`load_audio` with ``sr`` checked.
 
-    The file's own problems (missing, a folder, undecodable, empty, NaN) can
-    only be found by opening it, so they are found here, in the words of
-    :func:`load_audio`.
+    The path and the file's own problems (missing, a folder, a FIFO,
+    undecodable, empty, NaN, absurdly loud) can only be found by looking at
+    the file, so they are found here, in the words of :func:`load_audio`.
     """
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"load_audio: no such file: {str(path)!r}")
-    if path.is_dir():
-        raise ParameterError(f"load_audio: {str(path)!r} is a directory, not an audio file")
-    data, rate = _read_any(path)
+    path = _input_file("load_audio", path)
+    data, rate = _read_any("load_audio", path)
     if data.size == 0:
         raise ParameterError(f"load_audio: {str(path)!r} contains no audio samples")
-    if not np.all(np.isfinite(data)):
-        raise ParameterError(f"load_audio: {str(path)!r} contains NaN or Inf samples")
+    _check_peak("load_audio", path, data)
     x = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
     if sr is not None and rate != sr:
         import librosa
@@ -147,7 +351,7 @@ def save_audio(path, x, sr: int) -> Path:
         symlink to it (ParameterError).
     x : np.ndarray [shape=(n_samples,)]
         Waveform in [-1, 1]; samples beyond are clipped with a warning.
-    sr : int
+    sr : int in [1000, 384000]
         Sample rate in Hz.
 
     Returns
@@ -172,7 +376,7 @@ def save_audio(path, x, sr: int) -> Path:
         raise ParameterError(f"save_audio: path must end in .wav or .flac, got {str(path)!r}")
     _refuse_an_input(path)
     x = check_signal("save_audio", "x", x)
-    sr = check_int("save_audio", "sr", sr, minimum=1000)
+    sr = _check_sr("save_audio", sr)
     peak = float(np.max(np.abs(x)))
     if peak > 1.0:
         warnings.warn(
@@ -338,7 +542,7 @@ def load_stems(name: str, *, sr: int = 22050) -> dict[str, np.ndarray]:
     >>> sorted(nh.load_stems("sample"))
     ['bass', 'keys']
     """
-    sr = check_int("load_stems", "sr", sr, minimum=1000)
+    sr = _check_sr("load_stems", sr)
     clips = _catalogue()
     if name not in clips:
         raise ParameterError(f"load_stems: no clip named {name!r}; have {sorted(clips)}")
@@ -396,26 +600,46 @@ def check_streamable(function: str, path) -> tuple[Path, soundfile._SoundFileInf
     """An existing audio file soundfile can stream, and its header; errors name ``function``.
 
     Not public: the check of the doors that stream a file (:func:`audio_blocks`,
-    :func:`nmf_helpers.split_drums_file`).
+    :func:`nmf_helpers.split_drums_file`). A file that cannot be read to the
+    length its header claims (truncated or damaged) is found here, with one
+    warning, and the header returned says how many frames can be read:
+    reading or seeking past them would fail part way through the song.
     """
-    if not isinstance(path, str | os.PathLike):
-        raise ParameterError(
-            f"{function}: path must be a file name (str or Path), got {type(path).__name__}"
-        )
-    path = Path(os.fspath(path)).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"{function}: no such file: {str(path)!r}")
-    if path.is_dir():
-        raise ParameterError(f"{function}: {str(path)!r} is a directory, not an audio file")
+    path = _input_file(function, path)
     try:
-        info = soundfile.info(path)
+        with _quiet_stderr():
+            info = soundfile.info(os.fsencode(path))
+        readable = _readable_frames(path, info.frames)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise ParameterError(
             f"{function}: cannot stream {str(path)!r} ({error}); convert it to WAV or FLAC"
         ) from None
+    if readable < info.frames:
+        if readable > 0:
+            _ends_early(function, path, readable, info.frames, info.samplerate)
+        info = copy.copy(info)
+        info.frames, info.duration = readable, readable / info.samplerate
     if info.frames <= 0:
         raise ParameterError(f"{function}: {str(path)!r} contains no audio samples")
     return path, info
+
+
+def _readable_frames(path: Path, claimed: int) -> int:
+    """Frames of the file that can be read: ``claimed`` (its header's), unless the end is missing.
+
+    One seek to the last frame shows an intact file (cheap); only a file
+    whose last frame cannot be read is decoded through, once, to count.
+    """
+    if claimed <= 0:
+        return 0
+    with _quiet_stderr(), soundfile.SoundFile(os.fsencode(path)) as file:
+        try:
+            file.seek(claimed - 1)
+            if file.read(1, dtype="float32").shape[0] == 1:
+                return claimed
+        except (soundfile.LibsndfileError, RuntimeError):
+            pass
+    return sum(block.shape[0] for block in _decoded_frames(path, claimed))
 
 
 def audio_blocks(
@@ -433,9 +657,9 @@ def audio_blocks(
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str, bytes or os.PathLike
         An audio file soundfile reads (WAV, FLAC, OGG, MP3, AIFF, ...).
-    sr : int >= 1000
+    sr : int in [1000, 384000]
         Sample rate of the blocks.
     block_frames : int >= 256
         Frames of the file per block (before resampling).
@@ -447,9 +671,15 @@ def audio_blocks(
 
     Raises
     ------
-    FileNotFoundError, ParameterError
+    FileNotFoundError, OSError, ParameterError
         Before the first block, for a missing or unreadable file; while
-        streaming, for NaN or Inf samples.
+        streaming, for NaN or Inf samples, or samples beyond :data:`MAX_PEAK`.
+
+    Warns
+    -----
+    UserWarning
+        Before the first block, if the file ends before the length its header
+        claims; the frames that can be read are streamed.
 
     Examples
     --------
@@ -461,7 +691,7 @@ def audio_blocks(
     """
     function = "audio_blocks"
     path, info = check_streamable(function, path)
-    sr = check_int(function, "sr", sr, minimum=1000)
+    sr = _check_sr(function, sr)
     block_frames = check_int(function, "block_frames", block_frames, minimum=256)
     return audio_blocks_unchecked(path, info, sr, block_frames, function)
 
@@ -474,12 +704,22 @@ def audio_blocks_unchecked(
     if info.samplerate != sr:
         resampler = soxr.ResampleStream(info.samplerate, sr, 1, dtype="float32", quality="HQ")
     frames_read = produced = 0
-    with soundfile.SoundFile(path) as file:
+    with _quiet_stderr():
+        file = soundfile.SoundFile(os.fsencode(path))
+    with file:
         while True:
-            data = file.read(block_frames, dtype="float32", always_2d=True)
-            last = data.shape[0] < block_frames
-            if not np.all(np.isfinite(data)):
-                raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
+            # Never past info.frames: check_streamable has cut it to what can be read.
+            wanted_frames = min(block_frames, info.frames - frames_read)
+            try:
+                with _quiet_stderr():
+                    data = file.read(wanted_frames, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError) as error:
+                raise ParameterError(
+                    f"{function}: {str(path)!r} is damaged {frames_read / info.samplerate:.2f} s"
+                    f" in ({error}); convert it to WAV or FLAC"
+                ) from None
+            last = data.shape[0] < block_frames or frames_read + data.shape[0] >= info.frames
+            _check_peak(function, path, data)
             frames_read += data.shape[0]
             mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
             if resampler is not None:

@@ -56,6 +56,7 @@ from ._validation import (
     ParameterError,
     check_frame_sizes,
     check_int,
+    check_iterations,
     check_matrix,
     check_not_silent,
     check_real,
@@ -356,7 +357,7 @@ def learn_sample(
         F, templates learned from the sample (Gururani & Lerch used about 20).
     shifts : sequence of float
         Semitones of the copies offered to the track's fit, each in [-12, 12].
-    n_iter : int >= 1
+    n_iter : int in [1, 1_000_000]
         KL NMF iterations on the sample.
     win, hop : int
         STFT sizes.
@@ -378,7 +379,7 @@ def learn_sample(
     sr = check_int(function, "sr", sr, minimum=1000)
     n_components = check_int(function, "n_components", n_components, minimum=1)
     shifts = _check_shifts(function, shifts)
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations(function, n_iter)
     seed = check_seed(function, seed)
     win, hop = check_frame_sizes(function, win, hop)
     x = _load(function, "sample", sample, sr)
@@ -644,7 +645,7 @@ def detect_sample(
         Sample rate; must equal the templates' when ``sample`` is one.
     n_free : int >= 0
         Free components for everything that is not the sample.
-    n_iter : int >= 1
+    n_iter : int in [1, 1_000_000]
         KL NMF iterations on the track.
     threshold : float
         Decision threshold on the score, in [-1, 1].
@@ -686,7 +687,7 @@ def detect_sample(
     function = "detect_sample"
     sr = check_int(function, "sr", sr, minimum=1000)
     n_free = check_int(function, "n_free", n_free, minimum=0)
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations(function, n_iter)
     seed = check_seed(function, seed)
     threshold = check_real(function, "threshold", threshold, minimum=-1.0, maximum=1.0)
     tempo_range = check_tempo_range(function, tempo_range)

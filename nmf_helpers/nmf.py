@@ -62,7 +62,7 @@ from ._validation import (
     ParameterError,
     check_choice,
     check_components,
-    check_int,
+    check_iterations,
     check_matrix,
     check_seed,
 )
@@ -334,7 +334,7 @@ def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> d
             f"{function}: W_fixed is all zeros and is the whole of W (F = K = {K});"
             f" {never_moves}, so W H would stay 0: give templates with positive entries"
         )
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations(function, n_iter)
     if W_init is not None:
         W_init = check_matrix(function, "W_init", W_init, shape=(M, K))
         if n_fixed < K and not W_init[:, n_fixed:].any():
@@ -376,7 +376,7 @@ _PARAMETERS_DOC = """
         of W. Inside that range nothing is scaled: the result is what it was.
     K : int >= 1
         Number of components (columns of W, rows of H).
-{loss}    n_iter : int >= 1
+{loss}    n_iter : int in [1, 1_000_000]
         Number of multiplicative-update iterations (each updates W, then H).
     seed : int or np.random.Generator
         Seed of the random initialisation. The default is fixed, so two runs

@@ -26,13 +26,19 @@ import scipy.fft
 from tqdm.auto import tqdm
 
 from . import _kernels
-from ._numerics import SMALLEST_NORMAL, passes_float32_range, rescaling_exponent
+from ._numerics import (
+    FLOAT32_MAX,
+    SMALLEST_NORMAL,
+    passes_float32_range,
+    rescaling_exponent,
+)
 from ._threads import library_threads_for, worker_count
 from ._validation import (
     ParameterError,
     check_audio_for_frames,
     check_frame_sizes,
     check_int,
+    check_iterations,
     check_matrix,
     check_not_silent,
     check_real,
@@ -140,7 +146,25 @@ def stft(x, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> np.ndarray:
     (1025, 44)
     """
     x, win, hop = check_audio_for_frames("stft", x, win, hop)
-    return stft_unchecked(x, win, hop)
+    X = stft_unchecked(x, win, hop)
+    _refuse_overflow("stft", x, X, win)
+    return X
+
+
+def _refuse_overflow(function: str, x: np.ndarray, X: np.ndarray, win: int) -> None:
+    """Raise if the STFT ``X`` of ``x`` passed float32's range (Inf or NaN in it).
+
+    A bin sums up to ``win / 2`` windowed samples, so only an ``x`` whose
+    peak times that passes float32's range can overflow; X is looked at only
+    then, and audio costs one pass over x.
+    """
+    peak = float(np.max(np.abs(x)))
+    if peak * (win / 2) <= FLOAT32_MAX or np.isfinite(np.abs(X).max()):
+        return
+    raise ParameterError(
+        f"{function}: x peaks at {peak:.3g}, and its STFT would pass float32's range"
+        f" ({FLOAT32_MAX:.3g}); scale it down first, e.g. x / np.abs(x).max()"
+    )
 
 
 def frame_count(n_samples: int, win: int, hop: int) -> int:
@@ -208,11 +232,15 @@ def spectrogram(x, *, win: int = DEFAULT_WIN, hop: int = DEFAULT_HOP) -> np.ndar
     Raises
     ------
     ParameterError
-        If ``x`` is empty, shorter than one window, not finite, or silent.
+        If ``x`` is empty, shorter than one window, not finite, or silent, or
+        so loud that ``V`` would pass float32's range (about 3.4e38 / (win / 2)
+        and louder; audio is within 1).
     """
     x, win, hop = check_audio_for_frames("spectrogram", x, win, hop)
     check_not_silent("spectrogram", "x", x)
-    return spectrogram_unchecked(x, win, hop)
+    V = spectrogram_unchecked(x, win, hop)
+    _refuse_overflow("spectrogram", x, V, win)
+    return V
 
 
 def spectrogram_unchecked(x: np.ndarray, win: int, hop: int) -> np.ndarray:
@@ -275,7 +303,7 @@ def griffin_lim(
         and the waveform is multiplied by ``2**e``; powers of two change no
         digit, so this is the waveform of V itself. Only a waveform that
         would itself pass float32's range is refused.
-    n_iter : int >= 1
+    n_iter : int in [1, 1_000_000]
         Projections to run.
     win, hop : int
         The STFT convention ``V`` was computed with.
@@ -312,10 +340,17 @@ def griffin_lim(
     """
     win, hop = check_frame_sizes("griffin_lim", win, hop)
     V = check_matrix("griffin_lim", "V", V, shape=(win // 2 + 1, None))
-    n_iter = check_int("griffin_lim", "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations("griffin_lim", n_iter)
     momentum = check_real("griffin_lim", "momentum", momentum, minimum=0.0, maximum=1.5)
     n_frames = V.shape[1]
     if length is None:
+        if n_frames < 2:
+            # The default length, (N - 1) * hop, would be no samples at all.
+            raise ParameterError(
+                "griffin_lim: V has only 1 frame, too few to make a waveform: give a"
+                f" spectrogram of at least 2 frames (x of at least win = {win} samples),"
+                " or pass length"
+            )
         length = (n_frames - 1) * hop
     length = check_int("griffin_lim", "length", length, minimum=1)
     # An int seed draws the phases exactly as librosa.griffinlim(random_state=seed)
