@@ -347,7 +347,7 @@ def test_scan_tempo_range_and_min_part_reach_both_passes(option, stage, scan_inp
             " 1.25, got 0.5; use values within 0.80-1.25",
         ),
         (["--tempo-range", "1.1", "0.9"], "error: scan: --tempo-range 1.1 0.9 is out of range"),
-        (["--min-part", "0.5"], "error: scan: --min-part 0.5 is out of range: it must be between"),
+        (["--min-part", "0.5"], "error: scan: --min-part"),
     ],
 )
 def test_scan_refuses_a_bad_search_option_in_one_line_before_any_work(
