@@ -114,6 +114,51 @@ PARTS = ("drums", "harmonic")
 _WRITE_SUBTYPES = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
 
 
+class DamagedAudio(ParameterError):
+    """The song's file ends before its header says, or cannot be decoded past a point.
+
+    A :class:`~nmf_helpers.ParameterError` that also carries the facts, so the
+    command line can say them in its own words (the input is at fault, never
+    the outputs being written). Not in ``__all__``: only this room raises it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    read_s : float
+        Seconds of the song that could be decoded (about).
+    total_s : float
+        Seconds the file's header announces.
+    """
+
+    def __init__(self, function: str, path: Path, read_s: float, total_s: float):
+        self.path, self.read_s, self.total_s = path, read_s, total_s
+        super().__init__(
+            f"{function}: {str(path)!r}: the file is damaged or ends early (read"
+            f" {read_s:.0f} s of {total_s:.0f} s); repair or re-encode it, or give a complete copy"
+        )
+
+
+def _decodable_seconds(path: Path, info) -> float:
+    """How far into ``path`` the decoder gets, found by seeking (cheap on any length).
+
+    A truncated FLAC fails to seek (``psf_fseek``) or loses sync past its
+    end; a seek and a short read are tried at halving intervals, some 20 in all
+    (a hundred milliseconds on a three-hour FLAC).
+    """
+    good, bad = 0, info.frames
+    while bad - good > info.samplerate:  # to within a second
+        middle = (good + bad) // 2
+        try:
+            # A fresh decoder each time: one that failed to seek stays lost.
+            with soundfile.SoundFile(path) as file:
+                file.seek(middle)
+                ok = file.read(1024, dtype="float32").shape[0] > 0
+        except (soundfile.LibsndfileError, RuntimeError):
+            ok = False
+        good, bad = (middle, bad) if ok else (good, middle)
+    return good / info.samplerate
+
+
 @dataclass(frozen=True)
 class FileSplit:
     """What :func:`split_drums_file` did.
@@ -194,10 +239,13 @@ class MemoryEstimate:
 # Measured with benchmarks/bench_long_song.py (K = 20, 100 iterations, peak RSS
 # of the whole process, 44.1 kHz stereo WAV): in memory 1.76 GB for 10 minutes
 # (and 4.5 GB reported for 30); streamed in 300 s chunks 1.10, 1.23, 1.30 and
-# 1.40 GB for 10, 30, 60 and 180 minutes. The streamed figure is the 3-hour one.
+# 1.40 GB for 10, 30, 60 and 180 minutes. A chunk costs what the same length
+# of song costs in memory (1.10 GB is the in-memory model at 300 s); what
+# grows with the song beyond it (its decoder, the activations kept per
+# chunk) stayed under _STREAMED_EXTRA_GB up to 3 hours.
 _BASE_GB = 0.35
 _IN_MEMORY_GB_PER_S = 2.5e-3
-_STREAMED_GB_PER_CHUNK_S = 3.5e-3
+_STREAMED_EXTRA_GB = 0.3
 
 
 def memory_estimate(
@@ -211,8 +259,9 @@ def memory_estimate(
     A rough model fitted to measurements (``benchmarks/bench_long_song.py``)
     on this project's machine, for the CLI to print before a long run: a
     base for Python and the libraries plus, in memory, a cost per second of
-    song, and streamed, a cost per second of the larger of a chunk and the
-    subsample W is learned on.
+    song; streamed, the same cost for the larger of a chunk and the subsample
+    W is learned on, plus a bounded amount that grows with the song, and
+    never more than in memory.
 
     Parameters
     ----------
@@ -236,11 +285,18 @@ def memory_estimate(
     duration_s = check_real(function, "duration_s", duration_s, minimum=1e-3, maximum=1e7)
     chunk_seconds = check_real(function, "chunk_seconds", chunk_seconds, minimum=1.0, maximum=1e7)
     learn_seconds = check_real(function, "learn_seconds", learn_seconds, minimum=1.0, maximum=1e7)
-    in_memory = _BASE_GB + _IN_MEMORY_GB_PER_S * duration_s
+    in_memory = _in_memory_gb(duration_s)
     working = min(duration_s, max(chunk_seconds, learn_seconds))
-    streamed = _BASE_GB + _STREAMED_GB_PER_CHUNK_S * working
+    # One model for both figures, so that chunks never claim more than the whole
+    # song: a song just over one chunk costs about the same either way.
+    streamed = min(in_memory, _in_memory_gb(working) + _STREAMED_EXTRA_GB)
     streams = duration_s > chunk_seconds
     return MemoryEstimate(duration_s, in_memory, streamed if streams else in_memory, streams)
+
+
+def _in_memory_gb(seconds: float) -> float:
+    """Peak memory of :func:`split_drums` on ``seconds`` of song (the measured model)."""
+    return _BASE_GB + _IN_MEMORY_GB_PER_S * seconds
 
 
 def _check_outputs(function: str, outputs, source: Path) -> dict[str, Path]:
@@ -332,6 +388,9 @@ def split_drums_file(
         that is the input; or, while streaming, for NaN or Inf samples. The
         files are then incomplete: give temporary names and rename them once
         this returns (the command line's atomic output folder does).
+    DamagedAudio
+        A ParameterError: the file ends before its header says, or cannot be
+        decoded past a point (a truncated FLAC); it says how far it could be read.
 
     Examples
     --------
@@ -430,7 +489,7 @@ def _in_one_piece(function, path, paths, options, seed, progress, started) -> Fi
     )
 
 
-def _excerpts(path: Path, info, learn_seconds: float) -> list[np.ndarray]:
+def _excerpts(function: str, path: Path, info, learn_seconds: float) -> list[np.ndarray]:
     """Mono 22050 Hz excerpts of the song, evenly spread, ``learn_seconds`` in all."""
     duration = info.frames / info.samplerate
     count = max(1, math.ceil(learn_seconds / EXCERPT_SECONDS))
@@ -443,8 +502,13 @@ def _excerpts(path: Path, info, learn_seconds: float) -> list[np.ndarray]:
             start = min(
                 max(round((middle - length / 2) * info.samplerate), 0), info.frames - frames
             )
-            file.seek(start)
-            data = file.read(frames, dtype="float32", always_2d=True)
+            try:
+                file.seek(start)
+                data = file.read(frames, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError):
+                data = None
+            if data is None or data.shape[0] < frames:  # the header promised more
+                raise DamagedAudio(function, path, _decodable_seconds(path, info), duration)
             mono = data.mean(axis=1, dtype=np.float32)
             if info.samplerate != SAMPLE_RATE:
                 mono = soxr.resample(mono, info.samplerate, SAMPLE_RATE, quality="HQ")
@@ -454,7 +518,7 @@ def _excerpts(path: Path, info, learn_seconds: float) -> list[np.ndarray]:
 
 def _learn(function, path, info, learn_seconds, options, rng, progress) -> dict:
     """W and the groups, from ``V_sub ~ W H_sub`` on excerpts of the song."""
-    pieces = _excerpts(path, info, learn_seconds)
+    pieces = _excerpts(function, path, info, learn_seconds)
     if not all(np.all(np.isfinite(piece)) for piece in pieces):
         raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
     # Each excerpt has its own STFT: no frame straddles two excerpts.
@@ -546,6 +610,7 @@ def _stream(
     chunk_frames = max(round(chunk_seconds * SAMPLE_RATE / hop), 2 * win // hop)
     context = -(-win // 2 // hop)  # frames before f0 whose samples a chunk's V needs
     n_estimate = math.ceil(info.frames * SAMPLE_RATE / info.samplerate)
+    duration = info.frames / info.samplerate
     blocks = audio_blocks_unchecked(path, info, SAMPLE_RATE, BLOCK_FRAMES, "split_drums_file")
     samples, start, pending = np.zeros(0, np.float32), 0, []
     H_parts, kept_H, H_start = [], np.zeros((W.shape[1], 0), np.float32), 0
@@ -566,6 +631,10 @@ def _stream(
                     have += pending[-1].size
                 except StopIteration:
                     eof = True
+                except (soundfile.LibsndfileError, RuntimeError):  # "flac decoder lost sync"
+                    raise DamagedAudio(function, path, have / SAMPLE_RATE, duration) from None
+            if eof and have < n_estimate - SAMPLE_RATE:  # a clean end, before the header's
+                raise DamagedAudio(function, path, have / SAMPLE_RATE, duration)
             if pending:
                 samples, pending = np.concatenate([samples, *pending]), []
             n_frames = frame_count(have, win, hop) if eof else None

@@ -61,7 +61,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
         ((tmp_path / "missing.wav",), "no such file"),
         ((silent,), "silent"),
         ((text,), "cannot read"),
-        ((nh.clip_path("sample"), "-k", "0"), "K must be >= 1"),
+        ((nh.clip_path("sample"), "-k", "0"), "error: demo: -k must be a whole number between 1"),
     ]
     for index, ((song, *options), message) in enumerate(cases):
         args = ["demo", *map(str, [song, "-o", tmp_path / "out", *options])]

@@ -11,6 +11,7 @@ process, where each costs no import.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -128,10 +129,13 @@ BAD_INPUTS = {
     "range past the end": (["{song}", "-o", "{out}", "--vocals-from", "0:100"], "ends after"),
     "malformed range": (["{song}", "-o", "{out}", "--vocals-from", "4"], "must be START:END"),
     "three-part range": (["{song}", "-o", "{out}", "--vocals-from", "1:2:3"], "START:END"),
-    "K zero": (["{song}", "-o", "{out}", "-k", "0"], "-k must be between 2 and"),
-    "K huge": (["{song}", "-o", "{out}", "-k", "5000"], "-k must be between 2 and"),
-    "K not a number": (["{song}", "-o", "{out}", "-k", "many"], "invalid int value"),
-    "zero iterations": (["{song}", "-o", "{out}", "--iters", "0"], "--iters must be between"),
+    "K zero": (["{song}", "-o", "{out}", "-k", "0"], "-k must be a whole number between 2 and"),
+    "K huge": (["{song}", "-o", "{out}", "-k", "5000"], "-k must be a whole number between 2 and"),
+    "K not a number": (["{song}", "-o", "{out}", "-k", "many"], "-k must be a whole number"),
+    "zero iterations": (
+        ["{song}", "-o", "{out}", "--iters", "0"],
+        "--iters must be a whole number between 2",
+    ),
     "unknown loss": (["{song}", "-o", "{out}", "--loss", "l1"], "invalid choice"),
     "no output folder": (["{song}"], "-o/--outdir"),
 }
@@ -293,3 +297,27 @@ def test_the_nmf_helpers_console_script_runs_the_command_line():
     )
     assert result.returncode == 0, result.stderr
     assert "--vocals-from" in result.stdout and "--power" in result.stdout
+
+
+def test_a_damaged_long_song_is_blamed_not_the_outputs(tmp_path, monkeypatch, capsys):
+    """A FLAC cut short (40 s claimed, 16 s there), streamed: the song is at fault."""
+    monkeypatch.setattr(nh.long_songs, "DEFAULT_CHUNK_SECONDS", 5.0)
+    monkeypatch.setattr(nh.long_songs, "DEFAULT_LEARN_SECONDS", 5.0)
+    # As if the damage were found only while reading (the up-front check trusts the header).
+    monkeypatch.setattr(
+        nh.long_songs, "check_streamable", lambda function, path: (Path(path), sf.info(str(path)))
+    )
+    t = np.arange(40 * 8000) / 8000
+    whole, song = tmp_path / "whole.flac", tmp_path / "song.flac"
+    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000)
+    song.write_bytes(whole.read_bytes()[: whole.stat().st_size * 4 // 10])
+    out = tmp_path / "out"
+    assert main(["separate", str(song), "-o", str(out), "-k", "2", "--iters", "2"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("note: separate: a long song, processed in chunks")
+    assert len(lines) == 2 and re.fullmatch(
+        rf"error: separate: {re.escape(str(song))}: the file is damaged or ends early"
+        r" \(read \d+ s of 40 s\); repair or re-encode it, or give a complete copy",
+        lines[1],
+    ), lines
+    assert not out.exists()

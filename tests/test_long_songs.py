@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
@@ -197,3 +199,69 @@ def test_every_fit_of_a_streamed_split_names_the_function(tmp_path, monkeypatch)
     nh.split_drums_file(nh.clip_path("groove"), paths, chunk_seconds=5.0, learn_seconds=6.0, **FAST)
     assert len(names) > 2  # the learning fit and several chunks
     assert all(name.startswith("split_drums_file") for name in names), names
+
+
+@pytest.mark.parametrize("minutes", [5.2, 6, 10, 30, 60, 180])
+def test_chunks_never_claim_more_memory_than_the_whole_song(minutes):
+    # Both figures come from one model: a song just over a chunk costs the same either way.
+    estimate = nh.memory_estimate(minutes * 60)
+    assert estimate.streams and estimate.streamed_gb <= estimate.in_memory_gb
+    assert estimate.streamed_gb <= nh.memory_estimate(3 * 3600).streamed_gb
+
+
+def header_as_it_claims(function, path):
+    """``check_streamable`` that trusts the header, as if the damage were in the middle."""
+    return Path(path), soundfile.info(str(path))
+
+
+@pytest.fixture()
+def damaged_flac(tmp_path):
+    """40 s of FLAC at 8 kHz, cut to a fraction of its bytes: ``fraction -> path``."""
+    sr = 8000
+    t = np.arange(40 * sr) / sr
+    noise = np.random.default_rng(0).standard_normal(t.size)
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * noise).astype(np.float32)
+    whole = tmp_path / "whole.flac"
+    soundfile.write(whole, x, sr)
+
+    def cut(fraction: float) -> Path:
+        path = tmp_path / f"cut_{fraction}.flac"
+        data = whole.read_bytes()
+        path.write_bytes(data[: round(len(data) * fraction)])
+        return path
+
+    return cut
+
+
+def split_damaged(path, tmp_path):
+    return nh.split_drums_file(
+        path, outputs_in(tmp_path), K=2, n_iter=2, chunk_seconds=5.0, learn_seconds=5.0
+    )
+
+
+def test_a_file_cut_before_the_excerpts_is_blamed_with_how_far_it_reads(
+    damaged_flac, tmp_path, monkeypatch
+):
+    # Cut at 40 % of its bytes: the excerpt W is learned on (the middle, 20 s) is past the end.
+    path = damaged_flac(0.4)
+    monkeypatch.setattr(nh.long_songs, "check_streamable", header_as_it_claims)
+    with pytest.raises(nh.long_songs.DamagedAudio) as raised:
+        split_damaged(path, tmp_path)
+    damaged = raised.value
+    assert damaged.total_s == 40.0 and 0.3 * 40 < damaged.read_s < 0.4 * 40 + 2, damaged.read_s
+    assert str(damaged) == (
+        f"split_drums_file: {str(path)!r}: the file is damaged or ends early (read"
+        f" {damaged.read_s:.0f} s of 40 s); repair or re-encode it, or give a complete copy"
+    )
+    assert isinstance(damaged, nh.ParameterError)
+
+
+def test_a_file_cut_after_the_excerpts_is_blamed_while_streaming(
+    damaged_flac, tmp_path, monkeypatch
+):
+    # Cut at 90 %: W is learned, then the stream runs into the end (the decoder "lost sync").
+    path = damaged_flac(0.9)
+    monkeypatch.setattr(nh.long_songs, "check_streamable", header_as_it_claims)
+    with pytest.raises(nh.ParameterError) as raised:
+        split_damaged(path, tmp_path)
+    assert str(path) in str(raised.value) and "damaged" in str(raised.value)

@@ -17,8 +17,18 @@ import numpy as np
 
 import nmf_helpers as nh
 
-from . import note
+from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
+from . import UsageError, note
 from ._interrupts import checkpoint
+from ._options import (
+    MAX_COMPONENTS,
+    MAX_ITERATIONS,
+    estimated_seconds,
+    output_folder,
+    seed_option,
+    time_note,
+    whole_number,
+)
 from ._outputs import Outputs, expected_wav_bytes, full_scale
 
 
@@ -43,6 +53,19 @@ def run(args) -> int:
     names = [f"{stem}.wav" for stem in stems] + ["demo.png", "summary.json"]
     outputs = Outputs.folder_of("demo", args.outdir, names, force=args.force, inputs=[args.song])
     x, sr = nh.load_audio(args.song)
+    n_frames = frame_count(x.size, DEFAULT_WIN, DEFAULT_HOP)
+    if args.k > n_frames:  # nmf_kl would say it in its own words: "K = ..."
+        raise UsageError(
+            f"demo: -k {args.k} is more than the {n_frames} frames of {args.song}"
+            f" ({x.size / sr:.2f} s); give a smaller -k"
+        )
+    text = time_note(
+        estimated_seconds(x.size, args.k, args.iters),
+        f"fewer --iters (now {args.iters}) or a smaller -k (now {args.k}) make it shorter,"
+        " in proportion",
+    )
+    if text is not None:
+        note("demo", text)
     with outputs.writing(expected_bytes=expected_wav_bytes(x.size, len(stems))):
         checkpoint("fit")
         V = nh.spectrogram(x)
@@ -91,9 +114,21 @@ def run(args) -> int:
 def add_parser(subparsers) -> None:
     demo = subparsers.add_parser("demo", help="KL NMF of a song: component audio and a figure")
     demo.add_argument("song", help="audio file (wav, flac, ogg, mp3)")
-    demo.add_argument("-o", "--outdir", required=True, help="folder for the outputs")
-    demo.add_argument("-k", type=int, default=3, help="number of components (default 3)")
-    demo.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "-o", "--outdir", required=True, type=output_folder("demo"), help="folder for the outputs"
+    )
+    demo.add_argument(
+        "-k",
+        type=whole_number("demo", "-k", 1, MAX_COMPONENTS),
+        default=3,
+        help="number of components (default 3)",
+    )
+    demo.add_argument(
+        "--iters",
+        type=whole_number("demo", "--iters", 1, MAX_ITERATIONS),
+        default=100,
+        help="NMF iterations (default 100)",
+    )
+    demo.add_argument("--seed", type=seed_option("demo"), default=0, help="random seed (default 0)")
     demo.add_argument("--force", action="store_true", help="overwrite existing outputs")
     demo.set_defaults(run=run)

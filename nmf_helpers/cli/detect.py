@@ -1,10 +1,11 @@
 """``detect SAMPLE TRACK [--json] [--threshold T] [--iters N] [--free K] [--seed S]``.
 
 Also ``[--tempo-range LOW HIGH] [--min-part SECONDS]``: the search's tempo
-ratios and the shortest part of the sample it looks for. A bad value of
-either is refused in one line that names the option as typed (the library's
-own checks decide, :func:`tempo_range_option` and :func:`min_part_option`
-say it in the options' words; ``scan`` takes both as well).
+ratios and the shortest part of the sample it looks for. A bad value of any
+option is refused in one line that names the option as typed, before any
+file is read (:mod:`nmf_helpers.cli._options`; :func:`tempo_range_option`
+and :func:`min_part_option` for the two ranges, which ``scan`` takes as
+well): the library's ranges, in the options' words.
 
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
@@ -20,9 +21,26 @@ import sys
 
 import nmf_helpers as nh
 
-from .._validation import ParameterError
-from ..detection import check_min_part, check_tempo_range
-from . import UsageError
+from ..detection import (
+    DEFAULT_N_COMPONENTS,
+    DEFAULT_SAMPLE_ITERATIONS,
+    check_min_part,
+    check_tempo_range,
+)
+from . import UsageError, note
+from ._options import (
+    MAX_COMPONENTS,
+    MAX_ITERATIONS,
+    estimated_seconds,
+    real_number,
+    seed_option,
+    time_note,
+    whole_number,
+)
+
+#: The shortest part searched for, in seconds: the range :func:`check_min_part`
+#: accepts (it decides; this only words the option's message).
+MIN_PART_RANGE = (1.0, 600.0)
 
 
 def format_ranges(ranges, separator: str = ", ") -> str:
@@ -64,14 +82,6 @@ def summary(result, sample, track) -> dict:
     }
 
 
-def _in_option_words(command: str, error: ParameterError, words: dict[str, str]) -> str:
-    """The library's message without its ``command:`` prefix, its argument names as ``words``."""
-    text = str(error).removeprefix(f"{command}: ")
-    for name, replacement in words.items():
-        text = text.replace(name, replacement)
-    return text
-
-
 def tempo_range_option(command: str, values) -> tuple[float, float]:
     """``--tempo-range LOW HIGH`` as ``detect_sample`` checks it; the error names the option.
 
@@ -79,52 +89,85 @@ def tempo_range_option(command: str, values) -> tuple[float, float]:
     ``detect: --tempo-range 0.5 1.1 is out of range: LOW must be between
     0.8 and 1.25, got 0.5; use values within 0.80-1.25, LOW first``.
     """
-    try:
-        return check_tempo_range(command, tuple(values))
-    except ParameterError as error:
-        low, high = nh.TEMPO_LIMITS
-        words = {"tempo_range[0]": "LOW", "tempo_range[1]": "HIGH", "tempo_range": "the range"}
-        shown = " ".join(f"{value:g}" for value in values)
+    low_limit, high_limit = nh.TEMPO_LIMITS
+    shown = " ".join(f"{value:g}" for value in values)
+    advice = f"use values within {low_limit:.2f}-{high_limit:.2f}, LOW first"
+    for word, value in zip(("LOW", "HIGH"), values, strict=True):
+        if not low_limit <= value <= high_limit:  # False for NaN too
+            raise UsageError(
+                f"{command}: --tempo-range {shown} is out of range: {word} must be between"
+                f" {low_limit:g} and {high_limit:g}, got {value:g}; {advice}"
+            )
+    if values[0] > values[1]:
         raise UsageError(
-            f"{command}: --tempo-range {shown} is out of range:"
-            f" {_in_option_words(command, error, words)};"
-            f" use values within {low:.2f}-{high:.2f}, LOW first"
-        ) from None
+            f"{command}: --tempo-range {shown} is out of range: LOW is above HIGH; {advice}"
+        )
+    return check_tempo_range(command, tuple(values))
 
 
 def min_part_option(command: str, value) -> float:
     """``--min-part SECONDS`` as ``detect_sample`` checks it; the error names the option."""
-    try:
-        return check_min_part(command, value)
-    except ParameterError as error:
+    low, high = MIN_PART_RANGE
+    if not low <= value <= high:  # False for NaN too
         raise UsageError(
-            f"{command}: --min-part {value:g} is out of range:"
-            f" {_in_option_words(command, error, {'min_part_s': 'it'})};"
-            f" give about one bar of the sample, in seconds (default {nh.MIN_PART_SECONDS:g})"
-        ) from None
+            f"{command}: --min-part {value:g} is out of range: it must be between {low:g} and"
+            f" {high:g} s; give about one bar of the sample, in seconds"
+            f" (default {nh.MIN_PART_SECONDS:g})"
+        )
+    return check_min_part(command, value)
+
+
+def _load(path, what: str, min_part_s: float):
+    """The sample or track, read once here: its length is judged against --min-part."""
+    x, sr = nh.load_audio(path)
+    seconds = x.size / sr
+    if what == "sample" and seconds < min_part_s:
+        raise UsageError(
+            f"detect: the sample lasts {seconds:.2f} s, shorter than --min-part {min_part_s:g} s"
+            " (the shortest part of it searched for, about one bar); give a longer sample,"
+            f" or a smaller --min-part (at least {MIN_PART_RANGE[0]:g} s)"
+        )
+    return x, sr
+
+
+def _announce_time(args, n_sample: int, n_track: int) -> None:
+    """One note before a detection that will take more than a few minutes."""
+    columns = DEFAULT_N_COMPONENTS * len(nh.DEFAULT_SHIFTS) + args.free
+    seconds = estimated_seconds(n_track, columns, args.iters)
+    seconds += estimated_seconds(n_sample, DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS)
+    text = time_note(
+        seconds, f"fewer --iters (now {args.iters}) or --free (now {args.free}) make it shorter"
+    )
+    if text is not None:
+        note("detect", text)
 
 
 def run(args) -> int:
     tempo_range = tempo_range_option("detect", args.tempo_range)
     min_part_s = min_part_option("detect", args.min_part)
-    try:
-        result = nh.detect_sample(
-            args.sample,
-            args.track,
-            n_free=args.free,
-            n_iter=args.iters,
-            threshold=args.threshold,
-            seed=args.seed,
-            progress=sys.stderr.isatty(),
-            tempo_range=tempo_range,
-            min_part_s=min_part_s,
+    x_sample, sr = _load(args.sample, "sample", min_part_s)
+    x_track, _ = _load(args.track, "track", min_part_s)
+    _announce_time(args, x_sample.size, x_track.size)
+    result = nh.detect_sample(
+        x_sample,
+        x_track,
+        sr=sr,
+        n_free=args.free,
+        n_iter=args.iters,
+        threshold=args.threshold,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+        tempo_range=tempo_range,
+        min_part_s=min_part_s,
+    )
+    track_s = x_track.size / sr
+    if track_s < min_part_s and not result.detected:
+        note(
+            "detect",
+            f"the track lasts {track_s:.2f} s, shorter than --min-part {min_part_s:g} s:"
+            " no part that long can be in it, so nothing could be found; give a smaller"
+            " --min-part to search for shorter parts",
         )
-    except ParameterError as error:
-        if "min_part_s" not in str(error):
-            raise
-        # The sample is shorter than --min-part: known only once it is read.
-        words = {"min_part_s": "--min-part"}
-        raise UsageError(f"detect: {_in_option_words('detect_sample', error, words)}") from None
     if args.json:
         print(json.dumps(summary(result, args.sample, args.track)))
         return 0
@@ -149,17 +192,28 @@ def add_detection_options(parser) -> None:
 
     Threshold, iterations, free components, seed, tempo range and shortest part.
     """
+    command = parser.prog.split()[-1]  # "detect" or "scan": the first word of its errors
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=real_number(command, "--threshold", -1.0, 1.0),
         default=nh.DETECTION_THRESHOLD,
         help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
     )
-    parser.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
     parser.add_argument(
-        "--free", type=int, default=20, help="free components for the rest (default 20)"
+        "--iters",
+        type=whole_number(command, "--iters", 1, MAX_ITERATIONS),
+        default=100,
+        help="NMF iterations (default 100)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--free",
+        type=whole_number(command, "--free", 0, MAX_COMPONENTS),
+        default=20,
+        help="free components for the rest (default 20)",
+    )
+    parser.add_argument(
+        "--seed", type=seed_option(command), default=0, help="random seed (default 0)"
+    )
     low, high = nh.DEFAULT_TEMPO_RANGE
     parser.add_argument(
         "--tempo-range",
@@ -172,11 +226,11 @@ def add_detection_options(parser) -> None:
     )
     parser.add_argument(
         "--min-part",
-        type=float,
+        type=real_number(command, "--min-part", *MIN_PART_RANGE),
         metavar="SECONDS",
         default=nh.MIN_PART_SECONDS,
         help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
-        " about one bar; 1 to 600)",
+        f" about one bar; {MIN_PART_RANGE[0]:g} to {MIN_PART_RANGE[1]:g})",
     )
 
 

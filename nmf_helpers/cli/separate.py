@@ -32,57 +32,44 @@ import nmf_helpers as nh
 
 from .. import grouping, vocals
 from .._validation import check_time_range
+from ..long_songs import DamagedAudio
+from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, time_range_frames_unchecked
 from . import UsageError, note
 from ._interrupts import checkpoint
+from ._options import (
+    MAX_COMPONENTS,
+    MAX_ITERATIONS,
+    estimated_seconds,
+    output_folder,
+    real_number,
+    seed_option,
+    time_note,
+    time_range,
+    whole_number,
+)
 from ._outputs import Outputs, expected_wav_bytes, full_scale
 
-#: Songs longer than this (seconds) show a progress bar during NMF.
+#: Songs longer than this (seconds) show a progress bar during NMF (on a terminal).
 PROGRESS_AFTER_S = 30.0
 #: Peak below which a file counts as silent (-90 dBFS: under one 16-bit step).
 SILENCE_PEAK = 10 ** (-90 / 20)
-K_RANGE = (2, 256)
-ITERS_RANGE = (2, 100_000)
+#: -k from 2: one component could not be split into two groups.
+K_RANGE = (2, MAX_COMPONENTS)
+#: --iters from 2: filter_vocals needs two (a fit, then its refit).
+ITERS_RANGE = (2, MAX_ITERATIONS)
+VOICE_COMPONENTS_RANGE = (1, 64)
+POWER_RANGE = (0.1, 10.0)
 
 
-def parse_time_range(text: str) -> tuple[float, float]:
-    """``"START:END"`` (seconds) as two floats; UsageError if it is not two numbers.
-
-    Whether the range fits the song is checked once the song is loaded
-    (:func:`nmf_helpers._validation.check_time_range`, the check
-    :func:`nmf_helpers.filter_vocals` uses).
-    """
-    parts = text.split(":")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise UsageError(
-            f"separate: --vocals-from must be START:END in seconds (e.g. 0:4), got {text!r}"
-        ) from None
-
-
-def _check_options(args) -> None:
-    """Ranges of the numeric options (argparse already checked their types)."""
-    for name, value, (low, high) in [
-        ("-k", args.k, K_RANGE),
-        ("--iters", args.iters, ITERS_RANGE),
-        ("--voice-components", args.voice_components, (1, 64)),
-    ]:
-        if value is not None and not low <= value <= high:
-            raise UsageError(f"separate: {name} must be between {low} and {high}, got {value}")
-    if not 0.1 <= args.power <= 10.0:
-        raise UsageError(f"separate: --power must be between 0.1 and 10, got {args.power}")
-
-
-def output_names(vocal_mode: bool, n_components: int, *, streamed: bool = False) -> list[str]:
+def output_names(vocal_mode: bool, n_component_wavs: int, *, streamed: bool = False) -> list[str]:
     """File names, known before any work so existing files are refused up front.
 
-    A streamed song (longer than one chunk) gets no spectrogram figure: drawing
-    it would need the whole song in memory.
+    ``n_component_wavs`` WAVs of one component each (``--components``), none
+    without it. A streamed song (longer than one chunk) gets no spectrogram
+    figure: drawing it would need the whole song in memory.
     """
     groups = ["karaoke.wav", "vocals.wav"] if vocal_mode else ["drums.wav", "harmonic.wav"]
-    components = [f"component_{k:02d}.wav" for k in range(n_components)]
+    components = [f"component_{k:02d}.wav" for k in range(n_component_wavs)]
     figures = [] if streamed else ["spectrograms.png"]
     figures += ["losses.png"] + ([] if vocal_mode else ["grouping.png"])
     return groups + components + figures + ["summary.json"]
@@ -96,14 +83,61 @@ def _duration(path) -> float | None:
         return None  # the in-memory path loads it, or says why it cannot
 
 
-def _load_song(path, song_range):
-    """The song as mono 22050 Hz; UsageError if silent or the range does not fit it."""
+def _load_song(args, K: int):
+    """The song as mono 22050 Hz; UsageError if silent, or too short for -k or --vocals-from.
+
+    What the library would refuse later, in its own argument names (``K``,
+    ``instrumental``), is refused here in the options' words, before any work.
+    """
+    path = args.song
     x, sr = nh.load_audio(path)
     if float(np.max(np.abs(x))) < SILENCE_PEAK:
         raise UsageError(f"separate: {path} is silent (peak below -90 dBFS): nothing to separate")
-    if song_range is not None:
-        check_time_range("separate", "--vocals-from", song_range, x.size / sr)
+    n_frames = frame_count(x.size, DEFAULT_WIN, DEFAULT_HOP)
+    if args.vocals_from is None:
+        if K > n_frames:
+            raise UsageError(
+                f"separate: -k {K} is more than the {n_frames} frames of {path}"
+                f" ({x.size / sr:.2f} s); give a smaller -k"
+            )
+        return x, sr
+    start, end = args.vocals_from
+    shown = f"--vocals-from {start:g}:{end:g}"
+    check_time_range("separate", "--vocals-from", args.vocals_from, x.size / sr)
+    frames = time_range_frames_unchecked(
+        args.vocals_from, sr, DEFAULT_WIN, DEFAULT_HOP, function="separate", name="--vocals-from"
+    )
+    held = frames.stop - frames.start
+    if held < K:
+        need = ((K - 1) * DEFAULT_HOP + DEFAULT_WIN) / sr
+        raise UsageError(
+            f"separate: {shown} holds {held} frames, fewer than -k {K} (the accompaniment"
+            f" templates learned there); give a passage of at least about {need:.1f} s,"
+            " or a smaller -k"
+        )
     return x, sr
+
+
+def _announce_time(args, K: int, n_samples: int, streamed_from: int = 0) -> None:
+    """One note before a run that will take more than a few minutes, and how to shorten it.
+
+    A vocal model fits every template in pitch-shifted copies (7 per
+    accompaniment template, 9 per voice one), then refits: twice the work.
+    ``streamed_from`` adds the samples W is learned on, for a streamed song.
+    """
+    if args.vocals_from is None:
+        seconds = estimated_seconds(n_samples + streamed_from, K, args.iters)
+    else:
+        columns = (2 * vocals.DEFAULT_SEMITONES + 1) * K
+        columns += (2 * vocals.DEFAULT_VOICE_SEMITONES + 1) * args.voice_components
+        seconds = 2 * estimated_seconds(n_samples, columns, args.iters)
+    text = time_note(
+        seconds,
+        f"fewer --iters (now {args.iters}) or a smaller -k (now {K}) make it shorter,"
+        " in proportion",
+    )
+    if text is not None:
+        note("separate", text)
 
 
 @dataclass(frozen=True)
@@ -129,7 +163,8 @@ class _Separation:
 def _separate(args, x, sr, K: int) -> _Separation:
     """Run the chosen separation."""
     common = {"n_iter": args.iters, "loss": args.loss, "power": args.power, "seed": args.seed}
-    progress = x.size / sr > PROGRESS_AFTER_S
+    # A bar redraws its line: into a log file that is a line per update, so only on a terminal.
+    progress = sys.stderr.isatty() and x.size / sr > PROGRESS_AFTER_S
     if args.vocals_from is None:
         result = nh.split_drums(x, K=K, progress=progress, **common)
         components = {"drums": result.percussive, "harmonic": result.harmonic_components}
@@ -280,37 +315,41 @@ def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
     }
 
 
+def _announce_memory(duration: float, streamed: bool) -> None:
+    """One note on the memory a long song takes, chunked or (vocals, components) whole."""
+    estimate = nh.memory_estimate(duration)
+    if streamed:
+        note("separate", f"a long song, processed in chunks: {estimate}")
+    else:
+        note(
+            "separate",
+            f"{duration / 60:.1f} min, processed in one piece: about"
+            f" {estimate.in_memory_gb:.1f} GB peak; --vocals-from and --components need the"
+            f" whole song at once (without them: about {estimate.streamed_gb:.1f} GB, in chunks)",
+        )
+
+
 def run(args) -> int:
     started = time.perf_counter()
-    if args.vocals_from is not None:
-        args.vocals_from = parse_time_range(args.vocals_from)
-    _check_options(args)
     vocal_mode = args.vocals_from is not None
     module = vocals if vocal_mode else grouping
     K = args.k if args.k is not None else module.DEFAULT_K
     if args.loss is None:
         args.loss = module.DEFAULT_LOSS
-    n_components = (K + (args.voice_components if vocal_mode else 0)) if args.components else 0
+    n_component_wavs = K + (args.voice_components if vocal_mode else 0) if args.components else 0
     duration = _duration(args.song)
     long_song = duration is not None and duration > nh.long_songs.DEFAULT_CHUNK_SECONDS
     streamed = long_song and not vocal_mode and not args.components
-    names = output_names(vocal_mode, n_components, streamed=streamed)
+    names = output_names(vocal_mode, n_component_wavs, streamed=streamed)
     outputs = Outputs.folder_of(
         "separate", args.outdir, names, force=args.force, inputs=[args.song]
     )
     if long_song:
-        estimate = nh.memory_estimate(duration)
-        if streamed:
-            note("separate", f"a long song, processed in chunks: {estimate}")
-        else:
-            note(
-                "separate",
-                f"{estimate}; --vocals-from and --components need the whole song at once,"
-                " so this run may need the larger figure",
-            )
+        _announce_memory(duration, streamed)
     if streamed:
         return _run_streamed(args, K, outputs, duration, started)
-    x, sr = _load_song(args.song, args.vocals_from)
+    x, sr = _load_song(args, K)
+    _announce_time(args, K, x.size)
     times = {"load": time.perf_counter() - started}
     n_wavs = sum(name.endswith(".wav") for name in names)
     with outputs.writing(expected_bytes=expected_wav_bytes(x.size, n_wavs)):
@@ -341,10 +380,16 @@ def add_parser(subparsers) -> None:
         description=__doc__.split("\n\n")[1],
     )
     parser.add_argument("song", help="audio file (wav, flac, ogg, mp3)")
-    parser.add_argument("-o", "--outdir", required=True, help="folder for the outputs")
+    parser.add_argument(
+        "-o",
+        "--outdir",
+        required=True,
+        type=output_folder("separate"),
+        help="folder for the outputs",
+    )
     parser.add_argument(
         "-k",
-        type=int,
+        type=whole_number("separate", "-k", *K_RANGE),
         default=None,
         help=f"NMF components (default {grouping.DEFAULT_K}); with --vocals-from,"
         f" accompaniment templates ({vocals.DEFAULT_K})",
@@ -356,21 +401,34 @@ def add_parser(subparsers) -> None:
         help=f"NMF loss (default {grouping.DEFAULT_LOSS}; {vocals.DEFAULT_LOSS} with"
         " --vocals-from, which measured better there)",
     )
-    parser.add_argument("--iters", type=int, default=100, help="NMF iterations (default 100)")
+    parser.add_argument(
+        "--iters",
+        type=whole_number("separate", "--iters", *ITERS_RANGE),
+        default=100,
+        help="NMF iterations (default 100)",
+    )
     parser.add_argument(
         "--vocals-from",
+        type=time_range("separate", "--vocals-from"),
         metavar="START:END",
         help="seconds of a passage without voice: write karaoke and vocals",
     )
     parser.add_argument(
         "--voice-components",
-        type=int,
+        type=whole_number("separate", "--voice-components", *VOICE_COMPONENTS_RANGE),
         default=vocals.DEFAULT_K_VOICE,
         help=f"free voice templates (default {vocals.DEFAULT_K_VOICE})",
     )
-    parser.add_argument("--power", type=float, default=1.0, help="mask exponent (default 1)")
+    parser.add_argument(
+        "--power",
+        type=real_number("separate", "--power", *POWER_RANGE),
+        default=1.0,
+        help="mask exponent (default 1)",
+    )
     parser.add_argument("--components", action="store_true", help="also one WAV per component")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_option("separate"), default=0, help="random seed (default 0)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.set_defaults(run=run)
 
@@ -391,9 +449,11 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
     only be known at the end).
     """
     n_samples = round(duration * nh.long_songs.SAMPLE_RATE)
+    learn_samples = round(nh.long_songs.DEFAULT_LEARN_SECONDS * nh.long_songs.SAMPLE_RATE)
+    _announce_time(args, K, n_samples, streamed_from=learn_samples)
     with outputs.writing(expected_bytes=2 * expected_wav_bytes(n_samples, 2)):
         checkpoint("fit")
-        result = nh.split_drums_file(
+        result = _split_drums_file(
             args.song,
             {part: outputs.temp(f"{part}.wav") for part in nh.long_songs.PARTS},
             K=K,
@@ -448,6 +508,22 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
     total = time.perf_counter() - started
     print(f"wrote {len(outputs.names)} files to {args.outdir} in {total:.1f} s")
     return 0
+
+
+def _split_drums_file(song, outputs, **options):
+    """:func:`nmf_helpers.split_drums_file`; a damaged song is said to be the input's fault.
+
+    Reading a truncated FLAC fails deep in libsndfile (``psf_fseek() failed``)
+    while the outputs are being written: without this, the failure would read
+    as one of the outputs'.
+    """
+    try:
+        return nh.split_drums_file(song, outputs, **options)
+    except DamagedAudio as damaged:
+        raise UsageError(
+            f"separate: {song}: the file is damaged or ends early (read {damaged.read_s:.0f} s"
+            f" of {damaged.total_s:.0f} s); repair or re-encode it, or give a complete copy"
+        ) from None
 
 
 def _write_streamed_figures(path_of, result, song_name: str) -> None:

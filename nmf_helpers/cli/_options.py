@@ -1,0 +1,153 @@
+"""The commands' options, checked while the command line is parsed, in the options' words.
+
+Each function here makes an argparse ``type=``: it turns the text the user
+typed into a value, or raises :class:`~nmf_helpers.cli.UsageError` naming
+the command, the option as typed and the value, e.g. ``demo: --iters must be
+a whole number between 1 and 100000, got 1e30``. argparse lets that error
+through (it catches only its own, ``TypeError`` and ``ValueError``), and
+:func:`nmf_helpers.cli.main` prints it as the one line of every bad input,
+before any file is read. The ranges are the library's where it has one
+(``nh.TEMPO_LIMITS``, the threshold's [-1, 1], a seed's 32 bits); the
+others bound what one run can do (:data:`MAX_ITERATIONS`).
+
+Also the running time a command should announce (:func:`time_note`): the NMF
+dominates it, and its cost per iteration grows as ``M N (K + c)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
+from . import UsageError
+
+__all__ = [
+    "MAX_ITERATIONS",
+    "estimated_seconds",
+    "output_folder",
+    "real_number",
+    "seed_option",
+    "time_note",
+    "time_range",
+    "whole_number",
+]
+
+#: Most iterations of one NMF a command accepts (hours on a long song already).
+MAX_ITERATIONS = 100_000
+#: Most components a command accepts (the library's K may not exceed min(M, N) either).
+MAX_COMPONENTS = 256
+#: Seconds per iteration, per frequency bin, frame and (component + _PER_FRAME_COMPONENTS).
+#: ``separate`` (split_drums, KL) measured 0.33-0.61 ns on two cores for K from
+#: 20 to 256 on 6-18 s songs; the larger figure, so that the note errs long.
+SECONDS_PER_ELEMENT = 0.65e-9
+#: The work of an iteration that does not grow with K (V / WH, the sums), in components.
+_PER_FRAME_COMPONENTS = 16
+#: A run expected to take longer than this (seconds) says so before it starts.
+ANNOUNCE_AFTER_S = 300.0
+
+
+def whole_number(command: str, option: str, low: int, high: int) -> Callable[[str], int]:
+    """``type=`` of an integer option in ``[low, high]``; ``1e30`` and ``2.5`` are refused."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise UsageError(
+                f"{command}: {option} must be a whole number between {low} and {high}, got {text}"
+            )
+        return value
+
+    return parse
+
+
+def seed_option(command: str) -> Callable[[str], int]:
+    """``type=`` of ``--seed``: what every numpy generator takes, 0 to 2**32 - 1."""
+    return whole_number(command, "--seed", 0, 2**32 - 1)
+
+
+def real_number(command: str, option: str, low: float, high: float) -> Callable[[str], float]:
+    """``type=`` of a real option in ``[low, high]`` (NaN and infinities refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # False for NaN too
+            raise UsageError(
+                f"{command}: {option} must be a number between {low:g} and {high:g}, got {text}"
+            )
+        return value
+
+    return parse
+
+
+def time_range(command: str, option: str) -> Callable[[str], tuple[float, float]]:
+    """``type=`` of ``START:END`` in seconds, ``0 <= START < END``.
+
+    Whether it fits the song, and holds enough frames, is known only once the
+    song is read (the command checks that, in the same words).
+    """
+
+    def parse(text: str) -> tuple[float, float]:
+        parts = text.split(":")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            start, end = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise UsageError(
+                f"{command}: {option} must be START:END in seconds (e.g. 0:4), got {text!r}"
+            ) from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
+            raise UsageError(
+                f"{command}: {option} {text}: START and END must be seconds, START at least 0"
+            )
+        if end <= start:
+            raise UsageError(f"{command}: {option} {text} is empty; END must be greater than START")
+        return start, end
+
+    return parse
+
+
+def output_folder(command: str) -> Callable[[str], str]:
+    """``type=`` of ``-o``: an empty path would quietly mean the current folder."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise UsageError(
+                f"{command}: -o is empty; give the folder for the outputs (-o . for this one)"
+            )
+        return text
+
+    return parse
+
+
+def estimated_seconds(n_samples: int, components: int, iterations: int) -> float:
+    """Conservative seconds of ``iterations`` NMF iterations on ``n_samples`` of song.
+
+    The project's STFT (win 2048, hop 512): ``M = 1025`` bins and
+    ``frame_count(n_samples)`` frames; each iteration costs about
+    ``M N (K + c)`` times :data:`SECONDS_PER_ELEMENT`.
+    """
+    M = DEFAULT_WIN // 2 + 1
+    N = frame_count(n_samples, DEFAULT_WIN, DEFAULT_HOP)
+    return M * N * (components + _PER_FRAME_COMPONENTS) * iterations * SECONDS_PER_ELEMENT
+
+
+def time_note(seconds: float, shorter: str) -> str | None:
+    """The note for a run of ``seconds``, or None if it is not long enough to say.
+
+    ``shorter`` says how to make it shorter, in the command's options.
+    """
+    if seconds <= ANNOUNCE_AFTER_S:
+        return None
+    if seconds < 2 * 3600:
+        took = f"{seconds / 60:.0f} minutes"
+    else:
+        took = f"{seconds / 3600:.1f} hours"
+    return f"this run may take about {took} (a rough estimate; Ctrl-C stops it cleanly); {shorter}"
