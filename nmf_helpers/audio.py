@@ -166,13 +166,74 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _ends_early(function: str, path: Path, decoded: int, claimed: int, rate: int) -> None:
+# libsndfile's log of a WAV cut short: "data : 132300 (should be 119065)",
+# the bytes the header declares, then the bytes the file holds.
+_WAV_DATA_LOG = re.compile(r"^data\s*:\s*(\d+)\s*\(should be \d+\)", re.MULTILINE)
+_WAV_BLOCK_LOG = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
+
+
+def _claimed_frames(file: soundfile.SoundFile) -> int:
+    """The frames the file's header declares.
+
+    libsndfile counts a truncated WAV's frames from the bytes it holds, so
+    the declared length is read from its log; other formats' counts are the
+    header's.
+    """
+    log = file.extra_info
+    declared, block = _WAV_DATA_LOG.search(log), _WAV_BLOCK_LOG.search(log)
+    if declared and block and int(block.group(1)) > 0:
+        return max(file.frames, int(declared.group(1)) // int(block.group(1)))
+    return file.frames
+
+
+# The damaged files already reported in this process, so that a command
+# reading one file twice (a fit, then a figure) warns once.
+_REPORTED: set[tuple[str, int, int]] = set()
+
+
+def _ends_early(function: str, path: Path, decoded: int, claimed: int | None, rate: int) -> None:
+    """One warning that ``path`` stops before its end (once a file in a process).
+
+    ``claimed`` is the length its header gives, or None for a format whose
+    header gives none (Ogg: the last page closes the stream instead).
+    """
+    key = (str(path.resolve()), decoded, claimed or 0)
+    if key in _REPORTED:
+        return
+    _REPORTED.add(key)
+    what = (
+        "its last Ogg page does not close the stream"
+        if claimed is None
+        else f"its header claims {claimed / rate:.2f} s"
+    )
     warnings.warn(
         f"{function}: {str(path)!r} ends early (truncated or damaged): decoded"
-        f" {decoded / rate:.2f} s of the {claimed / rate:.2f} s its header claims;"
-        f" using the {decoded / rate:.2f} s decoded",
+        f" {decoded / rate:.2f} s, but {what}; using the {decoded / rate:.2f} s decoded",
         stacklevel=4,
     )
+
+
+def _ogg_cut_short(path: Path) -> bool:
+    """Whether an Ogg file stops before the page that ends its stream.
+
+    An Ogg header gives no length, and libsndfile counts a cut file's frames
+    from the last page it finds, so a cut is seen in the pages: they must
+    follow one another to the file's last byte, the last flagged
+    end-of-stream (header byte 5, bit 2). Reads 27 bytes and a segment table
+    a page (about 4 KB of audio each).
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        position, flags = 0, 0
+        while position + 27 <= size:
+            file.seek(position)
+            header = file.read(27)
+            if header[:4] != b"OggS":
+                return True  # not a page where one must start: damaged
+            table = file.read(header[26])
+            position += 27 + len(table) + sum(table)
+            flags = header[5]
+        return position != size or not flags & 0x04
 
 
 # Frames per read when decoding a damaged file: a read that meets the damage
@@ -217,7 +278,8 @@ def _read_any(function: str, path: Path) -> tuple[np.ndarray, int]:
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return _read_fallback(function, path)
     with file, _quiet_stderr():
-        claimed, rate, channels = file.frames, file.samplerate, file.channels
+        claimed, rate, channels = _claimed_frames(file), file.samplerate, file.channels
+        file_format = file.format
         try:
             data = file.read(claimed, dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError):
@@ -227,12 +289,22 @@ def _read_any(function: str, path: Path) -> tuple[np.ndarray, int]:
         data = np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)
     if 0 < data.shape[0] < claimed:
         _ends_early(function, path, data.shape[0], claimed, rate)
-    elif claimed == 0 and path.stat().st_size > _EMPTY_FILE_BYTES:
+    elif data.shape[0] and file_format == "OGG" and _ogg_cut_short(path):
+        _ends_early(function, path, data.shape[0], None, rate)
+    if not data.shape[0]:
+        _refuse_no_audio(function, path)
+    return data, rate
+
+
+def _refuse_no_audio(function: str, path: Path) -> None:
+    """Raise for a file that decodes to nothing: empty, or (when it is not small) damaged."""
+    size = path.stat().st_size
+    if size > _EMPTY_FILE_BYTES:
         raise ParameterError(
             f"{function}: {str(path)!r} has no audio that can be decoded, though it holds"
-            f" {path.stat().st_size} bytes: it is damaged or truncated"
+            f" {size} bytes: it is damaged or truncated"
         )
-    return data, rate
+    raise ParameterError(f"{function}: {str(path)!r} contains no audio samples")
 
 
 # A file larger than this that decodes to nothing is damaged, not an empty
@@ -596,6 +668,23 @@ def sample_ranges(name: str) -> list[tuple[float, float]]:
 BLOCK_FRAMES = 65536
 
 
+def audio_header(function: str, path) -> soundfile._SoundFileInfo | None:
+    """The header of an audio file (``.duration``, ``.samplerate``, ...), or None.
+
+    Not public: for a command that decides how to read a song from its
+    length before reading it. The path is checked as :func:`load_audio`
+    checks it (errors name ``function``; a FIFO is refused rather than
+    waited on); a file libsndfile cannot read gives None, and
+    :func:`load_audio` then says why or reads it another way.
+    """
+    path = _input_file(function, path)
+    try:
+        with _quiet_stderr():
+            return soundfile.info(os.fsencode(path))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return None
+
+
 def check_streamable(function: str, path) -> tuple[Path, soundfile._SoundFileInfo]:
     """An existing audio file soundfile can stream, and its header; errors name ``function``.
 
@@ -609,37 +698,40 @@ def check_streamable(function: str, path) -> tuple[Path, soundfile._SoundFileInf
     try:
         with _quiet_stderr():
             info = soundfile.info(os.fsencode(path))
-        readable = _readable_frames(path, info.frames)
+        claimed, readable = _readable_frames(path)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise ParameterError(
             f"{function}: cannot stream {str(path)!r} ({error}); convert it to WAV or FLAC"
         ) from None
-    if readable < info.frames:
+    if readable < claimed:
         if readable > 0:
-            _ends_early(function, path, readable, info.frames, info.samplerate)
+            _ends_early(function, path, readable, claimed, info.samplerate)
         info = copy.copy(info)
         info.frames, info.duration = readable, readable / info.samplerate
+    elif readable and info.format == "OGG" and _ogg_cut_short(path):
+        _ends_early(function, path, readable, None, info.samplerate)
     if info.frames <= 0:
-        raise ParameterError(f"{function}: {str(path)!r} contains no audio samples")
+        _refuse_no_audio(function, path)
     return path, info
 
 
-def _readable_frames(path: Path, claimed: int) -> int:
-    """Frames of the file that can be read: ``claimed`` (its header's), unless the end is missing.
+def _readable_frames(path: Path) -> tuple[int, int]:
+    """The frames the file's header claims, and how many of them can be read.
 
     One seek to the last frame shows an intact file (cheap); only a file
     whose last frame cannot be read is decoded through, once, to count.
     """
-    if claimed <= 0:
-        return 0
     with _quiet_stderr(), soundfile.SoundFile(os.fsencode(path)) as file:
+        claimed, present = _claimed_frames(file), file.frames
+        if present <= 0:
+            return claimed, 0
         try:
-            file.seek(claimed - 1)
+            file.seek(present - 1)
             if file.read(1, dtype="float32").shape[0] == 1:
-                return claimed
+                return claimed, present
         except (soundfile.LibsndfileError, RuntimeError):
             pass
-    return sum(block.shape[0] for block in _decoded_frames(path, claimed))
+    return claimed, sum(block.shape[0] for block in _decoded_frames(path, present))
 
 
 def audio_blocks(

@@ -817,9 +817,20 @@ def _fit(templates, V, n_free, n_iter, seed, progress):
     """The track's partially fixed KL fit: the sample's templates first, then the free ones."""
     if n_free > min(V.shape):
         # Checked here, not at the door: only the track's spectrogram says how many fit.
+        M, N = V.shape
+        if n_free > M:
+            raise ParameterError(
+                f"detect_sample: n_free = {n_free} is out of range: at most {M} free"
+                f" components (the frequency bins of win = {templates.win})"
+            )
+        # Too few frames: the track is too short, which the caller may not know is the cause.
+        hop, sr = templates.hop, templates.sr
+        shortest = (n_free - 1) * hop
         raise ParameterError(
-            f"detect_sample: n_free = {n_free} is out of range: the track's spectrogram of"
-            f" shape {V.shape} allows at most {min(V.shape)} free components"
+            f"detect_sample: the track is too short: {(N - 1) * hop / sr:.2f} s"
+            f" ({N} frames of hop {hop}) leave room for {N} free components, and n_free ="
+            f" {n_free} needs a track of at least {shortest / sr:.2f} s ({shortest} samples);"
+            " give a longer track or a smaller n_free"
         )
     return factorise(
         V,

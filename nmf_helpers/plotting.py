@@ -52,6 +52,20 @@ def _pyplot():
     return matplotlib.pyplot
 
 
+def _decibels(magnitudes: np.ndarray, reference: float) -> np.ndarray:
+    """``20 log10(magnitudes / reference)``, floored 200 dB down, for magnitudes of any size.
+
+    Not librosa.amplitude_to_db, which squares the magnitudes first: in
+    float32 that passes its range from about 1.8e19 up (the spectrogram of a
+    very loud float file), and the figure came out empty or not at all. The
+    floor lies far below any range shown, so audio's figures are unchanged.
+    """
+    reference = reference if reference > 0 else 1.0  # all zeros: drawn at the floor
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = magnitudes / reference
+        return 20.0 * np.log10(np.maximum(ratio, 1e-10))
+
+
 def plot_spectrogram(
     V,
     *,
@@ -87,8 +101,7 @@ def plot_spectrogram(
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(10, 3.5))
     V = np.asarray(V)
-    reference = float(V.max()) if ref is None else ref
-    decibels = librosa.amplitude_to_db(V, ref=max(reference, EPS), top_db=None)
+    decibels = _decibels(V, float(V.max()) if ref is None else ref)
     from librosa.display import specshow  # on first use, as pyplot (see _pyplot)
 
     image = specshow(
@@ -251,7 +264,7 @@ def plot_template(
         _, ax = _pyplot().subplots(figsize=(6, 3))
     w = np.asarray(w)
     frequencies = librosa.fft_frequencies(sr=sr, n_fft=2 * (w.size - 1))
-    decibels = librosa.amplitude_to_db(w, ref=max(float(w.max()), EPS), top_db=None)
+    decibels = _decibels(w, float(w.max()))
     # The 0 Hz bin has no place on a logarithmic axis.
     if vertical:
         ax.plot(decibels, frequencies)

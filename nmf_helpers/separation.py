@@ -15,6 +15,7 @@ the group estimates add up to the mixture exactly.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -25,19 +26,32 @@ from .spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, istft_unchecked, st
 __all__ = ["component", "components", "separate", "soft_masks"]
 
 
-def _check_indices(function: str, ks, K: int) -> list[int]:
+def _check_indices(function: str, ks, K: int, *, name: str = "ks") -> list[int]:
+    """Component indices as ints, each in 0..K-1: no floats, no bools, no counting from the end."""
     if isinstance(ks, numbers.Integral) and not isinstance(ks, bool):
         ks = [ks]
-    try:
-        indices = [int(k) for k in ks]
-    except TypeError:
-        raise ParameterError(f"{function}: ks must be integers, got {ks!r}") from None
+    elif isinstance(ks, str | bytes | Mapping) or not isinstance(ks, Iterable):
+        raise ParameterError(f"{function}: {name} must be integers, got {ks!r}")
+    indices = list(ks)
+    for k in indices:
+        # int(1.9) would quietly be 1, and True would be component 1.
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise ParameterError(f"{function}: {name} must be integers, got {k!r} in {_shown(ks)}")
     if not indices:
-        raise ParameterError(f"{function}: ks is empty; give at least one component")
-    bad = [k for k in indices if not -K <= k < K]
+        raise ParameterError(f"{function}: {name} is empty; give at least one component")
+    bad = [int(k) for k in indices if not 0 <= k < K]
     if bad:
-        raise ParameterError(f"{function}: component index {bad[0]} out of range for K = {K}")
-    return indices
+        raise ParameterError(
+            f"{function}: component index {bad[0]} out of range for K = {K}"
+            f" (indices run from 0 to {K - 1})"
+        )
+    return [int(k) for k in indices]
+
+
+def _shown(value) -> str:
+    """``value`` for a message, cut short: an index list may be long."""
+    text = repr(list(value)) if not isinstance(value, list) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def components(W, H, ks) -> np.ndarray:
@@ -48,7 +62,7 @@ def components(W, H, ks) -> np.ndarray:
     W : np.ndarray [shape=(M, K), non-negative]
     H : np.ndarray [shape=(K, N), non-negative]
     ks : int or sequence of int
-        Component indices (negative indices count from the end).
+        Component indices, each in ``0 .. K - 1``.
 
     Returns
     -------
@@ -66,7 +80,7 @@ def components(W, H, ks) -> np.ndarray:
     True
     """
     W, H = check_factors("components", W, H)
-    indices = sorted(set(k % W.shape[1] for k in _check_indices("components", ks, W.shape[1])))
+    indices = sorted(set(_check_indices("components", ks, W.shape[1])))
     return _product("components", W[:, indices], H[indices, :])
 
 
@@ -78,7 +92,7 @@ def component(W, H, k: int) -> np.ndarray:
     W : np.ndarray [shape=(M, K)]
     H : np.ndarray [shape=(K, N)]
     k : int
-        Component index (a negative index counts from the end).
+        Component index, in ``0 .. K - 1``.
 
     Returns
     -------
@@ -88,8 +102,7 @@ def component(W, H, k: int) -> np.ndarray:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise ParameterError(f"component: k must be an integer, got {k!r}")
     W, H = check_factors("component", W, H)
-    # A negative k counts from the end; as a slice bound it would give W[:, -1:0], empty.
-    k = _check_indices("component", [k], W.shape[1])[0] % W.shape[1]
+    k = _check_indices("component", [k], W.shape[1], name="k")[0]
     return _product("component", W[:, k : k + 1], H[k : k + 1, :])
 
 
@@ -115,20 +128,33 @@ def _product(function: str, W: np.ndarray, H: np.ndarray) -> np.ndarray:
 
 
 def _check_groups(function: str, groups, K: int) -> list[list[int]]:
-    """Groups as lists of non-negative indices; no component in two groups."""
-    try:
-        groups = [list(group) for group in groups]
-    except TypeError:
+    """Groups as lists of indices in 0..K-1; no component in two groups."""
+    example = "a list of index lists, e.g. [[0, 2], [1]]"
+    if isinstance(groups, Mapping):
+        # Iterating a dict gives its names, and "drums" would be read as indices.
         raise ParameterError(
-            f"{function}: groups must be a list of index lists, e.g. [[0, 2], [1]], got {groups!r}"
-        ) from None
+            f"{function}: groups must be {example}, got a {type(groups).__name__} keyed by"
+            f" {_shown(groups)}; pass list(groups.values()), whose order is the keys'"
+        )
+    try:
+        groups = [
+            group if isinstance(group, numbers.Integral | str | bytes) else list(group)
+            for group in groups
+        ]
+    except TypeError:
+        raise ParameterError(f"{function}: groups must be {example}, got {groups!r}") from None
+    for group in groups:
+        if not isinstance(group, list):
+            raise ParameterError(
+                f"{function}: groups must be {example}; each group a list, got {group!r}"
+            )
     if not groups:
         raise ParameterError(
             f"{function}: groups must be a non-empty list of index lists, got {groups!r}"
         )
     # An empty group is allowed and gets silence (e.g. no percussive component found).
     checked = [
-        sorted({k % K for k in _check_indices(function, group, K)}) if len(group) else []
+        sorted(set(_check_indices(function, group, K, name="groups"))) if group else []
         for group in groups
     ]
     seen: set[int] = set()

@@ -25,7 +25,7 @@ def test_component_is_W_times_H_with_other_rows_zeroed(fitted):
     H_only_2[2] = H[2]
     assert np.allclose(nh.component(W, H, 2), W @ H_only_2)
     assert np.allclose(nh.components(W, H, [0, 2]), nh.component(W, H, 0) + nh.component(W, H, 2))
-    assert np.allclose(nh.components(W, H, [-1]), nh.component(W, H, 3))
+    assert np.allclose(nh.components(W, H, [3]), nh.component(W, H, 3))
 
 
 def test_soft_mask_estimates_add_up_to_the_mixture(fitted):
@@ -269,11 +269,56 @@ def test_separate_names_itself_in_each_of_its_checks(fitted):
         assert str(error.value).startswith(message)
 
 
-def test_indices_count_from_the_end_and_a_lone_int_is_one_component(fitted):
+def test_a_lone_int_is_one_component(fitted):
     _, W, H = fitted
     assert np.array_equal(nh.components(W, H, 2), nh.component(W, H, 2))
-    assert np.array_equal(nh.components(W, H, [-4]), nh.component(W, H, 0))
-    assert np.array_equal(nh.component(W, H, -1), nh.component(W, H, 3))
+    assert np.array_equal(nh.components(W, H, np.array([0, 2])), nh.components(W, H, [0, 2]))
+
+
+# One rule for every door: an index is an integer in 0..K-1. A negative one
+# is refused like K is (it used to count from the end in some doors only), a
+# float is never truncated (1.9 was component 1), and a dict of named groups
+# is refused by name rather than read as the letters of its keys.
+INDEX_ERRORS = [
+    (
+        lambda x, W, H: nh.component(W, H, -1),
+        "component: component index -1 out of range for K = 4 (indices run from 0 to 3)",
+    ),
+    (
+        lambda x, W, H: nh.components(W, H, [-4]),
+        "components: component index -4 out of range for K = 4",
+    ),
+    (
+        lambda x, W, H: nh.components(W, H, [1.9]),
+        "components: ks must be integers, got 1.9 in [1.9]",
+    ),
+    (lambda x, W, H: nh.component(W, H, 1.0), "component: k must be an integer, got 1.0"),
+    (
+        lambda x, W, H: nh.soft_masks(W, H, [[0], [1.5]]),
+        "soft_masks: groups must be integers, got 1.5",
+    ),
+    (
+        lambda x, W, H: nh.soft_masks(W, H, [[0], [-1]]),
+        "soft_masks: component index -1 out of range",
+    ),
+    (
+        lambda x, W, H: nh.separate(x, W, H, {"drums": [0]}),
+        "separate: groups must be a list of index lists, e.g. [[0, 2], [1]], got a dict keyed by"
+        " ['drums']; pass list(groups.values())",
+    ),
+    (
+        lambda x, W, H: nh.separate(x, W, H, [[0], "1"]),
+        "separate: groups must be a list of index lists",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), INDEX_ERRORS)
+def test_indices_are_integers_from_0_to_K_minus_1(fitted, call, message):
+    x, W, H = fitted
+    with pytest.raises(nh.ParameterError) as error:
+        call(x, W, H)
+    assert str(error.value).startswith(message)
 
 
 def test_the_default_power_is_one(fitted):
