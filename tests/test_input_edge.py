@@ -124,6 +124,7 @@ def test_sample_rates_beyond_384000_are_refused_before_soxr_sees_them(tmp_path):
         lambda V: nh.nmf(V, 2, n_iter=10**10),
         lambda V: nh.griffin_lim(V, n_iter=10**30),
     ],
+    ids=["nmf_kl", "nmf_euclidean", "nmf", "griffin_lim"],
 )
 def test_iteration_counts_have_a_documented_ceiling(call):
     V = nh.spectrogram(_tone(0.5))
