@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +141,13 @@ def _cannot_read(function: str, path: Path, error: OSError) -> OSError:
     return failure
 
 
+# fd 2 as it was before the outermost _quiet_stderr, and how many are open:
+# threads decoding at once share one redirection, so that none restores
+# another's /dev/null as stderr.
+_QUIET_LOCK = threading.Lock()
+_quiet = {"depth": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null while a decoder runs.
@@ -151,19 +159,33 @@ def _quiet_stderr() -> Iterator[None]:
     across a ``yield`` to the caller, whose messages must get through; other
     threads' stderr is lost for that moment.
     """
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            _quiet["saved"] = _silence_fd2()
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            saved = _quiet["saved"]
+            if _quiet["depth"] == 0 and saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+                _quiet["saved"] = None
+
+
+def _silence_fd2() -> int | None:
+    """Point fd 2 at /dev/null; a duplicate of what it was, or None if there is no fd 2."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError, AttributeError):  # no fd 2 (e.g. pythonw): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        return None
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    return saved
 
 
 # libsndfile's log of a WAV cut short: "data : 132300 (should be 119065)",
