@@ -79,6 +79,7 @@ import csv
 import errno
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
@@ -250,8 +251,12 @@ def open_csv(path, mode: str):
 
 
 def _shown(name: str) -> str:
-    """``name`` printable on any terminal: a byte that is not UTF-8 shown as ``\\xNN``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A CSV name (:func:`csv_name`) printable on stdout whatever its encoding.
+
+    Its bytes, read in stdout's encoding; one that does not fit it shown as ``\\xNN``.
+    """
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return name.encode("utf-8", "surrogateescape").decode(encoding, "backslashreplace")
 
 
 class Partial:
@@ -600,29 +605,45 @@ def run_pairs(templates, tracks, todo, settings, emit, *, client=None) -> list[t
 
     run = uuid.uuid4().hex[:8]  # keys of this scan, apart from any other on the cluster
     # (track, its samples, attempt): attempt n > 0 is the n-th resubmission of pairs lost
-    # with their workers, under keys of its own, so the scheduler counts deaths afresh.
+    # with their workers, under keys of their own, so the scheduler counts deaths afresh.
     waiting = collections.deque((j, todo[j], 0) for j in todo)
-    live: dict[tuple[int, int], list] = {}  # (track, attempt) -> [its future, pairs running]
-    where: dict[str, tuple[int, int, int]] = {}  # a pair's key -> (sample, track, attempt)
+    live: dict[int, list] = {}  # submission -> [its track's future, pairs still running]
+    where: dict[str, tuple[int, int, int, int]] = {}  # key -> (sample, track, attempt, submission)
+    submissions = itertools.count()
     undone = []
     running = distributed.as_completed()
 
     def feed() -> None:
         while waiting and len(live) < 2 * workers + 1:
             j, samples, attempt = waiting.popleft()
+            n = next(submissions)
             tag = f"{j}+{attempt}" if attempt else f"{j}"
-            track = client.submit(_load_track, tracks[j], SR, key=f"scan-{run}-track-{tag}")
-            live[j, attempt] = [track, len(samples)]
+            unique = f"{tag}-{n}" if attempt else tag
+            track = client.submit(_load_track, tracks[j], SR, key=f"scan-{run}-track-{unique}")
+            live[n] = [track, len(samples)]
             for i in samples:
-                label = f"{i}-{tag}"
                 sample = kept[i]
                 if attempt:  # its sample afresh too: that copy may be what was lost
-                    sample = client.submit(_same, templates[i], key=f"scan-{run}-sample-{label}")
+                    sample = client.submit(
+                        _same, templates[i], key=f"scan-{run}-sample-{i}-{unique}"
+                    )
                 future = client.submit(
-                    _check_pair, sample, track, settings, label, key=f"scan-{run}-{label}"
+                    _check_pair,
+                    sample,
+                    track,
+                    settings,
+                    f"{i}-{tag}",
+                    key=f"scan-{run}-{i}-{unique}",
                 )
-                where[future.key] = (i, j, attempt)
+                where[future.key] = (i, j, attempt, n)
                 running.add(future)
+
+    def again(i: int, j: int, attempt: int) -> None:
+        """Send pair (i, j) once more; with the others of its track waiting to go, if any."""
+        if waiting and waiting[-1][0] == j and waiting[-1][2] == attempt:
+            waiting[-1][1].append(i)
+        else:
+            waiting.append((j, [i], attempt))
 
     def result(future) -> dict[str, str] | None:
         try:
@@ -645,19 +666,19 @@ def run_pairs(templates, tracks, todo, settings, emit, *, client=None) -> list[t
     except Exception as error:  # the client's own troubles: closed, cannot reach, ...
         raise ClusterLost(_cluster_reason(error)) from None
     for future in running:
-        i, j, attempt = where.pop(future.key)
+        i, j, attempt, n = where.pop(future.key)
         fields = result(future)
         if fields is not None:
             emit(i, j, fields)
         elif attempt < RESUBMISSIONS:
-            waiting.append((j, [i], attempt + 1))
+            again(i, j, attempt + 1)
         else:
             undone.append((i, j))
+        live[n][1] -= 1
+        if not live[n][1]:
+            del live[n]  # the track's waveform is let go
         try:
             future.release()
-            live[j, attempt][1] -= 1
-            if not live[j, attempt][1]:
-                del live[j, attempt]  # the track's waveform is let go
             feed()
         except Exception as error:
             raise ClusterLost(_cluster_reason(error)) from None
