@@ -5,6 +5,14 @@ and falls back to librosa's audioread backend for anything else ffmpeg can
 decode. Every clip comes back mono, float32, at the rate asked for.
 Writing never touches a file this process has read as input.
 
+What a user brings is looked at before a decoder is: an empty path, a URL,
+a folder, a FIFO or a device, a symlink loop are each refused in words that
+say so; any name the system allows is read, UTF-8 or not. A file that ends
+before its header says (truncated, or damaged part way) gives the audio that
+decodes and one warning with both lengths; samples beyond 2**31
+(:data:`MAX_PEAK`) are refused as damaged or mis-scaled; rates lie in
+:data:`SR_RANGE`. Decoders' own chatter on stderr is silenced.
+
 The project's own clips (``audio/``) and their facts (``audio/clips.json``:
 durations, stems, where the sample plays, where the voice enters) are found
 here too: :func:`clip_path`, :func:`clip_facts`, :func:`load_stems`.

@@ -320,3 +320,16 @@ def test_detect_sample_on_a_short_track_says_the_track_is_too_short():
         " 5 free components, and n_free = 20 needs a track of at least 0.44 s (9728 samples);"
         " give a longer track or a smaller n_free"
     )
+
+
+def test_a_commands_header_look_checks_the_path_as_load_audio_does(tmp_path):
+    """What a command reads first (the song's length) must not hang on a FIFO or crash on a name."""
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(nh.ParameterError, match="separate: .*pipe.wav' is a FIFO"):
+        nh.audio.audio_header("separate", fifo)
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav")
+    nh.save_audio(name, _tone(0.5), SR)
+    assert nh.audio.audio_header("separate", name).duration == pytest.approx(0.5)
+    (tmp_path / "notes.txt").write_text("not audio")
+    assert nh.audio.audio_header("separate", tmp_path / "notes.txt") is None
