@@ -26,12 +26,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-import soundfile
 
 import nmf_helpers as nh
 
 from .. import grouping, vocals
 from .._validation import check_time_range
+from ..audio import audio_header
 from ..long_songs import DamagedAudio
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, time_range_frames_unchecked
 from . import UsageError, note
@@ -76,11 +76,13 @@ def output_names(vocal_mode: bool, n_component_wavs: int, *, streamed: bool = Fa
 
 
 def _duration(path) -> float | None:
-    """The song's length in seconds from its header, or None if soundfile cannot tell."""
-    try:
-        return soundfile.info(str(path)).duration
-    except (soundfile.LibsndfileError, RuntimeError, OSError, TypeError):
-        return None  # the in-memory path loads it, or says why it cannot
+    """The song's length in seconds from its header, or None if soundfile cannot tell.
+
+    A missing file or a FIFO is refused here, in ``separate``'s name; a file
+    soundfile cannot read goes to the in-memory path, which loads it or says why.
+    """
+    header = audio_header("separate", path)
+    return None if header is None else header.duration
 
 
 def _load_song(args, K: int):
