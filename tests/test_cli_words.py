@@ -194,3 +194,13 @@ def test_a_track_shorter_than_min_part_says_why_nothing_was_found(songs, capsys)
         " can be in it, so nothing could be found; give a smaller --min-part to search for"
         " shorter parts"
     ]
+
+
+def test_the_min_part_range_of_the_option_is_the_one_the_library_accepts():
+    detect = importlib.import_module("nmf_helpers.cli.detect")
+    detection = importlib.import_module("nmf_helpers.detection")
+    low, high = detect.MIN_PART_RANGE
+    assert detection.check_min_part("x", low) == low and detection.check_min_part("x", high) == high
+    for outside in (low - 1e-9, high + 1e-9):
+        with pytest.raises(nh.ParameterError):
+            detection.check_min_part("x", outside)
