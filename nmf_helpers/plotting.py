@@ -52,6 +52,19 @@ def _pyplot():
     return matplotlib.pyplot
 
 
+def _printable(text):
+    """``text`` with any byte of a file name that is not UTF-8 shown as ``\\xe9``.
+
+    Such a name reaches Python with surrogates in it (``caf\\udce9.wav``),
+    which matplotlib's font code refuses with a TypeError when it lays out a
+    title; ``ls`` shows the byte, and so does the figure. Anything but a str
+    (None, a number) is left as it is.
+    """
+    if not isinstance(text, str):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _decibels(magnitudes: np.ndarray, reference: float) -> np.ndarray:
     """``20 log10(magnitudes / reference)``, floored 200 dB down, for magnitudes of any size.
 
@@ -119,7 +132,7 @@ def plot_spectrogram(
     if colorbar:
         ax.figure.colorbar(image, ax=ax, format=DB_FORMAT)
     if title:
-        ax.set_title(title)
+        ax.set_title(_printable(title))
     return ax
 
 
@@ -155,16 +168,16 @@ def plot_losses(
     curves = losses if isinstance(losses, Mapping) else {None: losses}
     for label, curve in curves.items():
         curve = np.asarray(curve)
-        ax.plot(np.arange(1, curve.size + 1), curve, label=label)
+        ax.plot(np.arange(1, curve.size + 1), curve, label=_printable(label))
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_printable(ylabel))
     ax.grid(True, which="both", alpha=0.3)
     if any(label is not None for label in curves):
         ax.legend()
     if title:
-        ax.set_title(title)
+        ax.set_title(_printable(title))
     return ax
 
 
@@ -279,7 +292,7 @@ def plot_template(
         ax.set_ylabel("dB")
     ax.grid(True, which="both", alpha=0.3)
     if title:
-        ax.set_title(title)
+        ax.set_title(_printable(title))
     return ax
 
 
@@ -319,7 +332,7 @@ def plot_activation(h, *, sr: int = 22050, hop: int = 512, ax=None, title: str |
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("activation")
     if title:
-        ax.set_title(title)
+        ax.set_title(_printable(title))
     return ax
 
 
@@ -385,7 +398,7 @@ def plot_component(
     axes["activation"].set_title("activation H[k, :]")
     figure.colorbar(axes["spectrogram"].collections[0], ax=axes["spectrogram"], format=DB_FORMAT)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(_printable(title))
     return figure
 
 
@@ -536,7 +549,7 @@ def plot_detection(
     if true_ranges or result.ranges:
         _legend_above(ax)
     if title:
-        ax.set_title(title, loc="left")
+        ax.set_title(_printable(title), loc="left")
     return ax
 
 
@@ -625,7 +638,7 @@ def plot_grouping(features, *, axes=None, title: str | None = None):
     right.legend(loc="best", fontsize="small")
     right.grid(True, alpha=0.3)
     if title:
-        left.figure.suptitle(title)
+        left.figure.suptitle(_printable(title))
     return left.figure
 
 
@@ -858,5 +871,5 @@ def plot_alignment(result, *, sample_duration_s: float | None = None, ax=None, t
     twin.set_ylabel("Time in the sample (s)")
     ax.set_xlim(0.0, N * frame)
     if title:
-        ax.set_title(title)
+        ax.set_title(_printable(title))
     return ax

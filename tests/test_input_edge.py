@@ -333,3 +333,16 @@ def test_a_commands_header_look_checks_the_path_as_load_audio_does(tmp_path):
     assert nh.audio.audio_header("separate", name).duration == pytest.approx(0.5)
     (tmp_path / "notes.txt").write_text("not audio")
     assert nh.audio.audio_header("separate", tmp_path / "notes.txt") is None
+
+
+def test_a_title_holding_a_name_that_is_not_utf8_is_drawn(tmp_path):
+    """matplotlib's font code raised TypeError on the surrogate of ``caf\\xe9.wav``."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    title = os.fsdecode(b"caf\xe9.wav") + ": mixture"
+    figure = nh.plot_spectrograms({title: np.ones((1025, 10), np.float32)})
+    figure.savefig(tmp_path / "figure.png")
+    assert figure.axes[0].get_title() == "caf\\xe9.wav: mixture"
+    matplotlib.pyplot.close(figure)
