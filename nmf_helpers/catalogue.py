@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import ParameterError, check_int, check_real, check_seed
+from ._validation import ParameterError, check_int, check_iterations, check_real, check_seed
 from .audio import load_audio
 from .detection import (
     DEFAULT_TEMPO_RANGE,
@@ -135,11 +135,11 @@ class ScanSettings:
 
     def __post_init__(self):
         function = "scan"
-        check_int(function, "n_iter", self.n_iter, minimum=1)
+        check_iterations(function, self.n_iter)
         check_int(function, "n_free", self.n_free, minimum=0)
         check_real(function, "threshold", self.threshold, minimum=-1.0, maximum=1.0)
         check_seed(function, self.seed)
-        check_int(function, "screen_iter", self.screen_iter, minimum=0)
+        check_iterations(function, self.screen_iter, name="screen_iter", minimum=0)
         check_real(function, "screen_margin", self.screen_margin, minimum=0.0, maximum=2.0)
         # Frozen: the checked values (floats, a tuple) replace what was given.
         object.__setattr__(self, "tempo_range", check_tempo_range(function, self.tempo_range))

@@ -49,6 +49,7 @@ from ._validation import (
     check_components,
     check_factors,
     check_int,
+    check_iterations,
     check_not_silent,
     check_real,
     check_seed,
@@ -285,7 +286,7 @@ def split_drums(
     x, win, hop = check_audio_for_frames(function, x, DEFAULT_WIN, DEFAULT_HOP)
     check_not_silent(function, "x", x)
     K = check_components(function, K, (win // 2 + 1, frame_count(x.size, win, hop)))
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations(function, n_iter)
     loss = check_choice(function, "loss", loss, LOSSES)
     power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
     threshold, _ = _check_decision(function, threshold, DEFAULT_KERNEL)

@@ -73,7 +73,7 @@ from ._validation import (
     ParameterError,
     check_choice,
     check_components,
-    check_int,
+    check_iterations,
     check_real,
     check_seed,
 )
@@ -150,7 +150,7 @@ def _decodable_seconds(path: Path, info) -> float:
         middle = (good + bad) // 2
         try:
             # A fresh decoder each time: one that failed to seek stays lost.
-            with soundfile.SoundFile(path) as file:
+            with soundfile.SoundFile(os.fsencode(path)) as file:
                 file.seek(middle)
                 ok = file.read(1024, dtype="float32").shape[0] > 0
         except (soundfile.LibsndfileError, RuntimeError):
@@ -416,7 +416,7 @@ def split_drums_file(
     K = check_components(
         function, K, (DEFAULT_WIN // 2 + 1, frame_count(learn_samples, DEFAULT_WIN, DEFAULT_HOP))
     )
-    n_iter = check_int(function, "n_iter", n_iter, minimum=1)
+    n_iter = check_iterations(function, n_iter)
     loss = check_choice(function, "loss", loss, LOSSES)
     power = check_real(function, "power", power, minimum=1e-3, maximum=100.0)
     threshold = check_real(function, "threshold", threshold, minimum=1e-3, maximum=1.0)
@@ -496,7 +496,8 @@ def _excerpts(function: str, path: Path, info, learn_seconds: float) -> list[np.
     length = min(learn_seconds / count, duration)
     frames = round(length * info.samplerate)
     pieces = []
-    with soundfile.SoundFile(path) as file:
+    # bytes: libsndfile gets a name that is not UTF-8 as it is on disk
+    with soundfile.SoundFile(os.fsencode(path)) as file:
         for i in range(count):
             middle = (i + 0.5) * duration / count
             start = min(
@@ -575,7 +576,12 @@ class _Writers:
             file_format, subtype = _WRITE_SUBTYPES[path.suffix.lower()]
             path.parent.mkdir(parents=True, exist_ok=True)
             self.files[part] = soundfile.SoundFile(
-                path, "w", samplerate=SAMPLE_RATE, channels=1, format=file_format, subtype=subtype
+                os.fsencode(path),
+                "w",
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                format=file_format,
+                subtype=subtype,
             )
         return self
 

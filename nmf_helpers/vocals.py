@@ -50,6 +50,7 @@ from ._validation import (
     check_audio_for_frames,
     check_choice,
     check_int,
+    check_iterations,
     check_matrix,
     check_not_silent,
     check_real,
@@ -89,7 +90,7 @@ def _check_model(function: str, K, K_voice, semitones, voice_semitones, n_iter, 
     options = {
         "K": check_int(function, "K", K, minimum=1),
         "K_voice": check_int(function, "K_voice", K_voice, minimum=1),
-        "n_iter": check_int(function, "n_iter", n_iter, minimum=2),
+        "n_iter": check_iterations(function, n_iter, minimum=2),
         "loss": check_choice(function, "loss", loss, LOSSES),
         "seed": check_seed(function, seed),
     }

@@ -14,6 +14,7 @@ Outputs that cannot be written are checked in-process through ``main``.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -501,6 +502,17 @@ def test_parts_that_would_clip_are_scaled_together_and_said_once(songs, tmp_path
     np.testing.assert_allclose(components, summary["scale"] * song, atol=4e-4)
 
 
+def test_a_file_a_billion_times_too_loud_keeps_its_scale_in_the_summary(songs, tmp_path, capsys):
+    song, sr = sf.read(songs["song"])
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, 1e9 * song, sr, subtype="FLOAT")  # read as it is: below 2**31
+    assert main(["separate", str(loud), "-o", str(tmp_path / "out"), *QUICK]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert 0 < summary["scale"] < 1e-8  # written with significant digits, never 0.0
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "scaled by" in line]
+    assert "scaled by 0.000 " not in line
+
+
 def test_demo_audio_that_would_clip_is_scaled_and_said_once(songs, tmp_path, capsys):
     assert main(["demo", str(songs["loud"]), "-o", str(tmp_path), *QUICK]) == 0
     err = capsys.readouterr().err.splitlines()
@@ -533,3 +545,50 @@ def test_a_signal_while_the_package_is_still_importing_is_one_line(tmp_path, sig
     line = one_line(result, status, prefix="interrupted: ")
     assert "while starting; nothing written" in line
     assert not out.exists()
+
+
+# -- file names that are not UTF-8 ----------------------------------------------------------------
+
+#: A Latin-1 "é" (one byte, invalid UTF-8), and a UTF-8 "ö" that the C locale cannot decode.
+ODD_NAMES = {"latin-1": (b"caf\xe9", "C.UTF-8"), "utf-8 under C": ("n\u00f6t".encode(), "C")}
+
+
+@pytest.mark.parametrize(("name", "locale"), ODD_NAMES.values(), ids=ODD_NAMES.keys())
+def test_names_that_are_not_utf8_work_and_are_named_in_one_line(songs, tmp_path, name, locale):
+    folder = os.fsencode(tmp_path)
+    song = folder + b"/" + name + b".wav"
+    shutil.copy(songs["song"], song)
+    env = {**os.environ, "LC_ALL": locale, "PYTHONUTF8": "0"}
+
+    def run(*args: bytes) -> subprocess.CompletedProcess:
+        command = [os.fsencode(part) for part in PYTHON] + list(args)
+        return subprocess.run(command, capture_output=True, env=env, timeout=300)
+
+    quick = [os.fsencode(part) for part in QUICK]
+    for command in [b"separate", b"demo"]:
+        out = folder + b"/out-" + command + b"-" + name
+        result = run(command, song, b"-o", out, *quick)
+        assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+        assert os.path.isdir(out) and os.listdir(out)
+    found = run(b"detect", song, song, b"--json")
+    assert found.returncode == 0 and b"Traceback" not in found.stderr, found.stderr
+    report = json.loads(found.stdout)
+    assert report["detected"] is True and os.fsencode(report["track"]) == song  # bytes as given
+
+    missing = run(b"separate", folder + b"/gone-" + name + b".wav", b"-o", folder + b"/o")
+    decoded = subprocess.CompletedProcess([], missing.returncode, "", missing.stderr.decode())
+    line = one_line(decoded, 2)
+    assert "no such file" in line and "gone-" in line
+
+
+def test_a_name_that_is_not_utf8_is_printed_as_its_bytes_on_a_strict_utf8_stdout(
+    songs, tmp_path, monkeypatch
+):
+    # en_US.UTF-8 and most desktop locales give stdout errors="strict" (C.UTF-8 does not)
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    song = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav")
+    shutil.copy(songs["song"], song)
+    assert main(["separate", song, "-o", song + ".out", *QUICK]) == 0
+    stdout.flush()
+    assert b"caf\xe9.wav.out" in stdout.buffer.getvalue()

@@ -18,6 +18,7 @@ import scipy.sparse
 import soundfile as sf
 
 import nmf_helpers as nh
+from nmf_helpers.catalogue import ScanSettings
 from nmf_helpers.cli import main
 
 SR = 22050
@@ -123,8 +124,25 @@ def test_sample_rates_beyond_384000_are_refused_before_soxr_sees_them(tmp_path):
         lambda V: nh.nmf_euclidean(V, 2, n_iter=10**10),
         lambda V: nh.nmf(V, 2, n_iter=10**10),
         lambda V: nh.griffin_lim(V, n_iter=10**30),
+        lambda V: nh.split_drums(_tone(0.5), n_iter=10**10),
+        lambda V: nh.filter_vocals(_tone(0.5), instrumental=(0.0, 0.2), n_iter=10**10),
+        lambda V: nh.split_drums_file(
+            nh.clip_path("groove"), {"drums": "d.wav", "harmonic": "h.wav"}, n_iter=10**10
+        ),
+        lambda V: ScanSettings(n_iter=10**10),
+        lambda V: ScanSettings(screen_iter=10**10),
     ],
-    ids=["nmf_kl", "nmf_euclidean", "nmf", "griffin_lim"],
+    ids=[
+        "nmf_kl",
+        "nmf_euclidean",
+        "nmf",
+        "griffin_lim",
+        "split_drums",
+        "filter_vocals",
+        "split_drums_file",
+        "scan",
+        "scan_screen",
+    ],
 )
 def test_iteration_counts_have_a_documented_ceiling(call):
     V = nh.spectrogram(_tone(0.5))

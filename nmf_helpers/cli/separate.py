@@ -268,7 +268,7 @@ def _audio_to_write(args, x, K: int, fit: _Separation):
     if scale < 1.0:
         notes.append(
             f"the parts would peak at {peak:.3f}, above full scale (1.0): all were scaled by"
-            f" {scale:.3f} ({20 * np.log10(scale):+.1f} dB), so none clips and they still"
+            f" {scale:.3g} ({20 * np.log10(scale):+.1f} dB), so none clips and they still"
             " add up to the song times that factor"
         )
     return audio, scale, notes
@@ -310,7 +310,7 @@ def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
             }
             for name, group in fit.components.items()
         },
-        "scale": round(scale, 6),
+        "scale": float(f"{scale:.6g}"),  # significant digits: a loud file's scale is tiny
         "notes": notes,
         "seconds": {stage: round(t, 3) for stage, t in times.items()},
         "outputs": _output_list(outputs),
