@@ -112,6 +112,9 @@ _TEMPO_LIMITS_ARRAY = np.array(TEMPO_LIMITS)
 #: one bar at 100 BPM. A shorter part (a single chord) is shared by too much
 #: music in the same style to be evidence of sampling.
 MIN_PART_SECONDS = 2.5
+#: The ``min_part_s`` accepted, in seconds (:func:`check_min_part`; the
+#: command line's ``--min-part`` too): from a beat or two to ten minutes.
+MIN_PART_RANGE = (1.0, 600.0)
 
 #: Templates learned from a sample (Gururani & Lerch used about 20), and the
 #: KL iterations spent learning them (the sample is short, so this is cheap).
@@ -752,8 +755,9 @@ def check_tempo_range(function: str, tempo_range) -> tuple[float, float]:
 
 
 def check_min_part(function: str, min_part_s) -> float:
-    """``min_part_s`` as a float, from 1 s to 600 s (the check :func:`detect_sample` makes)."""
-    return check_real(function, "min_part_s", min_part_s, minimum=1.0, maximum=600.0)
+    """``min_part_s`` as a float within :data:`MIN_PART_RANGE` (checked as detect_sample does)."""
+    low, high = MIN_PART_RANGE
+    return check_real(function, "min_part_s", min_part_s, minimum=low, maximum=high)
 
 
 def check_part(function: str, duration_s: float, min_part_s: float) -> None:

@@ -183,7 +183,7 @@ def test_scan_records_unreadable_and_silent_files_then_exits_2(tmp_path, capsys)
         (["detect", "missing.flac", SAMPLE], "no such file"),
         (["scan", SAMPLE, "no_such_folder"], "no such folder"),
         (["scan", SAMPLE, "{empty}"], "no audio files"),
-        (["scan", SAMPLE, "{empty}", "--jobs", "0"], "--jobs must be >= 1"),
+        (["scan", SAMPLE, "{empty}", "--jobs", "0"], "--jobs must be a whole number of at least 1"),
         (
             ["detect", SAMPLE, SAMPLE, "--threshold", "3"],
             "--threshold must be a number between -1 and 1, got 3",

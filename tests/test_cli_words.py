@@ -20,6 +20,7 @@ from nmf_helpers.cli import main
 
 OPTIONS = importlib.import_module("nmf_helpers.cli._options")
 SEPARATE = importlib.import_module("nmf_helpers.cli.separate")
+SCAN = importlib.import_module("nmf_helpers.cli.scan")
 SR = 22050
 
 
@@ -196,11 +197,134 @@ def test_a_track_shorter_than_min_part_says_why_nothing_was_found(songs, capsys)
     ]
 
 
-def test_the_min_part_range_of_the_option_is_the_one_the_library_accepts():
-    detect = importlib.import_module("nmf_helpers.cli.detect")
+# -- detect's and scan's options: one checker each, while parsing ------------------------------
+
+#: (option and value, the line after "error: COMMAND: "), for both commands.
+SEARCH_OPTIONS = [
+    (["--iters", "0"], "--iters must be a whole number between 1 and 100000, got 0"),
+    (["--iters", "1e30"], "--iters must be a whole number between 1 and 100000, got 1e30"),
+    (["--free", "-3"], "--free must be a whole number between 0 and 256, got -3"),
+    (["--free", "2.5"], "--free must be a whole number between 0 and 256, got 2.5"),
+    (["--seed", "-1"], "--seed must be a whole number between 0 and 4294967295, got -1"),
+    (
+        ["--seed", "4294967296"],
+        "--seed must be a whole number between 0 and 4294967295, got 4294967296",
+    ),
+    (["--threshold", "nan"], "--threshold must be a number between -1 and 1, got nan"),
+    (["--threshold", "1.5"], "--threshold must be a number between -1 and 1, got 1.5"),
+    (["--min-part", "0.5"], "--min-part must be a number between 1 and 600, got 0.5"),
+    (["--min-part", "inf"], "--min-part must be a number between 1 and 600, got inf"),
+    (
+        ["--tempo-range", "0.5", "1.1"],
+        "--tempo-range 0.5 1.1 is out of range: LOW must be between 0.8 and 1.25, got 0.5;"
+        " use values within 0.80-1.25, LOW first",
+    ),
+    (
+        ["--tempo-range", "0.9", "x"],
+        "--tempo-range 0.9 x is out of range: HIGH must be between 0.8 and 1.25, got x;"
+        " use values within 0.80-1.25, LOW first",
+    ),
+    (
+        ["--tempo-range", "1.1", "0.9"],
+        "--tempo-range 1.1 0.9 is out of range: LOW is above HIGH;"
+        " use values within 0.80-1.25, LOW first",
+    ),
+]
+#: scan's own.
+SCAN_OPTIONS = [
+    (
+        ["--screen-iters", "-1"],
+        "--screen-iters must be a whole number between 0 and 100000, got -1",
+    ),
+    (
+        ["--screen-iters", "100001"],
+        "--screen-iters must be a whole number between 0 and 100000, got 100001",
+    ),
+    (["--jobs", "0"], "--jobs must be a whole number of at least 1, got 0"),
+    (["--jobs", "two"], "--jobs must be a whole number of at least 1, got two"),
+]
+SEARCH_CASES = [
+    (command, given, line)
+    for command in ("detect", "scan")
+    for given, line in SEARCH_OPTIONS + (SCAN_OPTIONS if command == "scan" else [])
+]
+
+
+def _never_run(args):
+    raise AssertionError(f"{args.command} ran: its options were not checked while parsing")
+
+
+def _command_line(command: str, folder) -> list[str]:
+    if command == "detect":
+        return ["detect", SAMPLE, SAMPLE]
+    return ["scan", SAMPLE, str(folder), "-o", str(folder / "found.csv")]
+
+
+@pytest.mark.parametrize(
+    ("command", "given", "line"),
+    SEARCH_CASES,
+    ids=[" ".join([command, *given]) for command, given, _ in SEARCH_CASES],
+)
+def test_detect_and_scan_refuse_a_bad_option_while_parsing_in_the_same_words(
+    command, given, line, tmp_path, capsys, monkeypatch
+):
+    # The command itself never runs: the one line comes from the option's type= (or action=).
+    monkeypatch.setattr(importlib.import_module(f"nmf_helpers.cli.{command}"), "run", _never_run)
+    monkeypatch.chdir(tmp_path)
+    assert main([*_command_line(command, tmp_path), *given]) == 2
+    assert one_line(capsys) == f"error: {command}: {line}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_detect_and_scan_take_the_ends_of_each_range(tmp_path, monkeypatch):
+    seen = {}
+
+    def keep(args):
+        seen[args.command] = vars(args)
+        return 0
+
+    ends = {
+        "--iters": "100000",
+        "--free": "0",
+        "--seed": "4294967295",
+        "--threshold": "-1",
+        "--min-part": "600",
+    }
+    given = [*(word for pair in ends.items() for word in pair), "--tempo-range", "0.8", "1.25"]
+    for command in ("detect", "scan"):
+        monkeypatch.setattr(importlib.import_module(f"nmf_helpers.cli.{command}"), "run", keep)
+        extra = ["--screen-iters", "100000", "--jobs", "1"] if command == "scan" else []
+        assert main([*_command_line(command, tmp_path), *given, *extra]) == 0
+        taken = seen[command]
+        assert (taken["iters"], taken["free"], taken["seed"]) == (100000, 0, 2**32 - 1)
+        assert (taken["threshold"], taken["min_part"]) == (-1.0, 600.0)
+        assert taken["tempo_range"] == (0.8, 1.25)
+    assert (seen["scan"]["screen_iters"], seen["scan"]["jobs"]) == (100000, 1)
+
+
+def test_the_defaults_of_detect_and_scan_are_what_the_library_uses(tmp_path, monkeypatch):
+    seen = {}
+    for command in ("detect", "scan"):
+        module = importlib.import_module(f"nmf_helpers.cli.{command}")
+        monkeypatch.setattr(module, "run", lambda args: seen.update(vars(args)) or 0)
+        assert main(_command_line(command, tmp_path)) == 0
+        assert seen["tempo_range"] == nh.DEFAULT_TEMPO_RANGE
+        assert seen["min_part"] == nh.MIN_PART_SECONDS
+
+
+def test_the_min_part_range_of_the_option_is_the_one_the_library_accepts(
+    tmp_path, capsys, monkeypatch
+):
     detection = importlib.import_module("nmf_helpers.detection")
-    low, high = detect.MIN_PART_RANGE
+    low, high = detection.MIN_PART_RANGE
     assert detection.check_min_part("x", low) == low and detection.check_min_part("x", high) == high
     for outside in (low - 1e-9, high + 1e-9):
         with pytest.raises(nh.ParameterError):
             detection.check_min_part("x", outside)
+    # The option reads the same constant: move it, and both move together.
+    monkeypatch.setattr(detection, "MIN_PART_RANGE", (2.0, 3.0))
+    monkeypatch.setattr(SCAN, "run", _never_run)
+    assert main([*_command_line("scan", tmp_path), "--min-part", "4"]) == 2
+    assert one_line(capsys) == "error: scan: --min-part must be a number between 2 and 3, got 4"
+    with pytest.raises(nh.ParameterError):
+        detection.check_min_part("x", 4.0)

@@ -7,8 +7,11 @@ a whole number between 1 and 100000, got 1e30``. argparse lets that error
 through (it catches only its own, ``TypeError`` and ``ValueError``), and
 :func:`nmf_helpers.cli.main` prints it as the one line of every bad input,
 before any file is read. The ranges are the library's where it has one
-(``nh.TEMPO_LIMITS``, the threshold's [-1, 1], a seed's 32 bits); the
-others bound what one run can do (:data:`MAX_ITERATIONS`).
+(``nh.TEMPO_LIMITS``, ``detection.MIN_PART_RANGE``, the threshold's [-1, 1],
+a seed's 32 bits), passed in by the command, never copied; the others bound
+what one run can do (:data:`MAX_ITERATIONS`, :data:`MAX_COMPONENTS`). One
+option has one checker, whichever command takes it (``detect`` and ``scan``
+share theirs through ``detect.add_detection_options``).
 
 Also the running time a command should announce (:func:`time_note`): the NMF
 dominates it, and its cost per iteration grows as ``M N (K + c)``.
@@ -16,6 +19,7 @@ dominates it, and its cost per iteration grows as ``M N (K + c)``.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable
 
@@ -28,6 +32,7 @@ __all__ = [
     "output_folder",
     "real_number",
     "seed_option",
+    "tempo_range",
     "time_note",
     "time_range",
     "whole_number",
@@ -47,18 +52,22 @@ _PER_FRAME_COMPONENTS = 16
 ANNOUNCE_AFTER_S = 300.0
 
 
-def whole_number(command: str, option: str, low: int, high: int) -> Callable[[str], int]:
-    """``type=`` of an integer option in ``[low, high]``; ``1e30`` and ``2.5`` are refused."""
+def whole_number(
+    command: str, option: str, low: int, high: int | None = None
+) -> Callable[[str], int]:
+    """``type=`` of an integer option in ``[low, high]`` (no top if ``high`` is None).
+
+    ``1e30`` and ``2.5`` are refused.
+    """
+    wanted = f"between {low} and {high}" if high is not None else f"of at least {low}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or not low <= value <= high:
-            raise UsageError(
-                f"{command}: {option} must be a whole number between {low} and {high}, got {text}"
-            )
+        if value is None or value < low or (high is not None and value > high):
+            raise UsageError(f"{command}: {option} must be a whole number {wanted}, got {text}")
         return value
 
     return parse
@@ -84,6 +93,43 @@ def real_number(command: str, option: str, low: float, high: float) -> Callable[
         return value
 
     return parse
+
+
+def tempo_range(command: str, limits: tuple[float, float]) -> type[argparse.Action]:
+    """``action=`` of ``--tempo-range LOW HIGH`` (``nargs=2``): two ratios within ``limits``.
+
+    Stores ``(low, high)`` as floats, LOW at most HIGH; raises
+    :class:`UsageError` otherwise, showing both values as typed, e.g.
+    ``detect: --tempo-range 0.5 1.1 is out of range: LOW must be between
+    0.8 and 1.25, got 0.5; use values within 0.80-1.25, LOW first`` (a
+    value that is not a number is refused the same way). Both values are
+    needed to judge the order, hence an action rather than a ``type=``.
+    """
+    low_limit, high_limit = limits
+    advice = f"use values within {low_limit:.2f}-{high_limit:.2f}, LOW first"
+
+    class TempoRange(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            shown = " ".join(values)
+            ratios = []
+            for word, text in zip(("LOW", "HIGH"), values, strict=True):
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = math.nan
+                if not low_limit <= value <= high_limit:  # False for NaN too
+                    raise UsageError(
+                        f"{command}: --tempo-range {shown} is out of range: {word} must be"
+                        f" between {low_limit:g} and {high_limit:g}, got {text}; {advice}"
+                    )
+                ratios.append(value)
+            if ratios[0] > ratios[1]:
+                raise UsageError(
+                    f"{command}: --tempo-range {shown} is out of range: LOW is above HIGH; {advice}"
+                )
+            setattr(namespace, self.dest, tuple(ratios))
+
+    return TempoRange
 
 
 def time_range(command: str, option: str) -> Callable[[str], tuple[float, float]]:

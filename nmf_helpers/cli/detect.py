@@ -2,10 +2,11 @@
 
 Also ``[--tempo-range LOW HIGH] [--min-part SECONDS]``: the search's tempo
 ratios and the shortest part of the sample it looks for. A bad value of any
-option is refused in one line that names the option as typed, before any
-file is read (:mod:`nmf_helpers.cli._options`; :func:`tempo_range_option`
-and :func:`min_part_option` for the two ranges, which ``scan`` takes as
-well): the library's ranges, in the options' words.
+option is refused in one line that names the option as typed, while the
+command line is parsed, before any file is read
+(:mod:`nmf_helpers.cli._options`, through :func:`add_detection_options`,
+which ``scan`` takes as well): the library's ranges (``nh.TEMPO_LIMITS``,
+``detection.MIN_PART_RANGE``), in the options' words.
 
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
@@ -21,12 +22,8 @@ import sys
 
 import nmf_helpers as nh
 
-from ..detection import (
-    DEFAULT_N_COMPONENTS,
-    DEFAULT_SAMPLE_ITERATIONS,
-    check_min_part,
-    check_tempo_range,
-)
+from .. import detection
+from ..detection import DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS
 from . import UsageError, note
 from ._options import (
     MAX_COMPONENTS,
@@ -34,13 +31,10 @@ from ._options import (
     estimated_seconds,
     real_number,
     seed_option,
+    tempo_range,
     time_note,
     whole_number,
 )
-
-#: The shortest part searched for, in seconds: the range :func:`check_min_part`
-#: accepts (it decides; this only words the option's message).
-MIN_PART_RANGE = (1.0, 600.0)
 
 
 def format_ranges(ranges, separator: str = ", ") -> str:
@@ -82,41 +76,6 @@ def summary(result, sample, track) -> dict:
     }
 
 
-def tempo_range_option(command: str, values) -> tuple[float, float]:
-    """``--tempo-range LOW HIGH`` as ``detect_sample`` checks it; the error names the option.
-
-    Returns (low, high) as floats; raises :class:`UsageError` otherwise, e.g.
-    ``detect: --tempo-range 0.5 1.1 is out of range: LOW must be between
-    0.8 and 1.25, got 0.5; use values within 0.80-1.25, LOW first``.
-    """
-    low_limit, high_limit = nh.TEMPO_LIMITS
-    shown = " ".join(f"{value:g}" for value in values)
-    advice = f"use values within {low_limit:.2f}-{high_limit:.2f}, LOW first"
-    for word, value in zip(("LOW", "HIGH"), values, strict=True):
-        if not low_limit <= value <= high_limit:  # False for NaN too
-            raise UsageError(
-                f"{command}: --tempo-range {shown} is out of range: {word} must be between"
-                f" {low_limit:g} and {high_limit:g}, got {value:g}; {advice}"
-            )
-    if values[0] > values[1]:
-        raise UsageError(
-            f"{command}: --tempo-range {shown} is out of range: LOW is above HIGH; {advice}"
-        )
-    return check_tempo_range(command, tuple(values))
-
-
-def min_part_option(command: str, value) -> float:
-    """``--min-part SECONDS`` as ``detect_sample`` checks it; the error names the option."""
-    low, high = MIN_PART_RANGE
-    if not low <= value <= high:  # False for NaN too
-        raise UsageError(
-            f"{command}: --min-part {value:g} is out of range: it must be between {low:g} and"
-            f" {high:g} s; give about one bar of the sample, in seconds"
-            f" (default {nh.MIN_PART_SECONDS:g})"
-        )
-    return check_min_part(command, value)
-
-
 def _load(path, what: str, min_part_s: float):
     """The sample or track, read once here: its length is judged against --min-part."""
     x, sr = nh.load_audio(path)
@@ -125,7 +84,7 @@ def _load(path, what: str, min_part_s: float):
         raise UsageError(
             f"detect: the sample lasts {seconds:.2f} s, shorter than --min-part {min_part_s:g} s"
             " (the shortest part of it searched for, about one bar); give a longer sample,"
-            f" or a smaller --min-part (at least {MIN_PART_RANGE[0]:g} s)"
+            f" or a smaller --min-part (at least {detection.MIN_PART_RANGE[0]:g} s)"
         )
     return x, sr
 
@@ -143,8 +102,7 @@ def _announce_time(args, n_sample: int, n_track: int) -> None:
 
 
 def run(args) -> int:
-    tempo_range = tempo_range_option("detect", args.tempo_range)
-    min_part_s = min_part_option("detect", args.min_part)
+    min_part_s = args.min_part  # checked while parsing, as every option
     x_sample, sr = _load(args.sample, "sample", min_part_s)
     x_track, _ = _load(args.track, "track", min_part_s)
     _announce_time(args, x_sample.size, x_track.size)
@@ -157,7 +115,7 @@ def run(args) -> int:
         threshold=args.threshold,
         seed=args.seed,
         progress=sys.stderr.isatty(),
-        tempo_range=tempo_range,
+        tempo_range=args.tempo_range,
         min_part_s=min_part_s,
     )
     track_s = x_track.size / sr
@@ -217,20 +175,21 @@ def add_detection_options(parser) -> None:
     low, high = nh.DEFAULT_TEMPO_RANGE
     parser.add_argument(
         "--tempo-range",
-        type=float,
+        action=tempo_range(command, nh.TEMPO_LIMITS),
         nargs=2,
         metavar=("LOW", "HIGH"),
-        default=[low, high],
+        default=(low, high),
         help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
         f" {nh.TEMPO_LIMITS[0]:g} to {nh.TEMPO_LIMITS[1]:g})",
     )
+    shortest, longest = detection.MIN_PART_RANGE  # check_min_part's; the option has no copy
     parser.add_argument(
         "--min-part",
-        type=real_number(command, "--min-part", *MIN_PART_RANGE),
+        type=real_number(command, "--min-part", shortest, longest),
         metavar="SECONDS",
         default=nh.MIN_PART_SECONDS,
         help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
-        f" about one bar; {MIN_PART_RANGE[0]:g} to {MIN_PART_RANGE[1]:g})",
+        f" about one bar; {shortest:g} to {longest:g})",
     )
 
 

@@ -18,8 +18,12 @@ and its spectrogram made once for all its pairs; each pair gets a cheap
 first pass (a short fit, a coarse alignment, a score only) and, if it may
 match, the full check. ``--tempo-range LOW HIGH`` and ``--min-part
 SECONDS`` are ``detect``'s, and hold for both: the first pass spreads its
-ratios over that range and compares windows of that length too. Bad values
-are refused in one line naming the option, before any work.
+ratios over that range and compares windows of that length too. A bad value
+of any option (``--iters``, ``--free``, ``--seed``, ``--threshold``,
+``--tempo-range``, ``--min-part``, ``--screen-iters``, ``--jobs``) is refused
+while the command line is parsed, in one line naming the option, with the
+same checker as ``detect``'s (:mod:`nmf_helpers.cli._options`), before any
+work.
 
 Who does the work: with ``--jobs 1`` this process, pair after pair; otherwise
 Dask distributed, on a ``LocalCluster`` of ``--jobs`` worker processes (one
@@ -97,7 +101,6 @@ from tqdm.auto import tqdm
 import nmf_helpers as nh
 
 from .._threads import library_threads, usable_cores
-from .._validation import check_int
 from ..catalogue import (
     ROW_FIELDS,
     SCREEN_ITERATIONS,
@@ -109,8 +112,9 @@ from ..catalogue import (
 )
 from . import UsageError, note, one_line_warning
 from ._interrupts import Interrupted, checkpoint
+from ._options import MAX_ITERATIONS, whole_number
 from ._outputs import Outputs
-from .detect import add_detection_options, min_part_option, tempo_range_option
+from .detect import add_detection_options
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
@@ -778,11 +782,6 @@ def _stopped(stop: BaseException, journal: Partial, total: int, cluster: str) ->
 
 
 def run(args) -> int:
-    if args.jobs is not None:
-        check_int("scan", "--jobs", args.jobs, minimum=1)
-    check_int("scan", "--iters", args.iters, minimum=1)
-    check_int("scan", "--free", args.free, minimum=0)
-    check_int("scan", "--screen-iters", args.screen_iters, minimum=0)
     if args.retry_errors and not args.resume:
         raise UsageError(
             "scan: --retry-errors re-checks the error rows of a scan's partial file;"
@@ -795,8 +794,8 @@ def run(args) -> int:
         seed=args.seed,
         screen_iter=args.screen_iters,
         screen_margin=SCREEN_MARGIN,
-        tempo_range=tempo_range_option("scan", args.tempo_range),
-        min_part_s=min_part_option("scan", args.min_part),
+        tempo_range=args.tempo_range,
+        min_part_s=args.min_part,
     )
     samples = [Path(sample) for sample in _once(args.samples, "given as a sample")]
     catalogue = Path(args.catalogue)
@@ -905,7 +904,7 @@ def add_parser(subparsers) -> None:
     scan.add_argument("-o", "--output", default="scan.csv", help="CSV to write (default scan.csv)")
     scan.add_argument(
         "--jobs",
-        type=int,
+        type=whole_number("scan", "--jobs", 1),  # more than the cores: capped, with a note
         default=None,
         help="local worker processes (default: one per core; 1 checks here, without Dask)",
     )
@@ -932,7 +931,7 @@ def add_parser(subparsers) -> None:
     )
     scan.add_argument(
         "--screen-iters",
-        type=int,
+        type=whole_number("scan", "--screen-iters", 0, MAX_ITERATIONS),
         default=SCREEN_ITERATIONS,
         help=f"iterations of the first pass (default {SCREEN_ITERATIONS}; 0: full fit for all)",
     )
