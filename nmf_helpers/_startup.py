@@ -116,19 +116,25 @@ def _numba_can_cache() -> bool:
 
 
 def _matplotlib_can_configure() -> bool:
-    """Whether matplotlib's configuration folder (MPLCONFIGDIR or XDG's) can be written."""
+    """Whether matplotlib's configuration and cache folders (XDG's) can both be written.
+
+    The font list goes to the cache folder; MPLCONFIGDIR, when set, is both.
+    """
     if os.environ.get("MPLCONFIGDIR"):
         return True
     config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    return _can_write(os.path.join(config_home, "matplotlib"))
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return all(_can_write(os.path.join(home, "matplotlib")) for home in [config_home, cache_home])
 
 
 def writable_caches() -> dict[str, str]:
     """Point numba's and matplotlib's caches at a private folder where theirs cannot be written.
 
     Sets ``NUMBA_CACHE_DIR`` and ``MPLCONFIGDIR`` in ``os.environ`` (so worker
-    processes inherit them) only when needed and only if the library has not
-    been imported yet; a choice the user made is kept.
+    processes inherit them) only when needed; a choice the user made is kept.
+    numba imported before this package gets the folder in its config too (it
+    read the environment already); matplotlib imported before has chosen its
+    folders, and is left alone.
 
     Returns
     -------
@@ -136,8 +142,10 @@ def writable_caches() -> dict[str, str]:
         The variables that were set, and their folders (empty when nothing was needed).
     """
     chosen = {}
-    if "numba" not in sys.modules and not _numba_can_cache():
+    if not _numba_can_cache():
         chosen["NUMBA_CACHE_DIR"] = _own_folder("nmf_helpers-numba")
+        if "numba" in sys.modules:
+            sys.modules["numba"].config.CACHE_DIR = chosen["NUMBA_CACHE_DIR"]
     if "matplotlib" not in sys.modules and not _matplotlib_can_configure():
         chosen["MPLCONFIGDIR"] = _own_folder("nmf_helpers-matplotlib")
     os.environ.update(chosen)

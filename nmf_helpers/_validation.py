@@ -10,6 +10,7 @@ value, e.g. ``nmf_kl: K must be >= 1, got 0``.
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
@@ -279,3 +280,38 @@ def check_components(function: str, K, shape: tuple[int, int], *, n_fixed: int =
             f" learned components for V of shape {tuple(shape)}"
         )
     return K
+
+
+#: A byte of a file name that is not UTF-8, as ``repr`` shows it once Python has decoded the
+#: name with surrogateescape (PEP 383): ``\udce9`` for the byte 0xE9.
+_ESCAPED_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
+def printable(text: str) -> str:
+    """``text`` with every byte of a file name that is not UTF-8 shown as ``\\xe9``, as ``ls`` does.
+
+    Such a name reaches Python with a surrogate for each odd byte
+    (``caf\\udce9.wav``): printed raw it fails on a strict UTF-8 stream, and
+    matplotlib refuses it; ``repr`` in a message shows ``\\udce9``, which no
+    user recognises. Both forms become ``\\xe9``.
+
+    Parameters
+    ----------
+    text : str
+        A message or a name.
+
+    Returns
+    -------
+    str
+        The same text, encodable as UTF-8.
+
+    Examples
+    --------
+    >>> printable("caf\\udce9.wav"), printable(repr("caf\\udce9.wav"))
+    ('caf\\\\xe9.wav', "'caf\\\\xe9.wav'")
+    """
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no byte stands for
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _ESCAPED_BYTE.sub(r"\\x\1", text)

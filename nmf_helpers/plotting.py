@@ -18,7 +18,7 @@ import librosa
 import numpy as np
 
 from ._numerics import EPS
-from ._validation import ParameterError, check_int, check_real, check_signal
+from ._validation import ParameterError, check_int, check_real, check_signal, printable
 
 __all__ = [
     "audio_player",
@@ -53,16 +53,12 @@ def _pyplot():
 
 
 def _printable(text):
-    """``text`` with any byte of a file name that is not UTF-8 shown as ``\\xe9``.
+    """``text`` with a file name's bytes that are not UTF-8 shown as ``\\xe9`` (None kept).
 
-    Such a name reaches Python with surrogates in it (``caf\\udce9.wav``),
-    which matplotlib's font code refuses with a TypeError when it lays out a
-    title; ``ls`` shows the byte, and so does the figure. Anything but a str
-    (None, a number) is left as it is.
+    matplotlib's font code raises a TypeError on the surrogates such a name
+    carries (:func:`nmf_helpers._validation.printable`).
     """
-    if not isinstance(text, str):
-        return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return printable(text) if isinstance(text, str) else text
 
 
 def _decibels(magnitudes: np.ndarray, reference: float) -> np.ndarray:

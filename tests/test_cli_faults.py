@@ -579,6 +579,7 @@ def test_names_that_are_not_utf8_work_and_are_named_in_one_line(songs, tmp_path,
     decoded = subprocess.CompletedProcess([], missing.returncode, "", missing.stderr.decode())
     line = one_line(decoded, 2)
     assert "no such file" in line and "gone-" in line
+    assert "\\x" in line and "\\udc" not in line  # the odd bytes as ls shows them
 
 
 def test_a_name_that_is_not_utf8_is_printed_as_its_bytes_on_a_strict_utf8_stdout(

@@ -20,6 +20,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+import numba
 import pytest
 
 from nmf_helpers import _startup
@@ -113,18 +114,22 @@ def test_caches_are_left_alone_where_they_can_be_written(tmp_path, monkeypatch):
     for name in ["NUMBA_CACHE_DIR", "MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(
-        sys, "modules", {k: v for k, v in sys.modules.items() if k not in {"numba", "matplotlib"}}
-    )
+    without = {k: v for k, v in sys.modules.items() if k != "matplotlib"}
+    monkeypatch.setattr(sys, "modules", without)
     assert _startup.writable_caches() == {}
+
     (tmp_path / "a_file").write_text("")
-    monkeypatch.setenv("HOME", str(tmp_path / "a_file" / "home"))  # not writable, even for root
-    monkeypatch.setattr(
-        _startup, "_source_folders", lambda: ["/proc/nmf_helpers"]
-    )  # never writable
+    unwritable = str(tmp_path / "a_file" / "cache")  # under a file: not writable, even for root
+    monkeypatch.setenv("XDG_CACHE_HOME", unwritable)  # matplotlib's font list goes there
+    assert set(_startup.writable_caches()) == {"MPLCONFIGDIR"}
+
+    monkeypatch.delenv("MPLCONFIGDIR")
+    monkeypatch.setattr(_startup, "_source_folders", lambda: [unwritable])
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)  # restored after
     chosen = _startup.writable_caches()
     assert set(chosen) == {"NUMBA_CACHE_DIR", "MPLCONFIGDIR"}
     assert os.environ["NUMBA_CACHE_DIR"] == chosen["NUMBA_CACHE_DIR"]  # worker processes inherit it
+    assert numba.config.CACHE_DIR == chosen["NUMBA_CACHE_DIR"]  # numba was imported before
 
 
 def test_a_deleted_current_folder_is_one_line_before_any_import(tmp_path):

@@ -23,7 +23,7 @@ import warnings
 
 import soundfile
 
-from .._validation import ParameterError
+from .._validation import ParameterError, printable
 from ._interrupts import Interrupted, signals_raised
 
 __all__ = ["COMMANDS", "UsageError", "main", "note", "one_line_warning"]
@@ -38,12 +38,12 @@ class UsageError(Exception):
 
 def note(command: str, text: str) -> None:
     """Something the user should know about a run that succeeded: one line on stderr."""
-    print(f"note: {command}: {text}", file=sys.stderr)
+    print(printable(f"note: {command}: {text}"), file=sys.stderr)
 
 
 def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning from the library in one line, without the source line Python adds."""
-    text = str(message).replace("\n", " ")
+    text = printable(str(message).replace("\n", " "))
     print(f"warning: {text}", file=sys.stderr if file is None else file)
 
 
@@ -69,7 +69,7 @@ def _error_line(command: str, error: Exception) -> str:
         text = f"{command}: the audio library failed: {error}"
     else:
         text = str(error)
-    return "error: " + " ".join(text.split())
+    return printable("error: " + " ".join(text.split()))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 def _one_line_error(prog: str, message: str):
     """argparse's errors in one line, like every other bad input (exit 2)."""
     command = prog.removeprefix("python -m nmf_helpers").strip() or "nmf_helpers"
-    print(f"error: {command}: {message} (see --help)", file=sys.stderr)
+    print(printable(f"error: {command}: {message} (see --help)"), file=sys.stderr)
     sys.exit(2)
 
 
@@ -96,8 +96,9 @@ def _names_as_given() -> None:
     """Print file names that are not valid UTF-8 instead of failing on them.
 
     Such a name reaches Python with its odd bytes as surrogates; stdout would
-    refuse it, so it gets the bytes back as given (like ``ls``) and stderr, a
-    readable escape (``caf\\xe9.wav``), which is Python's default for stderr.
+    refuse it, so it gets the bytes back as given (like ``ls``). The lines on
+    stderr show them as ``caf\\xe9.wav`` (:func:`printable`); stderr's own
+    ``backslashreplace`` is the net for anything printed another way.
     """
     for stream, errors in [(sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")]:
         with contextlib.suppress(AttributeError, ValueError):  # replaced or closed by the caller
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             command = args.command
             return args.run(args)
         except Interrupted as stop:
-            print(stop.line(command), file=sys.stderr)
+            print(printable(stop.line(command)), file=sys.stderr)
             return stop.status
         except (UsageError, ParameterError, OSError, soundfile.SoundFileError) as error:
             print(_error_line(command, error), file=sys.stderr)
