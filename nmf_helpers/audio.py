@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import threading
@@ -149,32 +150,116 @@ def _cannot_read(function: str, path: Path, error: OSError) -> OSError:
     return failure
 
 
+class DamagedAudio(ParameterError):
+    """The file ends before its header says, or cannot be decoded past a point.
+
+    A :class:`~nmf_helpers.ParameterError` that also carries the facts, so the
+    command line can put the blame on the input (never on the outputs being
+    written) with :meth:`reworded`. Raised while streaming
+    (:func:`audio_blocks`, :func:`nmf_helpers.split_drums_file`). Not in
+    ``__all__``: catch ParameterError.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    read_s : float
+        Seconds of the song that could be decoded (about).
+    total_s : float
+        Seconds the file's header announces.
+    """
+
+    def __init__(self, function: str, path: Path, read_s: float, total_s: float):
+        self.path, self.read_s, self.total_s = path, read_s, total_s
+        super().__init__(self.reworded(function, repr(str(path))))
+
+    def reworded(self, function: str, name: str) -> str:
+        """The message, naming ``function`` and the file as ``name`` (e.g. as the user typed it)."""
+        return (
+            f"{function}: {name}: the file is damaged or ends early (read {self.read_s:.0f} s"
+            f" of {self.total_s:.0f} s); repair or re-encode it, or give a complete copy"
+        )
+
+
+def _decoder_says(error: Exception) -> str:
+    """libsndfile's reason, as a clause: ``format not recognised``.
+
+    ``str(error)`` repeats the path, as bytes when it was given as bytes
+    (``Error opening b'x.wav': Format not recognised.``); the message that
+    wraps it names the path already.
+    """
+    text = (getattr(error, "error_string", None) or str(error)).strip().rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
 # fd 2 as it was before the outermost _quiet_stderr, and how many are open:
-# threads decoding at once share one redirection, so that none restores
+# threads decoding MP3 at once share one redirection, so that none restores
 # another's /dev/null as stderr.
 _QUIET_LOCK = threading.Lock()
 _quiet = {"depth": 0, "saved": None}
 
+# Signals held back while fd 2 is switched: a Ctrl-C whose KeyboardInterrupt
+# were raised between silencing fd 2 and restoring it would leave the process's
+# stderr on /dev/null for good. The synchronous ones (a crash) are not held.
+if hasattr(signal, "pthread_sigmask"):
+    _HELD_SIGNALS = signal.valid_signals() - {
+        signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL
+    }  # fmt: skip
+else:  # Windows has no signal masks
+    _HELD_SIGNALS = set()
+
+
+def _is_mp3(path: Path) -> bool:
+    """Whether ``path`` is MPEG audio: by its extension, or an ID3 tag or a frame sync at its start.
+
+    Only libmpg123 writes to fd 2, so only MP3 decoding is silenced: while it
+    is, every other thread's stderr is lost too.
+    """
+    if path.suffix.lower() in {".mp3", ".mp2", ".mpga"}:
+        return True
+    try:
+        with open(path, "rb") as file:
+            head = file.read(3)
+    except OSError:  # the decoder will say why
+        return False
+    return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null while a decoder runs.
+def _signals_held() -> Iterator[None]:
+    """Hold back asynchronous signals in the main thread (where Python runs their handlers)."""
+    if not _HELD_SIGNALS or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held Ctrl-C is raised now
+
+
+@contextlib.contextmanager
+def _quiet_stderr(active: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while an MP3 decoder runs (when ``active``).
 
     libmpg123 writes its complaints about damaged MP3 frames ("part2_3_length
     too large", "Xing stream size off") from C straight to fd 2, where
     Python cannot catch them; load_audio says in one warning what they mean
-    (the file ends early). Held only around the decoder's own calls, never
-    across a ``yield`` to the caller, whose messages must get through; other
-    threads' stderr is lost for that moment.
+    (the file ends early). fd 2 is the process's, so other threads' stderr
+    is lost while it is silenced: callers pass ``active=_is_mp3(path)``, and
+    hold it only around the decoder's own calls, never across a ``yield`` to
+    the caller, whose messages must get through.
     """
-    with _QUIET_LOCK:
+    if not active:
+        yield
+        return
+    with _signals_held(), _QUIET_LOCK:
         if _quiet["depth"] == 0:
             _quiet["saved"] = _silence_fd2()
         _quiet["depth"] += 1
     try:
         yield
     finally:
-        with _QUIET_LOCK:
+        with _signals_held(), _QUIET_LOCK:
             _quiet["depth"] -= 1
             saved = _quiet["saved"]
             if _quiet["depth"] == 0 and saved is not None:
@@ -202,15 +287,23 @@ _WAV_DATA_LOG = re.compile(r"^data\s*:\s*(\d+)\s*\(should be \d+\)", re.MULTILIN
 _WAV_BLOCK_LOG = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
 
 
+# Data sizes a WAV writer puts in the header when it cannot know the length
+# (streaming to a pipe, which cannot seek back to fill it in): no length at all.
+_WAV_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+
+
 def _claimed_frames(file: soundfile.SoundFile) -> int:
     """The frames the file's header declares.
 
     libsndfile counts a truncated WAV's frames from the bytes it holds, so
     the declared length is read from its log; other formats' counts are the
-    header's.
+    header's. A WAV written to a pipe declares 0 or 0xFFFFFFFF bytes, which
+    says nothing: its length is what it holds.
     """
     log = file.extra_info
     declared, block = _WAV_DATA_LOG.search(log), _WAV_BLOCK_LOG.search(log)
+    if declared and int(declared.group(1)) in _WAV_UNKNOWN_SIZES:
+        return file.frames
     if declared and block and int(block.group(1)) > 0:
         return max(file.frames, int(declared.group(1)) // int(block.group(1)))
     return file.frames
@@ -221,11 +314,16 @@ def _claimed_frames(file: soundfile.SoundFile) -> int:
 _REPORTED: set[tuple[str, int, int]] = set()
 
 
-def _ends_early(function: str, path: Path, decoded: int, claimed: int | None, rate: int) -> None:
+def _ends_early(
+    function: str, path: Path, decoded: int, claimed: int | None, rate: int, stacklevel: int
+) -> None:
     """One warning that ``path`` stops before its end (once a file in a process).
 
     ``claimed`` is the length its header gives, or None for a format whose
     header gives none (Ogg: the last page closes the stream instead).
+    ``stacklevel`` is ``warnings.warn``'s, from here: each caller passes its
+    own plus one, so that the warning points at the line that called the
+    public function, however deep below it the file was found short.
     """
     key = (str(path.resolve()), decoded, claimed or 0)
     if key in _REPORTED:
@@ -239,7 +337,7 @@ def _ends_early(function: str, path: Path, decoded: int, claimed: int | None, ra
     warnings.warn(
         f"{function}: {str(path)!r} ends early (truncated or damaged): decoded"
         f" {decoded / rate:.2f} s, but {what}; using the {decoded / rate:.2f} s decoded",
-        stacklevel=4,
+        stacklevel=stacklevel,
     )
 
 
@@ -280,7 +378,7 @@ def _decoded_frames(path: Path, limit: int) -> list[np.ndarray]:
     truncated end) just ends the list: what decoded before it is kept.
     """
     blocks, total = [], 0
-    with _quiet_stderr(), soundfile.SoundFile(os.fsencode(path)) as file:
+    with _quiet_stderr(_is_mp3(path)), soundfile.SoundFile(os.fsencode(path)) as file:
         while total < limit:
             try:
                 block = file.read(
@@ -295,19 +393,21 @@ def _decoded_frames(path: Path, limit: int) -> list[np.ndarray]:
     return blocks
 
 
-def _read_any(function: str, path: Path) -> tuple[np.ndarray, int]:
+def _read_any(function: str, path: Path, stacklevel: int) -> tuple[np.ndarray, int]:
     """Samples as (n_samples, n_channels) float32 and the file's own rate.
 
     A file that decodes to fewer frames than its header claims (truncated,
-    or damaged part way) gives the frames decoded, and one warning.
+    or damaged part way) gives the frames decoded, and one warning
+    (``stacklevel`` as in :func:`_ends_early`, from here).
     """
     # libsndfile encodes a str name strictly; bytes take any name the system has.
+    mp3 = _is_mp3(path)
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(mp3):
             file = soundfile.SoundFile(os.fsencode(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return _read_fallback(function, path)
-    with file, _quiet_stderr():
+    with file, _quiet_stderr(mp3):
         claimed, rate, channels = _claimed_frames(file), file.samplerate, file.channels
         file_format = file.format
         try:
@@ -318,9 +418,9 @@ def _read_any(function: str, path: Path) -> tuple[np.ndarray, int]:
         blocks = _decoded_frames(path, claimed)
         data = np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)
     if 0 < data.shape[0] < claimed:
-        _ends_early(function, path, data.shape[0], claimed, rate)
+        _ends_early(function, path, data.shape[0], claimed, rate, stacklevel + 1)
     elif data.shape[0] and file_format == "OGG" and _ogg_cut_short(path):
-        _ends_early(function, path, data.shape[0], None, rate)
+        _ends_early(function, path, data.shape[0], None, rate, stacklevel + 1)
     if not data.shape[0]:
         _refuse_no_audio(function, path)
     return data, rate
@@ -347,7 +447,7 @@ def _read_fallback(function: str, path: Path) -> tuple[np.ndarray, int]:
     try:
         import librosa  # audioread fallback: slower, needs ffmpeg for most formats
 
-        with warnings.catch_warnings(), _quiet_stderr():
+        with warnings.catch_warnings(), _quiet_stderr(_is_mp3(path)):
             warnings.simplefilter("ignore")
             data, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
     except Exception as error:
@@ -360,7 +460,9 @@ def _read_fallback(function: str, path: Path) -> tuple[np.ndarray, int]:
 
 def _check_peak(function: str, path: Path, data: np.ndarray) -> None:
     """Refuse NaN, Inf, and samples beyond :data:`MAX_PEAK`, naming the file and the value."""
-    peak = float(np.max(np.abs(data))) if data.size else 0.0
+    # Not np.abs(data).max(): that holds a copy of the song (1.3 GB for an hour
+    # of 44.1 kHz stereo). max and min propagate NaN, and -(-Inf) is Inf.
+    peak = max(float(data.max()), -float(data.min())) if data.size else 0.0
     if not np.isfinite(peak):
         raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
     if peak > MAX_PEAK:
@@ -418,17 +520,18 @@ def load_audio(path, sr: int | None = 22050) -> tuple[np.ndarray, int]:
     return load_audio_unchecked(path, sr)
 
 
-def load_audio_unchecked(path, sr: int | None) -> tuple[np.ndarray, int]:
+def load_audio_unchecked(path, sr: int | None, *, stacklevel: int = 3) -> tuple[np.ndarray, int]:
     """:func:`load_audio` with ``sr`` checked.
 
     The path and the file's own problems (missing, a folder, a FIFO,
     undecodable, empty, NaN, absurdly loud) can only be found by looking at
     the file, so they are found here, in the words of :func:`load_audio`.
+    The warning of a file that ends early points ``stacklevel`` frames up
+    from here: by default at the line that called the public function
+    calling this one.
     """
     path = _input_file("load_audio", path)
-    data, rate = _read_any("load_audio", path)
-    if data.size == 0:
-        raise ParameterError(f"load_audio: {str(path)!r} contains no audio samples")
+    data, rate = _read_any("load_audio", path, stacklevel + 1)  # never empty: refused there
     _check_peak("load_audio", path, data)
     x = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
     if sr is not None and rate != sr:
@@ -479,7 +582,7 @@ def save_audio(path, x, sr: int) -> Path:
     _refuse_an_input(path)
     x = check_signal("save_audio", "x", x)
     sr = _check_sr("save_audio", sr)
-    peak = float(np.max(np.abs(x)))
+    peak = max(float(x.max()), -float(x.min()))  # no copy of x, as in _check_peak
     if peak > 1.0:
         warnings.warn(
             f"save_audio: {path.name} peaks at {peak:.3f} > 1 and was clipped;"
@@ -496,7 +599,7 @@ def save_audio(path, x, sr: int) -> Path:
     except OSError as error:
         raise _cannot_write(path, error) from None
     except soundfile.SoundFileError as error:
-        raise OSError(f"save_audio: cannot write {str(path)!r}: {error}") from None
+        raise OSError(f"save_audio: cannot write {str(path)!r}: {_decoder_says(error)}") from None
     return path
 
 
@@ -709,37 +812,42 @@ def audio_header(function: str, path) -> soundfile._SoundFileInfo | None:
     """
     path = _input_file(function, path)
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(_is_mp3(path)):  # libmpg123 reads the Xing header here
             return soundfile.info(os.fsencode(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return None
 
 
-def check_streamable(function: str, path) -> tuple[Path, soundfile._SoundFileInfo]:
+def check_streamable(
+    function: str, path, *, stacklevel: int = 3
+) -> tuple[Path, soundfile._SoundFileInfo]:
     """An existing audio file soundfile can stream, and its header; errors name ``function``.
 
     Not public: the check of the doors that stream a file (:func:`audio_blocks`,
     :func:`nmf_helpers.split_drums_file`). A file that cannot be read to the
     length its header claims (truncated or damaged) is found here, with one
     warning, and the header returned says how many frames can be read:
-    reading or seeking past them would fail part way through the song.
+    reading or seeking past them would fail part way through the song. The
+    warning points ``stacklevel`` frames up from here: by default at the line
+    that called the public function calling this one.
     """
     path = _input_file(function, path)
     try:
-        with _quiet_stderr():
+        with _quiet_stderr(_is_mp3(path)):  # libmpg123 reads the Xing header here
             info = soundfile.info(os.fsencode(path))
         claimed, readable = _readable_frames(path)
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise ParameterError(
-            f"{function}: cannot stream {str(path)!r} ({error}); convert it to WAV or FLAC"
+            f"{function}: cannot stream {str(path)!r}: {_decoder_says(error)};"
+            " convert it to WAV or FLAC"
         ) from None
     if readable < claimed:
         if readable > 0:
-            _ends_early(function, path, readable, claimed, info.samplerate)
+            _ends_early(function, path, readable, claimed, info.samplerate, stacklevel + 1)
         info = copy.copy(info)
         info.frames, info.duration = readable, readable / info.samplerate
     elif readable and info.format == "OGG" and _ogg_cut_short(path):
-        _ends_early(function, path, readable, None, info.samplerate)
+        _ends_early(function, path, readable, None, info.samplerate, stacklevel + 1)
     if info.frames <= 0:
         _refuse_no_audio(function, path)
     return path, info
@@ -751,7 +859,7 @@ def _readable_frames(path: Path) -> tuple[int, int]:
     One seek to the last frame shows an intact file (cheap); only a file
     whose last frame cannot be read is decoded through, once, to count.
     """
-    with _quiet_stderr(), soundfile.SoundFile(os.fsencode(path)) as file:
+    with _quiet_stderr(_is_mp3(path)), soundfile.SoundFile(os.fsencode(path)) as file:
         claimed, present = _claimed_frames(file), file.frames
         if present <= 0:
             return claimed, 0
@@ -795,7 +903,9 @@ def audio_blocks(
     ------
     FileNotFoundError, OSError, ParameterError
         Before the first block, for a missing or unreadable file; while
-        streaming, for NaN or Inf samples, or samples beyond :data:`MAX_PEAK`.
+        streaming, for NaN or Inf samples, or samples beyond :data:`MAX_PEAK`,
+        and (``DamagedAudio``, a ParameterError) for a file that cannot be
+        decoded past a point.
 
     Warns
     -----
@@ -826,19 +936,19 @@ def audio_blocks_unchecked(
     if info.samplerate != sr:
         resampler = soxr.ResampleStream(info.samplerate, sr, 1, dtype="float32", quality="HQ")
     frames_read = produced = 0
-    with _quiet_stderr():
+    mp3 = _is_mp3(path)
+    with _quiet_stderr(mp3):
         file = soundfile.SoundFile(os.fsencode(path))
     with file:
         while True:
             # Never past info.frames: check_streamable has cut it to what can be read.
             wanted_frames = min(block_frames, info.frames - frames_read)
             try:
-                with _quiet_stderr():
+                with _quiet_stderr(mp3):
                     data = file.read(wanted_frames, dtype="float32", always_2d=True)
-            except (soundfile.LibsndfileError, RuntimeError) as error:
-                raise ParameterError(
-                    f"{function}: {str(path)!r} is damaged {frames_read / info.samplerate:.2f} s"
-                    f" in ({error}); convert it to WAV or FLAC"
+            except (soundfile.LibsndfileError, RuntimeError):  # a FLAC's "lost sync"
+                raise DamagedAudio(
+                    function, path, frames_read / info.samplerate, info.frames / info.samplerate
                 ) from None
             last = data.shape[0] < block_frames or frames_read + data.shape[0] >= info.frames
             _check_peak(function, path, data)

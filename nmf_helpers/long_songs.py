@@ -79,6 +79,7 @@ from ._validation import (
 )
 from .audio import (
     BLOCK_FRAMES,
+    DamagedAudio,  # raised here too, and imported from here by the command line
     audio_blocks_unchecked,
     check_streamable,
     load_audio_unchecked,
@@ -112,30 +113,6 @@ LEARN_SECONDS_RANGE = (5.0, 3600.0)
 #: The two parts and the files they go to.
 PARTS = ("drums", "harmonic")
 _WRITE_SUBTYPES = {".wav": ("WAV", "FLOAT"), ".flac": ("FLAC", "PCM_24")}
-
-
-class DamagedAudio(ParameterError):
-    """The song's file ends before its header says, or cannot be decoded past a point.
-
-    A :class:`~nmf_helpers.ParameterError` that also carries the facts, so the
-    command line can say them in its own words (the input is at fault, never
-    the outputs being written). Not in ``__all__``: only this room raises it.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-    read_s : float
-        Seconds of the song that could be decoded (about).
-    total_s : float
-        Seconds the file's header announces.
-    """
-
-    def __init__(self, function: str, path: Path, read_s: float, total_s: float):
-        self.path, self.read_s, self.total_s = path, read_s, total_s
-        super().__init__(
-            f"{function}: {str(path)!r}: the file is damaged or ends early (read"
-            f" {read_s:.0f} s of {total_s:.0f} s); repair or re-encode it, or give a complete copy"
-        )
 
 
 def _decodable_seconds(path: Path, info) -> float:
@@ -457,7 +434,7 @@ def _range(bounds: tuple[float, float]) -> dict:
 
 def _in_one_piece(function, path, paths, options, seed, progress, started) -> FileSplit:
     """A song of one chunk or less: today's in-memory :func:`split_drums`, 16-bit files."""
-    x, sr = load_audio_unchecked(path, SAMPLE_RATE)
+    x, sr = load_audio_unchecked(path, SAMPLE_RATE, stacklevel=4)  # at split_drums_file's caller
     if not np.any(x):
         raise ParameterError(f"{function}: {str(path)!r} is silent (all samples are zero)")
     load_time = time.perf_counter() - started
@@ -632,13 +609,12 @@ def _stream(
             needed = (f0 + chunk_frames - 1) * hop + win // 2
             have = start + samples.size + sum(block.size for block in pending)
             while have < needed and not eof:
+                # A decoder failure ("flac decoder lost sync") raises DamagedAudio in there.
                 try:
                     pending.append(next(blocks))
                     have += pending[-1].size
                 except StopIteration:
                     eof = True
-                except (soundfile.LibsndfileError, RuntimeError):  # "flac decoder lost sync"
-                    raise DamagedAudio(function, path, have / SAMPLE_RATE, duration) from None
             if eof and have < n_estimate - SAMPLE_RATE:  # a clean end, before the header's
                 raise DamagedAudio(function, path, have / SAMPLE_RATE, duration)
             if pending:

@@ -27,12 +27,17 @@ __all__ = ["component", "components", "separate", "soft_masks"]
 
 
 def _check_indices(function: str, ks, K: int, *, name: str = "ks") -> list[int]:
-    """Component indices as ints, each in 0..K-1: no floats, no bools, no counting from the end."""
+    """Component indices as ints, each in 0..K-1: no floats, no bools, no counting from the end.
+
+    numpy's integers count (``np.int64(2)``, and 0-d arrays such as
+    ``np.array(2)``), as int() accepted them.
+    """
+    ks = _scalar(ks)
     if isinstance(ks, numbers.Integral) and not isinstance(ks, bool):
         ks = [ks]
     elif isinstance(ks, str | bytes | Mapping) or not isinstance(ks, Iterable):
         raise ParameterError(f"{function}: {name} must be integers, got {ks!r}")
-    indices = list(ks)
+    indices = [_scalar(k) for k in ks]
     for k in indices:
         # int(1.9) would quietly be 1, and True would be component 1.
         if isinstance(k, bool) or not isinstance(k, numbers.Integral):
@@ -46,6 +51,11 @@ def _check_indices(function: str, ks, K: int, *, name: str = "ks") -> list[int]:
             f" (indices run from 0 to {K - 1})"
         )
     return [int(k) for k in indices]
+
+
+def _scalar(value):
+    """A 0-d array as the numpy scalar it holds (iterating over it raises TypeError); else as is."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 def _shown(value) -> str:

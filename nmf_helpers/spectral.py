@@ -158,7 +158,8 @@ def _refuse_overflow(function: str, x: np.ndarray, X: np.ndarray, win: int) -> N
     peak times that passes float32's range can overflow; X is looked at only
     then, and audio costs one pass over x.
     """
-    peak = float(np.max(np.abs(x)))
+    # Not np.abs(x).max(), which would hold a copy of x; a NaN in x is refused before here.
+    peak = max(float(x.max()), -float(x.min()))
     if peak * (win / 2) <= FLOAT32_MAX or np.isfinite(np.abs(X).max()):
         return
     raise ParameterError(

@@ -1,8 +1,13 @@
 """Tests of nmf_helpers/audio.py: any common file loads; nothing given is overwritten."""
 
+import importlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
+import time
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -269,3 +274,166 @@ def test_load_audio_of_none_is_a_clear_error():
     with pytest.raises(nh.ParameterError) as error:
         nh.load_audio(None)
     assert str(error.value) == "load_audio: path must be a file name (str or Path), got NoneType"
+
+
+# --- stderr: only MP3 decoding silences fd 2, and it always comes back ------------------------
+
+AUDIO = importlib.import_module("nmf_helpers.audio")
+
+
+def _fd2_is_devnull() -> bool:
+    here, null = os.fstat(2), os.stat(os.devnull)
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
+
+
+@pytest.mark.parametrize("file_format", ["WAV", "FLAC", "OGG"])
+def test_other_threads_stderr_survives_a_concurrent_decode(tmp_path, capfd, file_format):
+    """fd 2 is the process's: silencing it for a decoder silenced every thread's warnings."""
+    t = np.arange(2 * 22050) / 22050
+    path = tmp_path / f"song.{file_format.lower()}"
+    soundfile.write(path, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050,
+                    format=file_format)  # fmt: skip
+    decoding, stop = threading.Event(), threading.Event()
+
+    def decode():
+        while not stop.is_set():
+            nh.load_audio(path, sr=None)
+            list(nh.audio_blocks(path, sr=22050))
+            AUDIO.audio_header("test", path)
+            decoding.set()
+
+    reader = threading.Thread(target=decode)
+    reader.start()
+    try:
+        assert decoding.wait(30)
+        for k in range(150):
+            os.write(2, f"line {k}\n".encode())
+            time.sleep(0.002)
+    finally:
+        stop.set()
+        reader.join()
+    lines = capfd.readouterr().err.splitlines()
+    assert lines == [f"line {k}" for k in range(150)], f"{len(lines)} of 150 lines reached stderr"
+
+
+def test_threads_decoding_mp3_at_once_share_one_silencing(capfd):
+    """A enters, B enters, A leaves, B leaves: fd 2 must come back, not stay on /dev/null.
+
+    Each thread saving and restoring fd 2 on its own, B saves the /dev/null A
+    put there, and restores it last.
+    """
+    steps = {name: threading.Event() for name in ("a_in", "b_in", "a_out", "b_may_leave")}
+    seen = {}
+
+    def a():
+        with AUDIO._quiet_stderr(True):
+            steps["a_in"].set()
+            steps["b_in"].wait(10)
+        seen["after_a"] = _fd2_is_devnull()
+        steps["a_out"].set()
+
+    def b():
+        steps["a_in"].wait(10)
+        with AUDIO._quiet_stderr(True):
+            steps["b_in"].set()
+            steps["a_out"].wait(10)
+            seen["b_inside"] = _fd2_is_devnull()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    before = os.fstat(2)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    after = os.fstat(2)
+    assert seen == {"after_a": True, "b_inside": True}  # still decoding in B: still quiet
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    assert AUDIO._quiet == {"depth": 0, "saved": None}
+    os.write(2, b"heard\n")
+    assert capfd.readouterr().err == "heard\n"
+
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks")
+def test_a_signal_while_fd2_is_restored_is_raised_after_it_is(capfd, monkeypatch):
+    """A Ctrl-C raised in _quiet_stderr's finally, before the dup2, left stderr on /dev/null."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Python runs signal handlers in the main thread only")
+    real_dup2, calls = os.dup2, []
+
+    def dup2(fd, fd2, *args):
+        calls.append(fd2)
+        if fd2 == 2 and calls.count(2) == 2:  # the restoring one
+            signal.raise_signal(signal.SIGUSR1)  # Python runs the handler before returning
+        return real_dup2(fd, fd2, *args)
+
+    def interrupt(signum, frame):
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    monkeypatch.setattr(AUDIO.os, "dup2", dup2)
+    try:
+        with pytest.raises(_Interrupted), AUDIO._quiet_stderr(True):
+            pass
+    finally:
+        monkeypatch.undo()
+        signal.signal(signal.SIGUSR1, previous)
+    assert not _fd2_is_devnull() and AUDIO._quiet == {"depth": 0, "saved": None}
+    os.write(2, b"heard\n")
+    assert capfd.readouterr().err == "heard\n"
+
+
+# --- what a header or a decoder says ----------------------------------------------------------
+
+
+def test_a_wav_streamed_to_a_pipe_has_no_claimed_length(tmp_path):
+    """A writer that cannot seek back leaves 0xFFFFFFFF as the data size: not 97391 s claimed."""
+    x = (0.3 * np.sin(np.arange(22050) / 10)).astype(np.float32)
+    whole = tmp_path / "whole.wav"
+    soundfile.write(whole, x, 22050, subtype="PCM_16")
+    data = bytearray(whole.read_bytes())
+    at = data.find(b"data")
+    data[at + 4 : at + 8] = data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    piped = tmp_path / "piped.wav"
+    piped.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert nh.load_audio(piped, sr=None)[0].size == x.size
+        assert np.concatenate(list(nh.audio_blocks(piped))).size == x.size
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_a_file_libsndfile_cannot_open_is_named_once_in_plain_words(tmp_path, as_bytes):
+    path = tmp_path / "notaudio.wav"
+    path.write_text("this is not audio\n" * 100)
+    with pytest.raises(nh.ParameterError) as error:
+        nh.audio_blocks(os.fsencode(path) if as_bytes else path)
+    assert str(error.value) == (
+        f"audio_blocks: cannot stream {str(path)!r}: format not recognised;"
+        " convert it to WAV or FLAC"
+    )
+
+
+# --- the peak check looks at the samples without copying them ----------------------------------
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_peak_check_holds_no_copy_of_the_song(sign):
+    data = np.zeros((1 << 21, 2), np.float32)  # 16 MB
+    data[5, 1] = 0.5 * sign
+    tracemalloc.start()
+    try:
+        AUDIO._check_peak("load_audio", Path("song.wav"), data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < data.nbytes // 16, f"{peak} bytes held to check {data.nbytes}"
+    data[7, 0] = 3e9 * sign  # a negative peak counts as much as a positive one
+    with pytest.raises(nh.ParameterError, match="has samples up to 3e"):
+        AUDIO._check_peak("load_audio", Path("song.wav"), data)
+    data[9, 0] = np.nan
+    with pytest.raises(nh.ParameterError, match="NaN or Inf"):
+        AUDIO._check_peak("load_audio", Path("song.wav"), data)

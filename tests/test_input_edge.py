@@ -364,3 +364,39 @@ def test_a_title_holding_a_name_that_is_not_utf8_is_drawn(tmp_path):
     figure.savefig(tmp_path / "figure.png")
     assert figure.axes[0].get_title() == "caf\\xe9.wav: mixture"
     matplotlib.pyplot.close(figure)
+
+
+def test_an_early_end_is_reported_at_the_line_that_asked(tmp_path):
+    """load_audio's warning pointed inside audio.py (through load_audio_unchecked)."""
+    # Two files: each warns once a process.
+    cuts = [_truncated(_write(tmp_path / f"{n}.flac", _tone(3.0)), 0.6) for n in "ab"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nh.load_audio(cuts[0])
+        nh.audio_blocks(cuts[1])
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name] * 2, [
+        f"{w.filename}:{w.lineno}" for w in caught
+    ]
+
+
+def test_damage_met_while_streaming_is_damaged_audio(tmp_path):
+    """A FLAC that loses sync mid-stream: DamagedAudio, as split_drums_file and the CLI expect."""
+    whole = _write(tmp_path / "set.flac", _tone(20.0, sr=8000), sr=8000)
+    cut = _truncated(whole, 0.5)
+    header = sf.info(str(cut))  # as the header claims: 20 s
+    blocks = nh.audio.audio_blocks_unchecked(cut, header, 8000, 4096, "audio_blocks")
+    with pytest.raises(nh.long_songs.DamagedAudio) as raised:
+        for _ in blocks:
+            pass
+    damaged = raised.value
+    assert isinstance(damaged, nh.ParameterError) and damaged.total_s == 20.0
+    assert 5.0 < damaged.read_s < 11.0, damaged.read_s
+    assert (
+        str(damaged)
+        == damaged.reworded("audio_blocks", repr(str(cut)))
+        == (
+            f"audio_blocks: {str(cut)!r}: the file is damaged or ends early (read"
+            f" {damaged.read_s:.0f} s of 20 s); repair or re-encode it, or give a complete copy"
+        )
+    )
+    assert nh.long_songs.DamagedAudio is nh.audio.DamagedAudio

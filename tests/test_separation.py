@@ -275,6 +275,32 @@ def test_a_lone_int_is_one_component(fitted):
     assert np.array_equal(nh.components(W, H, np.array([0, 2])), nh.components(W, H, [0, 2]))
 
 
+@pytest.mark.parametrize(
+    "ks", [np.array(2), np.int64(2), [np.array(2)], np.array([2]), (np.uint8(2),)]
+)
+def test_numpy_integers_and_0d_integer_arrays_are_indices(fitted, ks):
+    """``np.array(2)`` raised a bare TypeError (iteration over a 0-d array); int() takes it."""
+    _, W, H = fitted
+    assert np.array_equal(nh.components(W, H, ks), nh.component(W, H, 2))
+
+
+@pytest.mark.parametrize(
+    ("ks", "message"),
+    [
+        (np.array(2.0), "components: ks must be integers, got np.float64(2.0)"),
+        ([np.array(1.0)], "components: ks must be integers, got np.float64(1.0) in"),
+        (np.array(True), "components: ks must be integers, got np.True_"),
+        (np.array(-1), "components: component index -1 out of range for K = 4"),
+        ([np.array(4)], "components: component index 4 out of range for K = 4"),
+    ],
+)
+def test_0d_arrays_of_floats_bools_or_bad_indices_are_refused(fitted, ks, message):
+    _, W, H = fitted
+    with pytest.raises(nh.ParameterError) as error:
+        nh.components(W, H, ks)
+    assert str(error.value).startswith(message)
+
+
 # One rule for every door: an index is an integer in 0..K-1. A negative one
 # is refused like K is (it used to count from the end in some doors only), a
 # float is never truncated (1.9 was component 1), and a dict of named groups

@@ -522,10 +522,7 @@ def _split_drums_file(song, outputs, **options):
     try:
         return nh.split_drums_file(song, outputs, **options)
     except DamagedAudio as damaged:
-        raise UsageError(
-            f"separate: {song}: the file is damaged or ends early (read {damaged.read_s:.0f} s"
-            f" of {damaged.total_s:.0f} s); repair or re-encode it, or give a complete copy"
-        ) from None
+        raise UsageError(damaged.reworded("separate", str(song))) from None
 
 
 def _write_streamed_figures(path_of, result, song_name: str) -> None:
