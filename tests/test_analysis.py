@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -490,7 +492,7 @@ def test_elementwise_loss_adds_up_to_the_nmf_loss(sample_V, loss, fit):
 
 
 def test_elementwise_loss_names_a_bad_argument():
-    with pytest.raises(nh.ParameterError, match="elementwise_loss: loss must be 'euclidean' or"):
+    with pytest.raises(nh.ParameterError, match="elementwise_loss: loss must be 'kl' or"):
         nh.elementwise_loss(np.ones((2, 2)), np.ones((2, 2)), loss="is")
     with pytest.raises(nh.ParameterError, match=r"elementwise_loss: WH must have shape \(2, 2\)"):
         nh.elementwise_loss(np.ones((2, 2)), np.ones((2, 3)), loss="kl")
@@ -568,7 +570,7 @@ def test_loudness_band_table_shows_an_empty_band_as_dashes():
 @pytest.mark.parametrize(
     ("V", "options", "message"),
     [
-        (LEVELS, {"loss": "is"}, "loudness_band_table: loss must be 'euclidean' or 'kl'"),
+        (LEVELS, {"loss": "is"}, "loudness_band_table: loss must be 'kl' or 'euclidean'"),
         (LEVELS, {"edges_db": [-50, -30]}, "edges_db must be strictly decreasing"),
         (LEVELS, {"edges_db": []}, "edges_db must be strictly decreasing"),
         (LEVELS, {"edges_db": [0.0]}, "edges_db must be strictly decreasing"),
@@ -605,3 +607,24 @@ def test_relative_level_names_a_bad_argument():
         nh.relative_level(x, 0 * x)
     with pytest.raises(nh.ParameterError, match="relative_level: all waveforms must have one"):
         nh.relative_level(x, x[:10])
+
+
+# ---------------------------------------------------------------- the package
+
+
+def test_the_analysis_package_is_its_measures_and_its_tables():
+    analysis = importlib.import_module("nmf_helpers.analysis")
+    measures = importlib.import_module("nmf_helpers.analysis.measures")
+    tables = importlib.import_module("nmf_helpers.analysis.tables")
+    assert sorted(analysis.__all__) == sorted(measures.__all__ + tables.__all__)
+    assert not set(measures.__all__) & set(tables.__all__)
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is getattr(nh, name)
+
+
+@pytest.mark.parametrize("loss", nh.LOSSES)
+def test_the_terms_of_each_loss_add_up_to_what_the_nmf_reports(loss):
+    V = np.random.default_rng(3).random((12, 9)) + 0.1
+    W, H, losses = nh.nmf(V, 3, loss=loss, n_iter=5)
+    total = nh.elementwise_loss(V, W @ H, loss=loss).sum()
+    assert total == pytest.approx(losses[-1], rel=1e-4)

@@ -87,7 +87,7 @@ LAYERS = [
     {"nmf", "spectral", "alignment"},
     {"audio", "analysis", "plotting", "homework"},
     {"_kl_sweep"},
-    {"_kernels", "_threads"},
+    {"_kernels", "_threads", "_losses"},
     {"_validation", "_numerics", "_startup"},
 ]
 
