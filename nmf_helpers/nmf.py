@@ -22,8 +22,8 @@ objective, so the loss curves returned here are monotone (to float32
 rounding). Each objective is a small class whose ``step`` reports the loss
 of the current factors and then updates W and H (so it can get the loss from
 work the update does anyway). One loop, :func:`factorise`, runs them all;
-fixing the first F columns of W just means that the W update touches the
-columns ``F:`` only.
+fixing the first ``n_fixed`` columns of W just means that the W update
+touches the columns ``n_fixed:`` only.
 
 The KL step needs ``V / WH``, a full M x N matrix, twice per iteration; on a
 song that is most of the work. Its fast form (blocks of rows in cache, worker
@@ -56,6 +56,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._kl_sweep import KLSweep
+from ._losses import LOSSES
 from ._numerics import EPS, multiplicative_update, rescaling_exponent
 from ._threads import library_threads_for
 from ._validation import (
@@ -69,10 +70,6 @@ from ._validation import (
 
 __all__ = ["EPS", "LOSSES", "nmf", "nmf_euclidean", "nmf_kl"]
 
-#: The objectives :func:`nmf` minimises: generalised Kullback-Leibler
-#: divergence and squared Euclidean distance.
-LOSSES = ("kl", "euclidean")
-
 
 class _Euclidean:
     """Squared Frobenius error ``||V - W H||_F^2`` and its Lee-Seung updates.
@@ -85,6 +82,13 @@ class _Euclidean:
 
     #: ``||cV - W (cH)||^2 = c^2 ||V - W H||^2``: the loss of V scaled by c.
     homogeneity = 2
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, V: np.ndarray, K: int):
+        """The objective on V, with BLAS's threads suited to its size (more on long songs)."""
+        with library_threads_for(V.size):
+            yield cls(V)
 
     def __init__(self, V: np.ndarray):
         self.V = V
@@ -138,6 +142,13 @@ class _KullbackLeibler:
     #: ``D(cV || W (cH)) = c D(V || W H)``: the loss of V scaled by c.
     homogeneity = 1
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, V: np.ndarray, K: int):
+        """The objective on V, with the sweep's own worker threads (on long songs)."""
+        with KLSweep(V, K) as sweep:
+            yield cls(sweep)
+
     def __init__(self, sweep: KLSweep):
         self.sweep = sweep
 
@@ -170,15 +181,10 @@ class _KullbackLeibler:
         return max(float(loss), 0.0)
 
 
-@contextlib.contextmanager
-def _objective(loss: str, V: np.ndarray, K: int):
-    """The objective named ``loss`` on V, running on the threads that suit it."""
-    if loss == "kl":
-        with KLSweep(V, K) as sweep:  # its own worker threads on long songs
-            yield _KullbackLeibler(sweep)
-    else:
-        with library_threads_for(V.size):  # BLAS's threads on long songs
-            yield _Euclidean(V)
+#: The class that minimises each objective of :data:`LOSSES`, by its name. Each
+#: has ``running(V, K)``, a context that yields it on V with its threads, and
+#: ``step``, ``loss`` and ``homogeneity``, which :func:`factorise` uses.
+_OBJECTIVES = {"kl": _KullbackLeibler, "euclidean": _Euclidean}
 
 
 def _initial_factors(V, K, rng, W_fixed, W_init, H_init):
@@ -231,9 +237,9 @@ def factorise(
     package's recipes, which check theirs at their own door. It trusts its
     arguments and checks nothing: ``V`` finite, within float32's range,
     non-negative, 2-D and not all zeros; ``loss`` one of :data:`LOSSES`;
-    ``K`` and ``n_iter`` ints >= 1 with ``K - F <= min(M, N)``; ``seed`` an
-    int in [0, 2**32) or a Generator; ``W_fixed`` of shape (M, F) with
-    ``F <= K``; ``W_init`` (M, K) and ``H_init`` (K, N) finite and
+    ``K`` and ``n_iter`` ints >= 1 with ``K - n_fixed <= min(M, N)``; ``seed``
+    an int in [0, 2**32) or a Generator; ``W_fixed`` of shape (M, n_fixed)
+    with ``n_fixed <= K``; ``W_init`` (M, K) and ``H_init`` (K, N) finite and
     non-negative. The parameters and the result are those of :func:`nmf`;
     ``name`` labels the progress bar and the errors (the public caller's name).
 
@@ -257,7 +263,7 @@ def factorise(
     # the (W, H) it starts from, so the last one is asked for separately.
     losses = np.empty(n_iter + 1, dtype=np.float64)
     with (
-        _objective(loss, V, K) as objective,
+        _OBJECTIVES[loss].running(V, K) as objective,
         tqdm(total=n_iter, desc=name, disable=not progress, leave=False) as bar,
         np.errstate(over="ignore", invalid="ignore"),  # an overflow is refused below
     ):
@@ -331,7 +337,7 @@ def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> d
     never_moves = "multiplicative updates never move a zero"
     if n_fixed == K and not W_fixed.any():
         raise ParameterError(
-            f"{function}: W_fixed is all zeros and is the whole of W (F = K = {K});"
+            f"{function}: W_fixed is all zeros and is the whole of W (all K = {K} columns);"
             f" {never_moves}, so W H would stay 0: give templates with positive entries"
         )
     n_iter = check_iterations(function, n_iter)
@@ -361,7 +367,23 @@ def _check_arguments(function, V, K, n_iter, seed, W_fixed, W_init, H_init) -> d
     }  # fmt: skip
 
 
-_PARAMETERS_DOC = """
+def nmf(
+    V: np.ndarray,
+    K: int,
+    *,
+    loss: str = "kl",
+    n_iter: int = 100,
+    seed: int | np.random.Generator = 0,
+    W_fixed: np.ndarray | None = None,
+    W_init: np.ndarray | None = None,
+    H_init: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NMF ``V ~ W H`` with the objective named by ``loss`` (Lee-Seung updates).
+
+    The same as :func:`nmf_kl` (``loss='kl'``) or :func:`nmf_euclidean`
+    (``loss='euclidean'``), bit for bit: for code that chooses the objective
+    at run time.
     Parameters
     ----------
     V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
@@ -373,21 +395,26 @@ _PARAMETERS_DOC = """
         back by ``2**e``, the losses by ``2**e`` (KL is 1-homogeneous in V) or
         ``4**e`` (Euclidean, 2-homogeneous); W stays as fitted, except where a
         row of H cannot hold its share in float32 and passes it to its column
-        of W. Inside that range nothing is scaled: the result is what it was.
+        of W. Inside that range nothing is scaled.
     K : int >= 1
         Number of components (columns of W, rows of H).
-{loss}    n_iter : int in [1, 1_000_000]
+    loss : {'kl', 'euclidean'}
+        The objective: ``'kl'``, the generalised Kullback-Leibler divergence
+        (:func:`nmf_kl`), or ``'euclidean'``, the squared Euclidean distance
+        (:func:`nmf_euclidean`).
+    n_iter : int in [1, 1_000_000]
         Number of multiplicative-update iterations (each updates W, then H).
     seed : int or np.random.Generator
         Seed of the random initialisation. The default is fixed, so two runs
         give bit-identical results on the same machine.
-    W_fixed : np.ndarray [shape=(M, F), non-negative], F <= K, optional
-        Templates kept fixed: they become ``W[:, :F]`` and are never updated
-        (bit-identical to ``W_fixed`` cast to float32). ``F == K`` learns H
-        only ("fully fixed W"), and then W_fixed may not be all zeros;
-        ``F < K`` also learns ``K - F`` free columns.
+    W_fixed : np.ndarray [shape=(M, n_fixed), non-negative], n_fixed <= K, optional
+        Templates kept fixed: they become ``W[:, :n_fixed]`` and are never
+        updated (bit-identical to ``W_fixed`` cast to float32).
+        ``n_fixed == K`` learns H only ("fully fixed W"), and then W_fixed may
+        not be all zeros; ``n_fixed < K`` also learns ``K - n_fixed`` free
+        columns.
     W_init : np.ndarray [shape=(M, K)], optional
-        Warm start for W (its first F columns are replaced by ``W_fixed``).
+        Warm start for W (its first n_fixed columns are replaced by ``W_fixed``).
         Not all zeros in its free columns: a zero never moves under
         multiplicative updates. A zero column leaves that component out.
     H_init : np.ndarray [shape=(K, N)], optional
@@ -408,34 +435,7 @@ _PARAMETERS_DOC = """
         For a bad argument, and for a fit that would leave float32's range
         (warm starts or fixed templates far out of scale with V): never a
         result with NaN or Inf in it.
-"""
 
-_LOSS_DOC = """\
-    loss : {'kl', 'euclidean'}
-        The objective: ``'kl'``, the generalised Kullback-Leibler divergence
-        (:func:`nmf_kl`), or ``'euclidean'``, the squared Euclidean distance
-        (:func:`nmf_euclidean`).
-"""
-
-
-def nmf(
-    V: np.ndarray,
-    K: int,
-    *,
-    loss: str = "kl",
-    n_iter: int = 100,
-    seed: int | np.random.Generator = 0,
-    W_fixed: np.ndarray | None = None,
-    W_init: np.ndarray | None = None,
-    H_init: np.ndarray | None = None,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NMF ``V ~ W H`` with the objective named by ``loss`` (Lee-Seung updates).
-
-    The same as :func:`nmf_kl` (``loss='kl'``) or :func:`nmf_euclidean`
-    (``loss='euclidean'``), bit for bit: for code that chooses the objective
-    at run time.
-    {parameters}
     Examples
     --------
     >>> import numpy as np, nmf_helpers as nh
@@ -470,7 +470,54 @@ def nmf_euclidean(
     are float32, so the tracked value is accurate to about ``1e-6 ||V||_F^2``:
     exact enough for any loss curve, but for a near-perfect fit compute
     ``np.sum((V - W @ H) ** 2)`` in float64 if you need the last digits.
-    {parameters}
+    Parameters
+    ----------
+    V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
+        The matrix to factorise, typically a magnitude spectrogram. Not modified.
+        Values beyond float32's range (3.4e38) are refused (ParameterError:
+        scale V down). A V whose peak lies outside 1e-3 to 1e12 (the
+        spectrogram of audio in [-1, 1] never does) is scaled internally: it
+        is fitted as ``V / 2**e`` with its peak in [0.5, 1), and H is scaled
+        back by ``2**e``, the losses by ``2**e`` (KL is 1-homogeneous in V) or
+        ``4**e`` (Euclidean, 2-homogeneous); W stays as fitted, except where a
+        row of H cannot hold its share in float32 and passes it to its column
+        of W. Inside that range nothing is scaled.
+    K : int >= 1
+        Number of components (columns of W, rows of H).
+    n_iter : int in [1, 1_000_000]
+        Number of multiplicative-update iterations (each updates W, then H).
+    seed : int or np.random.Generator
+        Seed of the random initialisation. The default is fixed, so two runs
+        give bit-identical results on the same machine.
+    W_fixed : np.ndarray [shape=(M, n_fixed), non-negative], n_fixed <= K, optional
+        Templates kept fixed: they become ``W[:, :n_fixed]`` and are never
+        updated (bit-identical to ``W_fixed`` cast to float32).
+        ``n_fixed == K`` learns H only ("fully fixed W"), and then W_fixed may
+        not be all zeros; ``n_fixed < K`` also learns ``K - n_fixed`` free
+        columns.
+    W_init : np.ndarray [shape=(M, K)], optional
+        Warm start for W (its first n_fixed columns are replaced by ``W_fixed``).
+        Not all zeros in its free columns: a zero never moves under
+        multiplicative updates. A zero column leaves that component out.
+    H_init : np.ndarray [shape=(K, N)], optional
+        Warm start for H; not all zeros.
+    progress : bool
+        Show a tqdm progress bar (a widget in Jupyter).
+
+    Returns
+    -------
+    W : np.ndarray [shape=(M, K), float32]
+    H : np.ndarray [shape=(K, N), float32]
+    losses : np.ndarray [shape=(n_iter,), float64]
+        The objective after each iteration; it never increases.
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument, and for a fit that would leave float32's range
+        (warm starts or fixed templates far out of scale with V): never a
+        result with NaN or Inf in it.
+
     Examples
     --------
     >>> import numpy as np, nmf_helpers as nh
@@ -501,7 +548,54 @@ def nmf_kl(
     ``W <- W * ((V / WH) H^T) / (1 H^T)`` then
     ``H <- H * (W^T (V / WH)) / (W^T 1)``. The divergence is evaluated at
     every iteration in the same fused pass that forms ``V / WH``.
-    {parameters}
+    Parameters
+    ----------
+    V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
+        The matrix to factorise, typically a magnitude spectrogram. Not modified.
+        Values beyond float32's range (3.4e38) are refused (ParameterError:
+        scale V down). A V whose peak lies outside 1e-3 to 1e12 (the
+        spectrogram of audio in [-1, 1] never does) is scaled internally: it
+        is fitted as ``V / 2**e`` with its peak in [0.5, 1), and H is scaled
+        back by ``2**e``, the losses by ``2**e`` (KL is 1-homogeneous in V) or
+        ``4**e`` (Euclidean, 2-homogeneous); W stays as fitted, except where a
+        row of H cannot hold its share in float32 and passes it to its column
+        of W. Inside that range nothing is scaled.
+    K : int >= 1
+        Number of components (columns of W, rows of H).
+    n_iter : int in [1, 1_000_000]
+        Number of multiplicative-update iterations (each updates W, then H).
+    seed : int or np.random.Generator
+        Seed of the random initialisation. The default is fixed, so two runs
+        give bit-identical results on the same machine.
+    W_fixed : np.ndarray [shape=(M, n_fixed), non-negative], n_fixed <= K, optional
+        Templates kept fixed: they become ``W[:, :n_fixed]`` and are never
+        updated (bit-identical to ``W_fixed`` cast to float32).
+        ``n_fixed == K`` learns H only ("fully fixed W"), and then W_fixed may
+        not be all zeros; ``n_fixed < K`` also learns ``K - n_fixed`` free
+        columns.
+    W_init : np.ndarray [shape=(M, K)], optional
+        Warm start for W (its first n_fixed columns are replaced by ``W_fixed``).
+        Not all zeros in its free columns: a zero never moves under
+        multiplicative updates. A zero column leaves that component out.
+    H_init : np.ndarray [shape=(K, N)], optional
+        Warm start for H; not all zeros.
+    progress : bool
+        Show a tqdm progress bar (a widget in Jupyter).
+
+    Returns
+    -------
+    W : np.ndarray [shape=(M, K), float32]
+    H : np.ndarray [shape=(K, N), float32]
+    losses : np.ndarray [shape=(n_iter,), float64]
+        The objective after each iteration; it never increases.
+
+    Raises
+    ------
+    ParameterError
+        For a bad argument, and for a fit that would leave float32's range
+        (warm starts or fixed templates far out of scale with V): never a
+        result with NaN or Inf in it.
+
     Examples
     --------
     >>> import numpy as np, nmf_helpers as nh
@@ -520,10 +614,3 @@ def nmf_kl(
     """
     checked = _check_arguments("nmf_kl", V, K, n_iter, seed, W_fixed, W_init, H_init)
     return factorise(**checked, loss="kl", progress=progress, name="nmf_kl")
-
-
-nmf.__doc__ = nmf.__doc__.replace("{parameters}", _PARAMETERS_DOC.replace("{loss}", _LOSS_DOC))
-nmf_euclidean.__doc__ = nmf_euclidean.__doc__.replace(
-    "{parameters}", _PARAMETERS_DOC.replace("{loss}", "")
-)
-nmf_kl.__doc__ = nmf_kl.__doc__.replace("{parameters}", _PARAMETERS_DOC.replace("{loss}", ""))

@@ -1,5 +1,6 @@
 """Tests of nmf_helpers/nmf.py on real music spectrograms (the project's clips)."""
 
+import contextlib
 import importlib
 import re
 import warnings
@@ -347,6 +348,40 @@ def test_nmf_minimises_kl_by_default(sample_V):
         assert np.array_equal(a, b)
 
 
+def test_each_loss_has_its_definition_and_its_objective_class():
+    # One list of names (_losses.LOSS_DEFINITIONS); the engine maps each name to its class.
+    losses = importlib.import_module("nmf_helpers._losses")
+    assert nh.LOSSES is losses.LOSSES
+    assert tuple(NMF_MODULE._OBJECTIVES) == nh.LOSSES == tuple(losses.LOSS_DEFINITIONS)
+
+
+def test_the_loop_runs_any_objective_registered_under_a_name(monkeypatch):
+    # No branch on the loss name in the engine: a class in _OBJECTIVES is all the loop needs.
+    class Halving:
+        homogeneity = 1
+
+        def __init__(self, V):
+            self.V = V
+
+        @classmethod
+        @contextlib.contextmanager
+        def running(cls, V, K):
+            yield cls(V)
+
+        def step(self, W, H, first_free):
+            loss = self.loss(W, H)
+            W[:, first_free:] *= np.float32(0.5)
+            return loss
+
+        def loss(self, W, H):
+            return float(W.sum())
+
+    monkeypatch.setitem(NMF_MODULE._OBJECTIVES, "halving", Halving)
+    V = np.ones((4, 5), dtype=np.float32)
+    W, _, losses = NMF_MODULE.factorise(V, 2, loss="halving", n_iter=3, seed=0)
+    np.testing.assert_allclose(losses[:-1] / losses[1:], 2.0, rtol=1e-6)
+
+
 @pytest.mark.parametrize("loss", ["x", "KL", "frobenius", None])
 def test_an_unknown_loss_is_a_clear_error(loss):
     with pytest.raises(nh.ParameterError) as error:
@@ -406,7 +441,10 @@ BAD_INPUTS = [
     # A zero never moves under multiplicative updates: W H would stay 0.
     ({"W_init": np.zeros((6, 3))}, "W_init is all zeros; multiplicative updates never move"),
     ({"H_init": np.zeros((3, 10))}, "H_init is all zeros; multiplicative updates never move"),
-    ({"W_fixed": np.zeros((6, 3))}, "W_fixed is all zeros and is the whole of W (F = K = 3)"),
+    (
+        {"W_fixed": np.zeros((6, 3))},
+        "W_fixed is all zeros and is the whole of W (all K = 3 columns)",
+    ),
     (
         {"W_fixed": np.ones((6, 1)), "W_init": np.pad(np.ones((6, 1)), ((0, 0), (0, 2)))},
         "W_init is all zeros in the columns W_fixed leaves free (1:)",
@@ -537,9 +575,9 @@ def test_fixed_templates_that_overflow_are_refused_in_one_error_naming_them(
     )
 
 
-@pytest.mark.parametrize("F", [0, 2])
+@pytest.mark.parametrize("n_fixed", [0, 2])
 @pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
-def test_given_H_scales_the_free_columns_of_the_random_W(sample_V, fit, beta_loss, F):
+def test_given_H_scales_the_free_columns_of_the_random_W(sample_V, fit, beta_loss, n_fixed):
     # H_init without W_init: W is drawn from the seed, the fixed columns put in,
     # and only the free columns scaled, by mean(V) / mean(W H) of that start
     # (with no fixed column, mean(W H) = mean(V) exactly).
@@ -547,20 +585,20 @@ def test_given_H_scales_the_free_columns_of_the_random_W(sample_V, fit, beta_los
     M, N = V.shape
     K = 4
     rng = np.random.default_rng(3)
-    W_fixed = rng.random((M, F)).astype(np.float32) if F else None
+    W_fixed = rng.random((M, n_fixed)).astype(np.float32) if n_fixed else None
     H_init = rng.random((K, N)).astype(np.float32)
     W_start = (1.0 - np.random.default_rng(7).random((M, K))).astype(np.float32)
-    W_start[:, :F] = W_fixed if F else W_start[:, :F]
+    W_start[:, :n_fixed] = W_fixed if n_fixed else W_start[:, :n_fixed]
     mean_WH = np.dot(W_start.sum(axis=0, dtype=np.float64), H_init.sum(axis=1)) / (M * N)
-    W_start[:, F:] *= np.float32(V.mean(dtype=np.float64) / mean_WH)
-    if not F:
+    W_start[:, n_fixed:] *= np.float32(V.mean(dtype=np.float64) / mean_WH)
+    if not n_fixed:
         assert (W_start.astype(np.float64) @ H_init).mean() == pytest.approx(V.mean(), rel=1e-5)
     given_H = fit(V, K, n_iter=3, seed=7, W_fixed=W_fixed, H_init=H_init)
     given_both = fit(V, K, n_iter=3, W_fixed=W_fixed, W_init=W_start, H_init=H_init)
     for a, b in zip(given_H, given_both, strict=True):
         assert np.array_equal(a, b)
-    if F:
-        assert np.array_equal(given_H[0][:, :F], W_fixed)
+    if n_fixed:
+        assert np.array_equal(given_H[0][:, :n_fixed], W_fixed)
 
 
 @pytest.mark.parametrize(("fit", "beta_loss"), FITS, ids=IDS)
@@ -636,7 +674,7 @@ def test_all_zero_warm_starts_are_refused_in_full_sentences():
 
 
 def test_a_W_init_beside_a_W_fixed_of_every_column_is_accepted():
-    # With F = K no column of W_init is free: nothing there can be all zeros.
+    # With n_fixed = K no column of W_init is free: nothing there can be all zeros.
     V = np.random.default_rng(0).random((6, 10))
     W_fixed = np.ones((6, 2))
     W, _, _ = nh.nmf_kl(V, 2, n_iter=3, W_fixed=W_fixed, W_init=np.zeros((6, 2)))
