@@ -169,6 +169,42 @@ def test_what_a_killed_run_left_is_removed_under_the_lock(tmp_path):
     assert contents(tmp_path) == {"drums.wav": "new", "harmonic.wav": "new", "notes.txt": "mine"}
 
 
+def test_old_outputs_a_killed_run_kept_aside_are_put_back_or_named_then_removed(tmp_path, capsys):
+    # Left by runs SIGKILLed while they replaced their outputs (--force).
+    out = tmp_path / "out"
+    old_outputs(out, ["drums.wav", "theirs.txt"])
+    missing = out / ".nmf_helpers-outputs.old-0000000a"
+    missing.mkdir()
+    (missing / "harmonic.wav").write_text("old")  # its name is missing: it goes back
+    os.link(out / "drums.wav", missing / "drums.wav")  # still in place: dropped
+    copied = out / ".nmf_helpers-outputs.old-0000000b"
+    copied.mkdir()
+    (copied / "theirs.txt").write_text("old")  # a copy, the same bytes: dropped
+    run(outputs_in(out, ["summary.json"]))
+    assert contents(out) == {
+        "drums.wav": "old", "harmonic.wav": "old", "summary.json": "new", "theirs.txt": "old"
+    }  # fmt: skip
+    assert capsys.readouterr().err == (
+        "note: separate: put back the old harmonic.wav, missing since a run was killed\n"
+    )
+
+
+def test_old_outputs_kept_aside_that_differ_stay_and_are_named_in_one_note(tmp_path, capsys):
+    out = tmp_path / "out"
+    old_outputs(out, ["drums.wav"])
+    kept = out / ".nmf_helpers-outputs.old-0000000c"
+    kept.mkdir()
+    (kept / "drums.wav").write_text("older")  # the killed run's new one, or the user's?
+    (kept / "harmonic.wav").write_text("old")
+    run(outputs_in(out, ["summary.json"]))
+    assert contents(kept) == {"drums.wav": "older"}
+    assert capsys.readouterr().err == (
+        "note: separate: put back the old harmonic.wav, missing since a run was killed;"
+        f" {kept} holds the old drums.wav of a run killed while replacing them, and {out} now"
+        " has different ones: keep what you need from it, then remove it\n"
+    )
+
+
 def test_a_leftover_that_cannot_be_removed_does_not_stop_the_run(tmp_path):
     (tmp_path / ".nmf_helpers-outputs.partial-notadir").write_text("not ours to judge")
     run(outputs_in(tmp_path))
@@ -448,20 +484,73 @@ def test_a_new_output_that_cannot_move_in_leaves_every_old_one_as_it_was(tmp_pat
     assert contents(out) == {"drums.wav": "old", "harmonic.wav": "old"}
 
 
-def test_an_old_output_that_cannot_be_replaced_stops_the_run_before_any_new_one(
+def refuse_link(monkeypatch, refused, error=errno.EPERM) -> None:
+    """``os.link`` fails with ``error`` when ``refused(source)`` says so."""
+    real_link = os.link
+
+    def link(source, destination, **options):
+        if refused(Path(source)):
+            raise OSError(error, os.strerror(error), str(source))
+        real_link(source, destination, **options)
+
+    monkeypatch.setattr(OUTPUTS.os, "link", link)
+
+
+def test_an_old_output_that_cannot_be_replaced_leaves_every_old_one_as_it_was(
     tmp_path, monkeypatch
 ):
-    # As an immutable summary.json (chattr +i): it cannot be renamed, nor replaced.
+    # As an immutable summary.json (chattr +i): no hard link to it, and nothing
+    # replaces it; it is copied aside, and the new ones moved in go again.
     names = [*NAMES, "summary.json"]
     out = tmp_path / "out"
     old_outputs(out, names)
-    refuse_replace(monkeypatch, lambda source, to: "summary.json" in (source.name, to.name))
+    refuse_link(monkeypatch, lambda source: source.name == "summary.json")
+    refuse_replace(monkeypatch, lambda source, to: to.name == "summary.json" == source.name)
     message = refusal(lambda: run(outputs_in(out, names, force=True)))
     assert message == (
         f"separate: could not write {out}: summary.json: permission denied;"
-        " the 2 old outputs are back as they were: fix that and rerun"
+        " the 3 old outputs are back as they were: fix that and rerun"
     )
     assert contents(out) == dict.fromkeys(names, "old")
+
+
+def test_one_old_output_back_is_said_in_the_singular(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    old_outputs(out, ["drums.wav"])
+    refuse_replace(monkeypatch, lambda source, to: to.name == "harmonic.wav")
+    message = refusal(lambda: run(outputs_in(out, force=True)))
+    assert message == (
+        f"separate: could not write {out}: harmonic.wav: permission denied;"
+        " the old output is back as it was: fix that and rerun"
+    )
+    assert contents(out) == {"drums.wav": "old"}
+
+
+def test_an_old_output_that_cannot_be_kept_aside_is_named_and_nothing_moves(tmp_path, monkeypatch):
+    names = [*NAMES, "summary.json"]
+    out = tmp_path / "out"
+    old_outputs(out, names)
+    refuse_link(monkeypatch, lambda source: source.name == "harmonic.wav", errno.ENOSPC)
+    message = refusal(lambda: run(outputs_in(out, names, force=True)))
+    assert message == (
+        f"separate: could not move the old {out / 'harmonic.wav'} aside: the disk is full;"
+        " nothing was written, the 3 old outputs are as they were: fix that and rerun"
+    )
+    assert contents(out) == dict.fromkeys(names, "old")  # the kept links gone too
+
+
+def test_at_every_moment_of_the_moves_each_output_name_exists(tmp_path, monkeypatch):
+    # A run killed (SIGKILL) between two moves must not hide an output:
+    # tests/test_outputs_killed.py kills a real one; here each moment is looked at.
+    names = [*NAMES, "summary.json", "new.png"]
+    out = tmp_path / "out"
+    old_outputs(out, names[:3])
+    seen = []
+    monkeypatch.setattr(OUTPUTS, "checkpoint", lambda moment: seen.append(sorted(os.listdir(out))))
+    run(outputs_in(out, names, force=True))
+    assert len(seen) == 4
+    for listing in seen:
+        assert set(names[:3]) <= set(listing)
 
 
 def test_a_failed_move_with_no_old_outputs_writes_nothing(tmp_path, monkeypatch):
@@ -493,7 +582,7 @@ def test_when_even_putting_the_old_outputs_back_fails_one_line_says_which_is_whi
     assert message == (
         f"separate: could not write {out}: summary.json: permission denied; putting the old"
         f" outputs back failed too, so {out} now holds a mix (new: harmonic.wav; old:"
-        f" drums.wav, summary.json; old, moved to {backup}: harmonic.wav): fix that and rerun"
+        f" drums.wav, summary.json; old, kept in {backup}: harmonic.wav): fix that and rerun"
     )
     assert (out / "harmonic.wav").read_text() == "new"
     assert (backup / "harmonic.wav").read_text() == "old"

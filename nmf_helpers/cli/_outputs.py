@@ -20,15 +20,21 @@ and ``demo`` a folder of files (:meth:`Outputs.folder`), ``scan`` one CSV
    SIGKILL), checks again under the lock, removes what a killed run left,
    makes a temporary folder ``TAG.partial-XXXXXXXX`` beside the outputs and
    checks the free space. All of this before the heavy work.
-3. When the block ends, the old outputs (with ``force``) are first moved
-   aside into a folder ``TAG.old-XXXXXXXX`` beside them, then each finished
-   file is moved into place with ``os.replace`` (atomic, same folder), all
-   inside :func:`~nmf_helpers.cli._interrupts.uninterruptible`. If one move
-   fails, the new files moved are taken out and the old ones put back, so the
-   folder holds all the old outputs or all the new ones, never a mix; should
-   even that fail, the one line names which files are old and which new. On
-   an error or an interrupt, the temporary folder, the lock file and the
-   folders this run made are removed: the destination is as it was.
+3. When the block ends, the old outputs (with ``force``) are first kept: a
+   hard link to each (a copy where links fail) in a folder
+   ``TAG.old-XXXXXXXX`` beside them. Then each finished file is moved over
+   its old one with ``os.replace`` (atomic, same folder), all inside
+   :func:`~nmf_helpers.cli._interrupts.uninterruptible`, so every output
+   name exists, old or new, at every instant. If one move fails, the new
+   files moved are taken out and the old ones put back, so the folder holds
+   all the old outputs or all the new ones, never a mix; should even that
+   fail, the one line names which files are old and which new. On an error
+   or an interrupt, the temporary folder, the lock file and the folders this
+   run made are removed: the destination is as it was. A run killed outright
+   (SIGKILL) in the middle of the moves leaves its ``TAG.old-*`` folder: the
+   next run, under the lock, puts back any old output missing from the
+   folder and removes it, or names it in a note if it still holds an old
+   output that differs from the one in place.
 
 With ``force`` the named outputs are replaced; other files in the folder
 are left alone. The free space must hold the new outputs while the old ones
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
 import glob
 import math
 import os
@@ -51,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from . import UsageError
+from . import UsageError, note
 from ._interrupts import Interrupted, checkpoint, uninterruptible
 
 try:
@@ -222,6 +229,8 @@ class Outputs:
                     f"another run (process {self._lock.holder}) is writing {self.shown} right now",
                     "wait for it to finish, or choose another -o",
                 )
+            for kept in sorted(self.folder.glob(f"{glob.escape(self.tag)}.old-*")):
+                self._put_back(kept)  # first: what it puts back is the user's
             self._refuse_existing("appeared meanwhile")
             for stale in self.folder.glob(f"{glob.escape(self.tag)}.partial-*"):
                 shutil.rmtree(stale, ignore_errors=True)  # left by a killed run: ours is locked
@@ -246,6 +255,45 @@ class Outputs:
                 "free some space or choose another -o",
             )
 
+    def _put_back(self, kept: Path) -> None:
+        """Deal with ``kept``, the old outputs of a run killed while it replaced them.
+
+        Each old output missing from the folder is put back. One that is
+        there, the same, is dropped. One that differs (the killed run's new
+        file, or the user's) cannot be judged here: the folder stays, named
+        in a note. The folder goes once nothing in it is left to judge.
+        """
+        if kept.is_symlink() or not kept.is_dir():
+            return  # not one of ours
+        back, undecided = [], []
+        try:
+            old = sorted(kept.iterdir())
+        except OSError:
+            old, undecided = [], ["files"]  # unreadable: not ours to judge
+        for path in old:
+            final = self.folder / path.name
+            try:
+                if not os.path.lexists(final):
+                    os.replace(path, final)
+                    back.append(path.name)
+                elif not _same_content(path, final):
+                    undecided.append(path.name)
+            except OSError:
+                undecided.append(path.name)
+        said = (
+            [f"put back the old {', '.join(back)}, missing since a run was killed"] if back else []
+        )
+        if undecided:
+            said.append(
+                f"{kept} holds the old {', '.join(undecided)} of a run killed while replacing"
+                f" them, and {self.shown} now has different ones: keep what you need from it,"
+                " then remove it"
+            )
+        else:
+            shutil.rmtree(kept, ignore_errors=True)
+        if said:
+            note(self.command, "; ".join(said))
+
     def _old_bytes(self) -> int:
         """Bytes of the outputs that exist already (those ``force`` will replace)."""
         total = 0
@@ -260,65 +308,63 @@ class Outputs:
             raise RuntimeError(f"{self.command}: {missing[0]} was not written")
         self._refuse_existing("appeared meanwhile")
         old = [name for name in self.names if os.path.lexists(self.final(name))]
-        aside: list[str] = []
         backup = self.folder / f"{self.tag}.old-{secrets.token_hex(4)}"
         name = None
         try:
-            # All the old outputs go before any new one comes, so that a move that
-            # fails (an immutable file, a permission) can leave the old set whole.
+            # The old outputs are kept (linked, not moved) before any new one comes:
+            # each name then always exists, old or new, even if the run is killed
+            # (a later run puts back what is missing, see _leftovers), and a move
+            # that fails can put every old output back.
             if old:
                 backup.mkdir()
             for name in old:
-                os.replace(self.final(name), backup / name)
-                aside.append(name)
+                _keep(self.final(name), backup / name)
+        except OSError as error:
+            shutil.rmtree(backup, ignore_errors=True)  # only links or copies: the old are in place
+            step = f"move the old {self.final(name)} aside" if name else f"make {backup}"
+            raise UsageError(
+                f"{self.command}: could not {step}: {_reason(error, self.folder)};"
+                f" nothing was written, {_old_kept(len(old))}: fix that and rerun"
+            ) from error
+        try:
             for name in self.names:
-                os.replace(self.temp(name), self.final(name))
+                os.replace(self.temp(name), self.final(name))  # atomic: old, then new
                 self._moved.append(name)
                 checkpoint("commit")
         except OSError as error:
-            failed = name if name is not None else backup.name
-            raise UsageError(self._rolled_back(error, failed, aside, backup)) from error
+            raise UsageError(self._rolled_back(error, name, old, backup)) from error
         self._committed = True  # the temporary folder, now empty, goes in _close
         if old:
             shutil.rmtree(backup, ignore_errors=True)
 
-    def _rolled_back(self, error: OSError, failed: str, aside: list[str], backup: Path) -> str:
+    def _rolled_back(self, error: OSError, failed: str, old: list[str], backup: Path) -> str:
         """Undo a commit that failed at ``failed``: the new files out, the old ones back.
 
-        Returns the one line that says so; if the undoing fails too, the line
-        names the files that are new, those that are old and where the rest are.
+        ``backup`` holds a link to (or a copy of) each ``old`` output. Returns
+        the one line that says so; if the undoing fails too, the line names the
+        files that are new, those that are old and where the rest are.
         """
-        stuck_new, stuck_aside = [], []
+        stuck_new, stuck_old = [], []
         for name in self._moved:
-            if name in aside:
-                continue  # putting the old one back replaces it
             try:
-                os.replace(self.final(name), self.temp(name))
+                if name in old:
+                    os.replace(backup / name, self.final(name))  # atomic: new, then old
+                else:
+                    os.replace(self.final(name), self.temp(name))
             except OSError:
-                stuck_new.append(name)
-        for name in aside:
-            try:
-                os.replace(backup / name, self.final(name))
-            except OSError:
-                stuck_aside.append(name)
-                if name in self._moved:
-                    stuck_new.append(name)
-        with contextlib.suppress(OSError):
-            backup.rmdir()  # empty unless an old output could not go back
+                (stuck_old if name in old else stuck_new).append(name)
+        if not stuck_old:
+            shutil.rmtree(backup, ignore_errors=True)
         self._moved = []
         where = f"could not write {self.shown}: {failed}: {_reason(error, self.folder)}"
-        if not stuck_new and not stuck_aside:
-            done = (
-                f"the {len(aside)} old outputs are back as they were"
-                if aside
-                else "nothing was written"
-            )
+        if not stuck_new and not stuck_old:
+            done = _old_kept(len(old), back=True) if old else "nothing was written"
             return f"{self.command}: {where}; {done}: fix that and rerun"
-        old = [name for name in self.names if name not in stuck_new and name not in stuck_aside]
-        old = [name for name in old if os.path.lexists(self.final(name))]
-        parts = [f"new: {', '.join(stuck_new)}"] if stuck_new else []
-        parts += [f"old: {', '.join(old)}"] if old else []
-        parts += [f"old, moved to {backup}: {', '.join(stuck_aside)}"] if stuck_aside else []
+        new = stuck_new + stuck_old
+        back = [name for name in old if name not in stuck_old]
+        parts = [f"new: {', '.join(new)}"]
+        parts += [f"old: {', '.join(back)}"] if back else []
+        parts += [f"old, kept in {backup}: {', '.join(stuck_old)}"] if stuck_old else []
         return (
             f"{self.command}: {where}; putting the old outputs back failed too, so"
             f" {self.shown} now holds a mix ({'; '.join(parts)}): fix that and rerun"
@@ -373,6 +419,38 @@ class _Lock:
                 self.path.unlink()
             os.close(self._fd)
             self._fd = None
+
+
+def _old_kept(count: int, *, back: bool = False) -> str:
+    """ "the 3 old outputs are as they were", in words that fit ``count``."""
+    state = "back as" if back else "as"
+    if count == 1:
+        return f"the old output is {state} it was"
+    return f"the {count} old outputs are {state} they were"
+
+
+def _keep(path: Path, kept: Path) -> None:
+    """Put a hard link to ``path`` at ``kept`` (a copy where links fail); a link stays a link."""
+    try:
+        os.link(path, kept, follow_symlinks=False)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise  # a copy would fail the same way
+        shutil.copy2(path, kept, follow_symlinks=False)  # e.g. a disk without hard links
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    """Is ``b`` the file ``a`` (a link to it, or a copy with the same bytes or target)?"""
+    try:
+        first, second = os.lstat(a), os.lstat(b)
+        if os.path.samestat(first, second):
+            return True
+        if stat.S_ISLNK(first.st_mode) and stat.S_ISLNK(second.st_mode):
+            return os.readlink(a) == os.readlink(b)
+        regular = stat.S_ISREG(first.st_mode) and stat.S_ISREG(second.st_mode)
+        return regular and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _same_file(a, b) -> bool:
