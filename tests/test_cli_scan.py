@@ -8,7 +8,9 @@ not the detector, which ``tests/test_detection.py`` checks.
 from __future__ import annotations
 
 import csv
+import errno
 import importlib
+import io
 import os
 import signal
 import subprocess
@@ -384,3 +386,42 @@ def test_a_scan_with_search_options_resumes_only_with_the_same_ones(
     assert "was made with tempo_range = [0.95, 1.05], not [0.9, 1.1]" in capsys.readouterr().err
     assert main([*args, *options, "--resume"]) == 0
     assert [Path(row["track"]).name for row in read_rows(out)] == ["groove_0.wav", "groove_6.wav"]
+
+
+def test_a_full_disk_on_the_journals_first_line_leaves_no_journal_and_a_rerun_works(
+    tmp_path, monkeypatch, capsys
+):
+    # The file is made, then its header cannot be written: left behind, it made
+    # every rerun refused ("pass --resume", then "not the partial file of a scan").
+    real_open_csv = SCAN.open_csv
+    opened = []
+
+    class FullDisk(io.StringIO):
+        def flush(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self):
+            opened.remove(self)
+            super().close()
+
+    def open_on_a_full_disk(path, mode):
+        if str(path).endswith(".partial") and mode == "a":
+            real_open_csv(path, mode).close()  # made, as open() makes it
+            opened.append(FullDisk())
+            return opened[-1]
+        return real_open_csv(path, mode)
+
+    monkeypatch.setattr(SCAN, "open_csv", open_on_a_full_disk)
+    out = tmp_path / "found.csv"
+    args = ["scan", str(nh.clip_path("sample")), str(nh.clip_path("groove")), "-o", str(out)]
+    args += [*QUICK, "--jobs", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: scan: could not write {out}.partial: the disk is full; nothing was written:"
+        " free some space and rerun\n"
+    )
+    assert list(tmp_path.iterdir()) == [] and opened == []  # no file, no open handle
+    monkeypatch.setattr(SCAN, "open_csv", real_open_csv)
+    assert main(args) == 0
+    assert len(read_rows(out)) == 1

@@ -293,8 +293,15 @@ class Partial:
         fresh = not os.path.lexists(path)
         self.handle = open_csv(path, "a")  # closed by close()
         if fresh:
-            self._write(PARTIAL_MARK + json.dumps(settings, sort_keys=True) + "\n")
-            self._write(_csv_line(COLUMNS))
+            try:
+                self._write(PARTIAL_MARK + json.dumps(settings, sort_keys=True) + "\n")
+                self._write(_csv_line(COLUMNS))
+            except BaseException:
+                # Without its header the file is no journal: left there, it would
+                # make every rerun refused (no --resume, not a partial file).
+                self.close()
+                self.remove()
+                raise
         self.added = 0
 
     def _refuse(self, problem: str) -> None:
