@@ -37,11 +37,11 @@ EPS = 1e-12
 
 #: Float32's smallest normal number. Factors that fall below it are set to
 #: zero: they no longer change ``W H`` at all, yet arithmetic on subnormal
-#: floats is 10 to 100 times slower on x86, and once KL NMF has driven some
-#: activations that low (music with silent passages does, after some tens of
-#: iterations) every later iteration slowed down several times. A zero stays
-#: zero under multiplicative updates, which is what such an entry was
-#: converging to anyway.
+#: floats leaves the processor's fast path (on x86 by orders of magnitude),
+#: and KL NMF of music with silent passages drives some activations that low,
+#: after which every iteration would pay for them. A zero stays zero under
+#: multiplicative updates, which is what such an entry was converging to
+#: anyway.
 SMALLEST_NORMAL = np.finfo(np.float32).tiny
 
 #: Float64's smallest normal number: the floor of a float64 denominator that
@@ -67,7 +67,8 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: FLOAT32_MAX on long songs; below 1e-3, EPS in the denominators is no longer
 #: negligible (Euclidean NMF's ``W H H^T`` is then about ``N * 1e-6``). The
 #: spectrogram of any audio in [-1, 1] peaks far inside the range (at most
-#: ``win / 2``), so ordinary inputs are computed exactly as they always were.
+#: ``win / 2``), so ordinary inputs are never scaled: their results are bit for
+#: bit those of the plain computation.
 UNSCALED_RANGE = (1e-3, 1e12)
 
 #: Below this magnitude a complex STFT value is numerical noise and its phase

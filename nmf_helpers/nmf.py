@@ -21,7 +21,9 @@ Lee & Seung (2001) proved that these updates never increase their
 objective, so the loss curves returned here are monotone (to float32
 rounding). Each objective is a small class whose ``step`` reports the loss
 of the current factors and then updates W and H (so it can get the loss from
-work the update does anyway). One loop, :func:`factorise`, runs them all;
+work the update does anyway), registered in ``_OBJECTIVES`` under its name in
+:data:`LOSSES` (the names, and each loss's per-bin terms for the measures,
+are in :mod:`nmf_helpers._losses`). One loop, :func:`factorise`, runs them all;
 fixing the first ``n_fixed`` columns of W just means that the W update
 touches the columns ``n_fixed:`` only.
 

@@ -7,9 +7,8 @@ explain the accompaniment, so what they cannot explain, the voice, ends in
 the free columns; soft masks with the mixture's phase turn the two groups
 into a karaoke track and an a cappella track that add up to the song.
 
-Measured on the project's three clips with a voice stem (SDR against the
-stems, ``benchmarks/bench_separation.py``), the plain recipe has two
-weaknesses, and two cheap changes fix most of them:
+The plain recipe has two weaknesses, and two cheap changes address them
+(``benchmarks/bench_separation.py`` measures both against the stems):
 
 1. The intro rarely plays every note of the song: later chords use pitches
    the fixed templates never saw, so the free columns take them and the
@@ -20,17 +19,17 @@ weaknesses, and two cheap changes fix most of them:
    fixed columns explain the notes the free ones miss, and the karaoke keeps
    some voice. After the first fit, the learned voice templates are
    transposed too (``-voice_semitones..voice_semitones``) and H alone is
-   refitted with every column fixed: both models now cover the same pitch
+   refitted with every column fixed: both models then cover the same pitch
    range, and only timbre decides which explains what.
 
 The defaults (K = 16 templates on the passage, 3 free voice templates,
 transpositions of -3..3 and -4..4 semitones, 100 iterations, Euclidean loss,
-mask power 1) were chosen over three seeds on those clips, and
-``benchmarks/bench_separation.py`` prints what they reach. The Euclidean
-loss weighs the loud time-frequency bins most; it did at least as well as
-KL on every clip and far better on ``sampling_track``, whose short intro is
-mostly a drum fill. A few free templates are enough once they are
-transposed; more of them start to take accompaniment again.
+mask power 1) are those ``benchmarks/bench_separation.py`` compares with
+their alternatives on the project's clips with a voice stem, over several
+seeds. The Euclidean loss weighs the loud time-frequency bins most, so the
+fit spends its effort where the voice and the accompaniment are loud. A few
+free templates are enough once they are transposed; more of them start to
+take accompaniment again.
 
 Every fit calls the package's one NMF engine (``W_fixed`` for fixed columns).
 
@@ -168,11 +167,11 @@ def fit_vocal_model(
 
     Returns
     -------
-    W : np.ndarray [shape=(M, F + G), float32]
-        F accompaniment columns, then G voice columns.
-    H : np.ndarray [shape=(F + G, N), float32]
-    F : int
-        Number of accompaniment columns.
+    W : np.ndarray [shape=(M, n_accompaniment + n_voice), float32]
+        The accompaniment's columns, then the voice's.
+    H : np.ndarray [shape=(n_accompaniment + n_voice, N), float32]
+    n_accompaniment : int
+        Number of accompaniment columns: ``K * (2 * semitones + 1)``.
     losses : dict[str, np.ndarray]
         Per stage: ``"instrumental"``, ``"song"`` and (if refitted) ``"refit"``.
 
@@ -180,8 +179,10 @@ def fit_vocal_model(
     --------
     >>> import numpy as np, nmf_helpers as nh
     >>> V = np.random.default_rng(0).random((64, 50))
-    >>> W, H, F, losses = nh.fit_vocal_model(V, slice(0, 20), K=4, K_voice=2, n_iter=4)
-    >>> W.shape, F, sorted(losses)
+    >>> W, H, n_accompaniment, losses = nh.fit_vocal_model(
+    ...     V, slice(0, 20), K=4, K_voice=2, n_iter=4
+    ... )
+    >>> W.shape, n_accompaniment, sorted(losses)
     ((64, 46), 28, ['instrumental', 'refit', 'song'])
     """
     function = "fit_vocal_model"
@@ -202,19 +203,20 @@ def _fit(V, frames, *, K, K_voice, semitones, voice_semitones, n_iter, loss, see
         np.ascontiguousarray(V[:, frames]), K, n_iter=2 * n_iter, **common
     )
     W_acc = _transposed(W_intro, semitones)
-    F = W_acc.shape[1]
-    W, H, song_losses = factorise(V, F + K_voice, n_iter=n_iter, W_fixed=W_acc, **common)
+    n_accompaniment = W_acc.shape[1]
+    W, H, song_losses = factorise(
+        V, n_accompaniment + K_voice, n_iter=n_iter, W_fixed=W_acc, **common
+    )
     losses = {"instrumental": intro_losses, "song": song_losses}
     if voice_semitones:
         # H starts afresh rather than from the song fit's H: that H already
         # gives the notes the voice templates missed to the accompaniment, and
-        # warm-starting from it cost the karaoke SDR on every clip with a
-        # voice stem.
-        W_all = np.hstack([W_acc, _transposed(W[:, F:], voice_semitones)])
+        # a warm start from it would keep them there (voice in the karaoke).
+        W_all = np.hstack([W_acc, _transposed(W[:, n_accompaniment:], voice_semitones)])
         W, H, losses["refit"] = factorise(
             V, W_all.shape[1], n_iter=max(n_iter // 2, 1), W_fixed=W_all, **common
         )
-    return W, H, F, losses
+    return W, H, n_accompaniment, losses
 
 
 @dataclass(frozen=True)
@@ -225,8 +227,8 @@ class VocalSeparation:
     ----------
     karaoke, vocals : np.ndarray [shape=(n_samples,), float32]
         Accompaniment and voice; they add up to the song.
-    W : np.ndarray [shape=(M, F + G)]
-    H : np.ndarray [shape=(F + G, N)]
+    W : np.ndarray [shape=(M, n_accompaniment + n_voice)]
+    H : np.ndarray [shape=(n_accompaniment + n_voice, N)]
     accompaniment, voice : list of int
         Column indices of each group in W.
     templates : list of list of int
@@ -308,10 +310,13 @@ def filter_vocals(
     )
     V = spectrogram_unchecked(x, win, hop)
     _check_passage(function, V, frames, options)
-    W, H, F, losses = _fit(V, frames, **options, progress=progress, name=function)
-    accompaniment, voice = list(range(F)), list(range(F, W.shape[1]))
+    W, H, n_accompaniment, losses = _fit(V, frames, **options, progress=progress, name=function)
+    accompaniment = list(range(n_accompaniment))
+    voice = list(range(n_accompaniment, W.shape[1]))
     karaoke, vocals = separate_unchecked(
         x, W, H, [accompaniment, voice], power=power, win=win, hop=hop
     )
-    templates = _template_columns(F, K, 0) + _template_columns(W.shape[1] - F, K_voice, F)
+    templates = _template_columns(n_accompaniment, K, 0) + _template_columns(
+        W.shape[1] - n_accompaniment, K_voice, n_accompaniment
+    )
     return VocalSeparation(karaoke, vocals, W, H, accompaniment, voice, templates, frames, losses)

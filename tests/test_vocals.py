@@ -47,13 +47,14 @@ def test_vocals_and_karaoke_beat_the_mixture_floor_on_the_groove(groove, groove_
 
 def test_the_model_layout_matches_the_documented_columns(groove_vocals):
     result = groove_vocals
-    F = 16 * 7  # K templates x transpositions -3..3
-    assert result.accompaniment == list(range(F))
-    assert result.voice == list(range(F, F + 3 * 9))
-    assert result.W.shape == (1025, F + 27) and result.H.shape[0] == F + 27
+    n_accompaniment = 16 * 7  # K templates x transpositions -3..3
+    n_columns = n_accompaniment + 3 * 9  # and K_voice templates x transpositions -4..4
+    assert result.accompaniment == list(range(n_accompaniment))
+    assert result.voice == list(range(n_accompaniment, n_columns))
+    assert result.W.shape == (1025, n_columns) and result.H.shape[0] == n_columns
     assert len(result.templates) == 16 + 3
-    assert result.templates[0] == list(range(0, F, 16))
-    assert sorted(k for columns in result.templates for k in columns) == list(range(F + 27))
+    assert result.templates[0] == list(range(0, n_accompaniment, 16))
+    assert sorted(k for columns in result.templates for k in columns) == list(range(n_columns))
     assert set(result.losses) == {"instrumental", "song", "refit"}
     # no frame of the instrumental passage hears past its end (the voice enters at 4 s)
     assert (result.frames.stop - 1) * 512 + 1024 <= 4.0 * SR
@@ -62,10 +63,10 @@ def test_the_model_layout_matches_the_documented_columns(groove_vocals):
 def test_accompaniment_columns_stay_fixed_at_the_instrumental_templates():
     rng = np.random.default_rng(0)
     V = rng.random((64, 60)).astype(np.float32) + 0.1
-    W, H, F, losses = nh.fit_vocal_model(
+    W, H, n_accompaniment, losses = nh.fit_vocal_model(
         V, slice(0, 20), K=3, K_voice=2, semitones=1, voice_semitones=0, n_iter=10, loss="kl"
     )
-    assert F == 9 and W.shape == (64, 11) and "refit" not in losses
+    assert n_accompaniment == 9 and W.shape == (64, 11) and "refit" not in losses
     W_intro, _, _ = nh.nmf_kl(V[:, :20], 3, n_iter=20)
     np.testing.assert_array_equal(W[:, 3:6], W_intro)  # the unshifted copy is the middle block
     np.testing.assert_array_equal(W[:, :3], nh.shift_templates(W_intro, -1))

@@ -614,7 +614,7 @@ def best_assignment_unchecked(names: list[str], matrix: np.ndarray) -> dict[str,
 
     With more names than components (S > K), K of the names get one each.
     """
-    from scipy.optimize import linear_sum_assignment  # 0.7 s to import: on first use
+    from scipy.optimize import linear_sum_assignment  # slow to import: on first use
 
     rows, columns = linear_sum_assignment(matrix, maximize=True)
     return {names[row]: int(column) for row, column in zip(rows, columns, strict=True)}
