@@ -425,3 +425,15 @@ def test_a_full_disk_on_the_journals_first_line_leaves_no_journal_and_a_rerun_wo
     monkeypatch.setattr(SCAN, "open_csv", real_open_csv)
     assert main(args) == 0
     assert len(read_rows(out)) == 1
+
+
+def test_a_name_that_is_not_utf8_is_shown_as_stderr_shows_it_and_kept_as_bytes_in_the_csv(
+    monkeypatch,
+):
+    name = SCAN.csv_name(os.fsdecode(b"caf\xe9.wav"))
+    assert name.encode("utf-8", "surrogateescape") == b"caf\xe9.wav"  # the CSV's exact bytes
+    for encoding in ["utf-8", "latin-1", "ascii"]:
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding=encoding))
+        assert SCAN._shown(name) == "caf\\xe9.wav", encoding  # as printable() on stderr
+    # Still on an ASCII stdout: a UTF-8 name too wide for it does not fail the print.
+    assert SCAN._shown(SCAN.csv_name("n\u00e9.wav")) == "n\\xe9.wav"

@@ -130,6 +130,14 @@ def test_a_bad_option_is_one_line_naming_the_option_and_nothing_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_commands_iteration_ceiling_has_its_own_name_below_the_librarys():
+    # Two ceilings, two meanings: what --iters accepts, and what any code may ask.
+    from nmf_helpers import _validation
+
+    assert "ITERATIONS_OPTION_MAX" in OPTIONS.__all__ and "MAX_ITERATIONS" not in OPTIONS.__all__
+    assert OPTIONS.ITERATIONS_OPTION_MAX == 100_000 < _validation.MAX_ITERATIONS
+
+
 # -- how long it will take --------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ through (it catches only its own, ``TypeError`` and ``ValueError``), and
 before any file is read. The ranges are the library's where it has one
 (``nh.TEMPO_LIMITS``, ``detection.MIN_PART_RANGE``, the threshold's [-1, 1],
 a seed's 32 bits), passed in by the command, never copied; the others bound
-what one run can do (:data:`MAX_ITERATIONS`, :data:`MAX_COMPONENTS`). One
+what one run can do (:data:`ITERATIONS_OPTION_MAX`, :data:`MAX_COMPONENTS`). One
 option has one checker, whichever command takes it (``detect`` and ``scan``
 share theirs through ``detect.add_detection_options``).
 
@@ -27,7 +27,7 @@ from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
 from . import UsageError
 
 __all__ = [
-    "MAX_ITERATIONS",
+    "ITERATIONS_OPTION_MAX",
     "estimated_seconds",
     "output_folder",
     "real_number",
@@ -38,8 +38,13 @@ __all__ = [
     "whole_number",
 ]
 
-#: Most iterations of one NMF a command accepts (hours on a long song already).
-MAX_ITERATIONS = 100_000
+#: Most iterations of one NMF a command's --iters accepts. Lower than the library's
+#: ceiling (``nmf_helpers._validation.MAX_ITERATIONS``, 1_000_000), which bounds what
+#: code may ask of any matrix, however small; a command always fits a whole song,
+#: where 100_000 iterations already take hours, so more is a slip of the keyboard.
+ITERATIONS_OPTION_MAX = 100_000
+#: The old name, kept only until cli/separate.py imports the new one; then remove it.
+MAX_ITERATIONS = ITERATIONS_OPTION_MAX
 #: Most components a command accepts (the library's K may not exceed min(M, N) either).
 MAX_COMPONENTS = 256
 #: Seconds per iteration, per frequency bin, frame and (component + _PER_FRAME_COMPONENTS).

@@ -21,8 +21,8 @@ from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
 from . import UsageError, note
 from ._interrupts import checkpoint
 from ._options import (
+    ITERATIONS_OPTION_MAX,
     MAX_COMPONENTS,
-    MAX_ITERATIONS,
     estimated_seconds,
     output_folder,
     seed_option,
@@ -125,7 +125,7 @@ def add_parser(subparsers) -> None:
     )
     demo.add_argument(
         "--iters",
-        type=whole_number("demo", "--iters", 1, MAX_ITERATIONS),
+        type=whole_number("demo", "--iters", 1, ITERATIONS_OPTION_MAX),
         default=100,
         help="NMF iterations (default 100)",
     )

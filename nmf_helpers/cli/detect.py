@@ -26,8 +26,8 @@ from .. import detection
 from ..detection import DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS
 from . import UsageError, note
 from ._options import (
+    ITERATIONS_OPTION_MAX,
     MAX_COMPONENTS,
-    MAX_ITERATIONS,
     estimated_seconds,
     real_number,
     seed_option,
@@ -159,7 +159,7 @@ def add_detection_options(parser) -> None:
     )
     parser.add_argument(
         "--iters",
-        type=whole_number(command, "--iters", 1, MAX_ITERATIONS),
+        type=whole_number(command, "--iters", 1, ITERATIONS_OPTION_MAX),
         default=100,
         help="NMF iterations (default 100)",
     )

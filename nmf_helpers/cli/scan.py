@@ -101,6 +101,7 @@ from tqdm.auto import tqdm
 import nmf_helpers as nh
 
 from .._threads import library_threads, usable_cores
+from .._validation import printable
 from ..catalogue import (
     ROW_FIELDS,
     SCREEN_ITERATIONS,
@@ -112,7 +113,7 @@ from ..catalogue import (
 )
 from . import UsageError, note, one_line_warning
 from ._interrupts import Interrupted, checkpoint
-from ._options import MAX_ITERATIONS, whole_number
+from ._options import ITERATIONS_OPTION_MAX, whole_number
 from ._outputs import Outputs
 from .detect import add_detection_options
 
@@ -257,10 +258,12 @@ def open_csv(path, mode: str):
 def _shown(name: str) -> str:
     """A CSV name (:func:`csv_name`) printable on stdout whatever its encoding.
 
-    Its bytes, read in stdout's encoding; one that does not fit it shown as ``\\xNN``.
+    Bytes that are not UTF-8 are shown as ``\\xNN``, as every line on stderr
+    shows them (:func:`~nmf_helpers._validation.printable`).
     """
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    return name.encode("utf-8", "surrogateescape").decode(encoding, "backslashreplace")
+    # A UTF-8 name can still be too wide for a narrower stdout (a C locale's ASCII).
+    return printable(name).encode(encoding, "backslashreplace").decode(encoding)
 
 
 class Partial:
@@ -439,30 +442,45 @@ def _reachable(scheduler: str) -> None:
     from distributed.comm.addressing import parse_address, parse_host_port
 
     advice = "start it (dask scheduler) or check --scheduler"
+
+    def unreachable(reason: str) -> UsageError:
+        return UsageError(
+            f"scan: cannot reach the Dask scheduler at {scheduler!r} ({reason}); {advice}"
+        )
+
     try:
         protocol, location = parse_address(scheduler)
         if protocol not in ("tcp", "tls"):
             return  # another transport: Dask's own connection judges it
         host, port = parse_host_port(location)
-        with socket.create_connection((host, port), timeout=PROBE_S) as probe:
-            if protocol == "tcp":
-                probe.settimeout(PROBE_S)
-                greeting = probe.recv(1)
-            else:
-                greeting = b"tls"  # a TLS server waits for the client's hello
+        probe = socket.create_connection((host, port), timeout=PROBE_S)
     except TimeoutError:
-        greeting = b""  # connected, then silent
+        # No connection at all (a firewall dropping packets, an address no one
+        # has): not the silence of a port that accepted, judged below.
+        raise unreachable(f"no answer within {PROBE_S:g} s") from None
     except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise UsageError(
-            f"scan: cannot reach the Dask scheduler at {scheduler!r} ({reason.lower()}); {advice}"
-        ) from None
+        raise unreachable(_lowered(error)) from None
+    with probe:
+        if protocol != "tcp":
+            return  # a TLS server waits for the client's hello: Dask's connection judges it
+        try:
+            probe.settimeout(PROBE_S)
+            greeting = probe.recv(1)
+        except TimeoutError:
+            greeting = b""  # connected, then silent
+        except OSError as error:  # e.g. reset as soon as connected
+            raise unreachable(_lowered(error)) from None
     if not greeting:
         raise UsageError(
             f"scan: {scheduler!r} does not answer as a Dask scheduler (its dashboard's port,"
             " 8787, is not the scheduler's, 8786 by default); give the address"
             " 'dask scheduler' printed as 'Scheduler at'"
         )
+
+
+def _lowered(error: Exception) -> str:
+    """The OS's reason (or the parser's words) for ``error``, in lower case."""
+    return (getattr(error, "strerror", None) or str(error)).lower()
 
 
 @contextlib.contextmanager
@@ -938,7 +956,7 @@ def add_parser(subparsers) -> None:
     )
     scan.add_argument(
         "--screen-iters",
-        type=whole_number("scan", "--screen-iters", 0, MAX_ITERATIONS),
+        type=whole_number("scan", "--screen-iters", 0, ITERATIONS_OPTION_MAX),
         default=SCREEN_ITERATIONS,
         help=f"iterations of the first pass (default {SCREEN_ITERATIONS}; 0: full fit for all)",
     )
