@@ -43,8 +43,6 @@ __all__ = [
 #: code may ask of any matrix, however small; a command always fits a whole song,
 #: where 100_000 iterations already take hours, so more is a slip of the keyboard.
 ITERATIONS_OPTION_MAX = 100_000
-#: The old name, kept only until cli/separate.py imports the new one; then remove it.
-MAX_ITERATIONS = ITERATIONS_OPTION_MAX
 #: Most components a command accepts (the library's K may not exceed min(M, N) either).
 MAX_COMPONENTS = 256
 #: Seconds per iteration, per frequency bin, frame and (component + _PER_FRAME_COMPONENTS).

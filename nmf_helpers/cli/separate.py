@@ -37,8 +37,8 @@ from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, time_range_frames_
 from . import UsageError, note
 from ._interrupts import checkpoint
 from ._options import (
+    ITERATIONS_OPTION_MAX,
     MAX_COMPONENTS,
-    MAX_ITERATIONS,
     estimated_seconds,
     output_folder,
     real_number,
@@ -56,7 +56,7 @@ SILENCE_PEAK = 10 ** (-90 / 20)
 #: -k from 2: one component could not be split into two groups.
 K_RANGE = (2, MAX_COMPONENTS)
 #: --iters from 2: filter_vocals needs two (a fit, then its refit).
-ITERS_RANGE = (2, MAX_ITERATIONS)
+ITERS_RANGE = (2, ITERATIONS_OPTION_MAX)
 VOICE_COMPONENTS_RANGE = (1, 64)
 POWER_RANGE = (0.1, 10.0)
 
