@@ -11,6 +11,7 @@ tiny songs, few iterations.
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 import soundfile as sf
@@ -336,3 +337,14 @@ def test_the_min_part_range_of_the_option_is_the_one_the_library_accepts(
     assert one_line(capsys) == "error: scan: --min-part must be a number between 2 and 3, got 4"
     with pytest.raises(nh.ParameterError):
         detection.check_min_part("x", 4.0)
+
+
+@pytest.mark.parametrize("command", ["separate", "demo", "detect"])
+def test_an_input_that_is_not_a_file_is_named_by_the_command(command, songs, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it to read would wait for a writer forever
+    args = [command, str(fifo), songs["song"]] if command == "detect" else [command, str(fifo)]
+    out = [] if command == "detect" else ["-o", str(tmp_path / "out")]
+    assert main([*args, *out]) == 2
+    line = one_line(capsys)
+    assert line.startswith(f"error: {command}: ") and "is a FIFO" in line

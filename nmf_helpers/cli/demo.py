@@ -17,6 +17,7 @@ import numpy as np
 
 import nmf_helpers as nh
 
+from ..audio import audio_header
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
 from . import UsageError, note
 from ._interrupts import checkpoint
@@ -52,6 +53,7 @@ def run(args) -> int:
     stems = [f"component_{k}" for k in range(args.k)] + ["reconstruction"]
     names = [f"{stem}.wav" for stem in stems] + ["demo.png", "summary.json"]
     outputs = Outputs.folder_of("demo", args.outdir, names, force=args.force, inputs=[args.song])
+    audio_header("demo", args.song)  # a missing file, a FIFO, a URL: said as demo's
     x, sr = nh.load_audio(args.song)
     n_frames = frame_count(x.size, DEFAULT_WIN, DEFAULT_HOP)
     if args.k > n_frames:  # nmf_kl would say it in its own words: "K = ..."

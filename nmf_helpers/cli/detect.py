@@ -23,6 +23,7 @@ import sys
 import nmf_helpers as nh
 
 from .. import detection
+from ..audio import audio_header
 from ..detection import DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS
 from . import UsageError, note
 from ._options import (
@@ -78,6 +79,7 @@ def summary(result, sample, track) -> dict:
 
 def _load(path, what: str, min_part_s: float):
     """The sample or track, read once here: its length is judged against --min-part."""
+    audio_header("detect", path)  # a missing file, a FIFO, a URL: said as detect's
     x, sr = nh.load_audio(path)
     seconds = x.size / sr
     if what == "sample" and seconds < min_part_s:
