@@ -617,7 +617,7 @@ def grade_all(
     judge.prepare()  # the references, computed once here and inherited by every fork
     judge_code = sorted(Path(__file__).parent.glob("*.py"))
     # The references come from the package: a change there grades everyone again too.
-    package_code = sorted(_package_dir().glob("*.py"))
+    package_code = sorted(_package_dir().rglob("*.py"))  # subpackages too (analysis/, cli/)
     source_hash = _sha(
         sorted((course_dir / "source" / ASSIGNMENT).glob("*.ipynb")) + judge_code + package_code
     )
