@@ -29,7 +29,8 @@ import signal
 import stat
 import sys
 import tempfile
-import time
+
+from . import _fault_injection
 
 __all__ = ["starting_the_command_line", "writable_caches"]
 
@@ -50,18 +51,6 @@ def _stop(signum, frame) -> None:
     name = signal.Signals(signum).name
     print(f"interrupted: stopped by {name} while starting; nothing written", file=sys.stderr)
     sys.exit(128 + signum)
-
-
-def _hold_for_tests() -> None:
-    """The ``starting`` moment of the fault-injection tests (see ``cli._interrupts.checkpoint``)."""
-    log = os.environ.get("NMF_HELPERS_CHECKPOINTS")
-    if not log or os.environ.get("NMF_HELPERS_HOLD_AT") != "starting":
-        return  # the other moments' logs stay as the tests expect them
-    with open(log, "a") as handle:
-        handle.write("starting\n")
-    deadline = time.monotonic() + 60
-    while os.path.exists(log) and time.monotonic() < deadline:
-        time.sleep(0.01)  # a signal ends the run here, through _stop
 
 
 def _can_write(folder: str) -> bool:
@@ -170,5 +159,9 @@ if starting_the_command_line():
             file=sys.stderr,
         )
         sys.exit(2)
-    _hold_for_tests()
+    # The fault-injection tests' first moment (inert unless they set its variable):
+    # a signal sent while held here ends the run through _stop.
+    if _fault_injection.holds_at("starting"):
+        _fault_injection.record("starting")  # the other moments' logs stay as the tests expect
+        _fault_injection.hold("starting")
 writable_caches()

@@ -89,6 +89,7 @@ LAYERS = [
     {"_kl_sweep"},
     {"_kernels", "_threads", "_losses"},
     {"_validation", "_numerics", "_startup"},
+    {"_fault_injection"},
 ]
 
 

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -225,3 +226,40 @@ def test_a_run_whose_signal_was_swallowed_stops_with_143_and_one_line(
     # "sent again": its fit of 100000 iterations is stopped before it ends.
     assert found["moments"] == moments
     assert found["left"] == ["moments"]  # no outputs, no lock, no temporary folder
+
+
+# -- the fault-injection hook -------------------------------------------------------------------
+
+HOOK = importlib.import_module("nmf_helpers._fault_injection")
+
+
+def test_the_fault_injection_hook_is_inert_without_its_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(HOOK.CHECKPOINT_LOG, raising=False)
+    monkeypatch.setenv(HOOK.HOLD_AT, "fit")  # without the log, holding is not asked for
+    monkeypatch.setattr(HOOK, "_held", set())
+    started = time.monotonic()
+    INTERRUPTS.checkpoint("fit")
+    assert time.monotonic() - started < 1.0 and not HOOK.holds_at("fit")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_held_checkpoint_logs_waits_once_and_goes_on_when_the_log_is_removed(
+    tmp_path, monkeypatch
+):
+    log = tmp_path / "moments"
+    monkeypatch.setenv(HOOK.CHECKPOINT_LOG, str(log))
+    monkeypatch.setenv(HOOK.HOLD_AT, "fit")
+    monkeypatch.setattr(HOOK, "_held", set())
+    monkeypatch.setattr(INTERRUPTS._state, "signum", None)  # no signal received yet
+    INTERRUPTS.checkpoint("load")  # another moment: logged, not held
+    assert log.read_text() == "load\n" and HOOK.holds_at("fit")
+    remover = threading.Timer(0.3, log.unlink)
+    remover.start()
+    started = time.monotonic()
+    INTERRUPTS.checkpoint("fit")
+    waited = time.monotonic() - started
+    remover.join()
+    assert 0.2 < waited < HOOK.HOLD_S / 2  # held until the test let it go
+    assert not HOOK.holds_at("fit")  # the first time only
+    INTERRUPTS.checkpoint("fit")
+    assert log.read_text() == "fit\n"  # a new log (the old one removed), not held again

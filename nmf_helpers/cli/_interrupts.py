@@ -34,28 +34,24 @@ remembered until its :class:`Interrupted` reaches ``main``, and raised again:
 - at once, if the user sends the signal again.
 
 :func:`checkpoint` also names a moment of a run for the fault-injection
-tests (``tests/test_cli_faults.py``); that part does nothing unless they ask.
+hook (:mod:`nmf_helpers._fault_injection`), which does nothing unless a test
+turns it on.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading
-import time
-from typing import ClassVar
+
+from .. import _fault_injection
+from .._fault_injection import CHECKPOINT_LOG, HOLD_AT  # noqa: F401  (the tests' names for them)
 
 __all__ = ["Interrupted", "checkpoint", "signals_raised", "uninterruptible"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-#: Environment variables of the fault-injection hook (see :func:`checkpoint`).
-CHECKPOINT_LOG = "NMF_HELPERS_CHECKPOINTS"
-HOLD_AT = "NMF_HELPERS_HOLD_AT"
-#: Longest a held checkpoint waits for its signal, in seconds.
-HOLD_S = 60.0
 #: Seconds after C code swallowed an Interrupted before the signal is sent
 #: again: long enough for the C call to return to Python, short to the user.
 REDELIVER_S = 0.1
@@ -95,7 +91,6 @@ class _State:
     pending = False  # received inside an uninterruptible block, not raised yet
     depth = 0  # nesting of uninterruptible blocks
     reported = False  # main has its Interrupted: every later signal is ignored
-    held: ClassVar[set[str]] = set()  # moments already held (checkpoint)
     # The redelivery timer, and the lock that keeps it from sending a signal
     # once signals_raised has started to put the previous handlers back.
     redelivery: threading.Timer | None = None
@@ -224,26 +219,14 @@ def uninterruptible():
 
 
 def checkpoint(stage: str) -> None:
-    """A moment of a run: a safe point to stop at, and a hook for the fault-injection tests.
+    """A moment of a run: a safe point to stop at, and a moment of the fault-injection hook.
 
     A signal received earlier whose :class:`Interrupted` was lost on its way
-    out is raised here.
-
-    With ``NMF_HELPERS_CHECKPOINTS=FILE`` in the environment, append ``stage``
-    to FILE, so a test knows where the run is; with ``NMF_HELPERS_HOLD_AT``
-    equal to ``stage`` too, wait there (up to a minute) until a signal comes,
-    so the test's signal lands at exactly that moment, or until the test
-    removes FILE to let the run go on. Otherwise nothing more.
+    out is raised here. The hook (:mod:`nmf_helpers._fault_injection`, inert
+    unless a test sets its variables) logs ``stage`` and may wait here until
+    the test's signal comes; a signal held by an :func:`uninterruptible` block
+    ends the wait too.
     """
-    log = os.environ.get(CHECKPOINT_LOG)
-    if log:
-        with open(log, "a") as handle:
-            handle.write(f"{stage}\n")
+    _fault_injection.record(stage)
     _raise_if_lost()
-    if not log:
-        return
-    if os.environ.get(HOLD_AT) == stage and stage not in _state.held:
-        _state.held.add(stage)  # the first time only
-        deadline = time.monotonic() + HOLD_S
-        while _state.signum is None and os.path.exists(log) and time.monotonic() < deadline:
-            time.sleep(0.01)  # the signal raises here, or is held by an uninterruptible block
+    _fault_injection.hold(stage, released=lambda: _state.signum is not None)
