@@ -41,13 +41,13 @@ from pathlib import Path
 import numpy as np
 
 import nmf_helpers as nh
-from nmf_helpers.catalogue import SCREEN_ITERATIONS, SCREEN_MARGIN, SCREEN_RATIOS, ScanSettings
 from nmf_helpers.cli.scan import SR, dask_client, run_pairs
 from nmf_helpers.detection import (
     coarse_score_unchecked,
     detect_in_spectrogram_unchecked,
     track_spectrogram_unchecked,
 )
+from nmf_helpers.detection.scan import SCREEN_ITERATIONS, SCREEN_MARGIN, SCREEN_RATIOS, ScanSettings
 
 HERE = Path(__file__).parent
 # The paper catalogue of issue 14.
@@ -120,7 +120,9 @@ def throughput(folder: Path, n_tracks: int, seconds: float, n_iter: int) -> dict
             seconds_taken = time.perf_counter() - start
         else:
             with dask_client(None, workers) as client:
-                client.run(importlib.import_module, "nmf_helpers.catalogue")  # started, imported
+                client.run(
+                    importlib.import_module, "nmf_helpers.detection.scan"
+                )  # started, imported
                 start = time.perf_counter()
                 run_pairs(templates, tracks, todo, settings, emit, client=client)
                 seconds_taken = time.perf_counter() - start

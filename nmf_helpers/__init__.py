@@ -19,7 +19,8 @@ The modules, one per concern:
 * :mod:`nmf_helpers.vocals` — :func:`filter_vocals`, :func:`fit_vocal_model`
 * :mod:`nmf_helpers.detection` — :func:`learn_sample`, :func:`detect_sample`
   (:class:`Occurrence`: where in the track, which part of the sample, tempo ratio,
-  pitch shift), aligned by :mod:`nmf_helpers.alignment`; the figure:
+  pitch shift), and a catalogue scan (:mod:`nmf_helpers.detection.scan`); one
+  package, by concern: settings, learning, alignment, search, door, scan; the figure:
   :func:`plot_alignment` (:mod:`nmf_helpers.plotting`)
 * :mod:`nmf_helpers.evaluation` — :func:`evaluate`, :func:`ideal_ratio_estimates`
 * :mod:`nmf_helpers.analysis` — measuring what a factorisation or a separation found:

@@ -1,4 +1,4 @@
-"""The alignment of activation sequences (nmf_helpers/alignment.py) and its figure."""
+"""The alignment of activation sequences (nmf_helpers/detection/alignment.py) and its figure."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nmf_helpers as nh
-from nmf_helpers import alignment
+from nmf_helpers.detection import alignment
 
 
 def test_diagonal_window_sums_match_the_definition():

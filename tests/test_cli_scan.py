@@ -23,11 +23,12 @@ import pytest
 import soundfile as sf
 
 import nmf_helpers as nh
-from nmf_helpers import catalogue, detection
+from nmf_helpers import detection
 from nmf_helpers.cli import main
 from nmf_helpers.cli.scan import Partial
 
 SCAN = importlib.import_module("nmf_helpers.cli.scan")
+ENGINE = importlib.import_module("nmf_helpers.detection.scan")
 
 SR = 22050
 # Enough work per pair that a worker can be caught in one, little enough to stay quick.
@@ -267,22 +268,22 @@ def test_a_row_cut_in_half_is_dropped_before_new_rows_are_added(tmp_path):
 def test_a_pair_is_ruled_out_by_its_coarse_score_or_gets_detect_samples_row(tmp_path):
     """The catalogue's shared spectrogram changes nothing: a kept pair's row is detect_sample's."""
     templates = nh.learn_sample(nh.clip_path("sample"), n_iter=30)
-    settings = catalogue.ScanSettings(n_iter=12, n_free=5, screen_iter=4)
+    settings = ENGINE.ScanSettings(n_iter=12, n_free=5, screen_iter=4)
     rows = {}
     for name in ("sampling_track", "unrelated_track"):
-        track = catalogue.load_track_unchecked(str(nh.clip_path(name)), SR)
-        rows[name] = catalogue.check_pair_unchecked(templates, track, settings)
+        track = ENGINE.load_track_unchecked(str(nh.clip_path(name)), SR)
+        rows[name] = ENGINE.scan_pair(templates, track, settings)
     x = nh.load_audio(nh.clip_path("sampling_track"))[0]
     full = nh.detect_sample(templates, x, n_iter=12, n_free=5)
-    assert rows["sampling_track"] == catalogue.result_fields(full, "full fit")
+    assert rows["sampling_track"] == ENGINE.result_fields(full, "full fit")
     V = detection.track_spectrogram_unchecked(
         nh.load_audio(nh.clip_path("unrelated_track"))[0], 2048, 512
     )
     coarse = detection.coarse_score_unchecked(
-        templates, V, n_free=5, n_iter=4, n_ratios=catalogue.SCREEN_RATIOS
+        templates, V, n_free=5, n_iter=4, n_ratios=ENGINE.SCREEN_RATIOS
     )
     assert coarse < settings.threshold - settings.screen_margin
-    assert rows["unrelated_track"] == {field: "" for field in catalogue.ROW_FIELDS} | {
+    assert rows["unrelated_track"] == {field: "" for field in ENGINE.ROW_FIELDS} | {
         "decision": "no",
         "score": f"{coarse:.4f}",
         "stage": "first pass",
@@ -293,8 +294,8 @@ def test_a_silent_or_too_short_track_gives_an_error_row_naming_it(tmp_path):
     templates = nh.learn_sample(nh.clip_path("sample"), n_iter=5)
     for name, x in [("silent.wav", np.zeros(SR)), ("short.wav", 0.1 * np.ones(1000))]:
         sf.write(tmp_path / name, x, SR)
-        track = catalogue.load_track_unchecked(str(tmp_path / name), SR)
-        row = catalogue.check_pair_unchecked(templates, track, catalogue.ScanSettings(n_iter=2))
+        track = ENGINE.load_track_unchecked(str(tmp_path / name), SR)
+        row = ENGINE.scan_pair(templates, track, ENGINE.ScanSettings(n_iter=2))
         assert row["decision"] == "error"
         assert ("silent" if name == "silent.wav" else "track has 1000 samples") in row["error"]
 
@@ -333,7 +334,7 @@ def test_scan_tempo_range_and_min_part_reach_both_passes(option, stage, scan_inp
 
         def score(**options):
             return detection.coarse_score_unchecked(
-                templates, V, n_free=5, n_iter=3, n_ratios=catalogue.SCREEN_RATIOS, **options
+                templates, V, n_free=5, n_iter=3, n_ratios=ENGINE.SCREEN_RATIOS, **options
             )
 
     assert row["score"] == f"{score(**search):.4f}"

@@ -324,7 +324,7 @@ def test_the_defaults_of_detect_and_scan_are_what_the_library_uses(tmp_path, mon
 def test_the_min_part_range_of_the_option_is_the_one_the_library_accepts(
     tmp_path, capsys, monkeypatch
 ):
-    detection = importlib.import_module("nmf_helpers.detection")
+    detection = importlib.import_module("nmf_helpers.detection.settings")
     low, high = detection.MIN_PART_RANGE
     assert detection.check_min_part("x", low) == low and detection.check_min_part("x", high) == high
     for outside in (low - 1e-9, high + 1e-9):

@@ -437,7 +437,7 @@ def test_search_options_out_of_their_documented_range_are_named(templates, optio
 # to the frame: the sample (200 frames) plays from track frame 100 at its own
 # tempo, but the path found covers only its middle (sample frames 50-120).
 def _grown_range(X, T, gap=22):
-    trim = importlib.import_module("nmf_helpers.detection")._trim
+    trim = importlib.import_module("nmf_helpers.detection.search")._occurrence_extent
     path = np.arange(50, 100)
     frames_t, frames_a, on_path = trim(X, T, 1.0, path + 100, path, 20, 0.2, 2, gap)
     return (int(frames_t[0]), int(frames_t[-1])), (int(frames_a[0]), int(frames_a[-1])), on_path

@@ -1,4 +1,4 @@
-"""The decision and the ranges of ``nmf_helpers/detection.py``, on small inputs.
+"""The decision and the ranges of ``nmf_helpers/detection/`` (search and door), on small inputs.
 
 ``tests/test_detection.py`` checks the detector on the project's clips with
 real fits (seconds per call). These tests pin the knobs that turn a score
@@ -20,7 +20,8 @@ import pytest
 import nmf_helpers as nh
 
 DETECTION = importlib.import_module("nmf_helpers.detection")
-ALIGNMENT = importlib.import_module("nmf_helpers.alignment")
+ALIGNMENT = importlib.import_module("nmf_helpers.detection.alignment")
+SEARCH = importlib.import_module("nmf_helpers.detection.search")
 SR = 22050
 SECONDS = 2 * 512 / SR  # one decimated frame
 WINDOW = 20
@@ -43,9 +44,7 @@ def _track_with(T: np.ndarray, starts_and_gains, n_frames: int = 900) -> np.ndar
 def _occurrences(X, T, threshold):
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
     activations = np.ones((1, 2 * X.shape[1]))  # one component, one pitch copy
-    found = DETECTION._find_occurrences(
-        match, [X], [0.0], T, activations, (0.0,), threshold, SECONDS
-    )
+    found = SEARCH._find_occurrences(match, [X], [0.0], T, activations, (0.0,), threshold, SECONDS)
     return match, found
 
 
@@ -78,7 +77,7 @@ def test_a_threshold_above_every_window_finds_nothing(sample_rhythm):
 
 
 def _trim(X, T, track, sample):
-    return DETECTION._trim(X, T, 1.0, track, sample, WINDOW, 0.2, 2, 22)
+    return SEARCH._occurrence_extent(X, T, 1.0, track, sample, WINDOW, 0.2, 2, 22)
 
 
 @pytest.mark.parametrize("path_end", [111, 81])  # its last window past the track's end, or not
@@ -117,7 +116,7 @@ def test_the_line_stops_at_the_samples_own_ends(sample_rhythm):
     ],
 )
 def test_overlap_is_the_shared_share_of_the_shorter_range(a, b, share):
-    assert DETECTION._overlap(a, b) == share
+    assert SEARCH._overlap(a, b) == share
 
 
 def test_the_pitch_is_the_activation_weighted_shift_near_the_candidate():
@@ -126,17 +125,17 @@ def test_the_pitch_is_the_activation_weighted_shift_near_the_candidate():
     activations = np.repeat(energy[:, None], 4, axis=1) / 4  # one component per copy
     frames = slice(0, 4)
     # Copies within one semitone of -0.5: -1 and 0 only (weights 1 and 3).
-    assert DETECTION._pitch_estimate(activations, shifts, -0.5, frames) == pytest.approx(-0.25)
-    assert DETECTION._pitch_estimate(activations, shifts, -1.0, frames) == pytest.approx(
+    assert SEARCH._shift_estimate(activations, shifts, -0.5, frames) == pytest.approx(-0.25)
+    assert SEARCH._shift_estimate(activations, shifts, -1.0, frames) == pytest.approx(
         (-200.0 - 1.0) / 104.0
     )
-    assert DETECTION._pitch_estimate(activations, shifts, 1.0, frames) == pytest.approx(
+    assert SEARCH._shift_estimate(activations, shifts, 1.0, frames) == pytest.approx(
         (0.0 * 3.0 + 1.0 * 0.0 + 2.0 * 50.0) / 53.0
     )
     quiet = activations * 1e-3  # activations' scale does not matter
-    assert DETECTION._pitch_estimate(quiet, shifts, -0.5, frames) == pytest.approx(-0.25)
+    assert SEARCH._shift_estimate(quiet, shifts, -0.5, frames) == pytest.approx(-0.25)
     silent = np.zeros_like(activations)
-    assert DETECTION._pitch_estimate(silent, shifts, 1.5, frames) == 1.5  # nothing to weigh
+    assert SEARCH._shift_estimate(silent, shifts, 1.5, frames) == 1.5  # nothing to weigh
 
 
 # -- the decision, on a small real fit ---------------------------------------------------------
@@ -242,9 +241,7 @@ def _found_at(X, T, ratios, threshold=0.36, activations=None, shifts=(0.0,)):
     match = ALIGNMENT.best_windows([X], T, np.asarray(ratios, dtype=float), WINDOW)
     if activations is None:
         activations = np.ones((len(shifts), 2 * X.shape[1]))
-    return DETECTION._find_occurrences(
-        match, [X], [0.0], T, activations, shifts, threshold, SECONDS
-    )
+    return SEARCH._find_occurrences(match, [X], [0.0], T, activations, shifts, threshold, SECONDS)
 
 
 @pytest.mark.parametrize(
@@ -280,7 +277,7 @@ def test_the_walk_and_trim_levels_and_spans_follow_the_threshold_and_score(
     sample_rhythm, monkeypatch
 ):
     calls = {"follow_path": [], "_trim": []}
-    follow, trim = DETECTION.follow_path, DETECTION._trim
+    follow, trim = SEARCH.follow_path, SEARCH._occurrence_extent
 
     def spy_follow(scores, start, sample_start, level):
         calls["follow_path"].append(level)
@@ -290,8 +287,8 @@ def test_the_walk_and_trim_levels_and_spans_follow_the_threshold_and_score(
         calls["_trim"].append((ratio, window, level, half_width, gap))
         return trim(X, T, ratio, track, sample, window, level, half_width, gap)
 
-    monkeypatch.setattr(DETECTION, "follow_path", spy_follow)
-    monkeypatch.setattr(DETECTION, "_trim", spy_trim)
+    monkeypatch.setattr(SEARCH, "follow_path", spy_follow)
+    monkeypatch.setattr(SEARCH, "_occurrence_extent", spy_trim)
     X, _ = _played(sample_rhythm, (0, 200), 1.06)
     threshold = 0.36
     (found,) = _found_at(X, sample_rhythm, [1.0], threshold)
@@ -314,18 +311,18 @@ def test_the_local_match_spans_about_0_8_s_and_at_least_three_frames(
     # Whatever the window: 2 x 8 + 1 = 17 frames of 46 ms (0.79 s); 13 of 62.5 ms (0.81 s,
     # nearer 0.8 s than 11); of 0.5 s frames, three.
     seen = []
-    trim = DETECTION._trim
+    trim = SEARCH._occurrence_extent
 
     def spy_trim(*args):
         seen.append(args[7])
         return trim(*args)
 
-    monkeypatch.setattr(DETECTION, "_trim", spy_trim)
+    monkeypatch.setattr(SEARCH, "_occurrence_extent", spy_trim)
     T = sample_rhythm
     X = _track_with(T, [(100, 1.0)], n_frames=400)
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), window)
     activations = np.ones((1, 2 * X.shape[1]))
-    DETECTION._find_occurrences(match, [X], [0.0], T, activations, (0.0,), 0.9, seconds)
+    SEARCH._find_occurrences(match, [X], [0.0], T, activations, (0.0,), 0.9, seconds)
     assert seen and set(seen) == {half}
 
 
@@ -386,14 +383,14 @@ def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit
         return found
 
     threads = []
-    library_threads = DETECTION.library_threads
+    library_threads = SEARCH.library_threads
 
     def spy_threads(n_threads):
         threads.append(n_threads)
         return library_threads(n_threads)
 
-    monkeypatch.setattr(DETECTION, "_find_occurrences", stub)
-    monkeypatch.setattr(DETECTION, "library_threads", spy_threads)
+    monkeypatch.setattr(SEARCH, "_find_occurrences", stub)
+    monkeypatch.setattr(SEARCH, "library_threads", spy_threads)
     result = _detect(small_fit, 0.25)
     assert threads == [1]  # the alignment's small products, on one thread
     assert seen["threshold"] == 0.25 and seen["seconds"] == SECONDS
@@ -416,7 +413,7 @@ def test_the_shift_is_the_copy_nearest_the_best_occurrences_pitch(
     small_fit, monkeypatch, pitch, shift
 ):
     best, other = ((0, 20), (0, 20), 1.0, pitch, 0.9), ((30, 50), (0, 20), 1.0, -pitch, 0.8)
-    monkeypatch.setattr(DETECTION, "_find_occurrences", lambda *args: [best, other])
+    monkeypatch.setattr(SEARCH, "_find_occurrences", lambda *args: [best, other])
     assert _detect(small_fit, 0.25).shift == shift
 
 
@@ -438,7 +435,7 @@ def test_the_fit_is_split_into_its_fixed_and_free_parts(reference):
     [((0.9, 1.1), 11), ((1.0, 1.01), 2), ((0.9, 0.95), 4), ((0.8, 1.25), 24)],
 )
 def test_the_ratio_grid_spans_the_range_at_most_a_step_apart(tempo_range, count):
-    grid = DETECTION._ratio_grid(tempo_range)
+    grid = SEARCH._ratio_grid(tempo_range)
     assert grid[0] == tempo_range[0] and grid[-1] == tempo_range[1]
     # The fewest ratios whose steps are at most 0.02: one fewer would step further.
     assert grid.size == count
@@ -448,22 +445,22 @@ def test_the_ratio_grid_spans_the_range_at_most_a_step_apart(tempo_range, count)
 
 
 def test_one_tempo_is_one_ratio():
-    np.testing.assert_array_equal(DETECTION._ratio_grid((1.0, 1.0)), [1.0])
-    np.testing.assert_array_equal(DETECTION._ratio_grid((1.1, 1.1)), [1.1])
+    np.testing.assert_array_equal(SEARCH._ratio_grid((1.0, 1.0)), [1.0])
+    np.testing.assert_array_equal(SEARCH._ratio_grid((1.1, 1.1)), [1.1])
 
 
 def test_the_candidates_are_each_copy_and_each_pair_of_copies_a_semitone_apart_or_less():
     shifts = (0.0, -1.0, 3.0, 1.0, 1.5)  # not in order: pairs are neighbours in pitch
     rng = np.random.default_rng(3)
     activations = rng.random((2 * len(shifts), 40))  # two components a copy
-    features, pitches = DETECTION._candidates(activations, shifts, 5)
+    features, pitches = SEARCH._candidates(activations, shifts, 5)
     # Neighbours in pitch: -1 & 0, 0 & 1, 1 & 1.5 (1.5 & 3 are too far apart).
     assert pitches == [0.0, -1.0, 3.0, 1.0, 1.5, -0.5, 0.5, 1.25]
-    blocks = [DETECTION._decimate(activations[2 * i : 2 * i + 2]) for i in range(len(shifts))]
+    blocks = [SEARCH._decimate(activations[2 * i : 2 * i + 2]) for i in range(len(shifts))]
     expected = [*blocks, blocks[1] + blocks[0], blocks[0] + blocks[3], blocks[3] + blocks[4]]
     assert len(features) == len(expected)
     for feature, block in zip(features, expected, strict=True):
-        np.testing.assert_allclose(feature, DETECTION._rhythm(block, 5))
+        np.testing.assert_allclose(feature, SEARCH._rhythm(block, 5))
 
 
 def _templates(n_frames, hop=512):
@@ -488,16 +485,16 @@ def test_the_window_is_the_part_searched_for_unless_a_clip_is_shorter(
 ):
     templates = _templates(sample_frames)
     fixed_H = np.random.default_rng(5).random((2, track_frames))
-    T, features, pitches, got, seconds = DETECTION._alignment_inputs(
+    T, features, pitches, got, seconds = SEARCH._alignment_inputs(
         templates, fixed_H, (0.9, tempo_high), 2.5
     )
     assert seconds == SECONDS and got == window
     # The detrending average spans 0.3 s, an odd number of frames: round(0.3 / seconds) | 1.
     width = round(0.3 / SECONDS) | 1
     assert width == 7
-    np.testing.assert_allclose(T, DETECTION._rhythm(DETECTION._decimate(templates.H), width))
+    np.testing.assert_allclose(T, SEARCH._rhythm(SEARCH._decimate(templates.H), width))
     assert pitches == [0.0] and len(features) == 1
-    np.testing.assert_allclose(features[0], DETECTION._rhythm(DETECTION._decimate(fixed_H), width))
+    np.testing.assert_allclose(features[0], SEARCH._rhythm(SEARCH._decimate(fixed_H), width))
 
 
 @pytest.mark.parametrize(
@@ -515,13 +512,13 @@ def test_windows_at_least_half_inside_a_found_play_are_set_aside(
     X = _track_with(T, [(100, 1.0)], n_frames=400)
     match, ((span, *_),) = _occurrences(X, T, 0.36)
     walks = []
-    follow = DETECTION.follow_path
+    follow = SEARCH.follow_path
 
     def spy(*args):
         walks.append(args[1])
         return follow(*args)
 
-    monkeypatch.setattr(DETECTION, "follow_path", spy)
+    monkeypatch.setattr(SEARCH, "follow_path", spy)
     _occurrences(X, T, 0.36)
     assert len(walks) == 2  # the play itself, at two ratios
     bait = span[edge] - WINDOW // 2 + offset
@@ -529,7 +526,7 @@ def test_windows_at_least_half_inside_a_found_play_are_set_aside(
     score[bait] = 0.36
     baited = dataclasses.replace(match, score=score)
     walks.clear()
-    DETECTION._find_occurrences(baited, [X], [0.0], T, np.ones((1, 800)), (0.0,), 0.36, SECONDS)
+    SEARCH._find_occurrences(baited, [X], [0.0], T, np.ones((1, 800)), (0.0,), 0.36, SECONDS)
     assert len(walks) == (4 if walked else 2)
 
 
@@ -537,9 +534,9 @@ def test_a_coarse_hop_still_detrends_over_at_least_one_frame():
     # 2 x 4096 / 22050 = 0.37 s a decimated frame: 0.3 s rounds to one frame.
     templates = _templates(100, hop=4096)
     fixed_H = np.random.default_rng(5).random((2, 100))
-    T, _, _, window, seconds = DETECTION._alignment_inputs(templates, fixed_H, (1.0, 1.0), 2.5)
+    T, _, _, window, seconds = SEARCH._alignment_inputs(templates, fixed_H, (1.0, 1.0), 2.5)
     assert round(0.3 / seconds) == 1 and window == round(2.5 / seconds)
-    np.testing.assert_allclose(T, DETECTION._rhythm(DETECTION._decimate(templates.H), 1))
+    np.testing.assert_allclose(T, SEARCH._rhythm(SEARCH._decimate(templates.H), 1))
 
 
 def test_the_spectrogram_core_defaults_are_detect_samples(small_fit, capsys):
@@ -581,7 +578,7 @@ def test_a_weaker_window_leading_to_a_found_play_is_dropped_and_the_search_goes_
     score[bait] = (found[0][4] + found[1][4]) / 2
     sample_start[bait] = 60 - (first[0] - bait)
     baited = dataclasses.replace(match, score=score, sample_start=sample_start)
-    again = DETECTION._find_occurrences(
+    again = SEARCH._find_occurrences(
         baited, [X], [0.0], T, np.ones((1, 1600)), (0.0,), 0.36, SECONDS
     )
     assert again[0][0] == first and again[-1][0] == second
@@ -601,7 +598,7 @@ def test_a_window_seen_at_the_samples_end_is_followed_at_the_new_ratio(sample_rh
     sample_start = match.sample_start.copy()
     sample_start[t] = last
     seeded = dataclasses.replace(match, score=score, sample_start=sample_start)
-    found = DETECTION._find_occurrences(
+    found = SEARCH._find_occurrences(
         seeded, [X], [0.0], T, np.ones((1, 1000)), (0.0,), 0.36, SECONDS
     )
     span, part, ratio, _, _ = found[0]
@@ -627,13 +624,13 @@ def test_a_play_from_the_tracks_first_frame_sets_aside_its_first_window(sample_r
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), WINDOW)
     assert match.score[0] > 0.36 and match.score.argmax() != 0
     walks = []
-    follow = DETECTION.follow_path
+    follow = SEARCH.follow_path
 
     def spy(*args):
         walks.append(args[1])
         return follow(*args)
 
-    monkeypatch.setattr(DETECTION, "follow_path", spy)
+    monkeypatch.setattr(SEARCH, "follow_path", spy)
     ((span, *_),) = _found_at(X, T, [1.0])
     assert span[0] == 0 and len(walks) == 2
 
@@ -646,7 +643,7 @@ def test_two_frames_are_too_few_for_a_slope_and_keep_the_grids_ratio(sample_rhyt
     T = sample_rhythm
     X = T[:, [50, 50 + step]]
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), 1)
-    found = DETECTION._find_occurrences(match, [X], [0.0], T, np.ones((1, 4)), (0.0,), 0.9, SECONDS)
+    found = SEARCH._find_occurrences(match, [X], [0.0], T, np.ones((1, 4)), (0.0,), 0.9, SECONDS)
     assert found and all(ratio == 1.0 for _, _, ratio, _, _ in found)
 
 
@@ -656,7 +653,7 @@ def test_three_frames_give_a_slope(sample_rhythm):
     T = sample_rhythm
     X = T[:, [50, 52, 54]]
     match = ALIGNMENT.best_windows([X], T, np.array([1.0]), 1)
-    found = DETECTION._find_occurrences(match, [X], [0.0], T, np.ones((1, 6)), (0.0,), 0.9, SECONDS)
+    found = SEARCH._find_occurrences(match, [X], [0.0], T, np.ones((1, 6)), (0.0,), 0.9, SECONDS)
     assert found[0][2] == nh.TEMPO_LIMITS[1]
 
 
@@ -682,7 +679,7 @@ def _ends(X, T, level, half_width=0, path=None, offset=0):
     The path is ``path`` (every track frame when None), a window of one frame.
     """
     track = np.arange(X.shape[1]) if path is None else np.asarray(path)
-    frames_t, frames_a, _ = DETECTION._trim(
+    frames_t, frames_a, _ = SEARCH._occurrence_extent(
         X, T, 1.0, track, track + offset, 1, level, half_width, GAP
     )
     np.testing.assert_array_equal(frames_a, frames_t + offset)
@@ -774,8 +771,8 @@ def _search_stubbed(T, windows, answers, monkeypatch, starts=None):
     sample_start[list(starts or {})] = list((starts or {}).values())
     match = dataclasses.replace(match, sample_start=sample_start)
     answers = iter(answers)
-    monkeypatch.setattr(DETECTION, "_trim", lambda *args: next(answers))
-    return DETECTION._find_occurrences(
+    monkeypatch.setattr(SEARCH, "_occurrence_extent", lambda *args: next(answers))
+    return SEARCH._find_occurrences(
         dataclasses.replace(match, score=score),
         [X],
         [0.0],
@@ -876,8 +873,8 @@ def test_the_walk_starts_from_the_best_window_within_two_of_the_found_one(
         walks.append((t_best, a))
         return np.array([t_best]), np.array([a])
 
-    monkeypatch.setattr(DETECTION, "window_scores", window_scores)
-    monkeypatch.setattr(DETECTION, "follow_path", follow_path)
+    monkeypatch.setattr(SEARCH, "window_scores", window_scores)
+    monkeypatch.setattr(SEARCH, "follow_path", follow_path)
     answers = [_diagonal(t, t + 100)] * 2
     _search_stubbed(sample_rhythm, {t: 0.9}, answers, monkeypatch, starts={t: start})
     assert walks == [walk, walk]

@@ -18,8 +18,8 @@ import scipy.sparse
 import soundfile as sf
 
 import nmf_helpers as nh
-from nmf_helpers.catalogue import ScanSettings
 from nmf_helpers.cli import main
+from nmf_helpers.detection.scan import ScanSettings
 
 SR = 22050
 

@@ -7,11 +7,11 @@ a whole number between 1 and 100000, got 1e30``. argparse lets that error
 through (it catches only its own, ``TypeError`` and ``ValueError``), and
 :func:`nmf_helpers.cli.main` prints it as the one line of every bad input,
 before any file is read. The ranges are the library's where it has one
-(``nh.TEMPO_LIMITS``, ``detection.MIN_PART_RANGE``, the threshold's [-1, 1],
-a seed's 32 bits), passed in by the command, never copied; the others bound
-what one run can do (:data:`ITERATIONS_OPTION_MAX`, :data:`MAX_COMPONENTS`). One
-option has one checker, whichever command takes it (``detect`` and ``scan``
-share theirs through ``detect.add_detection_options``).
+(``TEMPO_LIMITS`` and ``MIN_PART_RANGE`` of :mod:`nmf_helpers.detection.settings`,
+the threshold's [-1, 1], a seed's 32 bits), read from there, never copied; the
+others bound what one run can do (:data:`ITERATIONS_OPTION_MAX`,
+:data:`MAX_COMPONENTS`). One option has one checker, whichever command takes it
+(``detect`` and ``scan`` share theirs: :func:`add_detection_options`).
 
 Also the running time a command should announce (:func:`time_note`): the NMF
 dominates it, and its cost per iteration grows as ``M N (K + c)``.
@@ -23,11 +23,13 @@ import argparse
 import math
 from collections.abc import Callable
 
+from ..detection import settings
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
 from . import UsageError
 
 __all__ = [
     "ITERATIONS_OPTION_MAX",
+    "add_detection_options",
     "estimated_seconds",
     "output_folder",
     "real_number",
@@ -200,3 +202,51 @@ def time_note(seconds: float, shorter: str) -> str | None:
     else:
         took = f"{seconds / 3600:.1f} hours"
     return f"this run may take about {took} (a rough estimate; Ctrl-C stops it cleanly); {shorter}"
+
+
+def add_detection_options(parser) -> None:
+    """The options ``detect`` and ``scan`` share.
+
+    Threshold, iterations, free components, seed, tempo range and shortest part.
+    """
+    command = parser.prog.split()[-1]  # "detect" or "scan": the first word of its errors
+    parser.add_argument(
+        "--threshold",
+        type=real_number(command, "--threshold", -1.0, 1.0),
+        default=settings.DETECTION_THRESHOLD,
+        help=f"decision threshold on the score (default {settings.DETECTION_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--iters",
+        type=whole_number(command, "--iters", 1, ITERATIONS_OPTION_MAX),
+        default=settings.DEFAULT_TRACK_ITERATIONS,
+        help=f"NMF iterations (default {settings.DEFAULT_TRACK_ITERATIONS})",
+    )
+    parser.add_argument(
+        "--free",
+        type=whole_number(command, "--free", 0, MAX_COMPONENTS),
+        default=settings.DEFAULT_N_FREE,
+        help=f"free components for the rest (default {settings.DEFAULT_N_FREE})",
+    )
+    parser.add_argument(
+        "--seed", type=seed_option(command), default=0, help="random seed (default 0)"
+    )
+    low, high = settings.DEFAULT_TEMPO_RANGE
+    parser.add_argument(
+        "--tempo-range",
+        action=tempo_range(command, settings.TEMPO_LIMITS),
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(low, high),
+        help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
+        f" {settings.TEMPO_LIMITS[0]:g} to {settings.TEMPO_LIMITS[1]:g})",
+    )
+    shortest, longest = settings.MIN_PART_RANGE  # check_min_part's; the option has no copy
+    parser.add_argument(
+        "--min-part",
+        type=real_number(command, "--min-part", shortest, longest),
+        metavar="SECONDS",
+        default=settings.MIN_PART_SECONDS,
+        help=f"shortest part of the sample searched for (default {settings.MIN_PART_SECONDS:g} s,"
+        f" about one bar; {shortest:g} to {longest:g})",
+    )

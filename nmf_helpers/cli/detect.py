@@ -4,9 +4,9 @@ Also ``[--tempo-range LOW HIGH] [--min-part SECONDS]``: the search's tempo
 ratios and the shortest part of the sample it looks for. A bad value of any
 option is refused in one line that names the option as typed, while the
 command line is parsed, before any file is read
-(:mod:`nmf_helpers.cli._options`, through :func:`add_detection_options`,
-which ``scan`` takes as well): the library's ranges (``nh.TEMPO_LIMITS``,
-``detection.MIN_PART_RANGE``), in the options' words.
+(:func:`nmf_helpers.cli._options.add_detection_options`, which ``scan``
+takes as well): the library's ranges (``nh.TEMPO_LIMITS``,
+``MIN_PART_RANGE``), in the options' words.
 
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
@@ -22,20 +22,10 @@ import sys
 
 import nmf_helpers as nh
 
-from .. import detection
 from ..audio import audio_header
-from ..detection import DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS
+from ..detection import settings
 from . import UsageError, note
-from ._options import (
-    ITERATIONS_OPTION_MAX,
-    MAX_COMPONENTS,
-    estimated_seconds,
-    real_number,
-    seed_option,
-    tempo_range,
-    time_note,
-    whole_number,
-)
+from ._options import add_detection_options, estimated_seconds, time_note
 
 
 def format_ranges(ranges, separator: str = ", ") -> str:
@@ -86,16 +76,18 @@ def _load(path, what: str, min_part_s: float):
         raise UsageError(
             f"detect: the sample lasts {seconds:.2f} s, shorter than --min-part {min_part_s:g} s"
             " (the shortest part of it searched for, about one bar); give a longer sample,"
-            f" or a smaller --min-part (at least {detection.MIN_PART_RANGE[0]:g} s)"
+            f" or a smaller --min-part (at least {settings.MIN_PART_RANGE[0]:g} s)"
         )
     return x, sr
 
 
 def _announce_time(args, n_sample: int, n_track: int) -> None:
     """One note before a detection that will take more than a few minutes."""
-    columns = DEFAULT_N_COMPONENTS * len(nh.DEFAULT_SHIFTS) + args.free
+    columns = settings.DEFAULT_N_COMPONENTS * len(settings.DEFAULT_SHIFTS) + args.free
     seconds = estimated_seconds(n_track, columns, args.iters)
-    seconds += estimated_seconds(n_sample, DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS)
+    seconds += estimated_seconds(
+        n_sample, settings.DEFAULT_N_COMPONENTS, settings.DEFAULT_SAMPLE_ITERATIONS
+    )
     text = time_note(
         seconds, f"fewer --iters (now {args.iters}) or --free (now {args.free}) make it shorter"
     )
@@ -147,58 +139,9 @@ def run(args) -> int:
     return 0
 
 
-def add_detection_options(parser) -> None:
-    """The options ``detect`` and ``scan`` share.
-
-    Threshold, iterations, free components, seed, tempo range and shortest part.
-    """
-    command = parser.prog.split()[-1]  # "detect" or "scan": the first word of its errors
-    parser.add_argument(
-        "--threshold",
-        type=real_number(command, "--threshold", -1.0, 1.0),
-        default=nh.DETECTION_THRESHOLD,
-        help=f"decision threshold on the score (default {nh.DETECTION_THRESHOLD})",
-    )
-    parser.add_argument(
-        "--iters",
-        type=whole_number(command, "--iters", 1, ITERATIONS_OPTION_MAX),
-        default=100,
-        help="NMF iterations (default 100)",
-    )
-    parser.add_argument(
-        "--free",
-        type=whole_number(command, "--free", 0, MAX_COMPONENTS),
-        default=20,
-        help="free components for the rest (default 20)",
-    )
-    parser.add_argument(
-        "--seed", type=seed_option(command), default=0, help="random seed (default 0)"
-    )
-    low, high = nh.DEFAULT_TEMPO_RANGE
-    parser.add_argument(
-        "--tempo-range",
-        action=tempo_range(command, nh.TEMPO_LIMITS),
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        default=(low, high),
-        help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
-        f" {nh.TEMPO_LIMITS[0]:g} to {nh.TEMPO_LIMITS[1]:g})",
-    )
-    shortest, longest = detection.MIN_PART_RANGE  # check_min_part's; the option has no copy
-    parser.add_argument(
-        "--min-part",
-        type=real_number(command, "--min-part", shortest, longest),
-        metavar="SECONDS",
-        default=nh.MIN_PART_SECONDS,
-        help=f"shortest part of the sample searched for (default {nh.MIN_PART_SECONDS:g} s,"
-        f" about one bar; {shortest:g} to {longest:g})",
-    )
-
-
 def add_parser(subparsers) -> None:
-    detect = subparsers.add_parser(
-        "detect", help="is a sample used in a track, and where (partially fixed KL NMF)"
-    )
+    summary_line = "is a sample used in a track, and where (partially fixed KL NMF)"
+    detect = subparsers.add_parser("detect", help=summary_line)
     detect.add_argument("sample", help="the sample, an audio file")
     detect.add_argument("track", help="the track to search, an audio file")
     detect.add_argument("--json", action="store_true", help="print one JSON object")

@@ -11,7 +11,7 @@ audio gives error rows, not a crash; the command then ends with one line
 and exit status 2. A file given twice (a sample, or a track listed again,
 under any name) is checked once, said in one ``note:`` line.
 
-How the work is shared (:mod:`nmf_helpers.catalogue`): each sample's
+How the work is shared (:mod:`nmf_helpers.detection.scan`): each sample's
 templates are learned once, here, before any cluster starts (a sample that
 cannot be used, silent say, is named in one line); each track is decoded
 and its spectrogram made once for all its pairs; each pair gets a cheap
@@ -102,20 +102,19 @@ import nmf_helpers as nh
 
 from .._threads import library_threads, usable_cores
 from .._validation import printable
-from ..catalogue import (
+from ..detection.scan import (
     ROW_FIELDS,
     SCREEN_ITERATIONS,
     SCREEN_MARGIN,
     ScanSettings,
-    check_pair_unchecked,
     error_fields,
     load_track_unchecked,
+    scan_pair,
 )
 from . import UsageError, note, one_line_warning
 from ._interrupts import Interrupted, checkpoint
-from ._options import ITERATIONS_OPTION_MAX, whole_number
+from ._options import ITERATIONS_OPTION_MAX, add_detection_options, whole_number
 from ._outputs import Outputs
-from .detect import add_detection_options
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
@@ -386,7 +385,7 @@ def _load_track(path: str, sr: int):
 def _check_pair(templates, track, settings, label: str) -> dict[str, str]:
     checkpoint(f"pair:{label}@{os.getpid()}")  # the fault-injection tests find the worker here
     checkpoint(f"check:{label}")  # ... and can hold it inside that pair, whatever its pid
-    return check_pair_unchecked(templates, track, settings)
+    return scan_pair(templates, track, settings)
 
 
 def _same(value):

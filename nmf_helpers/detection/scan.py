@@ -8,7 +8,7 @@ sample against every track. The work is cut so that nothing is done twice:
 - each track is decoded and its spectrogram computed once
   (:func:`load_track_unchecked`), however many samples it is checked
   against; the spectrogram is kept while its pairs run;
-- each pair (:func:`check_pair_unchecked`) gets a *first pass*
+- each pair (:func:`scan_pair`) gets a *first pass*
   (:func:`~nmf_helpers.detection.coarse_score_unchecked`): a fit of
   :data:`SCREEN_ITERATIONS` iterations aligned at :data:`SCREEN_RATIOS` tempo
   ratios only, giving a score and nothing else. A pair whose first-pass score
@@ -31,24 +31,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ._validation import ParameterError, check_int, check_iterations, check_real, check_seed
-from .audio import load_audio
-from .detection import (
-    DEFAULT_TEMPO_RANGE,
-    DETECTION_THRESHOLD,
-    MIN_PART_SECONDS,
-    SampleTemplates,
-    check_min_part,
-    check_tempo_range,
+from .._validation import ParameterError, check_int, check_iterations, check_real, check_seed
+from ..spectral import DEFAULT_HOP, DEFAULT_WIN
+from . import settings as common
+from .door import (
     coarse_score_unchecked,
     detect_in_spectrogram_unchecked,
     track_spectrogram_unchecked,
 )
-from .spectral import DEFAULT_HOP, DEFAULT_WIN
+from .learning import SampleTemplates, load_waveform
 
 __all__ = [
     "ROW_FIELDS",
@@ -61,11 +55,10 @@ __all__ = [
 
 #: Iterations of the first pass. The activations of a fit this short already
 #: follow the sample where it plays; ``benchmarks/bench_scan.py`` checks that
-#: no positive of ``benchmarks/bench_detection.py`` is lost. The fit is the
-#: cheap part (5 more iterations cost 0.03 of a full check, the 5-ratio
-#: alignment about 0.15): 25 or 35 iterations bring the score closer to the
-#: full check's (measured: largest drop of a positive 0.20 at 15, 0.14 at 25,
-#: 0.08 at 35) for about 0.33 or 0.40 of a full check instead of 0.26.
+#: no positive of ``benchmarks/bench_detection.py`` is lost, and prints what
+#: the first pass costs next to a full check. More iterations bring its
+#: score closer to the full check's, which a smaller :data:`SCREEN_MARGIN`
+#: could then use, at a higher cost for every pair.
 SCREEN_ITERATIONS = 15
 
 #: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
@@ -74,13 +67,11 @@ SCREEN_ITERATIONS = 15
 SCREEN_RATIOS = 5
 
 #: A pair is ruled out when its first-pass score is below the decision
-#: threshold minus this margin. Measured (``benchmarks/bench_scan.py``, the
-#: detection benchmark's quick set of both materials and 12 clips without the
-#: sample): a field recording 12 dB down scores 0.276 in the first pass and
-#: 0.388 in the full check, so at the threshold 0.38 a margin of 0.104 keeps
-#: every positive; 0.11 rules out 8 of 10 negatives and 8 of 12 clips.
-#: (Before the field recordings, on the project's riffs only: 0.1, with the
-#: lowest positive's first pass at 0.345.)
+#: threshold minus this margin. A short fit and a coarse alignment score a
+#: positive lower than the full check does; the margin is the largest such
+#: drop ``benchmarks/bench_scan.py`` finds among the detection benchmark's
+#: positives, which it prints with the smallest margin that keeps them all.
+#: A wider margin keeps more pairs for the full check and saves less.
 SCREEN_MARGIN = 0.11
 
 #: The CSV fields of one pair, besides the sample and track that name it.
@@ -124,14 +115,14 @@ class ScanSettings:
         a sample shorter than this gets error rows.
     """
 
-    n_iter: int = 100
-    n_free: int = 20
-    threshold: float = DETECTION_THRESHOLD
+    n_iter: int = common.DEFAULT_TRACK_ITERATIONS
+    n_free: int = common.DEFAULT_N_FREE
+    threshold: float = common.DETECTION_THRESHOLD
     seed: int = 0
     screen_iter: int = SCREEN_ITERATIONS
     screen_margin: float = SCREEN_MARGIN
-    tempo_range: tuple[float, float] = DEFAULT_TEMPO_RANGE
-    min_part_s: float = MIN_PART_SECONDS
+    tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE
+    min_part_s: float = common.MIN_PART_SECONDS
 
     def __post_init__(self):
         function = "scan"
@@ -142,8 +133,9 @@ class ScanSettings:
         check_iterations(function, self.screen_iter, name="screen_iter", minimum=0)
         check_real(function, "screen_margin", self.screen_margin, minimum=0.0, maximum=2.0)
         # Frozen: the checked values (floats, a tuple) replace what was given.
-        object.__setattr__(self, "tempo_range", check_tempo_range(function, self.tempo_range))
-        object.__setattr__(self, "min_part_s", check_min_part(function, self.min_part_s))
+        tempo_range = common.check_tempo_range(function, self.tempo_range)
+        object.__setattr__(self, "tempo_range", tempo_range)
+        object.__setattr__(self, "min_part_s", common.check_min_part(function, self.min_part_s))
 
     @property
     def screens(self) -> bool:
@@ -185,12 +177,10 @@ def load_track_unchecked(path: str, sr: int) -> Track:
     """Decode ``path`` at ``sr``, spectrogram and all; a file that cannot be gives its error.
 
     The spectrogram has the default STFT sizes, those of every template a
-    scan learns (:func:`check_pair_unchecked` refuses others).
+    scan learns (:func:`scan_pair` refuses others).
     """
     try:
-        x, _ = load_audio(Path(path), sr=sr)
-        if not np.any(x):
-            raise ParameterError("scan: the track is silent (all samples are zero)")
+        x = load_waveform("scan", "track", path, sr)  # as detect_sample reads its track
         V = track_spectrogram_unchecked(x, DEFAULT_WIN, DEFAULT_HOP, function="scan")
     except Exception as error:  # one odd file must not end a scan of thousands
         return Track(path, None, error=_reason(error))
@@ -227,9 +217,7 @@ def result_fields(result, stage: str) -> dict[str, str]:
     }
 
 
-def check_pair_unchecked(
-    templates: SampleTemplates, track: Track, settings: ScanSettings
-) -> dict[str, str]:
+def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) -> dict[str, str]:
     """The CSV fields of one pair: first pass, then the full fit if the pair may match.
 
     Never raises for a bad track: its problem goes in the error field.
@@ -241,11 +229,10 @@ def check_pair_unchecked(
             f"scan: templates with win = {templates.win}, hop = {templates.hop}; the scan's"
             f" spectrograms have win = {DEFAULT_WIN}, hop = {DEFAULT_HOP}: learn them with those"
         )
-    if templates.duration_s < settings.min_part_s:  # as detect_sample refuses it
-        return error_fields(
-            f"scan: the sample lasts {templates.duration_s:.2f} s, shorter than the"
-            f" {settings.min_part_s:g} s part the detector searches for (about one bar)"
-        )
+    try:
+        common.check_part("scan", templates.duration_s, settings.min_part_s)  # as detect_sample
+    except ParameterError as error:
+        return error_fields(_reason(error))
     options = {
         "n_free": settings.n_free,
         "seed": settings.seed,

@@ -1,6 +1,6 @@
 """Where does a part of one activation sequence play in another, and how fast?
 
-:mod:`nmf_helpers.detection` fits a track with a sample's fixed templates and
+:mod:`nmf_helpers.detection.door` fits a track with a sample's fixed templates and
 then has to find the sample's sequence of activations ``T`` (F, L) inside the
 track's ``X`` (F, N). A producer may use any part of the sample (a "chop"),
 at a slightly different tempo, so what is searched for is a *local* match: a
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._numerics import EPS
+from .._numerics import EPS
 
-__all__: list[str] = []  # cores only: detection.py checks every argument
+__all__: list[str] = []  # cores only: the door (door.py) checks every argument
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,483 @@
+"""The door of sample detection: is a known sample used in a track, and where?
+
+The method follows Gururani & Lerch (2017). The sample's templates
+(:mod:`nmf_helpers.detection.learning`), in pitch-shifted copies, are one
+fixed dictionary; the track is fitted with partially fixed KL NMF,
+``nmf_kl(V_track, K=R * S + n_free, W_fixed=...)`` (R templates in S
+copies), where the ``n_free`` free components take the drums, vocals and
+everything else new.
+
+The decision comes from *when* the fixed templates are active, not from how
+loud they are (:mod:`nmf_helpers.detection.search`): scaling V scales H and
+nothing else in KL NMF, and the search compares activations by a cosine
+similarity, so the score is gain invariant by construction. The *score* is
+the best window; each occurrence is an :class:`Occurrence`. A chop looped
+four times gives four.
+
+The share of each frame's magnitude explained by the fixed part is returned
+as well, but it does not decide: same-instrument music is partly explained by
+the sample's templates too, so the shares of positives and negatives
+overlap (``benchmarks/bench_detection.py`` prints both).
+
+References
+----------
+S. Gururani and A. Lerch, "Automatic sample detection in polyphonic music",
+ISMIR 2017.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._numerics import EPS
+from .._validation import (
+    ParameterError,
+    check_frame_sizes,
+    check_int,
+    check_iterations,
+    check_matrix,
+    check_real,
+    check_seed,
+)
+from ..nmf import factorise
+from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
+from . import settings as common
+from .learning import SampleTemplates, learn_from_waveform, load_waveform
+from .search import coarse_match_unchecked, search_unchecked
+
+__all__ = ["Occurrence", "SampleDetection", "detect_sample"]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One place where (a part of) the sample plays in the track.
+
+    Attributes
+    ----------
+    track_start_s, track_end_s : float
+        Where it plays in the track, in seconds.
+    sample_start_s, sample_end_s : float
+        Which part of the sample plays, in seconds of the sample.
+    tempo_ratio : float
+        Tempo in the track over the sample's tempo: 1.05 means the part is
+        played 5 % faster (it lasts ``1 / 1.05`` as long in the track).
+    pitch_shift : float
+        Semitones the sample is moved up (negative: down), estimated from
+        which pitch-shifted templates the fit used; a record sped up by 1.06
+        is about +1.
+    score : float
+        The best window score of this occurrence (the scale of
+        :attr:`SampleDetection.score`).
+    """
+
+    track_start_s: float
+    track_end_s: float
+    sample_start_s: float
+    sample_end_s: float
+    tempo_ratio: float
+    pitch_shift: float
+    score: float
+
+
+@dataclass(frozen=True, eq=False)
+class SampleDetection:
+    """The outcome of :func:`detect_sample`: decision, evidence and fitted parts.
+
+    Attributes
+    ----------
+    score : float
+        The best score of a window of ``min_part_s`` seconds of the track
+        against any part of the sample, at any tempo ratio and pitch shift
+        searched: a cosine similarity of detrended activations, in [-1, 1].
+    detected : bool
+        ``score >= threshold``.
+    threshold : float
+    ranges : tuple of (float, float)
+        ``(track_start_s, track_end_s)`` of every occurrence, in time order;
+        empty when nothing reaches the threshold.
+    shift : float
+        Pitch shift (semitones) of the best occurrence, rounded to the
+        nearest template copy (``0.0`` when nothing is detected).
+    tempo_ratio : float
+        Tempo ratio of the best occurrence (``1.0`` when nothing is detected).
+    occurrences : tuple of Occurrence
+        Every occurrence in time order: where in the track, which part of
+        the sample, tempo ratio, pitch shift and score.
+    similarity : np.ndarray [shape=(n_starts,)]
+        Best window score for a window starting at ``similarity_times``.
+    similarity_times : np.ndarray [shape=(n_starts,)]
+        Start times in seconds of the windows.
+    fixed_share : np.ndarray [shape=(N,)]
+        Share of each frame's modelled magnitude explained by the fixed part.
+    activations : np.ndarray [shape=(R, N)]
+        Fixed-part activations, summed over the pitch-shifted copies.
+    fixed_part, free_part : np.ndarray [shape=(M, N)]
+        Spectrograms of the fixed (sample) part and of the free part.
+    W : np.ndarray [shape=(M, K)]
+    H : np.ndarray [shape=(K, N)]
+        The full fit; the first ``n_fixed`` components are the sample's, so
+        ``separate(x, W, H, [range(n_fixed)])`` gives the sample as audio.
+    n_fixed : int
+    sr, hop : int
+    """
+
+    score: float
+    detected: bool
+    threshold: float
+    ranges: tuple[tuple[float, float], ...]
+    shift: float
+    tempo_ratio: float
+    # The details, the evidence and the fit: left out of the repr, which stays one readable line.
+    occurrences: tuple[Occurrence, ...] = field(repr=False)
+    similarity: np.ndarray = field(repr=False)
+    similarity_times: np.ndarray = field(repr=False)
+    fixed_share: np.ndarray = field(repr=False)
+    activations: np.ndarray = field(repr=False)
+    fixed_part: np.ndarray = field(repr=False)
+    free_part: np.ndarray = field(repr=False)
+    W: np.ndarray = field(repr=False)
+    H: np.ndarray = field(repr=False)
+    n_fixed: int = field(repr=False)
+    sr: int = field(repr=False)
+    hop: int = field(repr=False)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Frame times in seconds, shape (N,)."""
+        return np.arange(self.H.shape[1]) * self.hop / self.sr
+
+
+def detect_sample(
+    sample,
+    track,
+    *,
+    sr: int = 22050,
+    n_free: int = common.DEFAULT_N_FREE,
+    n_iter: int = common.DEFAULT_TRACK_ITERATIONS,
+    threshold: float = common.DETECTION_THRESHOLD,
+    seed: int = 0,
+    progress: bool = False,
+    tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE,
+    min_part_s: float = common.MIN_PART_SECONDS,
+) -> SampleDetection:
+    """Decide whether ``sample`` is used in ``track``, and where.
+
+    The track is fitted with the sample's fixed templates (in pitch-shifted
+    copies) plus ``n_free`` free components. The fixed activations are then
+    aligned with the sample's own (:mod:`nmf_helpers.detection.search`): every
+    window of ``min_part_s`` seconds of the track is compared with every
+    window of the sample played at every tempo ratio in ``tempo_range``, for
+    every pitch copy. The score is the best match; each stretch of the track
+    whose windows stay above the threshold along one alignment is one
+    :class:`Occurrence` (where in the track, which part of the sample, tempo
+    ratio, pitch shift). Only *when* the templates are active counts, never
+    how loud, so the score does not change with the track's gain.
+
+    What it finds, and how well, is measured by
+    ``benchmarks/bench_detection.py``: any part of the sample of at least
+    ``min_part_s``, once or looped; time-stretched or sped up like a record
+    within ``tempo_range``; pitch-shifted within the template copies'
+    shifts; filtered; buried under other parts; and combinations. The
+    default threshold, :data:`DETECTION_THRESHOLD`, comes from the same
+    benchmark, whose negatives are music in the sample's style and
+    instruments given the same treatments.
+
+    Parameters
+    ----------
+    sample : str, os.PathLike, np.ndarray [shape=(n,)] or SampleTemplates
+        The sample as a file, a waveform at ``sr``, or learned templates
+        (:func:`learn_sample`, to reuse them across tracks).
+    track : str, os.PathLike or np.ndarray [shape=(n_samples,)]
+        The track to search, a file or a waveform at ``sr``.
+    sr : int
+        Sample rate; must equal the templates' when ``sample`` is one.
+    n_free : int >= 0
+        Free components for everything that is not the sample.
+    n_iter : int in [1, 1_000_000]
+        KL NMF iterations on the track.
+    threshold : float
+        Decision threshold on the score, in [-1, 1].
+    seed : int
+        Seed of the NMF initialisation (and of :func:`learn_sample`).
+    progress : bool
+        Show a progress bar for the track's fit.
+    tempo_range : (float, float)
+        Lowest and highest tempo ratio (track / sample) searched, each in
+        [0.8, 1.25] (:data:`TEMPO_LIMITS`); ``(1, 1)`` searches the
+        sample's own tempo only.
+    min_part_s : float
+        Shortest part of the sample searched for, in seconds, at least 1 s
+        and at most the sample's length; about one bar of the sample is the
+        natural choice (:data:`MIN_PART_SECONDS` is one bar of four beats at 96 BPM).
+
+    Returns
+    -------
+    SampleDetection
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> result = nh.detect_sample(
+    ...     nh.clip_path("sample"), nh.clip_path("sampling_track"), n_iter=30
+    ... )
+    >>> result.detected, [(round(a), round(b)) for a, b in result.ranges]
+    (True, [(1, 10), (10, 19)])
+    >>> first = result.occurrences[0]
+    >>> round(first.sample_start_s, 1), round(first.tempo_ratio, 1), round(first.pitch_shift)
+    (0.0, 1.0, 0)
+
+    Learn the sample once to check many tracks:
+
+    >>> templates = nh.learn_sample(nh.clip_path("sample"))
+    >>> nh.detect_sample(templates, nh.clip_path("unrelated_track"), n_iter=30).detected
+    False
+    """
+    function = "detect_sample"
+    sr = check_int(function, "sr", sr, minimum=1000)
+    n_free = check_int(function, "n_free", n_free, minimum=0)
+    n_iter = check_iterations(function, n_iter)
+    seed = check_seed(function, seed)
+    threshold = check_real(function, "threshold", threshold, minimum=-1.0, maximum=1.0)
+    tempo_range = common.check_tempo_range(function, tempo_range)
+    min_part_s = common.check_min_part(function, min_part_s)
+    if isinstance(sample, SampleTemplates):
+        if sample.sr != sr:
+            raise ParameterError(
+                f"{function}: sr = {sr} differs from the sample templates' sr = {sample.sr}"
+            )
+        templates = _check_templates(function, sample)
+    else:
+        x_sample = load_waveform(function, "sample", sample, sr)
+        common.check_part(function, x_sample.size / sr, min_part_s)
+        templates = learn_from_waveform(
+            x_sample,
+            sr,
+            common.DEFAULT_N_COMPONENTS,
+            common.DEFAULT_SHIFTS,
+            common.DEFAULT_SAMPLE_ITERATIONS,
+            DEFAULT_WIN,
+            DEFAULT_HOP,
+            seed,
+            function=function,
+        )
+    common.check_part(function, templates.duration_s, min_part_s)
+    x = load_waveform(function, "track", track, sr)
+    V = track_spectrogram_unchecked(x, templates.win, templates.hop, function=function)
+    return detect_in_spectrogram_unchecked(
+        templates,
+        V,
+        x.size / sr,
+        n_free=n_free,
+        n_iter=n_iter,
+        threshold=threshold,
+        seed=seed,
+        progress=progress,
+        tempo_range=tempo_range,
+        min_part_s=min_part_s,
+    )
+
+
+def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplates:
+    """Templates made by :func:`learn_sample`, or edited copies that still fit together."""
+    win, hop = check_frame_sizes(function, templates.win, templates.hop)
+    n_templates = templates.n_components
+    W = check_matrix(function, "sample.W", templates.W, shape=(win // 2 + 1, None))
+    check_matrix(function, "sample.H", templates.H)
+    if W.shape[1] != n_templates * len(templates.shifts):
+        raise ParameterError(
+            f"{function}: sample.W has {W.shape[1]} columns, but {n_templates} templates in"
+            f" {len(templates.shifts)} pitch shifts make {n_templates * len(templates.shifts)}"
+        )
+    return templates
+
+
+def track_spectrogram_unchecked(
+    x: np.ndarray, win: int, hop: int, *, function: str = "detect_sample"
+) -> np.ndarray:
+    """The magnitude spectrogram :func:`detect_sample` fits, of a checked, non-silent waveform.
+
+    Made once per track, it serves every sample checked against the track
+    (:func:`detect_in_spectrogram_unchecked`, :func:`coarse_score_unchecked`).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_samples,), float32]
+        The track, as :func:`~nmf_helpers.load_audio` gives it.
+    win, hop : int
+        The templates' STFT sizes (``SampleTemplates.win``, ``.hop``).
+    function : str
+        The public caller, named in the error.
+
+    Returns
+    -------
+    V : np.ndarray [shape=(win // 2 + 1, N), float32]
+
+    Raises
+    ------
+    ParameterError
+        If the track is shorter than one window.
+    """
+    if x.size < win:
+        raise ParameterError(
+            f"{function}: track has {x.size} samples, shorter than one window ({win})"
+        )
+    return spectrogram_unchecked(x, win, hop)
+
+
+def _fit(templates, V, n_free, n_iter, seed, progress):
+    """The track's partially fixed KL fit: the sample's templates first, then the free ones."""
+    if n_free > min(V.shape):
+        # Checked here, not at the door: only the track's spectrogram says how many fit.
+        M, N = V.shape
+        if n_free > M:
+            raise ParameterError(
+                f"detect_sample: n_free = {n_free} is out of range: at most {M} free"
+                f" components (the frequency bins of win = {templates.win})"
+            )
+        # Too few frames: the track is too short, which the caller may not know is the cause.
+        hop, sr = templates.hop, templates.sr
+        shortest = (n_free - 1) * hop
+        raise ParameterError(
+            f"detect_sample: the track is too short: {(N - 1) * hop / sr:.2f} s"
+            f" ({N} frames of hop {hop}) leave room for {N} free components, and n_free ="
+            f" {n_free} needs a track of at least {shortest / sr:.2f} s ({shortest} samples);"
+            " give a longer track or a smaller n_free"
+        )
+    return factorise(
+        V,
+        templates.W.shape[1] + n_free,
+        loss="kl",
+        n_iter=n_iter,
+        seed=seed,
+        W_fixed=templates.W,
+        progress=progress,
+        name="detect_sample",
+    )
+
+
+def coarse_score_unchecked(
+    templates: SampleTemplates,
+    V: np.ndarray,
+    *,
+    n_free: int = common.DEFAULT_N_FREE,
+    n_iter: int = 15,
+    seed: int = 0,
+    n_ratios: int = 5,
+    tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE,
+    min_part_s: float = common.MIN_PART_SECONDS,
+) -> float:
+    """A rough :attr:`SampleDetection.score`: what a catalogue scan's first pass needs.
+
+    The same fit and alignment as :func:`detect_in_spectrogram_unchecked`,
+    with what only a decision near the threshold needs skipped: a short fit
+    (``n_iter``), ``n_ratios`` tempo ratios evenly spread over
+    ``tempo_range`` instead of a ratio every 0.02, no path following, no
+    occurrences, no separated parts, and no argument checks. A ratio 0.025
+    off the true one drifts about one decimated frame over a 2.5 s window, so
+    the score drops a little rather than vanishing; how far it drops is
+    measured by ``benchmarks/bench_scan.py``, which sets the scan's margin.
+
+    Parameters
+    ----------
+    templates : SampleTemplates
+    V : np.ndarray [shape=(M, N), non-negative]
+        The track's spectrogram (:func:`track_spectrogram_unchecked`).
+    n_free, n_iter, seed
+        As for :func:`detect_sample`.
+    n_ratios : int >= 1
+        Tempo ratios tried, from ``tempo_range[0]`` to ``tempo_range[1]``.
+    tempo_range : (float, float)
+    min_part_s : float
+
+    Returns
+    -------
+    float
+        The best window score, in [-1, 1].
+    """
+    _, H, _ = _fit(templates, V, n_free, n_iter, seed, False)
+    fixed_H = H[: templates.W.shape[1]]
+    return coarse_match_unchecked(templates, fixed_H, tempo_range, min_part_s, n_ratios)
+
+
+def detect_in_spectrogram_unchecked(
+    templates: SampleTemplates,
+    V: np.ndarray,
+    duration_s: float,
+    *,
+    n_free: int = common.DEFAULT_N_FREE,
+    n_iter: int = common.DEFAULT_TRACK_ITERATIONS,
+    threshold: float = common.DETECTION_THRESHOLD,
+    seed: int = 0,
+    progress: bool = False,
+    tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE,
+    min_part_s: float = common.MIN_PART_SECONDS,
+) -> SampleDetection:
+    """:func:`detect_sample` of a track's spectrogram, made once for many samples.
+
+    Nothing is checked: the arguments are what :func:`detect_sample` checks
+    (``min_part_s`` at most the sample's length, ``tempo_range`` within
+    :data:`TEMPO_LIMITS`). The result is bit for bit that of
+    :func:`detect_sample` on the track's waveform.
+
+    Parameters
+    ----------
+    templates : SampleTemplates
+    V : np.ndarray [shape=(M, N), non-negative]
+        The track's spectrogram (:func:`track_spectrogram_unchecked`).
+    duration_s : float
+        The track's length in seconds (``x.size / sr``); occurrences end there.
+    n_free, n_iter, threshold, seed, progress, tempo_range, min_part_s
+        As for :func:`detect_sample`.
+
+    Returns
+    -------
+    SampleDetection
+    """
+    n_fixed = templates.W.shape[1]
+    W, H, _ = _fit(templates, V, n_free, n_iter, seed, progress)
+    fixed_part = W[:, :n_fixed] @ H[:n_fixed]
+    free_part = W[:, n_fixed:] @ H[n_fixed:]
+    modelled = fixed_part.sum(axis=0) + free_part.sum(axis=0)
+    fixed_share = fixed_part.sum(axis=0) / np.maximum(modelled, EPS)
+
+    match, found, frame_seconds = search_unchecked(
+        templates, H[:n_fixed], tempo_range, min_part_s, threshold
+    )
+    occurrences = [
+        Occurrence(
+            track_start_s=float(track[0] * frame_seconds),
+            track_end_s=float(min(track[1] * frame_seconds, duration_s)),
+            sample_start_s=float(sample[0] * frame_seconds),
+            sample_end_s=float(min(sample[1] * frame_seconds, templates.duration_s)),
+            tempo_ratio=float(ratio),
+            pitch_shift=float(shift),
+            score=float(score),
+        )
+        for track, sample, ratio, shift, score in found
+    ]
+    occurrences = tuple(sorted(occurrences, key=lambda o: o.track_start_s))
+    best = found[0] if found else None
+    shifts = np.asarray(templates.shifts, dtype=float)
+    n_templates = templates.n_components
+    return SampleDetection(
+        score=float(match.score.max()),
+        detected=bool(match.score.max() >= threshold),
+        threshold=threshold,
+        ranges=tuple((o.track_start_s, o.track_end_s) for o in occurrences),
+        shift=float(shifts[np.abs(shifts - best[3]).argmin()]) if best else 0.0,
+        tempo_ratio=best[2] if best else 1.0,
+        occurrences=occurrences,
+        similarity=match.score,
+        similarity_times=np.arange(match.score.size) * frame_seconds,
+        fixed_share=fixed_share,
+        activations=H[:n_fixed].reshape(len(templates.shifts), n_templates, -1).sum(axis=0),
+        fixed_part=fixed_part,
+        free_part=free_part,
+        W=W,
+        H=H,
+        n_fixed=n_fixed,
+        sr=templates.sr,
+        hop=templates.hop,
+    )

@@ -1,0 +1,92 @@
+"""The detector's defaults, and the checks of the values every caller shares.
+
+:func:`~nmf_helpers.detect_sample`, the scan's
+:class:`~nmf_helpers.detection.scan.ScanSettings` and the ``detect`` and
+``scan`` commands take their defaults from here and judge a tempo range or a
+shortest part with the same check (:func:`check_tempo_range`,
+:func:`check_min_part`, :func:`check_part`), so a value has one range
+whoever gives it. Each check names the caller and the value as the caller
+calls it (``name``), so no caller rewrites a message.
+"""
+
+from __future__ import annotations
+
+from .._validation import ParameterError, check_real
+
+#: Decision threshold on the score (a cosine similarity, in [-1, 1]): the
+#: middle of the gap between the positives and the negatives of
+#: ``benchmarks/bench_detection.py``, which prints both. Its negatives are the
+#: hardest kind there is, music in the sample's own style and instruments (a
+#: stem of a same-style track among them), so a threshold that keeps them out
+#: keeps out music that merely sounds alike. The few positives below it are
+#: an ambient recording buried under new parts or chopped short, whose
+#: rhythm is too faint to tell from such music.
+DETECTION_THRESHOLD = 0.38
+
+#: Pitch shifts (semitones) of the sample's templates offered to the fit.
+#: The half steps are for a record sped up or slowed down by about 3 %
+#: (x1.03 moves the pitch half a semitone): between two whole-semitone
+#: copies the fit gives much of such a sample to the free components.
+DEFAULT_SHIFTS = (-2, -1, -0.5, 0, 0.5, 1, 2)
+
+#: Tempo ratios searched by default (track tempo / sample tempo): a
+#: time-stretch of x0.90..x1.10, which includes a record speed-up of
+#: x0.94..x1.06. A wider range may be asked for, within TEMPO_LIMITS.
+DEFAULT_TEMPO_RANGE = (0.90, 1.10)
+TEMPO_LIMITS = (0.80, 1.25)
+
+#: The shortest part of the sample that is searched for, in seconds: one bar
+#: of four beats at 96 BPM. A shorter part (a single chord) is shared by too
+#: much music in the same style to be evidence of sampling.
+MIN_PART_SECONDS = 2.5
+#: The ``min_part_s`` accepted, in seconds (:func:`check_min_part`; the
+#: command line's ``--min-part`` too): from a beat or two to ten minutes.
+MIN_PART_RANGE = (1.0, 600.0)
+
+#: Templates learned from a sample (Gururani & Lerch used about 20), and the
+#: KL iterations spent learning them (the sample is short, so this is cheap).
+DEFAULT_N_COMPONENTS = 20
+DEFAULT_SAMPLE_ITERATIONS = 200
+
+#: Free components of a track's fit (the drums, vocals and everything new),
+#: and the KL iterations of that fit.
+DEFAULT_N_FREE = 20
+DEFAULT_TRACK_ITERATIONS = 100
+
+
+def check_tempo_range(function: str, tempo_range) -> tuple[float, float]:
+    """``tempo_range`` as (low, high) floats within :data:`TEMPO_LIMITS`, low <= high.
+
+    The check :func:`~nmf_helpers.detect_sample` makes, for the other doors
+    that take a tempo range (``scan``, the command line); errors name ``function``.
+    """
+    low_limit, high_limit = TEMPO_LIMITS
+    try:
+        low, high = tempo_range
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{function}: tempo_range must be two ratios (low, high), got {tempo_range!r}"
+        ) from None
+    low = check_real(function, "tempo_range[0]", low, minimum=low_limit, maximum=high_limit)
+    high = check_real(function, "tempo_range[1]", high, minimum=low_limit, maximum=high_limit)
+    if low > high:
+        raise ParameterError(
+            f"{function}: tempo_range must be (low, high) with low <= high, got {tempo_range!r}"
+        )
+    return low, high
+
+
+def check_min_part(function: str, min_part_s) -> float:
+    """``min_part_s`` as a float within :data:`MIN_PART_RANGE` (checked as detect_sample does)."""
+    low, high = MIN_PART_RANGE
+    return check_real(function, "min_part_s", min_part_s, minimum=low, maximum=high)
+
+
+def check_part(function: str, duration_s: float, min_part_s: float) -> None:
+    """Refuse a sample of ``duration_s`` seconds, shorter than the part searched for."""
+    if duration_s < min_part_s:
+        raise ParameterError(
+            f"{function}: the sample lasts {duration_s:.2f} s, shorter than the"
+            f" {min_part_s:g} s part the detector searches for (about one bar);"
+            f" give a longer sample, or a smaller min_part_s (at least {MIN_PART_RANGE[0]:g} s)"
+        )
