@@ -70,12 +70,15 @@ import soxr
 from tqdm.auto import tqdm
 
 from ._validation import (
+    SILENCE_DBFS,
     ParameterError,
     check_choice,
     check_components,
     check_iterations,
+    check_not_silent,
     check_real,
     check_seed,
+    is_silent,
 )
 from .audio import (
     BLOCK_FRAMES,
@@ -276,6 +279,62 @@ def _in_memory_gb(seconds: float) -> float:
     return _BASE_GB + _IN_MEMORY_GB_PER_S * seconds
 
 
+@dataclass(frozen=True)
+class Streaming:
+    """How :func:`split_drums_file` reads a song, as one value a caller keeps.
+
+    Like a recipe's ``DEFAULT_K``, a default the command line reads (outside
+    ``__all__``): a caller that must decide before the run (which files it
+    promises, what it tells the user) asks the same object that then runs it,
+    so the decision and the run cannot disagree.
+
+    Attributes
+    ----------
+    chunk_seconds : float in [1, 3600]
+        Audio per chunk; a song no longer than this is split in one piece.
+    learn_seconds : float in [5, 3600]
+        Audio W is learned on, as excerpts spread over a streamed song.
+
+    Examples
+    --------
+    >>> import nmf_helpers as nh
+    >>> streaming = nh.long_songs.Streaming()
+    >>> streaming.streams(3 * 3600), streaming.streams(60)
+    (True, False)
+    """
+
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    learn_seconds: float = DEFAULT_LEARN_SECONDS
+
+    def streams(self, duration_s: float) -> bool:
+        """Whether a song of ``duration_s`` seconds is streamed (longer than one chunk)."""
+        return duration_s > self.chunk_seconds
+
+    def samples(self, duration_s: float) -> tuple[int, int]:
+        """Samples at :data:`SAMPLE_RATE` of the song, and of the excerpts W is learned on.
+
+        The excerpts' count is 0 for a song split in one piece (no separate W fit).
+        """
+        learned = min(self.learn_seconds, duration_s) if self.streams(duration_s) else 0.0
+        return round(duration_s * SAMPLE_RATE), round(learned * SAMPLE_RATE)
+
+    def memory(self, duration_s: float) -> MemoryEstimate:
+        """:func:`memory_estimate` of a song of ``duration_s`` seconds read this way."""
+        return memory_estimate(
+            duration_s, chunk_seconds=self.chunk_seconds, learn_seconds=self.learn_seconds
+        )
+
+    def split(self, path, outputs: Mapping[str, str | os.PathLike], **options) -> FileSplit:
+        """:func:`split_drums_file` read this way; ``options`` are its other keywords."""
+        return split_drums_file(
+            path,
+            outputs,
+            chunk_seconds=self.chunk_seconds,
+            learn_seconds=self.learn_seconds,
+            **options,
+        )
+
+
 def _check_outputs(function: str, outputs, source: Path) -> dict[str, Path]:
     """``{"drums": path, "harmonic": path}``: .wav or .flac, distinct, not the input."""
     if not isinstance(outputs, Mapping) or set(outputs) != set(PARTS):
@@ -435,8 +494,7 @@ def _range(bounds: tuple[float, float]) -> dict:
 def _in_one_piece(function, path, paths, options, seed, progress, started) -> FileSplit:
     """A song of one chunk or less: today's in-memory :func:`split_drums`, 16-bit files."""
     x, sr = load_audio_unchecked(path, SAMPLE_RATE, stacklevel=4)  # at split_drums_file's caller
-    if not np.any(x):
-        raise ParameterError(f"{function}: {str(path)!r} is silent (all samples are zero)")
+    check_not_silent(function, repr(str(path)), x)
     load_time = time.perf_counter() - started
     n_frames = frame_count(x.size, DEFAULT_WIN, DEFAULT_HOP)
     if x.size < DEFAULT_WIN or options["K"] > min(DEFAULT_WIN // 2 + 1, n_frames):
@@ -499,15 +557,15 @@ def _learn(function, path, info, learn_seconds, options, rng, progress) -> dict:
     pieces = _excerpts(function, path, info, learn_seconds)
     if not all(np.all(np.isfinite(piece)) for piece in pieces):
         raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
+    if all(is_silent(piece) for piece in pieces):
+        raise ParameterError(
+            f"{function}: {str(path)!r} is silent where W is learned (every excerpt"
+            f" spread over the song peaks below {SILENCE_DBFS:g} dBFS)"
+        )
     # Each excerpt has its own STFT: no frame straddles two excerpts.
     V = np.concatenate(
         [spectrogram_unchecked(piece, DEFAULT_WIN, DEFAULT_HOP) for piece in pieces], axis=1
     )
-    if not V.any():
-        raise ParameterError(
-            f"{function}: {str(path)!r} is silent where W is learned"
-            f" ({len(pieces)} excerpts spread over the song are all zeros)"
-        )
     W, H, losses = factorise(
         V, options["K"], loss=options["loss"], n_iter=options["n_iter"], seed=rng,
         progress=progress, name=f"{function}: W",

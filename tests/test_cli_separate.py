@@ -10,6 +10,7 @@ process, where each costs no import.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -23,6 +24,8 @@ import soundfile as sf
 
 import nmf_helpers as nh
 from nmf_helpers.cli import main
+
+SEPARATE = importlib.import_module("nmf_helpers.cli.separate")
 
 SR = 22050
 COMMAND = [sys.executable, "-m", "nmf_helpers", "separate"]
@@ -222,12 +225,19 @@ def test_console_script_is_installed_and_runs_the_command(monkeypatch, capsys):
 
 def test_a_song_longer_than_one_chunk_is_streamed(tmp_path, monkeypatch, capsys):
     """The groove with 6-second chunks takes the bounded-memory path; the parts add up."""
-    monkeypatch.setattr(nh.long_songs, "DEFAULT_CHUNK_SECONDS", 6.0)
-    monkeypatch.setattr(nh.long_songs, "DEFAULT_LEARN_SECONDS", 6.0)
+    monkeypatch.setattr(SEPARATE, "STREAMING", nh.long_songs.Streaming(6.0, 6.0))
     out = tmp_path / "out"
     assert main(["separate", str(nh.clip_path("groove")), "-o", str(out), "--iters", "5"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["parameters"]["streamed"] is True
+    assert list(summary) == [
+        "song", "sample_rate", "duration_s", "parameters", "final_loss", "groups", "peaks",
+        "scale", "notes", "seconds", "outputs",
+    ]  # fmt: skip
+    assert (
+        summary["parameters"] | {"chunk_seconds": 6.0, "learn_seconds": 6.0}
+        == summary["parameters"]
+    )
     assert sorted(p.name for p in out.iterdir()) == [
         "drums.wav", "grouping.png", "harmonic.wav", "losses.png", "summary.json"
     ]  # fmt: skip
@@ -299,10 +309,29 @@ def test_the_nmf_helpers_console_script_runs_the_command_line():
     assert "--vocals-from" in result.stdout and "--power" in result.stdout
 
 
+@pytest.mark.parametrize("chunk_seconds", [60.0, 5.0])  # in one piece, and streamed
+def test_a_song_of_dither_is_silent_on_either_path(tmp_path, monkeypatch, capsys, chunk_seconds):
+    """Noise peaking at -100 dBFS is refused before any fit, by the library's one rule."""
+    monkeypatch.setattr(SEPARATE, "STREAMING", nh.long_songs.Streaming(chunk_seconds, 5.0))
+    song = tmp_path / "dither.wav"
+    noise = np.random.default_rng(0).uniform(-1.0, 1.0, 12 * SR)
+    sf.write(song, (noise / np.abs(noise).max() * 1e-5).astype(np.float32), SR, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert main(["separate", str(song), "-o", str(out), "-k", "2", "--iters", "2"]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    if chunk_seconds == 60.0:
+        assert error == f"error: separate: {song} is silent (peak below -90 dBFS)"
+    else:  # only excerpts are read before the fit
+        assert error == (
+            f"error: split_drums_file: {str(song)!r} is silent where W is learned"
+            " (every excerpt spread over the song peaks below -90 dBFS)"
+        )
+    assert not out.exists()
+
+
 def test_a_damaged_long_song_is_blamed_not_the_outputs(tmp_path, monkeypatch, capsys):
     """A FLAC cut short (40 s claimed, 16 s there), streamed: the song is at fault."""
-    monkeypatch.setattr(nh.long_songs, "DEFAULT_CHUNK_SECONDS", 5.0)
-    monkeypatch.setattr(nh.long_songs, "DEFAULT_LEARN_SECONDS", 5.0)
+    monkeypatch.setattr(SEPARATE, "STREAMING", nh.long_songs.Streaming(5.0, 5.0))
     # As if the damage were found only while reading (the up-front check trusts the header).
     monkeypatch.setattr(
         nh.long_songs, "check_streamable", lambda function, path: (Path(path), sf.info(str(path)))

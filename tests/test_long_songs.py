@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -123,10 +124,15 @@ def test_memory_is_flat_beyond_a_chunk():
     assert "min" in str(three_hours)
 
 
-@pytest.fixture()
-def silent_file(tmp_path):
+@pytest.fixture(params=["zeros", "dither"])
+def silent_file(tmp_path, request):
+    """Five seconds of digital silence, or of noise peaking at -100 dBFS (a float WAV)."""
     path = tmp_path / "silence.wav"
-    soundfile.write(path, np.zeros(5 * 22050, np.float32), 22050)
+    x = np.zeros(5 * 22050, np.float32)
+    if request.param == "dither":
+        noise = np.random.default_rng(0).uniform(-1.0, 1.0, x.size)
+        x = (noise / np.abs(noise).max() * 10 ** (-100 / 20)).astype(np.float32)
+    soundfile.write(path, x, 22050, subtype="FLOAT")
     return path
 
 
@@ -141,6 +147,19 @@ def test_a_silent_file_is_named(silent_file, tmp_path, chunk_seconds):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"split_drums_file: no such file: .*nothing\.wav"):
         nh.split_drums_file(tmp_path / "nothing.wav", outputs_in(tmp_path))
+
+
+def test_silence_is_a_peak_below_minus_90_dbfs():
+    # One rule for every waveform (nmf_helpers._validation): a 16-bit file of
+    # one-step dither (2**-15, -90.3 dBFS) is silence; -89 dBFS is not.
+    validation = importlib.import_module("nmf_helpers._validation")
+    assert validation.is_silent(np.full(4, 2.0**-15, np.float32))
+    assert validation.is_silent(np.full(4, 10 ** (-91 / 20), np.float32))
+    assert not validation.is_silent(np.full(4, -(10 ** (-89 / 20)), np.float32))
+    assert validation.is_silent(np.zeros(0, np.float32))
+    with pytest.raises(nh.ParameterError) as error:
+        validation.check_not_silent("f", "x", np.zeros(4, np.float32))
+    assert str(error.value) == "f: x is silent (peak below -90 dBFS)"
 
 
 @pytest.mark.parametrize("chunk_seconds", [0.5, 1e5, float("nan"), "300"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -30,9 +30,9 @@ import numpy as np
 import nmf_helpers as nh
 
 from .. import grouping, vocals
-from .._validation import check_time_range
+from .._validation import check_not_silent, check_time_range
 from ..audio import audio_header
-from ..long_songs import DamagedAudio
+from ..long_songs import DamagedAudio, MemoryEstimate, Streaming
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, time_range_frames_unchecked
 from . import UsageError, note
 from ._interrupts import checkpoint
@@ -51,8 +51,12 @@ from ._outputs import Outputs, expected_wav_bytes, full_scale
 
 #: Songs longer than this (seconds) show a progress bar during NMF (on a terminal).
 PROGRESS_AFTER_S = 30.0
-#: Peak below which a file counts as silent (-90 dBFS: under one 16-bit step).
-SILENCE_PEAK = 10 ** (-90 / 20)
+#: How a song longer than one chunk is read: split_drums_file's defaults, read once
+#: here so that the files promised, the notes and the run all follow one choice.
+STREAMING = Streaming()
+#: The groups of each mode, one WAV each.
+DRUM_GROUPS = ("drums", "harmonic")
+VOCAL_GROUPS = ("karaoke", "vocals")
 #: -k from 2: one component could not be split into two groups.
 K_RANGE = (2, MAX_COMPONENTS)
 #: --iters from 2: filter_vocals needs two (a fit, then its refit).
@@ -68,7 +72,7 @@ def output_names(vocal_mode: bool, n_component_wavs: int, *, streamed: bool = Fa
     without it. A streamed song (longer than one chunk) gets no spectrogram
     figure: drawing it would need the whole song in memory.
     """
-    groups = ["karaoke.wav", "vocals.wav"] if vocal_mode else ["drums.wav", "harmonic.wav"]
+    groups = [f"{name}.wav" for name in (VOCAL_GROUPS if vocal_mode else DRUM_GROUPS)]
     components = [f"component_{k:02d}.wav" for k in range(n_component_wavs)]
     figures = [] if streamed else ["spectrograms.png"]
     figures += ["losses.png"] + ([] if vocal_mode else ["grouping.png"])
@@ -86,15 +90,14 @@ def _duration(path) -> float | None:
 
 
 def _load_song(args, K: int):
-    """The song as mono 22050 Hz; UsageError if silent, or too short for -k or --vocals-from.
+    """The song as mono 22050 Hz; refused if silent, or too short for -k or --vocals-from.
 
     What the library would refuse later, in its own argument names (``K``,
     ``instrumental``), is refused here in the options' words, before any work.
     """
     path = args.song
     x, sr = nh.load_audio(path)
-    if float(np.max(np.abs(x))) < SILENCE_PEAK:
-        raise UsageError(f"separate: {path} is silent (peak below -90 dBFS): nothing to separate")
+    check_not_silent("separate", str(path), x)
     n_frames = frame_count(x.size, DEFAULT_WIN, DEFAULT_HOP)
     if args.vocals_from is None:
         if K > n_frames:
@@ -247,19 +250,23 @@ SILENT_BECAUSE = {
 }
 
 
-def _audio_to_write(args, x, K: int, fit: _Separation):
-    """The WAVs' waveforms by file stem, their common scale, and notes for the user.
-
-    A group with no component (a song without drums) is written silent, and
-    said so; parts that would clip are all scaled by one factor, so they
-    still add up to the song times that factor.
-    """
-    notes = [
+def _silent_notes(groups: dict[str, dict], K: int) -> list[str]:
+    """A note per group written silent (a song without drums, say), and why."""
+    return [
         f"{name}.wav is silent: "
         + SILENT_BECAUSE.get(name, "none of the components went to it").format(K=K)
-        for name, y in fit.estimates.items()
-        if not y.any()
+        for name, group in groups.items()
+        if group["silent"]
     ]
+
+
+def _audio_to_write(args, x, fit: _Separation):
+    """The WAVs' waveforms by file stem, their common scale, and a note if they were scaled.
+
+    Parts that would clip are all scaled by one factor, so they still add up
+    to the song times that factor.
+    """
+    notes = []
     audio = dict(fit.estimates)
     if args.components:
         parts = nh.separate(x, fit.W, fit.H, fit.templates, power=args.power)
@@ -290,36 +297,67 @@ def _parameters(args, K: int) -> dict:
     return parameters
 
 
-def _output_list(outputs: Outputs) -> list[str]:
-    return [str(outputs.final(name)) for name in outputs.names if name != "summary.json"]
+@dataclass(frozen=True)
+class _Report:
+    """What a run tells: ``summary.json`` and the closing lines, the same for both paths.
+
+    ``groups`` maps each group to its ``components``, ``columns_of_W`` and
+    whether it is ``silent``; ``peaks`` is kept only by a streamed run, whose
+    parts are not scaled (``scale`` 1).
+    """
+
+    sample_rate: int
+    duration_s: float
+    parameters: dict
+    final_loss: dict[str, float]
+    groups: dict[str, dict]
+    notes: list[str]
+    seconds: dict[str, float]
+    scale: float = 1.0
+    peaks: dict[str, float] | None = None
 
 
-def _summary(args, x, sr, K, fit, times, outputs, scale, notes) -> dict:
-    parameters = _parameters(args, K)
-    return {
+def _write_summary(args, report: _Report, outputs: Outputs) -> None:
+    """``summary.json``, into the outputs being written."""
+    summary = {
         "song": str(args.song),
-        "sample_rate": sr,
-        "duration_s": round(x.size / sr, 3),
-        "parameters": parameters,
-        "final_loss": {stage: float(curve[-1]) for stage, curve in fit.losses.items()},
-        "groups": {
-            name: {
-                "components": group,
-                "columns_of_W": fit.columns_of_W[name],
-                "silent": not fit.estimates[name].any(),
-            }
-            for name, group in fit.components.items()
-        },
-        "scale": float(f"{scale:.6g}"),  # significant digits: a loud file's scale is tiny
-        "notes": notes,
-        "seconds": {stage: round(t, 3) for stage, t in times.items()},
-        "outputs": _output_list(outputs),
+        "sample_rate": report.sample_rate,
+        "duration_s": round(report.duration_s, 3),
+        "parameters": report.parameters,
+        "final_loss": report.final_loss,
+        "groups": report.groups,
     }
+    if report.peaks is not None:
+        summary["peaks"] = {name: round(peak, 6) for name, peak in report.peaks.items()}
+    summary |= {
+        "scale": float(f"{report.scale:.6g}"),  # significant digits: a loud file's scale is tiny
+        "notes": report.notes,
+        "seconds": {stage: round(t, 3) for stage, t in report.seconds.items()},
+        "outputs": [str(outputs.final(name)) for name in outputs.names if name != "summary.json"],
+    }
+    outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
-def _announce_memory(duration: float, streamed: bool) -> None:
+def _say_done(args, report: _Report, n_files: int, started: float) -> int:
+    """The notes on stderr, then what was split and written on stdout; exit status 0."""
+    for text in report.notes:
+        note("separate", text)
+    groups = ", ".join(
+        f"{name}: {len(group['components'])} components" for name, group in report.groups.items()
+    )
+    if report.parameters.get("streamed"):
+        length = f"{report.duration_s / 60:.1f} min in chunks"
+    else:
+        length = f"{report.duration_s:.1f} s"
+    print(f"{report.parameters['mode']} split of {length} ({groups})")
+    total = time.perf_counter() - started
+    print(f"wrote {n_files} files to {args.outdir} in {total:.1f} s")
+    return 0
+
+
+def _announce_memory(estimate: MemoryEstimate, streamed: bool) -> None:
     """One note on the memory a long song takes, chunked or (vocals, components) whole."""
-    estimate = nh.memory_estimate(duration)
+    duration = estimate.duration_s
     if streamed:
         note("separate", f"a long song, processed in chunks: {estimate}")
     else:
@@ -340,14 +378,14 @@ def run(args) -> int:
         args.loss = module.DEFAULT_LOSS
     n_component_wavs = K + (args.voice_components if vocal_mode else 0) if args.components else 0
     duration = _duration(args.song)
-    long_song = duration is not None and duration > nh.long_songs.DEFAULT_CHUNK_SECONDS
+    long_song = duration is not None and STREAMING.streams(duration)
     streamed = long_song and not vocal_mode and not args.components
     names = output_names(vocal_mode, n_component_wavs, streamed=streamed)
     outputs = Outputs.folder_of(
         "separate", args.outdir, names, force=args.force, inputs=[args.song]
     )
     if long_song:
-        _announce_memory(duration, streamed)
+        _announce_memory(STREAMING.memory(duration), streamed)
     if streamed:
         return _run_streamed(args, K, outputs, duration, started)
     x, sr = _load_song(args, K)
@@ -358,21 +396,33 @@ def run(args) -> int:
         checkpoint("fit")
         fit = _separate(args, x, sr, K)
         times["separate"] = time.perf_counter() - started - times["load"]
-        audio, scale, notes = _audio_to_write(args, x, K, fit)
+        audio, scale, clip_notes = _audio_to_write(args, x, fit)
         for stem, y in audio.items():
             nh.save_audio(outputs.temp(f"{stem}.wav"), y, sr)
             checkpoint("write")
         _write_figures(outputs.temp, x, sr, fit, song_name=Path(args.song).name)
         times["write"] = time.perf_counter() - started - times["load"] - times["separate"]
         times["total"] = time.perf_counter() - started
-        summary = _summary(args, x, sr, K, fit, times, outputs, scale, notes)
-        outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for text in notes:
-        note("separate", text)
-    groups = ", ".join(f"{name}: {len(group)} components" for name, group in fit.components.items())
-    print(f"{summary['parameters']['mode']} split of {x.size / sr:.1f} s ({groups})")
-    print(f"wrote {len(names)} files to {args.outdir} in {times['total']:.1f} s")
-    return 0
+        groups = {
+            name: {
+                "components": group,
+                "columns_of_W": fit.columns_of_W[name],
+                "silent": not fit.estimates[name].any(),
+            }
+            for name, group in fit.components.items()
+        }
+        report = _Report(
+            sample_rate=sr,
+            duration_s=x.size / sr,
+            parameters=_parameters(args, K),
+            final_loss={stage: float(curve[-1]) for stage, curve in fit.losses.items()},
+            groups=groups,
+            notes=_silent_notes(groups, K) + clip_notes,
+            seconds=times,
+            scale=scale,
+        )
+        _write_summary(args, report, outputs)
+    return _say_done(args, report, len(names), started)
 
 
 def add_parser(subparsers) -> None:
@@ -450,30 +500,27 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
     cannot clip (peaks above 1.0 are reported, not scaled: the scale would
     only be known at the end).
     """
-    n_samples = round(duration * nh.long_songs.SAMPLE_RATE)
-    learn_samples = round(nh.long_songs.DEFAULT_LEARN_SECONDS * nh.long_songs.SAMPLE_RATE)
+    n_samples, learn_samples = STREAMING.samples(duration)
     _announce_time(args, K, n_samples, streamed_from=learn_samples)
     with outputs.writing(expected_bytes=2 * expected_wav_bytes(n_samples, 2)):
         checkpoint("fit")
         result = _split_drums_file(
             args.song,
-            {part: outputs.temp(f"{part}.wav") for part in nh.long_songs.PARTS},
+            {part: outputs.temp(f"{part}.wav") for part in DRUM_GROUPS},
             K=K,
             n_iter=args.iters,
             loss=args.loss,
             power=args.power,
             seed=args.seed,
-            chunk_seconds=nh.long_songs.DEFAULT_CHUNK_SECONDS,
-            learn_seconds=nh.long_songs.DEFAULT_LEARN_SECONDS,
             progress=sys.stderr.isatty(),
         )
         checkpoint("write")
         components = {"drums": result.percussive, "harmonic": result.harmonic_components}
-        notes = [
-            f"{name}.wav is silent: " + SILENT_BECAUSE[name].format(K=K)
+        groups = {
+            name: {"components": group, "columns_of_W": len(group), "silent": not group}
             for name, group in components.items()
-            if not group
-        ]
+        }
+        notes = _silent_notes(groups, K)
         loud = [f"{name}.wav {peak:.3f}" for name, peak in result.peaks.items() if peak > 1.0]
         if loud:
             notes.append(
@@ -481,46 +528,30 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
                 " float; scale them before converting to 16 bits"
             )
         _write_streamed_figures(outputs.temp, result, song_name=Path(args.song).name)
-        summary = {
-            "song": str(args.song),
-            "sample_rate": result.sample_rate,
-            "duration_s": round(result.duration_s, 3),
-            "parameters": _parameters(args, K)
-            | {
-                "streamed": True,
-                "chunk_seconds": nh.long_songs.DEFAULT_CHUNK_SECONDS,
-                "learn_seconds": nh.long_songs.DEFAULT_LEARN_SECONDS,
-            },
-            "final_loss": {"W on excerpts": float(result.losses[-1])},
-            "groups": {
-                name: {"components": group, "columns_of_W": len(group), "silent": not group}
-                for name, group in components.items()
-            },
-            "peaks": {name: round(peak, 6) for name, peak in result.peaks.items()},
-            "scale": 1.0,
-            "notes": notes,
-            "seconds": {stage: round(t, 3) for stage, t in result.seconds.items()},
-            "outputs": _output_list(outputs),
-        }
-        outputs.temp("summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for text in notes:
-        note("separate", text)
-    groups = ", ".join(f"{name}: {len(group)} components" for name, group in components.items())
-    print(f"drums split of {result.duration_s / 60:.1f} min in chunks ({groups})")
-    total = time.perf_counter() - started
-    print(f"wrote {len(outputs.names)} files to {args.outdir} in {total:.1f} s")
-    return 0
+        report = _Report(
+            sample_rate=result.sample_rate,
+            duration_s=result.duration_s,
+            parameters=_parameters(args, K) | {"streamed": True, **asdict(STREAMING)},
+            final_loss={"W on excerpts": float(result.losses[-1])},
+            groups=groups,
+            notes=notes,
+            seconds=result.seconds,
+            peaks=result.peaks,
+        )
+        _write_summary(args, report, outputs)
+    return _say_done(args, report, len(outputs.names), started)
 
 
 def _split_drums_file(song, outputs, **options):
-    """:func:`nmf_helpers.split_drums_file`; a damaged song is said to be the input's fault.
+    """:func:`nmf_helpers.split_drums_file`, read as :data:`STREAMING` says; a damaged
+    song is said to be the input's fault.
 
     Reading a truncated FLAC fails deep in libsndfile (``psf_fseek() failed``)
     while the outputs are being written: without this, the failure would read
     as one of the outputs'.
     """
     try:
-        return nh.split_drums_file(song, outputs, **options)
+        return STREAMING.split(song, outputs, **options)
     except DamagedAudio as damaged:
         raise UsageError(damaged.reworded("separate", str(song))) from None
 
