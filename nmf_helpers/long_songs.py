@@ -1,8 +1,9 @@
 """Drums and harmonic of a song too long for memory: learn W once, stream the rest.
 
 :func:`nmf_helpers.split_drums` holds the whole song at once: the waveform,
-its spectrogram V (M x N), the complex STFT and the masks. On a 30-minute song
-that peaked at 4.5 GB; on a 3-hour DJ set it would need about 27 GB.
+its spectrogram V (M x N), the complex STFT and the masks, so its memory grows
+with the song's length until a long recording (a DJ set of hours) does not fit
+(:func:`memory_estimate`; ``benchmarks/bench_long_song.py`` prints the figures).
 :func:`split_drums_file` reads the file, fits and writes the two parts chunk by
 chunk, in memory that does not grow with the song:
 
@@ -32,7 +33,7 @@ it holds completely. The parts written are then those of one
 activations side by side, to float32 rounding (tests/test_long_songs.py).
 
 Songs no longer than one chunk take :func:`nmf_helpers.split_drums` itself
-(the whole song in memory) and get today's 16-bit files bit for bit.
+(the whole song in memory) and get its 16-bit files bit for bit.
 
 Clipping
 --------
@@ -122,8 +123,8 @@ def _decodable_seconds(path: Path, info) -> float:
     """How far into ``path`` the decoder gets, found by seeking (cheap on any length).
 
     A truncated FLAC fails to seek (``psf_fseek``) or loses sync past its
-    end; a seek and a short read are tried at halving intervals, some 20 in all
-    (a hundred milliseconds on a three-hour FLAC).
+    end; a seek and a short read are tried at halving intervals, so the tries
+    grow with the logarithm of the length, not with the length.
     """
     good, bad = 0, info.frames
     while bad - good > info.samplerate:  # to within a second
@@ -216,13 +217,13 @@ class MemoryEstimate:
         )
 
 
-# Measured with benchmarks/bench_long_song.py (K = 20, 100 iterations, peak RSS
-# of the whole process, 44.1 kHz stereo WAV): in memory 1.76 GB for 10 minutes
-# (and 4.5 GB reported for 30); streamed in 300 s chunks 1.10, 1.23, 1.30 and
-# 1.40 GB for 10, 30, 60 and 180 minutes. A chunk costs what the same length
-# of song costs in memory (1.10 GB is the in-memory model at 300 s); what
-# grows with the song beyond it (its decoder, the activations kept per
-# chunk) stayed under _STREAMED_EXTRA_GB up to 3 hours.
+# A linear model of peak memory (whole process): a base for Python and the
+# libraries, plus a cost per second of song held at once. Streamed, a chunk
+# costs what the same length of song costs in memory; what grows with the song
+# beyond it (its decoder, the activations kept per chunk) is bounded by
+# _STREAMED_EXTRA_GB. The coefficients are fitted to the peaks that
+# benchmarks/bench_long_song.py measures and prints beside this estimate; refit
+# them from its output when the pipeline's memory changes.
 _BASE_GB = 0.35
 _IN_MEMORY_GB_PER_S = 2.5e-3
 _STREAMED_EXTRA_GB = 0.3
@@ -275,7 +276,7 @@ def memory_estimate(
 
 
 def _in_memory_gb(seconds: float) -> float:
-    """Peak memory of :func:`split_drums` on ``seconds`` of song (the measured model)."""
+    """Peak memory of :func:`split_drums` on ``seconds`` of song (the fitted model)."""
     return _BASE_GB + _IN_MEMORY_GB_PER_S * seconds
 
 
@@ -409,7 +410,8 @@ def split_drums_file(
     progress : bool
         Show progress bars (the W fit, then the chunks).
     keep_activations : bool
-        Return the whole song's H (K x N float32: 37 MB for 3 hours).
+        Return the whole song's H (K x N float32: it grows with the song, 4 K bytes
+        a frame).
 
     Returns
     -------
@@ -492,7 +494,7 @@ def _range(bounds: tuple[float, float]) -> dict:
 
 
 def _in_one_piece(function, path, paths, options, seed, progress, started) -> FileSplit:
-    """A song of one chunk or less: today's in-memory :func:`split_drums`, 16-bit files."""
+    """A song of one chunk or less: the in-memory :func:`split_drums`, 16-bit files."""
     x, sr = load_audio_unchecked(path, SAMPLE_RATE, stacklevel=4)  # at split_drums_file's caller
     check_not_silent(function, repr(str(path)), x)
     load_time = time.perf_counter() - started

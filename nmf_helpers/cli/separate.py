@@ -210,8 +210,8 @@ def _separate(args, x, sr, K: int) -> _Separation:
 def _for_display(V: np.ndarray, max_frames: int = 2000) -> tuple[np.ndarray, int]:
     """V max-pooled over time to at most ``max_frames`` frames, and the pooled hop.
 
-    Drawing every frame of a 5-minute song took about 6 s per panel for
-    pixels that cannot show them; the pooled figure looks the same.
+    Drawing costs time per frame drawn, and a long song has far more frames
+    than a panel has pixels to show them; the pooled figure looks the same.
     """
     factor = -(-V.shape[1] // max_frames)
     usable = V.shape[1] // factor * factor
