@@ -41,13 +41,20 @@ from pathlib import Path
 import numpy as np
 
 import nmf_helpers as nh
-from nmf_helpers.cli.scan import SR, dask_client, run_pairs
 from nmf_helpers.detection import (
     coarse_score_unchecked,
     detect_in_spectrogram_unchecked,
     track_spectrogram_unchecked,
 )
-from nmf_helpers.detection.scan import SCREEN_ITERATIONS, SCREEN_MARGIN, SCREEN_RATIOS, ScanSettings
+from nmf_helpers.detection.scan import (
+    SCREEN_ITERATIONS,
+    SCREEN_MARGIN,
+    SCREEN_RATIOS,
+    SR,
+    ScanSettings,
+    dask_client,
+    run_pairs,
+)
 
 HERE = Path(__file__).parent
 # The paper catalogue of issue 14.

@@ -271,7 +271,7 @@ def test_a_pair_is_ruled_out_by_its_coarse_score_or_gets_detect_samples_row(tmp_
     settings = ENGINE.ScanSettings(n_iter=12, n_free=5, screen_iter=4)
     rows = {}
     for name in ("sampling_track", "unrelated_track"):
-        track = ENGINE.load_track_unchecked(str(nh.clip_path(name)), SR)
+        track = ENGINE.read_track(str(nh.clip_path(name)), SR)
         rows[name] = ENGINE.scan_pair(templates, track, settings)
     x = nh.load_audio(nh.clip_path("sampling_track"))[0]
     full = nh.detect_sample(templates, x, n_iter=12, n_free=5)
@@ -294,7 +294,7 @@ def test_a_silent_or_too_short_track_gives_an_error_row_naming_it(tmp_path):
     templates = nh.learn_sample(nh.clip_path("sample"), n_iter=5)
     for name, x in [("silent.wav", np.zeros(SR)), ("short.wav", 0.1 * np.ones(1000))]:
         sf.write(tmp_path / name, x, SR)
-        track = ENGINE.load_track_unchecked(str(tmp_path / name), SR)
+        track = ENGINE.read_track(str(tmp_path / name), SR)
         row = ENGINE.scan_pair(templates, track, ENGINE.ScanSettings(n_iter=2))
         assert row["decision"] == "error"
         assert ("silent" if name == "silent.wav" else "track has 1000 samples") in row["error"]

@@ -31,6 +31,7 @@ import nmf_helpers as nh
 from nmf_helpers.cli import main
 
 SCAN = importlib.import_module("nmf_helpers.cli.scan")
+ENGINE = importlib.import_module("nmf_helpers.detection.scan")
 
 SR = 22050
 QUICK = ["--iters", "8", "--screen-iters", "3", "--free", "5"]
@@ -211,12 +212,12 @@ def test_a_lost_scheduler_stops_the_scan_in_one_line_and_a_new_cluster_resumes_i
     assert not partial.exists()
 
 
-@pytest.mark.parametrize("resubmissions", [SCAN.RESUBMISSIONS, 0])
+@pytest.mark.parametrize("resubmissions", [ENGINE.RESUBMISSIONS, 0])
 def test_pairs_lost_with_a_dying_worker_go_again_or_are_left_undone_never_errors(
     resubmissions, inputs, serial, clusters, tmp_path, capsys, monkeypatch
 ):
     samples, tracks = inputs
-    monkeypatch.setattr(SCAN, "RESUBMISSIONS", resubmissions)
+    monkeypatch.setattr(ENGINE, "RESUBMISSIONS", resubmissions)
     out = tmp_path / "found.csv"
     args = ["scan", *samples, str(tracks), "-o", str(out), *QUICK]
     # No second try on the scheduler's side: one death makes Dask give up on every pair
@@ -269,7 +270,7 @@ def test_a_scheduler_without_workers_is_said_once_and_the_scan_waits_for_one(
         if "has no workers" in text:
             cluster.add_worker()  # the user reads the note and starts one
 
-    monkeypatch.setattr(SCAN, "NO_WORKER_S", 0.5)
+    monkeypatch.setattr(ENGINE, "NO_WORKER_S", 0.5)
     monkeypatch.setattr(SCAN, "note", note)
     out = tmp_path / "found.csv"
     args = ["scan", *samples, str(tracks), "-o", str(out), *QUICK, "--jobs", "2"]
@@ -336,7 +337,7 @@ def test_an_address_that_never_connects_is_unreachable_not_a_silent_scheduler(
     def no_answer(address, timeout=None, **options):
         raise TimeoutError("timed out")
 
-    monkeypatch.setattr(SCAN.socket, "create_connection", no_answer)
+    monkeypatch.setattr(ENGINE.socket, "create_connection", no_answer)
     samples, tracks = inputs
     address = "tcp://10.255.255.1:8786"
     args = ["scan", samples[0], str(tracks), "-o", str(tmp_path / "found.csv")]
@@ -344,7 +345,7 @@ def test_an_address_that_never_connects_is_unreachable_not_a_silent_scheduler(
     line = one_line(capsys.readouterr().err, "error: scan: ")
     assert line == (
         f"error: scan: cannot reach the Dask scheduler at '{address}'"
-        f" (no answer within {SCAN.PROBE_S:g} s); start it (dask scheduler) or check --scheduler"
+        f" (no answer within {ENGINE.PROBE_S:g} s); start it (dask scheduler) or check --scheduler"
     )
 
 

@@ -1,12 +1,13 @@
-"""A catalogue scan, one (sample, track) pair at a time: the work ``scan`` distributes.
+"""A catalogue scan: every sample against every track, here or on a Dask cluster.
 
-``scan SAMPLE... CATALOGUE`` (:mod:`nmf_helpers.cli.scan`) checks every
-sample against every track. The work is cut so that nothing is done twice:
+The engine of ``scan SAMPLE... CATALOGUE`` (:mod:`nmf_helpers.cli.scan`,
+which parses, calls this and writes the CSV), and of ``benchmarks/bench_scan.py``.
+The work is cut so that nothing is done twice:
 
 - each sample's templates are learned once (:func:`nmf_helpers.learn_sample`),
   in the process that starts the scan;
 - each track is decoded and its spectrogram computed once
-  (:func:`load_track_unchecked`), however many samples it is checked
+  (:func:`read_track`), however many samples it is checked
   against; the spectrogram is kept while its pairs run;
 - each pair (:func:`scan_pair`) gets a *first pass*
   (:func:`~nmf_helpers.detection.coarse_score_unchecked`): a fit of
@@ -25,15 +26,39 @@ which are small. ``benchmarks/bench_scan.py`` measures each term.
 A pair's outcome is a dict of CSV fields (:data:`ROW_FIELDS`); a track that
 cannot be read or checked gives an error row for each of its pairs, never an
 exception, so one odd file does not stop a scan of thousands.
+
+Who does the work (:func:`run_pairs`): this process, pair after pair, or a
+Dask cluster (:func:`dask_client`: a ``LocalCluster`` of one-thread workers,
+or a running scheduler, probed first by :func:`probe_scheduler`), a few
+tracks in flight at a time so memory stays bounded. A pair lost with its
+workers is sent again (:data:`RESUBMISSIONS`), then left undone; a lost
+scheduler raises :class:`ClusterLost`. The engine raises library errors
+(:class:`~nmf_helpers.ParameterError`, :class:`ClusterLost`) and takes from
+its caller what only the caller knows: where the pairs' rows go (``emit``),
+a safe point to stop at (``checkpoint``) and where its notes go (``note``).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import importlib.util
+import itertools
+import logging
 import math
+import os
+import signal
+import socket
+import uuid
+import warnings
+from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .._threads import library_threads
 from .._validation import ParameterError, check_int, check_iterations, check_real, check_seed
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN
 from . import settings as common
@@ -42,7 +67,7 @@ from .door import (
     detect_in_spectrogram_unchecked,
     track_spectrogram_unchecked,
 )
-from .learning import SampleTemplates, load_waveform
+from .learning import SampleTemplates, learn_from_waveform, load_waveform
 
 __all__ = [
     "ROW_FIELDS",
@@ -173,8 +198,8 @@ def _reason(error: Exception) -> str:
     return " ".join(text.split())
 
 
-def load_track_unchecked(path: str, sr: int) -> Track:
-    """Decode ``path`` at ``sr``, spectrogram and all; a file that cannot be gives its error.
+def read_track(path: str, sr: int) -> Track:
+    """Decode ``path`` at ``sr``, spectrogram and all; never raises: a bad file gives its error.
 
     The spectrogram has the default STFT sizes, those of every template a
     scan learns (:func:`scan_pair` refuses others).
@@ -264,3 +289,510 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
     if not math.isfinite(result.score):
         return error_fields(f"the score is not a number ({result.score})")
     return result_fields(result, "full fit")
+
+
+# -- the catalogue ------------------------------------------------------------------------------
+
+#: What a catalogue's folder holds that is audio, by name.
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
+
+#: Sample rate of every scan (the detector's).
+SR = 22050
+
+#: Seconds to wait for a scheduler's address to connect and greet.
+PROBE_S = 3.0
+#: Seconds Dask's client may take to connect, or to reconnect once its scheduler is gone.
+CONNECT_S = 10
+#: Seconds to close the client once done (its scheduler may be gone).
+CLOSE_S = 5
+#: Seconds without any worker before ``note`` is told the scheduler has none.
+NO_WORKER_S = 10.0
+#: Times a pair lost with its workers (Dask's KilledWorker) is sent again before it is
+#: left undone. A dying worker takes with it every pair queued on it, not only the one it
+#: was checking: those are innocent, and go again. A pair that kills each worker it is given
+#: (a track too large for a worker's memory) stops after these, undone, not an error.
+RESUBMISSIONS = 2
+
+# Worker threads of the local cluster: set before each worker starts, so that
+# BLAS and numba size their pools once, at one thread (the workers are the parallelism).
+_WORKER_ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+#: What the engine tells its caller, one line at a time (the command prints it as a note).
+Notify = Callable[[str], None]
+
+
+def unique_paths(paths: list[str], what: str, *, note: Notify | None = None) -> list[str]:
+    """``paths`` without repeats (one file under two names too), each first name kept.
+
+    A repeat would only give the same rows again: it is checked once, and
+    ``note`` is told so, in one line (``what``: how the files were given).
+    """
+    first: dict[str, str] = {}
+    counts: collections.Counter[str] = collections.Counter()
+    for path in paths:
+        key = os.path.realpath(path)
+        first.setdefault(key, path)
+        counts[key] += 1
+    repeated = [(first[key], n) for key, n in counts.items() if n > 1]
+    if note is not None and len(repeated) == 1:
+        (path, n), *_ = repeated
+        note(f"{path!r} is {what} {n} times; it is checked once")
+    elif note is not None and repeated:
+        note(
+            f"{len(repeated)} files are {what} more than once (first: {repeated[0][0]!r});"
+            " each is checked once"
+        )
+    return list(first.values())
+
+
+def _audio_in(folder: Path, exclude: set[str], note: Notify | None) -> list[str]:
+    files = [
+        str(path)
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in AUDIO_SUFFIXES
+        and path.is_file()
+        and os.path.realpath(path) not in exclude
+    ]
+    if not files:
+        kinds = ", ".join(sorted(AUDIO_SUFFIXES))
+        raise ParameterError(f"scan: no audio files ({kinds}) in {str(folder)!r}")
+    return unique_paths(files, f"in {str(folder)!r}", note=note)
+
+
+def _listed(listing: Path, exclude: set[str], note: Notify | None) -> list[str]:
+    data = listing.read_bytes()
+    if b"\0" in data:  # text has no NUL byte; audio and most binary files do
+        raise ParameterError(
+            f"scan: {str(listing)!r} is neither audio ({', '.join(sorted(AUDIO_SUFFIXES))})"
+            " nor a text file listing tracks one a line"
+        )
+    tracks = []
+    # Each line decoded as the file system decodes names, so that a name that is not
+    # UTF-8 (a Latin-1 byte) names the same file as it would in a folder.
+    for line in map(os.fsdecode, data.splitlines()):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(line) if os.path.isabs(line) else listing.parent / line
+        if os.path.realpath(path) not in exclude:
+            tracks.append(str(path))
+    if not tracks:
+        raise ParameterError(f"scan: the list {str(listing)!r} names no track")
+    return unique_paths(tracks, f"listed in {str(listing)!r}", note=note)
+
+
+def catalogue_tracks(
+    catalogue: Path, samples: list[Path], *, note: Notify | None = None
+) -> list[str]:
+    """The tracks of ``catalogue`` (file, folder or list), without the samples themselves.
+
+    A file named twice is kept once, and ``note`` told (:func:`unique_paths`).
+    A folder without audio, or a list that names no track, is refused
+    (:class:`~nmf_helpers.ParameterError`); a missing one too
+    (``FileNotFoundError``). A listed track that is missing is kept: its
+    pairs get error rows.
+    """
+    if not catalogue.exists():
+        raise FileNotFoundError(f"scan: no such folder or file: {str(catalogue)!r}")
+    # A sample against itself says nothing.
+    exclude = {os.path.realpath(sample) for sample in samples}
+    if catalogue.is_dir():
+        return _audio_in(catalogue, exclude, note)
+    if catalogue.suffix.lower() in AUDIO_SUFFIXES:
+        return [str(catalogue)]
+    return _listed(catalogue, exclude, note)
+
+
+def scan_templates(sample, *, seed: int) -> SampleTemplates:
+    """A scan's sample learned once: :func:`~nmf_helpers.learn_sample`'s templates.
+
+    The defaults of :func:`~nmf_helpers.learn_sample` at :data:`SR`; a
+    sample that cannot give any is refused in the scan's name and the
+    sample's (``scan: sample 'riff.wav' is silent ...``).
+    """
+    x = load_waveform("scan", f"sample {str(sample)!r}", sample, SR)
+    shifts = tuple(float(shift) for shift in common.DEFAULT_SHIFTS)  # as learn_sample has them
+    return learn_from_waveform(
+        x,
+        SR,
+        common.DEFAULT_N_COMPONENTS,
+        shifts,
+        common.DEFAULT_SAMPLE_ITERATIONS,
+        DEFAULT_WIN,
+        DEFAULT_HOP,
+        seed,
+        function="scan",
+    )
+
+
+# -- who does the work --------------------------------------------------------------------------
+
+
+def _load_track(path: str, sr: int):
+    return read_track(os.path.abspath(path), sr)
+
+
+def _check_pair(templates, track, settings, label: str, checkpoint) -> dict[str, str]:
+    if checkpoint is not None:
+        checkpoint(f"pair:{label}@{os.getpid()}")  # a moment of this pair, on its worker
+        checkpoint(f"check:{label}")  # ... and of this pair, whatever its worker
+    return scan_pair(templates, track, settings)
+
+
+def _same(value):
+    """A value as a task of its own: the scheduler keeps it, and can give it again."""
+    return value
+
+
+class _QuietWorker:
+    """Local workers: Ctrl-C is for the scan process (it stops them); warnings shown its way."""
+
+    name = "nmf_helpers-scan"
+
+    def __init__(self, show_warning=None):
+        self.show_warning = show_warning
+
+    def setup(self, worker) -> None:
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to do
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self.show_warning is not None:
+            warnings.showwarning = self.show_warning
+
+
+@contextlib.contextmanager
+def _environment_kept(names):
+    """Give back this process's values of ``names`` when asked and when the block ends.
+
+    Dask's nanny writes its pre-spawn variables into the environment of the
+    process that starts a LocalCluster and never takes them back. Left there,
+    ``NUMBA_NUM_THREADS=1`` outlives the scan: numba rereads it at its next
+    compilation, finds its thread pool launched at another size and raises
+    (a notebook or a test that scans, then runs Griffin-Lim). Yields the
+    function that restores them.
+    """
+    saved = {name: os.environ.get(name) for name in names}
+
+    def restore():
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
+def probe_scheduler(scheduler: str, *, name: str = "scheduler") -> None:
+    """Refuse in one line, within seconds, an address where no Dask scheduler answers.
+
+    Dask's own connection retries a refused port for its whole timeout, and
+    waits forever on a port that accepts but never answers (the dashboard's
+    8787, any web server). A scheduler speaks first: on a plain TCP address
+    its greeting comes at once. Errors (:class:`~nmf_helpers.ParameterError`)
+    name the scan and, in their advice, ``name``: how the caller gave the
+    address (the command line's ``--scheduler``).
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    def unreachable(reason: str) -> ParameterError:
+        return ParameterError(
+            f"scan: cannot reach the Dask scheduler at {scheduler!r} ({reason}); {_advice(name)}"
+        )
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol not in ("tcp", "tls"):
+            return  # another transport: Dask's own connection judges it
+        host, port = parse_host_port(location)
+        probe = socket.create_connection((host, port), timeout=PROBE_S)
+    except TimeoutError:
+        # No connection at all (a firewall dropping packets, an address no one
+        # has): not the silence of a port that accepted, judged below.
+        raise unreachable(f"no answer within {PROBE_S:g} s") from None
+    except (OSError, ValueError) as error:
+        raise unreachable(_lowered(error)) from None
+    with probe:
+        if protocol != "tcp":
+            return  # a TLS server waits for the client's hello: Dask's connection judges it
+        try:
+            probe.settimeout(PROBE_S)
+            greeting = probe.recv(1)
+        except TimeoutError:
+            greeting = b""  # connected, then silent
+        except OSError as error:  # e.g. reset as soon as connected
+            raise unreachable(_lowered(error)) from None
+    if not greeting:
+        raise ParameterError(
+            f"scan: {scheduler!r} does not answer as a Dask scheduler (its dashboard's port,"
+            " 8787, is not the scheduler's, 8786 by default); give the address"
+            " 'dask scheduler' printed as 'Scheduler at'"
+        )
+
+
+def _advice(name: str) -> str:
+    return f"start it (dask scheduler) or check {name}"
+
+
+def _lowered(error: Exception) -> str:
+    """The OS's reason (or the parser's words) for ``error``, in lower case."""
+    return (getattr(error, "strerror", None) or str(error)).lower()
+
+
+@contextlib.contextmanager
+def _distributed_quiet():
+    """Dask's own log lines stay off the terminal while this process is its client.
+
+    A lost scheduler makes the client log its reconnection attempts, a dead
+    worker the scheduler's; the scan says what happened in its own line.
+    """
+    # Dask's configuration gives some of its loggers levels of their own
+    # (distributed.client: warning): each one is held, not only the parent.
+    names = [
+        name
+        for name in logging.root.manager.loggerDict
+        if name.split(".")[0] in ("distributed", "tornado")
+    ]
+    loggers = [logging.getLogger(name) for name in sorted({"distributed", "tornado", *names})]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _closed(client) -> None:
+    """Close ``client`` within seconds, even when its scheduler is gone."""
+    with contextlib.suppress(Exception):
+        client.close(timeout=CLOSE_S)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int, *, name: str = "scheduler", show_warning=None):
+    """A Dask client of the cluster at ``scheduler``, or of a LocalCluster of ``jobs`` workers.
+
+    A ``scheduler`` address is to be checked first (:func:`probe_scheduler`):
+    Dask's client waits forever on a port that accepts and never answers.
+    ``name`` is how the caller gave the address, said in the error when it
+    cannot be reached; the local workers show warnings with
+    ``show_warning`` (as :func:`warnings.showwarning`; Python's own if None).
+    """
+    import dask
+    import distributed
+
+    if scheduler:
+        with _distributed_quiet():
+            try:
+                client = distributed.Client(scheduler, timeout=f"{CONNECT_S}s")
+            except (OSError, TimeoutError, ValueError) as error:
+                raise ParameterError(
+                    f"scan: cannot reach the Dask scheduler at {scheduler!r} ({error});"
+                    f" {_advice(name)}"
+                ) from None
+            try:
+                yield client
+            finally:
+                _closed(client)
+        return
+    environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **_WORKER_ENVIRONMENT}
+    settings = {
+        "distributed.scheduler.allowed-failures": 1,  # a pair whose worker dies runs once more
+        "distributed.nanny.pre-spawn-environ": environment,
+    }
+    with (
+        _environment_kept(_WORKER_ENVIRONMENT) as restore,
+        dask.config.set(settings),
+        distributed.LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        restore()  # the workers have started with it; this process keeps its own
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        plugin = type("QuietWorker", (_QuietWorker, WorkerPlugin), {})
+        with contextlib.suppress(Exception):  # a quieter worker is a nicety, not a need
+            client.register_plugin(plugin(show_warning))
+        yield client
+
+
+def dashboard(client) -> str:
+    """Where to watch the workers: the dashboard's address, or how to get one."""
+    if importlib.util.find_spec("bokeh") is None:
+        return "none (pip install bokeh to watch the workers)"
+    return client.dashboard_link
+
+
+class ClusterLost(Exception):
+    """The scan's client lost its scheduler: the pairs in flight are left undone."""
+
+
+def _wait_for_workers(client, note: Notify | None) -> int:
+    """Threads of the cluster's workers, once it has one; a ``note:`` if that takes a while."""
+    import distributed
+
+    try:
+        client.wait_for_workers(1, timeout=NO_WORKER_S)
+    except (TimeoutError, distributed.TimeoutError):
+        address = client.scheduler.address
+        if note is not None:
+            note(
+                f"the scheduler at {address} has no workers; start one where the files are at"
+                f" the same paths (dask worker {address}); waiting for it (Ctrl-C stops)"
+            )
+        client.wait_for_workers(1)
+    return max(1, sum(client.nthreads().values()))
+
+
+def run_pairs(
+    templates, tracks, todo, settings, emit, *, client=None, checkpoint=None, note=None
+) -> list[tuple[int, int]]:
+    """Check the pairs ``todo``, calling ``emit(i, j, fields)`` as each one finishes.
+
+    Parameters
+    ----------
+    templates : list of SampleTemplates
+        Sample ``i``'s templates are ``templates[i]``.
+    tracks : list of str
+        Track ``j``'s path is ``tracks[j]``.
+    todo : dict of int to list of int
+        Track index -> the sample indices to check it against.
+    settings : ScanSettings
+    emit : callable (i, j, fields)
+        Called in this process with the CSV fields of pair (i, j).
+    client : distributed.Client or None
+        None: here, in order. A client: on its cluster, a few tracks at a time.
+    checkpoint : callable (moment) or None
+        Called before each pair with ``"pair:I-J@PID"`` and ``"check:I-J"``,
+        where the pair runs (on its worker, so it must pickle by reference: a
+        module-level function); a safe point to stop at (it may raise).
+    note : callable (text) or None
+        Told, in one line, what the user should know: a cluster without workers.
+
+    Returns
+    -------
+    undone : list of (int, int)
+        The pairs lost with their workers (Dask's ``KilledWorker``: each
+        worker that took the pair died), not emitted: the pair may be fine,
+        and ``--resume`` checks it again.
+
+    Raises
+    ------
+    ClusterLost
+        The connection to the scheduler is lost: the pairs in flight are
+        not emitted.
+    """
+    if client is None:
+        # One BLAS and numba thread, as on the workers: the same arithmetic, the same bits.
+        with library_threads(1):
+            for j, sample_indices in todo.items():
+                track = _load_track(tracks[j], SR)
+                for i in sample_indices:
+                    fields = _check_pair(templates[i], track, settings, f"{i}-{j}", checkpoint)
+                    emit(i, j, fields)
+        return []
+    import distributed
+
+    run = uuid.uuid4().hex[:8]  # keys of this scan, apart from any other on the cluster
+    # (track, its samples, attempt): attempt n > 0 is the n-th resubmission of pairs lost
+    # with their workers, under keys of their own, so the scheduler counts deaths afresh.
+    waiting = collections.deque((j, todo[j], 0) for j in todo)
+    live: dict[int, list] = {}  # submission -> [its track's future, pairs still running]
+    where: dict[str, tuple[int, int, int, int]] = {}  # key -> (sample, track, attempt, submission)
+    submissions = itertools.count()
+    undone = []
+    running = distributed.as_completed()
+
+    def feed() -> None:
+        while waiting and len(live) < 2 * workers + 1:
+            j, samples, attempt = waiting.popleft()
+            n = next(submissions)
+            tag = f"{j}+{attempt}" if attempt else f"{j}"
+            unique = f"{tag}-{n}" if attempt else tag
+            track = client.submit(_load_track, tracks[j], SR, key=f"scan-{run}-track-{unique}")
+            live[n] = [track, len(samples)]
+            for i in samples:
+                sample = kept[i]
+                if attempt:  # its sample afresh too: that copy may be what was lost
+                    sample = client.submit(
+                        _same, templates[i], key=f"scan-{run}-sample-{i}-{unique}"
+                    )
+                future = client.submit(
+                    _check_pair,
+                    sample,
+                    track,
+                    settings,
+                    f"{i}-{tag}",
+                    checkpoint,
+                    key=f"scan-{run}-{i}-{unique}",
+                )
+                where[future.key] = (i, j, attempt, n)
+                running.add(future)
+
+    def again(i: int, j: int, attempt: int) -> None:
+        """Send pair (i, j) once more; with the others of its track waiting to go, if any."""
+        if waiting and waiting[-1][0] == j and waiting[-1][2] == attempt:
+            waiting[-1][1].append(i)
+        else:
+            waiting.append((j, [i], attempt))
+
+    def result(future) -> dict[str, str] | None:
+        try:
+            return future.result()
+        except distributed.KilledWorker:
+            return None  # its workers died: not this pair's doing
+        except Exception as error:
+            if future.status != "error":  # cancelled, or its result could not be fetched
+                raise ClusterLost(_cluster_reason(error)) from None
+            return error_fields(f"{type(error).__name__}: {error}")  # raised by the task
+
+    try:
+        workers = _wait_for_workers(client, note)
+        kept = [
+            client.submit(_same, t, key=f"scan-{run}-sample-{i}") for i, t in enumerate(templates)
+        ]
+        feed()
+    except ClusterLost:
+        raise
+    except Exception as error:  # the client's own troubles: closed, cannot reach, ...
+        raise ClusterLost(_cluster_reason(error)) from None
+    for future in running:
+        i, j, attempt, n = where.pop(future.key)
+        fields = result(future)
+        if fields is not None:
+            emit(i, j, fields)
+        elif attempt < RESUBMISSIONS:
+            again(i, j, attempt + 1)
+        else:
+            undone.append((i, j))
+        live[n][1] -= 1
+        if not live[n][1]:
+            del live[n]  # the track's waveform is let go
+        try:
+            future.release()
+            feed()
+        except Exception as error:
+            raise ClusterLost(_cluster_reason(error)) from None
+    return undone
+
+
+def _cluster_reason(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    if "connection" in text.lower() or isinstance(error, CancelledError):
+        return "the connection to it was lost"
+    return f"{type(error).__name__}: {text}"
