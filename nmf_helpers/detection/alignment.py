@@ -1,11 +1,11 @@
 """Where does a part of one activation sequence play in another, and how fast?
 
 :mod:`nmf_helpers.detection.door` fits a track with a sample's fixed templates and
-then has to find the sample's sequence of activations ``T`` (F, L) inside the
-track's ``X`` (F, N). A producer may use any part of the sample (a "chop"),
-at a slightly different tempo, so what is searched for is a *local* match: a
-window of the track, of at least ``C`` frames, that lines up with some part
-of the sample played ``ratio`` times faster.
+then has to find the sample's sequence of activations, ``sample`` (R, L: R
+features by L frames), inside the track's, ``track`` (R, N). A producer may use
+any part of the sample (a "chop"), at a slightly different tempo, so what is
+searched for is a *local* match: a window of the track, of at least ``window``
+frames, that lines up with some part of the sample played ``ratio`` times faster.
 
 This is the subsequence alignment of Gururani & Lerch (2017), who align the
 activations with subsequence dynamic time warping
@@ -16,7 +16,7 @@ music that merely shares the sample's chords (a free path may linger on any
 chord until the next matches), which is exactly what a hard negative offers.
 For each ratio of a grid the sample is resampled in time, every pair of
 (track frame, sample frame) is scored by the dot product of their
-activations, and the scores are summed along each diagonal over ``C``
+activations, and the scores are summed along each diagonal over ``window``
 frames: the result, divided by the two windows' norms, is the cosine
 similarity of a track window and a sample window. Every diagonal, start and
 ratio is tried, which is what DTW's subsequence mode does for the start and
@@ -47,7 +47,7 @@ class WindowMatch:
 
     All arrays have shape ``(n_starts,)``, one entry per track frame ``t``
     where a window of ``window`` frames can start; ``score[t]`` is the
-    largest cosine similarity of the track window ``X[:, t:t+window]`` with
+    largest cosine similarity of the track window ``track[:, t:t+window]`` with
     any window of the sample at any ratio and candidate, and the other
     arrays say which: candidate index, ratio, and the sample window's start
     in frames of the *resampled* sample (multiply by the ratio for frames of
@@ -100,43 +100,43 @@ def diagonal_window_sums(P: np.ndarray, window: int) -> np.ndarray:
     return _diagonal_window_sums(np.ascontiguousarray(P, dtype=np.float64), int(window))
 
 
-def stretch_time_unchecked(T: np.ndarray, ratio: float) -> np.ndarray:
-    """``T`` played ``ratio`` times faster: its columns read every ``ratio`` frames.
+def stretch_time_unchecked(sample: np.ndarray, ratio: float) -> np.ndarray:
+    """``sample`` played ``ratio`` times faster: its columns read every ``ratio`` frames.
 
     Linear interpolation between columns; ``ratio > 1`` gives fewer columns.
 
     Parameters
     ----------
-    T : np.ndarray [shape=(F, L)]
+    sample : np.ndarray [shape=(R, L)]
     ratio : float > 0
 
     Returns
     -------
-    np.ndarray [shape=(F, floor((L - 1) / ratio) + 1)]
+    np.ndarray [shape=(R, floor((L - 1) / ratio) + 1)]
     """
-    L = T.shape[1]
+    L = sample.shape[1]
     positions = np.arange(int(np.floor((L - 1) / ratio + 1e-9)) + 1) * ratio
     left = np.minimum(np.floor(positions).astype(int), L - 1)
     right = np.minimum(left + 1, L - 1)
     fraction = positions - left
-    return T[:, left] * (1.0 - fraction) + T[:, right] * fraction
+    return sample[:, left] * (1.0 - fraction) + sample[:, right] * fraction
 
 
-def _window_norms(X: np.ndarray, window: int) -> np.ndarray:
-    """Frobenius norm of every window ``X[:, t:t+window]``, shape (N - window + 1,)."""
-    energy = np.concatenate(([0.0], np.cumsum((X * X).sum(axis=0))))
+def _window_norms(track: np.ndarray, window: int) -> np.ndarray:
+    """Frobenius norm of every window ``track[:, t:t+window]``, shape (N - window + 1,)."""
+    energy = np.concatenate(([0.0], np.cumsum((track * track).sum(axis=0))))
     return np.sqrt(np.maximum(energy[window:] - energy[:-window], 0.0))
 
 
-def window_scores(X: np.ndarray, T: np.ndarray, ratio: float, window: int) -> np.ndarray:
+def window_scores(track: np.ndarray, sample: np.ndarray, ratio: float, window: int) -> np.ndarray:
     """Cosine similarity of every track window with every window of the resampled sample.
 
     Parameters
     ----------
-    X : np.ndarray [shape=(F, N)]
+    track : np.ndarray [shape=(R, N)]
         The track's features.
-    T : np.ndarray [shape=(F, L)]
-        The sample's features.
+    sample : np.ndarray [shape=(R, L)]
+        The sample's features (R features per frame).
     ratio : float
         Tempo of the track over the sample's (1.05: the sample played 5 % faster).
     window : int
@@ -148,25 +148,25 @@ def window_scores(X: np.ndarray, T: np.ndarray, ratio: float, window: int) -> np
         ``scores[t, a]``, in [-1, 1], for the track window starting at ``t``
         and the resampled sample's window starting at ``a``.
     """
-    stretched = stretch_time_unchecked(T, ratio)
-    sums = diagonal_window_sums(X.T @ stretched, window)
-    norms = np.outer(_window_norms(X, window), _window_norms(stretched, window))
+    stretched = stretch_time_unchecked(sample, ratio)
+    sums = diagonal_window_sums(track.T @ stretched, window)
+    norms = np.outer(_window_norms(track, window), _window_norms(stretched, window))
     return sums / np.maximum(norms, EPS)
 
 
-def best_windows(candidates, T: np.ndarray, ratios, window: int) -> WindowMatch:
+def best_windows(candidates, sample: np.ndarray, ratios, window: int) -> WindowMatch:
     """For each track start, the best window over candidates, ratios and sample starts.
 
     Parameters
     ----------
-    candidates : sequence of np.ndarray [shape=(F, N)]
+    candidates : sequence of np.ndarray [shape=(R, N)]
         Versions of the track's features to try (one per pitch shift).
-    T : np.ndarray [shape=(F, L)]
-        The sample's features.
+    sample : np.ndarray [shape=(R, L)]
+        The sample's features (R features per frame).
     ratios : sequence of float
         Tempo ratios to try.
     window : int
-        Window length in track frames; shorter than N and than ``T`` resampled
+        Window length in track frames; shorter than N and than ``sample`` resampled
         at the largest ratio.
 
     Returns
@@ -178,9 +178,9 @@ def best_windows(candidates, T: np.ndarray, ratios, window: int) -> WindowMatch:
     candidate = np.zeros(n_starts, dtype=int)
     ratio = np.ones(n_starts)
     sample_start = np.zeros(n_starts, dtype=int)
-    for c, X in enumerate(candidates):
+    for c, track in enumerate(candidates):
         for r in ratios:
-            scores = window_scores(X, T, r, window)
+            scores = window_scores(track, sample, r, window)
             best = scores.argmax(axis=1)
             values = scores[np.arange(n_starts), best]
             better = values > score
