@@ -170,23 +170,25 @@ def learn_sample(
 
 
 def learn_from_waveform(
-    x, sr, n_components, shifts, n_iter, win, hop, seed, *, function
+    x, sr, n_components, shifts, n_iter, win, hop, seed, *, function, name="sample"
 ) -> SampleTemplates:
-    """:func:`learn_sample` of a checked, non-silent waveform (``function``: the public caller).
+    """:func:`learn_sample` of a checked, non-silent waveform.
 
     Only what the waveform's spectrogram decides is judged here: a waveform
     shorter than one window, or too short for ``n_components`` templates.
+    Errors name ``function``, the public caller, and ``name``, the waveform
+    as the caller knows it.
     """
     if x.size < win:
         raise ParameterError(
-            f"{function}: sample has {x.size} samples, shorter than one window (win = {win})"
+            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
         )
     V = spectrogram_unchecked(x, win, hop)
     if n_components > min(V.shape):
         what = (
             f"n_components = {n_components}:"
             if function == "learn_sample"
-            else (f"the sample is too short for its {n_components} templates:")
+            else (f"the {name} is too short for its {n_components} templates:")
         )
         raise ParameterError(
             f"{function}: {what} the sample's spectrogram of shape {V.shape} allows at most"

@@ -74,8 +74,17 @@ __all__ = [
     "SCREEN_ITERATIONS",
     "SCREEN_MARGIN",
     "SCREEN_RATIOS",
+    "SR",
+    "ClusterLost",
     "ScanSettings",
     "Track",
+    "catalogue_tracks",
+    "dashboard",
+    "dask_client",
+    "probe_scheduler",
+    "run_pairs",
+    "scan_templates",
+    "unique_paths",
 ]
 
 #: Iterations of the first pass. The activations of a fit this short already
@@ -415,7 +424,8 @@ def scan_templates(sample, *, seed: int) -> SampleTemplates:
     sample that cannot give any is refused in the scan's name and the
     sample's (``scan: sample 'riff.wav' is silent ...``).
     """
-    x = load_waveform("scan", f"sample {str(sample)!r}", sample, SR)
+    name = f"sample {str(sample)!r}"
+    x = load_waveform("scan", name, sample, SR)
     shifts = tuple(float(shift) for shift in common.DEFAULT_SHIFTS)  # as learn_sample has them
     return learn_from_waveform(
         x,
@@ -427,6 +437,7 @@ def scan_templates(sample, *, seed: int) -> SampleTemplates:
         DEFAULT_HOP,
         seed,
         function="scan",
+        name=name,
     )
 
 
