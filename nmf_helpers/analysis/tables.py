@@ -24,13 +24,16 @@ from .._losses import LOSS_DEFINITIONS, LOSSES, loss_terms
 from .._numerics import EPS, TINY
 from .._validation import (
     ParameterError,
+    check_bins,
     check_choice,
     check_int,
+    check_mapping,
     check_matrix,
     check_real,
+    check_scores,
     check_time_range,
+    check_waveforms,
 )
-from ._checks import check_bins, check_mapping, check_scores, check_waveforms
 from .measures import (
     band_total,
     best_assignment_unchecked,
