@@ -887,3 +887,37 @@ def test_the_fit_shows_a_progress_bar_when_asked_for(small_fit, capsys):
         templates, V[:, :100], 100 * templates.hop / SR, n_iter=3, progress=True
     )
     assert "detect_sample" in capsys.readouterr().err
+
+
+def test_the_shared_checks_name_the_value_as_the_caller_calls_it():
+    """name= (and ends= for a tempo range's ratios); by default the library's argument."""
+    from nmf_helpers.detection import settings
+
+    def message(check, *args, **names) -> str:
+        with pytest.raises(nh.ParameterError) as caught:
+            check("cmd", *args, **names)
+        return str(caught.value)
+
+    assert message(settings.check_min_part, 0.5) == (
+        "cmd: min_part_s must be between 1.0 and 600.0, got 0.5"
+    )
+    assert message(settings.check_min_part, 0.5, name="--min-part") == (
+        "cmd: --min-part must be between 1.0 and 600.0, got 0.5"
+    )
+    assert message(settings.check_part, 1.0, 2.5).endswith("a smaller min_part_s (at least 1 s)")
+    assert message(settings.check_part, 1.0, 2.5, name="--min-part").endswith(
+        "a smaller --min-part (at least 1 s)"
+    )
+    assert message(settings.check_tempo_range, (0.5, 1.0)) == (
+        "cmd: tempo_range[0] must be between 0.8 and 1.25, got 0.5"
+    )
+    ends = ("--tempo-range LOW", "--tempo-range HIGH")
+    assert message(settings.check_tempo_range, (0.9, 2.0), name="--tempo-range", ends=ends) == (
+        "cmd: --tempo-range HIGH must be between 0.8 and 1.25, got 2.0"
+    )
+    assert message(settings.check_tempo_range, (1.1, 0.9), name="--tempo-range") == (
+        "cmd: --tempo-range must be (low, high) with low <= high, got (1.1, 0.9)"
+    )
+    assert message(settings.check_tempo_range, 1.0, name="--tempo-range") == (
+        "cmd: --tempo-range must be two ratios (low, high), got 1.0"
+    )

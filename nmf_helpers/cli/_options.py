@@ -6,9 +6,11 @@ the command, the option as typed and the value, e.g. ``demo: --iters must be
 a whole number between 1 and 100000, got 1e30``. argparse lets that error
 through (it catches only its own, ``TypeError`` and ``ValueError``), and
 :func:`nmf_helpers.cli.main` prints it as the one line of every bad input,
-before any file is read. The ranges are the library's where it has one
-(``TEMPO_LIMITS`` and ``MIN_PART_RANGE`` of :mod:`nmf_helpers.detection.settings`,
-the threshold's [-1, 1], a seed's 32 bits), read from there, never copied; the
+before any file is read. ``--tempo-range`` and ``--min-part`` are judged by
+the library's own checks (``check_tempo_range``, ``check_min_part`` of
+:mod:`nmf_helpers.detection.settings`), told the option's name, so their words
+are the library's; the other ranges are the library's where it has one (the
+threshold's [-1, 1], a seed's 32 bits), read from there, never copied; the
 others bound what one run can do (:data:`ITERATIONS_OPTION_MAX`,
 :data:`MAX_COMPONENTS`). One option has one checker, whichever command takes it
 (``detect`` and ``scan`` share theirs: :func:`add_detection_options`).
@@ -23,6 +25,7 @@ import argparse
 import math
 from collections.abc import Callable
 
+from .._validation import ParameterError
 from ..detection import settings
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count
 from . import UsageError
@@ -31,6 +34,7 @@ __all__ = [
     "ITERATIONS_OPTION_MAX",
     "add_detection_options",
     "estimated_seconds",
+    "min_part",
     "output_folder",
     "real_number",
     "seed_option",
@@ -100,41 +104,52 @@ def real_number(command: str, option: str, low: float, high: float) -> Callable[
     return parse
 
 
-def tempo_range(command: str, limits: tuple[float, float]) -> type[argparse.Action]:
-    """``action=`` of ``--tempo-range LOW HIGH`` (``nargs=2``): two ratios within ``limits``.
+def _number(text: str):
+    """``text`` as a float, or as given if it is not one (for a library check to refuse)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
-    Stores ``(low, high)`` as floats, LOW at most HIGH; raises
-    :class:`UsageError` otherwise, showing both values as typed, e.g.
-    ``detect: --tempo-range 0.5 1.1 is out of range: LOW must be between
-    0.8 and 1.25, got 0.5; use values within 0.80-1.25, LOW first`` (a
-    value that is not a number is refused the same way). Both values are
-    needed to judge the order, hence an action rather than a ``type=``.
+
+def tempo_range(command: str) -> type[argparse.Action]:
+    """``action=`` of ``--tempo-range LOW HIGH`` (``nargs=2``): the library's check.
+
+    Stores ``(low, high)`` as floats, as
+    :func:`~nmf_helpers.detection.settings.check_tempo_range` returns them;
+    its error, naming the option (``--tempo-range LOW``, ``--tempo-range
+    HIGH``), reaches :func:`nmf_helpers.cli.main` as it is, e.g. ``detect:
+    --tempo-range LOW must be between 0.8 and 1.25, got 0.5``. Both values
+    are needed to judge the order, hence an action rather than a ``type=``.
     """
-    low_limit, high_limit = limits
-    advice = f"use values within {low_limit:.2f}-{high_limit:.2f}, LOW first"
 
     class TempoRange(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
-            shown = " ".join(values)
-            ratios = []
-            for word, text in zip(("LOW", "HIGH"), values, strict=True):
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = math.nan
-                if not low_limit <= value <= high_limit:  # False for NaN too
-                    raise UsageError(
-                        f"{command}: --tempo-range {shown} is out of range: {word} must be"
-                        f" between {low_limit:g} and {high_limit:g}, got {text}; {advice}"
-                    )
-                ratios.append(value)
-            if ratios[0] > ratios[1]:
-                raise UsageError(
-                    f"{command}: --tempo-range {shown} is out of range: LOW is above HIGH; {advice}"
-                )
-            setattr(namespace, self.dest, tuple(ratios))
+            ratios = settings.check_tempo_range(
+                command,
+                tuple(_number(text) for text in values),
+                name="--tempo-range",
+                ends=("--tempo-range LOW", "--tempo-range HIGH"),
+            )
+            setattr(namespace, self.dest, ratios)
 
     return TempoRange
+
+
+def min_part(command: str) -> Callable[[str], float]:
+    """``type=`` of ``--min-part``: the library's check, ``settings.check_min_part``.
+
+    argparse would turn its error (a ``ValueError``) into its own vague
+    words, so it goes on as a :class:`UsageError` with the same text.
+    """
+
+    def parse(text: str) -> float:
+        try:
+            return settings.check_min_part(command, _number(text), name="--min-part")
+        except ParameterError as error:
+            raise UsageError(str(error)) from None
+
+    return parse
 
 
 def time_range(command: str, option: str) -> Callable[[str], tuple[float, float]]:
@@ -234,17 +249,17 @@ def add_detection_options(parser) -> None:
     low, high = settings.DEFAULT_TEMPO_RANGE
     parser.add_argument(
         "--tempo-range",
-        action=tempo_range(command, settings.TEMPO_LIMITS),
+        action=tempo_range(command),
         nargs=2,
         metavar=("LOW", "HIGH"),
         default=(low, high),
         help=f"tempo ratios searched, track over sample (default {low:g} {high:g}; at most"
         f" {settings.TEMPO_LIMITS[0]:g} to {settings.TEMPO_LIMITS[1]:g})",
     )
-    shortest, longest = settings.MIN_PART_RANGE  # check_min_part's; the option has no copy
+    shortest, longest = settings.MIN_PART_RANGE  # for the help only: check_min_part judges
     parser.add_argument(
         "--min-part",
-        type=real_number(command, "--min-part", shortest, longest),
+        type=min_part(command),
         metavar="SECONDS",
         default=settings.MIN_PART_SECONDS,
         help=f"shortest part of the sample searched for (default {settings.MIN_PART_SECONDS:g} s,"

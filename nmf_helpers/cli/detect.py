@@ -5,8 +5,9 @@ ratios and the shortest part of the sample it looks for. A bad value of any
 option is refused in one line that names the option as typed, while the
 command line is parsed, before any file is read
 (:func:`nmf_helpers.cli._options.add_detection_options`, which ``scan``
-takes as well): the library's ranges (``nh.TEMPO_LIMITS``,
-``MIN_PART_RANGE``), in the options' words.
+takes as well): the library's checks (``check_tempo_range``,
+``check_min_part``, and ``check_part`` for a sample shorter than
+``--min-part``), told the options' names.
 
 Is the sample used in the track, and where? Prints the score, the decision
 and, for each occurrence, where it plays in the track, which part of the
@@ -24,7 +25,7 @@ import nmf_helpers as nh
 
 from ..audio import audio_header
 from ..detection import settings
-from . import UsageError, note
+from . import note
 from ._options import add_detection_options, estimated_seconds, time_note
 
 
@@ -72,12 +73,8 @@ def _load(path, what: str, min_part_s: float):
     audio_header("detect", path)  # a missing file, a FIFO, a URL: said as detect's
     x, sr = nh.load_audio(path)
     seconds = x.size / sr
-    if what == "sample" and seconds < min_part_s:
-        raise UsageError(
-            f"detect: the sample lasts {seconds:.2f} s, shorter than --min-part {min_part_s:g} s"
-            " (the shortest part of it searched for, about one bar); give a longer sample,"
-            f" or a smaller --min-part (at least {settings.MIN_PART_RANGE[0]:g} s)"
-        )
+    if what == "sample":  # the library's check, in the option's words
+        settings.check_part("detect", seconds, min_part_s, name="--min-part")
     return x, sr
 
 

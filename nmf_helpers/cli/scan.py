@@ -361,6 +361,7 @@ def run(args) -> int:
         screen_margin=SCREEN_MARGIN,
         tempo_range=args.tempo_range,
         min_part_s=args.min_part,
+        min_part_name="--min-part",  # a sample's error rows name the option
     )
     samples = [
         Path(sample) for sample in unique_paths(args.samples, "given as a sample", note=_note)
@@ -388,7 +389,9 @@ def run(args) -> int:
         jobs = _jobs(args.jobs, total)
     with output.writing():
         # The tempo range as a list, as the partial file's JSON gives it back on --resume.
-        record = {**vars(settings), "tempo_range": list(settings.tempo_range), "sr": SR}
+        # Without min_part_name: words of the errors, not a setting of the results.
+        record = {name: value for name, value in vars(settings).items() if name != "min_part_name"}
+        record |= {"tempo_range": list(settings.tempo_range), "sr": SR}
         journal = Partial(
             partial, record, resume=args.resume, force=args.force, retry_errors=args.retry_errors
         )

@@ -147,6 +147,10 @@ class ScanSettings:
     min_part_s : float
         Shortest part of the sample searched for, in seconds, by both passes;
         a sample shorter than this gets error rows.
+    min_part_name : str
+        What the caller calls ``min_part_s`` (``--min-part`` for the command
+        line): the words of its errors and of those rows. Not a setting of
+        the results.
     """
 
     n_iter: int = common.DEFAULT_TRACK_ITERATIONS
@@ -157,6 +161,7 @@ class ScanSettings:
     screen_margin: float = SCREEN_MARGIN
     tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE
     min_part_s: float = common.MIN_PART_SECONDS
+    min_part_name: str = "min_part_s"
 
     def __post_init__(self):
         function = "scan"
@@ -169,7 +174,11 @@ class ScanSettings:
         # Frozen: the checked values (floats, a tuple) replace what was given.
         tempo_range = common.check_tempo_range(function, self.tempo_range)
         object.__setattr__(self, "tempo_range", tempo_range)
-        object.__setattr__(self, "min_part_s", common.check_min_part(function, self.min_part_s))
+        object.__setattr__(
+            self,
+            "min_part_s",
+            common.check_min_part(function, self.min_part_s, name=self.min_part_name),
+        )
 
     @property
     def screens(self) -> bool:
@@ -264,7 +273,9 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
             f" spectrograms have win = {DEFAULT_WIN}, hop = {DEFAULT_HOP}: learn them with those"
         )
     try:
-        common.check_part("scan", templates.duration_s, settings.min_part_s)  # as detect_sample
+        common.check_part(  # as detect_sample
+            "scan", templates.duration_s, settings.min_part_s, name=settings.min_part_name
+        )
     except ParameterError as error:
         return error_fields(_reason(error))
     options = {

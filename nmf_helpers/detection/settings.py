@@ -54,39 +54,56 @@ DEFAULT_N_FREE = 20
 DEFAULT_TRACK_ITERATIONS = 100
 
 
-def check_tempo_range(function: str, tempo_range) -> tuple[float, float]:
+def check_tempo_range(
+    function: str,
+    tempo_range,
+    *,
+    name: str = "tempo_range",
+    ends: tuple[str, str] | None = None,
+) -> tuple[float, float]:
     """``tempo_range`` as (low, high) floats within :data:`TEMPO_LIMITS`, low <= high.
 
-    The check :func:`~nmf_helpers.detect_sample` makes, for the other doors
-    that take a tempo range (``scan``, the command line); errors name ``function``.
+    The check :func:`~nmf_helpers.detect_sample` makes, and the other doors
+    that take a tempo range (the scan, the ``--tempo-range`` of the command
+    line); errors name ``function`` and the value as the caller calls it:
+    ``name``, and ``ends`` for its two ratios (``name[0]``, ``name[1]`` unless given).
     """
+    low_name, high_name = ends if ends is not None else (f"{name}[0]", f"{name}[1]")
     low_limit, high_limit = TEMPO_LIMITS
     try:
         low, high = tempo_range
     except (TypeError, ValueError):
         raise ParameterError(
-            f"{function}: tempo_range must be two ratios (low, high), got {tempo_range!r}"
+            f"{function}: {name} must be two ratios (low, high), got {tempo_range!r}"
         ) from None
-    low = check_real(function, "tempo_range[0]", low, minimum=low_limit, maximum=high_limit)
-    high = check_real(function, "tempo_range[1]", high, minimum=low_limit, maximum=high_limit)
+    low = check_real(function, low_name, low, minimum=low_limit, maximum=high_limit)
+    high = check_real(function, high_name, high, minimum=low_limit, maximum=high_limit)
     if low > high:
         raise ParameterError(
-            f"{function}: tempo_range must be (low, high) with low <= high, got {tempo_range!r}"
+            f"{function}: {name} must be (low, high) with low <= high, got {tempo_range!r}"
         )
     return low, high
 
 
-def check_min_part(function: str, min_part_s) -> float:
-    """``min_part_s`` as a float within :data:`MIN_PART_RANGE` (checked as detect_sample does)."""
+def check_min_part(function: str, min_part_s, *, name: str = "min_part_s") -> float:
+    """``min_part_s`` as a float within :data:`MIN_PART_RANGE` (checked as detect_sample does).
+
+    Errors name ``function`` and the value as the caller calls it (``name``).
+    """
     low, high = MIN_PART_RANGE
-    return check_real(function, "min_part_s", min_part_s, minimum=low, maximum=high)
+    return check_real(function, name, min_part_s, minimum=low, maximum=high)
 
 
-def check_part(function: str, duration_s: float, min_part_s: float) -> None:
-    """Refuse a sample of ``duration_s`` seconds, shorter than the part searched for."""
+def check_part(
+    function: str, duration_s: float, min_part_s: float, *, name: str = "min_part_s"
+) -> None:
+    """Refuse a sample of ``duration_s`` seconds, shorter than the part searched for.
+
+    The advice names the shortest part as the caller calls it (``name``).
+    """
     if duration_s < min_part_s:
         raise ParameterError(
             f"{function}: the sample lasts {duration_s:.2f} s, shorter than the"
             f" {min_part_s:g} s part the detector searches for (about one bar);"
-            f" give a longer sample, or a smaller min_part_s (at least {MIN_PART_RANGE[0]:g} s)"
+            f" give a longer sample, or a smaller {name} (at least {MIN_PART_RANGE[0]:g} s)"
         )
