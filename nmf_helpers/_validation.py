@@ -226,23 +226,20 @@ def check_audio_for_frames(
     return x, win, hop
 
 
-#: A waveform whose peak is below this level (dB relative to full scale, 1.0) is
-#: silence: one step of 16-bit audio is 2**-15, -90.3 dBFS, so a file that holds
-#: only dither or a 16-bit encoder's rounding is silent, and anything a listener
-#: could hear at a normal gain is not. NMF of such a file would separate noise.
-SILENCE_DBFS = -90.0
-SILENCE_PEAK = 10 ** (SILENCE_DBFS / 20)
-
-
 def is_silent(x: np.ndarray) -> bool:
-    """Whether the waveform ``x`` peaks below :data:`SILENCE_DBFS` (the package's one rule)."""
-    return x.size == 0 or float(np.max(np.abs(x))) < SILENCE_PEAK
+    """Whether the waveform ``x`` is silent: all its samples are zero (the package's one rule).
+
+    Exact, so gain-invariant like NMF itself: a quiet waveform is separated,
+    scored and drawn as it would be at full scale; only a waveform with no
+    signal at all has nothing to factorise.
+    """
+    return not np.any(x)
 
 
 def check_not_silent(function: str, name: str, x: np.ndarray) -> np.ndarray:
     """``x`` unless it is silent (:func:`is_silent`): silence has nothing to factorise."""
     if is_silent(x):
-        raise ParameterError(f"{function}: {name} is silent (peak below {SILENCE_DBFS:g} dBFS)")
+        raise ParameterError(f"{function}: {name} is silent (all samples are zero)")
     return x
 
 

@@ -71,7 +71,6 @@ import soxr
 from tqdm.auto import tqdm
 
 from ._validation import (
-    SILENCE_DBFS,
     ParameterError,
     check_choice,
     check_components,
@@ -249,7 +248,8 @@ def memory_estimate(
     duration_s : float > 0
         Length of the song in seconds.
     chunk_seconds, learn_seconds : float
-        As given to :func:`split_drums_file`.
+        As given to :func:`split_drums_file`, in the same ranges
+        (:data:`CHUNK_SECONDS_RANGE`, :data:`LEARN_SECONDS_RANGE`).
 
     Returns
     -------
@@ -264,8 +264,12 @@ def memory_estimate(
     """
     function = "memory_estimate"
     duration_s = check_real(function, "duration_s", duration_s, minimum=1e-3, maximum=1e7)
-    chunk_seconds = check_real(function, "chunk_seconds", chunk_seconds, minimum=1.0, maximum=1e7)
-    learn_seconds = check_real(function, "learn_seconds", learn_seconds, minimum=1.0, maximum=1e7)
+    chunk_seconds = check_real(
+        function, "chunk_seconds", chunk_seconds, **_range(CHUNK_SECONDS_RANGE)
+    )
+    learn_seconds = check_real(
+        function, "learn_seconds", learn_seconds, **_range(LEARN_SECONDS_RANGE)
+    )
     in_memory = _in_memory_gb(duration_s)
     working = min(duration_s, max(chunk_seconds, learn_seconds))
     # One model for both figures, so that chunks never claim more than the whole
@@ -306,6 +310,16 @@ class Streaming:
 
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     learn_seconds: float = DEFAULT_LEARN_SECONDS
+
+    def __post_init__(self) -> None:
+        # Checked when made, in split_drums_file's ranges: every method then
+        # answers for a reading split_drums_file would accept.
+        for name, bounds in [
+            ("chunk_seconds", CHUNK_SECONDS_RANGE),
+            ("learn_seconds", LEARN_SECONDS_RANGE),
+        ]:
+            value = check_real("Streaming", name, getattr(self, name), **_range(bounds))
+            object.__setattr__(self, name, value)
 
     def streams(self, duration_s: float) -> bool:
         """Whether a song of ``duration_s`` seconds is streamed (longer than one chunk)."""
@@ -561,8 +575,8 @@ def _learn(function, path, info, learn_seconds, options, rng, progress) -> dict:
         raise ParameterError(f"{function}: {str(path)!r} contains NaN or Inf samples")
     if all(is_silent(piece) for piece in pieces):
         raise ParameterError(
-            f"{function}: {str(path)!r} is silent where W is learned (every excerpt"
-            f" spread over the song peaks below {SILENCE_DBFS:g} dBFS)"
+            f"{function}: {str(path)!r} is silent where W is learned (all samples of"
+            " every excerpt spread over the song are zero)"
         )
     # Each excerpt has its own STFT: no frame straddles two excerpts.
     V = np.concatenate(

@@ -310,23 +310,46 @@ def test_the_nmf_helpers_console_script_runs_the_command_line():
 
 
 @pytest.mark.parametrize("chunk_seconds", [60.0, 5.0])  # in one piece, and streamed
-def test_a_song_of_dither_is_silent_on_either_path(tmp_path, monkeypatch, capsys, chunk_seconds):
-    """Noise peaking at -100 dBFS is refused before any fit, by the library's one rule."""
+def test_a_song_of_zeros_is_silent_on_either_path(tmp_path, monkeypatch, capsys, chunk_seconds):
+    """All samples zero is refused before any fit, by the library's one rule."""
     monkeypatch.setattr(SEPARATE, "STREAMING", nh.long_songs.Streaming(chunk_seconds, 5.0))
-    song = tmp_path / "dither.wav"
-    noise = np.random.default_rng(0).uniform(-1.0, 1.0, 12 * SR)
-    sf.write(song, (noise / np.abs(noise).max() * 1e-5).astype(np.float32), SR, subtype="FLOAT")
+    song = tmp_path / "zeros.wav"
+    sf.write(song, np.zeros(12 * SR, np.float32), SR, subtype="FLOAT")
     out = tmp_path / "out"
     assert main(["separate", str(song), "-o", str(out), "-k", "2", "--iters", "2"]) == 2
     error = capsys.readouterr().err.splitlines()[-1]
     if chunk_seconds == 60.0:
-        assert error == f"error: separate: {song} is silent (peak below -90 dBFS)"
+        assert error == f"error: separate: {song} is silent (all samples are zero)"
     else:  # only excerpts are read before the fit
         assert error == (
             f"error: split_drums_file: {str(song)!r} is silent where W is learned"
-            " (every excerpt spread over the song peaks below -90 dBFS)"
+            " (all samples of every excerpt spread over the song are zero)"
         )
     assert not out.exists()
+
+
+def test_a_quiet_song_is_separated_and_drawn(songs, tmp_path, capsys, monkeypatch):
+    """The groove at -100 dBFS: NMF is gain-invariant, so is the rule; every part is drawn."""
+    drawn = []
+    plot_spectrograms = nh.plot_spectrograms
+
+    def recording(spectrograms, **options):
+        drawn.extend(spectrograms)
+        return plot_spectrograms(spectrograms, **options)
+
+    monkeypatch.setattr(nh, "plot_spectrograms", recording)
+    x, _ = sf.read(songs["song"], dtype="float32")
+    song = tmp_path / "quiet.wav"
+    sf.write(song, x / np.abs(x).max() * 10 ** (-100 / 20), SR, subtype="FLOAT")
+    out = tmp_path / "out"
+    assert main(["separate", str(song), "-o", str(out), "-k", "6", "--iters", "5"]) == 0
+    capsys.readouterr()
+    assert {"spectrograms.png", "losses.png", "grouping.png"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    for name, group in summary["groups"].items():
+        assert group["silent"] == (not group["components"]), name
+    audible = [name for name, group in summary["groups"].items() if not group["silent"]]
+    assert drawn == ["quiet.wav: mixture", *audible]
 
 
 def test_a_damaged_long_song_is_blamed_not_the_outputs(tmp_path, monkeypatch, capsys):

@@ -400,3 +400,18 @@ def test_damage_met_while_streaming_is_damaged_audio(tmp_path):
         )
     )
     assert nh.long_songs.DamagedAudio is nh.audio.DamagedAudio
+
+
+def test_a_waveform_at_minus_120_dbfs_is_signal_not_silence():
+    # NMF is gain-invariant, and so is the silence rule (all samples zero):
+    # a quiet waveform is analysed as it would be at full scale.
+    x = _tone(3.0)
+    quiet = (x / np.abs(x).max() * 10 ** (-120 / 20)).astype(np.float32)
+    V = nh.spectrogram(quiet)
+    assert V.any() and np.all(np.isfinite(V))
+    result = nh.split_drums(quiet, K=4, n_iter=5)
+    assert result.drums.shape == result.harmonic.shape == quiet.shape
+    assert np.all(np.isfinite(result.drums)) and np.all(np.isfinite(result.harmonic))
+    np.testing.assert_allclose(result.drums + result.harmonic, quiet, atol=1e-9)
+    with pytest.raises(nh.ParameterError, match=r"^split_drums: x is silent \(all samples"):
+        nh.split_drums(np.zeros_like(quiet), K=4, n_iter=5)

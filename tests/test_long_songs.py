@@ -124,15 +124,11 @@ def test_memory_is_flat_beyond_a_chunk():
     assert "min" in str(three_hours)
 
 
-@pytest.fixture(params=["zeros", "dither"])
+@pytest.fixture(params=["FLOAT", "PCM_16"])
 def silent_file(tmp_path, request):
-    """Five seconds of digital silence, or of noise peaking at -100 dBFS (a float WAV)."""
+    """Five seconds of digital silence (all samples zero), as float or 16-bit samples."""
     path = tmp_path / "silence.wav"
-    x = np.zeros(5 * 22050, np.float32)
-    if request.param == "dither":
-        noise = np.random.default_rng(0).uniform(-1.0, 1.0, x.size)
-        x = (noise / np.abs(noise).max() * 10 ** (-100 / 20)).astype(np.float32)
-    soundfile.write(path, x, 22050, subtype="FLOAT")
+    soundfile.write(path, np.zeros(5 * 22050, np.float32), 22050, subtype=request.param)
     return path
 
 
@@ -149,17 +145,51 @@ def test_a_missing_file_is_named(tmp_path):
         nh.split_drums_file(tmp_path / "nothing.wav", outputs_in(tmp_path))
 
 
-def test_silence_is_a_peak_below_minus_90_dbfs():
-    # One rule for every waveform (nmf_helpers._validation): a 16-bit file of
-    # one-step dither (2**-15, -90.3 dBFS) is silence; -89 dBFS is not.
+def test_silence_is_all_samples_zero():
+    # One rule for every waveform (nmf_helpers._validation), exact and so
+    # gain-invariant like NMF: any nonzero sample, however quiet, is signal.
     validation = importlib.import_module("nmf_helpers._validation")
-    assert validation.is_silent(np.full(4, 2.0**-15, np.float32))
-    assert validation.is_silent(np.full(4, 10 ** (-91 / 20), np.float32))
-    assert not validation.is_silent(np.full(4, -(10 ** (-89 / 20)), np.float32))
+    assert validation.is_silent(np.zeros(4, np.float32))
     assert validation.is_silent(np.zeros(0, np.float32))
+    assert validation.is_silent(np.float32(0.0))  # a part's peak, as separate flags it
+    assert not validation.is_silent(np.array([0.0, 0.0, 2.0**-15], np.float32))
+    assert not validation.is_silent(np.full(4, -(10 ** (-140 / 20)), np.float32))
+    assert not validation.is_silent(np.full(4, np.finfo(np.float32).smallest_subnormal))
+    assert not hasattr(validation, "SILENCE_DBFS")
     with pytest.raises(nh.ParameterError) as error:
         validation.check_not_silent("f", "x", np.zeros(4, np.float32))
-    assert str(error.value) == "f: x is silent (peak below -90 dBFS)"
+    assert str(error.value) == "f: x is silent (all samples are zero)"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [((0.5, 180.0), "chunk_seconds"), ((1e5, 180.0), "chunk_seconds"),
+     ((300.0, -3.0), "learn_seconds"), ((300.0, 4.0), "learn_seconds"),
+     ((300.0, float("nan")), "learn_seconds"), (("300", 180.0), "chunk_seconds")],
+)  # fmt: skip
+def test_streaming_is_checked_when_made(arguments, field):
+    # Streaming(0.5, -3).samples(10) used to answer (220500, -66150).
+    with pytest.raises(nh.ParameterError, match=rf"^Streaming: {field} must be"):
+        nh.long_songs.Streaming(*arguments)
+
+
+def test_streaming_and_memory_estimate_share_split_drums_files_ranges():
+    long_songs = nh.long_songs
+    low = {"chunk_seconds": long_songs.CHUNK_SECONDS_RANGE[0]}
+    low["learn_seconds"] = long_songs.LEARN_SECONDS_RANGE[0]
+    streaming = long_songs.Streaming(**low)
+    assert streaming.memory(3600).streams and streaming.samples(10) == (220500, 110250)
+    assert nh.memory_estimate(3600, **low).streams
+    for name, (lowest, highest) in [
+        ("chunk_seconds", long_songs.CHUNK_SECONDS_RANGE),
+        ("learn_seconds", long_songs.LEARN_SECONDS_RANGE),
+    ]:
+        for value in (lowest / 2, highest * 2):
+            with pytest.raises(nh.ParameterError, match=rf"^memory_estimate: {name} must be"):
+                nh.memory_estimate(3600, **{name: value})
+            with pytest.raises(nh.ParameterError, match=rf"^Streaming: {name} must be"):
+                long_songs.Streaming(**{name: value})
+    assert long_songs.Streaming(300, 180) == long_songs.Streaming(300.0, 180.0)
 
 
 @pytest.mark.parametrize("chunk_seconds", [0.5, 1e5, float("nan"), "300"])

@@ -30,9 +30,9 @@ import numpy as np
 import nmf_helpers as nh
 
 from .. import grouping, vocals
-from .._validation import check_not_silent, check_time_range
+from .._validation import check_not_silent, check_time_range, is_silent
 from ..audio import audio_header
-from ..long_songs import DamagedAudio, MemoryEstimate, Streaming
+from ..long_songs import PARTS, DamagedAudio, MemoryEstimate, Streaming
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, frame_count, time_range_frames_unchecked
 from . import UsageError, note
 from ._interrupts import checkpoint
@@ -54,8 +54,8 @@ PROGRESS_AFTER_S = 30.0
 #: How a song longer than one chunk is read: split_drums_file's defaults, read once
 #: here so that the files promised, the notes and the run all follow one choice.
 STREAMING = Streaming()
-#: The groups of each mode, one WAV each.
-DRUM_GROUPS = ("drums", "harmonic")
+#: The groups of the vocal mode, one WAV each; drums mode's are long_songs.PARTS,
+#: the parts split_drums_file writes (the streamed path hands them to it as keys).
 VOCAL_GROUPS = ("karaoke", "vocals")
 #: -k from 2: one component could not be split into two groups.
 K_RANGE = (2, MAX_COMPONENTS)
@@ -72,7 +72,7 @@ def output_names(vocal_mode: bool, n_component_wavs: int, *, streamed: bool = Fa
     without it. A streamed song (longer than one chunk) gets no spectrogram
     figure: drawing it would need the whole song in memory.
     """
-    groups = [f"{name}.wav" for name in (VOCAL_GROUPS if vocal_mode else DRUM_GROUPS)]
+    groups = [f"{name}.wav" for name in (VOCAL_GROUPS if vocal_mode else PARTS)]
     components = [f"component_{k:02d}.wav" for k in range(n_component_wavs)]
     figures = [] if streamed else ["spectrograms.png"]
     figures += ["losses.png"] + ([] if vocal_mode else ["grouping.png"])
@@ -225,7 +225,10 @@ def _write_figures(temp, x, sr, fit: _Separation, song_name: str) -> None:
     import matplotlib.pyplot as plt  # after choosing the backend
 
     signals = {f"{song_name}: mixture": x, **fit.estimates}
-    panels = {name: _for_display(nh.spectrogram(y)) for name, y in signals.items() if y.any()}
+    # A silent part (is_silent, as the summary flags it) has no spectrogram to draw.
+    panels = {
+        name: _for_display(nh.spectrogram(y)) for name, y in signals.items() if not is_silent(y)
+    }
     hop = next(iter(panels.values()))[1]
     figure = nh.plot_spectrograms(
         {name: V for name, (V, _) in panels.items()}, sr=sr, hop=hop, ncols=1
@@ -251,7 +254,11 @@ SILENT_BECAUSE = {
 
 
 def _silent_notes(groups: dict[str, dict], K: int) -> list[str]:
-    """A note per group written silent (a song without drums, say), and why."""
+    """A note per group written silent (a song without drums, say), and why.
+
+    ``silent`` is each group's :func:`~nmf_helpers._validation.is_silent` flag,
+    set by the caller from the part it wrote.
+    """
     return [
         f"{name}.wav is silent: "
         + SILENT_BECAUSE.get(name, "none of the components went to it").format(K=K)
@@ -407,7 +414,7 @@ def run(args) -> int:
             name: {
                 "components": group,
                 "columns_of_W": fit.columns_of_W[name],
-                "silent": not fit.estimates[name].any(),
+                "silent": is_silent(fit.estimates[name]),
             }
             for name, group in fit.components.items()
         }
@@ -506,7 +513,7 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
         checkpoint("fit")
         result = _split_drums_file(
             args.song,
-            {part: outputs.temp(f"{part}.wav") for part in DRUM_GROUPS},
+            {part: outputs.temp(f"{part}.wav") for part in PARTS},
             K=K,
             n_iter=args.iters,
             loss=args.loss,
@@ -517,7 +524,12 @@ def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: floa
         checkpoint("write")
         components = {"drums": result.percussive, "harmonic": result.harmonic_components}
         groups = {
-            name: {"components": group, "columns_of_W": len(group), "silent": not group}
+            name: {
+                "components": group,
+                "columns_of_W": len(group),
+                # a part's peak is zero exactly when all its samples are
+                "silent": is_silent(np.float32(result.peaks[name])),
+            }
             for name, group in components.items()
         }
         notes = _silent_notes(groups, K)
