@@ -1,15 +1,17 @@
 """How many threads the hot loops use, decided in one place.
 
 Both cores pay off on long songs (a 3-minute spectrogram has 8 million
-entries). On clips of a few seconds each matrix product takes well under a
-millisecond, and waking a second thread costs more than it saves; on a busy
-machine (a grader's laptop, CI beside other jobs) spinning worker threads
-made a clip of a few seconds many times slower than one thread. Below
-:data:`PARALLEL_MIN_ENTRIES` everything therefore runs on one thread.
+entries). On clips of a few seconds each matrix product is so short that
+waking a second thread costs more than it saves; on a busy machine (a
+grader's laptop, CI beside other jobs) it is worse, since worker threads
+spin waiting for cores the other jobs hold, and every product then waits
+for the slowest of them. Below :data:`PARALLEL_MIN_ENTRIES` everything
+therefore runs on one thread.
 
 Above it, two thread pools must not compete for the same cores: OpenBLAS
-keeps its threads spinning for a while after each product, and a numba
-parallel loop started right after one ran several times slower. KL NMF, which
+keeps its threads spinning for a while after each product, so a numba
+parallel loop started right after one finds its cores taken and its threads
+wait for them instead of working. KL NMF, which
 alternates products with fused passes, therefore runs its own worker threads
 over blocks of rows, with BLAS and numba held to one thread each (see
 :mod:`nmf_helpers._kl_sweep`); a loop of plain products (Euclidean NMF) uses

@@ -65,7 +65,8 @@ DEFAULT_HOP = 512
 @functools.lru_cache(maxsize=8)
 def _window(win: int) -> np.ndarray:
     # The periodic Hann window (scipy.signal.get_window("hann", win), librosa's
-    # default), equal to it in float32; scipy.signal costs 1.7 s to import.
+    # default), equal to it in float32; scipy.signal is slow to import, and a
+    # command that only needs a window should not wait for it.
     window = np.hanning(win + 1)[:-1].astype(np.float32)
     window.flags.writeable = False
     return window

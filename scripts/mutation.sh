@@ -9,7 +9,8 @@
 # nmf 445 s, separation 341 s, spectral 458 s, outputs 53 s, detection 284 s.
 # (With one child and other jobs at load 7-9 it had taken an hour for nmf alone.)
 # Detection mutates by default only its decision and
-# range functions (763 of its 1357 mutants) and runs only its fast tests
+# range functions (in detection/search.py and detection/door.py; 763 of
+# 1357 mutants when they were one detection.py) and runs only its fast tests
 # (synthetic features and one small fit): its other tests fit the real clips,
 # 20-60 s a mutant. Its loading, checks and learning are left to those tests.
 # Each module runs in its own scratch copy of the repository under
@@ -53,12 +54,16 @@ for test in an_occurrence_grows_from_its_path_to_where_the_sample_plays \
     a_rest_in_the_sample_longer_than_the_gap_neither_ends_nor_starts_an_occurrence; do
   detection_tests+=" tests/test_detection.py::test_$test"
 done
+# The decision and ranges live in two modules of the nmf_helpers.detection package:
+# mutmut names a mutant after its module, then x_FUNCTION__mutmut_N.
+detection_files="nmf_helpers/detection/search.py nmf_helpers/detection/door.py"
 detection_names=""
-for function in _find_occurrences detect_in_spectrogram_unchecked _trim _overlap \
-    _pitch_estimate _candidates _ratio_grid _alignment_inputs; do
-  detection_names+=" nmf_helpers.detection.x_${function}__mutmut_*"
+for function in _find_occurrences _occurrence_extent _overlap _shift_estimate _candidates \
+    _ratio_grid _alignment_inputs; do
+  detection_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
-# module -> "file to mutate|test files (space-separated)|pytest -k expression (optional)"
+detection_names+=" nmf_helpers.detection.door.x_detect_in_spectrogram_unchecked__mutmut_*"
+# module -> "files to mutate|test files (both space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
 # K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
 # convergence beside librosa's, which test_griffin_lim_starts_from_librosas_phases
@@ -69,7 +74,7 @@ declare -A plan=(
   [separation]="nmf_helpers/separation.py|tests/test_separation.py tests/test_properties.py"
   [spectral]="nmf_helpers/spectral.py|$spectral_tests|not matches_librosa_from_the_same_start"
   [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
-  [detection]="nmf_helpers/detection.py|$detection_tests"
+  [detection]="$detection_files|$detection_tests"
 )
 # Mutant names run by default (MUTATION_NAMES, when set, replaces them): detection's
 # decision and ranges; its loading, checks and learning are left to the slow tests.
@@ -96,7 +101,8 @@ for module in "${modules[@]}"; do
   {
     echo "[mutmut]"
     echo "source_paths=nmf_helpers"
-    echo "only_mutate=$target"
+    echo "only_mutate="
+    for path in $target; do echo "    $path"; done
     echo "also_copy=audio"
     echo "pytest_add_cli_args_test_selection="
     for test in $tests; do echo "    $test"; done

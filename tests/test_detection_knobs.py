@@ -921,3 +921,32 @@ def test_the_shared_checks_name_the_value_as_the_caller_calls_it():
     assert message(settings.check_tempo_range, 1.0, name="--tempo-range") == (
         "cmd: --tempo-range must be two ratios (low, high), got 1.0"
     )
+
+
+def test_the_sample_rate_and_the_first_pass_defaults_are_one_constant_each():
+    """settings holds them; the doors' defaults are written as those names, never as numbers."""
+    import ast
+
+    from nmf_helpers.detection import door, learning, scan, settings
+
+    assert scan.SR == settings.SAMPLE_RATE  # the old name, kept
+    assert (scan.SCREEN_ITERATIONS, scan.SCREEN_RATIOS) == (
+        settings.SCREEN_ITERATIONS,
+        settings.SCREEN_RATIOS,
+    )
+    named = {"sr": "SAMPLE_RATE", "n_iter": "SCREEN_ITERATIONS", "n_ratios": "SCREEN_RATIOS"}
+    wanted = {
+        (door, "detect_sample"): ["sr"],
+        (learning, "learn_sample"): ["sr"],
+        (door, "coarse_score_unchecked"): ["n_iter", "n_ratios"],
+    }
+    for (module, function), arguments in wanted.items():
+        tree = ast.parse(inspect.getsource(getattr(module, function)))
+        args = tree.body[0].args
+        defaults = dict(zip([a.arg for a in args.kwonlyargs], args.kw_defaults, strict=True))
+        for argument in arguments:
+            default = defaults[argument]
+            assert not isinstance(default, ast.Constant), (function, argument)
+            assert ast.unparse(default).endswith(named[argument]), (function, argument)
+            signature = inspect.signature(getattr(module, function))
+            assert signature.parameters[argument].default == getattr(settings, named[argument])

@@ -526,3 +526,27 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(
     assert [line.split(" (")[0] for line in lines] == [
         f"scan: {n} of 3 pairs checked" for n in (1, 2, 3)
     ]
+
+
+def test_a_lost_cluster_is_told_by_the_errors_type_not_its_text():
+    """Dask's closed connection, an OSError or a cancelled future: the connection was lost."""
+    import asyncio
+    import concurrent.futures
+
+    from distributed.comm.core import CommClosedError
+
+    lost = "the connection to it was lost"
+    for error in [
+        CommClosedError("in <TCP (closed)>: Stream is closed"),
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        TimeoutError("Timed out trying to connect"),
+        concurrent.futures.CancelledError(),
+        asyncio.CancelledError(),
+    ]:
+        assert ENGINE._cluster_reason(error) == lost, error
+    cancelled = getattr(importlib.import_module("distributed.client"), "FutureCancelledError", None)
+    if cancelled is not None:
+        assert issubclass(cancelled, concurrent.futures.CancelledError)
+    # A word in the text routes nothing: the error is named as it is.
+    error = RuntimeError("the connection pool is full")
+    assert ENGINE._cluster_reason(error) == "RuntimeError: the connection pool is full"

@@ -52,8 +52,8 @@ ITERATIONS_OPTION_MAX = 100_000
 #: Most components a command accepts (the library's K may not exceed min(M, N) either).
 MAX_COMPONENTS = 256
 #: Seconds per iteration, per frequency bin, frame and (component + _PER_FRAME_COMPONENTS).
-#: ``separate`` (split_drums, KL) measured 0.33-0.61 ns on two cores for K from
-#: 20 to 256 on 6-18 s songs; the larger figure, so that the note errs long.
+#: A conservative cost per element, fitted to the output of ``separate``'s benchmark
+#: (split_drums, KL) and rounded up, so that the note errs long rather than short.
 SECONDS_PER_ELEMENT = 0.65e-9
 #: The work of an iteration that does not grow with K (V / WH, the sums), in components.
 _PER_FRAME_COMPONENTS = 16

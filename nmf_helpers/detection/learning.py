@@ -33,7 +33,12 @@ from .._validation import (
 from ..audio import load_audio_unchecked
 from ..nmf import factorise
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, shift_templates_unchecked, spectrogram_unchecked
-from .settings import DEFAULT_N_COMPONENTS, DEFAULT_SAMPLE_ITERATIONS, DEFAULT_SHIFTS
+from .settings import (
+    DEFAULT_N_COMPONENTS,
+    DEFAULT_SAMPLE_ITERATIONS,
+    DEFAULT_SHIFTS,
+    SAMPLE_RATE,
+)
 
 __all__ = ["SampleTemplates", "learn_sample"]
 
@@ -118,7 +123,7 @@ def _unit_columns(W: np.ndarray, H: np.ndarray | None = None):
 def learn_sample(
     sample,
     *,
-    sr: int = 22050,
+    sr: int = SAMPLE_RATE,
     n_components: int = DEFAULT_N_COMPONENTS,
     shifts: Sequence[float] = DEFAULT_SHIFTS,
     n_iter: int = DEFAULT_SAMPLE_ITERATIONS,

@@ -40,6 +40,7 @@ a safe point to stop at (``checkpoint``) and where its notes go (``note``).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import importlib.util
@@ -68,6 +69,7 @@ from .door import (
     track_spectrogram_unchecked,
 )
 from .learning import SampleTemplates, learn_from_waveform, load_waveform
+from .settings import SCREEN_ITERATIONS, SCREEN_RATIOS  # the first pass's, named here too
 
 __all__ = [
     "ROW_FIELDS",
@@ -86,19 +88,6 @@ __all__ = [
     "scan_templates",
     "unique_paths",
 ]
-
-#: Iterations of the first pass. The activations of a fit this short already
-#: follow the sample where it plays; ``benchmarks/bench_scan.py`` checks that
-#: no positive of ``benchmarks/bench_detection.py`` is lost, and prints what
-#: the first pass costs next to a full check. More iterations bring its
-#: score closer to the full check's, which a smaller :data:`SCREEN_MARGIN`
-#: could then use, at a higher cost for every pair.
-SCREEN_ITERATIONS = 15
-
-#: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
-#: (x0.90, x0.95, x1.00, x1.05, x1.10 by default), instead of the full
-#: check's one every 0.02 and its path following.
-SCREEN_RATIOS = 5
 
 #: A pair is ruled out when its first-pass score is below the decision
 #: threshold minus this margin. A short fit and a coarse alignment score a
@@ -316,8 +305,8 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
 #: What a catalogue's folder holds that is audio, by name.
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a"}
 
-#: Sample rate of every scan (the detector's).
-SR = 22050
+#: Sample rate of every scan (the detector's: ``settings.SAMPLE_RATE``).
+SR = common.SAMPLE_RATE
 
 #: Seconds to wait for a scheduler's address to connect and greet.
 PROBE_S = 3.0
@@ -813,8 +802,19 @@ def run_pairs(
     return undone
 
 
-def _cluster_reason(error: Exception) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    if "connection" in text.lower() or isinstance(error, CancelledError):
+def _cluster_reason(error: BaseException) -> str:
+    """Why the cluster was lost, told by the error's type, never its text.
+
+    The connection: Dask's ``CommClosedError`` (an ``OSError``, as are a
+    refused or timed-out connection), or the futures cancelled with it
+    (``distributed.client.FutureCancelledError``, where there is one, is a
+    ``concurrent.futures.CancelledError``; asyncio's is its own). Anything
+    else is named by its type.
+    """
+    from distributed.comm.core import CommClosedError
+
+    lost = (CommClosedError, OSError, CancelledError, asyncio.CancelledError)
+    if isinstance(error, lost):
         return "the connection to it was lost"
+    text = " ".join(str(error).split()) or type(error).__name__
     return f"{type(error).__name__}: {text}"

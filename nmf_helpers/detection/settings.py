@@ -43,6 +43,25 @@ MIN_PART_SECONDS = 2.5
 #: command line's ``--min-part`` too): from a beat or two to ten minutes.
 MIN_PART_RANGE = (1.0, 600.0)
 
+#: Sample rate the detector works at (Hz): the default of
+#: :func:`~nmf_helpers.detect_sample` and :func:`~nmf_helpers.learn_sample`,
+#: and the rate of every scan (``detection.scan.SR``).
+SAMPLE_RATE = 22050
+
+#: Iterations of a scan's first pass (:func:`~nmf_helpers.detection.coarse_score_unchecked`'s
+#: default). The activations of a fit this short already follow the sample
+#: where it plays; ``benchmarks/bench_scan.py`` checks that no positive of
+#: ``benchmarks/bench_detection.py`` is lost, and prints what the first pass
+#: costs next to a full check. More iterations bring its score closer to the
+#: full check's, which a smaller ``detection.scan.SCREEN_MARGIN`` could then
+#: use, at a higher cost for every pair.
+SCREEN_ITERATIONS = 15
+
+#: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
+#: (x0.90, x0.95, x1.00, x1.05, x1.10 by default), instead of the full
+#: check's one every 0.02 and its path following.
+SCREEN_RATIOS = 5
+
 #: Templates learned from a sample (Gururani & Lerch used about 20), and the
 #: KL iterations spent learning them (the sample is short, so this is cheap).
 DEFAULT_N_COMPONENTS = 20
