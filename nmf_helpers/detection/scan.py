@@ -8,7 +8,9 @@ The work is cut so that nothing is done twice:
   in the process that starts the scan;
 - each track is decoded and its spectrogram computed once
   (:func:`read_track`), however many samples it is checked
-  against; the spectrogram is kept while its pairs run;
+  against, and all its pairs are checked where it was read: the
+  spectrogram, the one large thing of a pair, never travels and is let go
+  when the track's last pair is done;
 - each pair (:func:`scan_pair`) gets a *first pass*
   (:func:`~nmf_helpers.detection.coarse_score_unchecked`): a fit of
   :data:`SCREEN_ITERATIONS` iterations aligned at :data:`SCREEN_RATIOS` tempo
@@ -27,12 +29,18 @@ A pair's outcome is a dict of CSV fields (:data:`ROW_FIELDS`); a track that
 cannot be read or checked gives an error row for each of its pairs, never an
 exception, so one odd file does not stop a scan of thousands.
 
-Who does the work (:func:`run_pairs`): this process, pair after pair, or a
-Dask cluster (:func:`dask_client`: a ``LocalCluster`` of one-thread workers,
-or a running scheduler, probed first by :func:`probe_scheduler`), a few
-tracks in flight at a time so memory stays bounded. A pair lost with its
-workers is sent again (:data:`RESUBMISSIONS`), then left undone; a lost
-scheduler raises :class:`ClusterLost`. The engine raises library errors
+Who does the work (:func:`run_pairs`): this process, track after track and
+pair after pair, or a Dask cluster (:func:`dask_client`: a ``LocalCluster``
+of one-thread workers, or a running scheduler, probed first by
+:func:`probe_scheduler`). On a cluster the unit of work is the track: one
+task per track reads it and checks all its samples against it, on the worker
+that runs it, and returns its pairs' fields (small rows). The samples'
+templates go to the cluster once, as tasks of their own that every track's
+task depends on; a worker fetches each once and keeps it while it has tracks
+of the scan to check. A few tracks are in flight at a time (two per worker
+thread, and one), so memory stays bounded. A track's pairs lost with their
+worker are sent again together (:data:`RESUBMISSIONS`), then left undone; a
+lost scheduler raises :class:`ClusterLost`. The engine raises library errors
 (:class:`~nmf_helpers.ParameterError`, :class:`ClusterLost`) and takes from
 its caller what only the caller knows: where the pairs' rows go (``emit``),
 a safe point to stop at (``checkpoint``) and where its notes go (``note``).
@@ -444,7 +452,7 @@ def scan_templates(sample, *, seed: int) -> SampleTemplates:
 # -- who does the work --------------------------------------------------------------------------
 
 
-def _load_track(path: str, sr: int):
+def _load_track(path: str, sr: int) -> Track:
     return read_track(os.path.abspath(path), sr)
 
 
@@ -453,6 +461,33 @@ def _check_pair(templates, track, settings, label: str, checkpoint) -> dict[str,
         checkpoint(f"pair:{label}@{os.getpid()}")  # a moment of this pair, on its worker
         checkpoint(f"check:{label}")  # ... and of this pair, whatever its worker
     return scan_pair(templates, track, settings)
+
+
+def _track_rows(path, sr, samples, sample_templates, settings, tag, checkpoint):
+    """Read one track, then check each of its samples against it, where this runs.
+
+    Yields ``(i, fields)`` per sample ``i`` of ``samples`` (whose templates
+    are ``sample_templates``, in the same order), as each pair is checked;
+    ``tag`` names the track in the pairs' checkpoint moments. A pair that
+    raises (a checkpoint, a fault of the check itself) gets its own error
+    row: the track's other pairs are still checked.
+    """
+    track = _load_track(path, sr)
+    for i, templates in zip(samples, sample_templates, strict=True):
+        try:
+            fields = _check_pair(templates, track, settings, f"{i}-{tag}", checkpoint)
+        except Exception as error:  # this pair's fault, not its track's: the others go on
+            fields = error_fields(f"{type(error).__name__}: {error}")
+        yield i, fields
+
+
+def _check_track(path, sr, samples, sample_templates, settings, tag, checkpoint) -> list[dict]:
+    """A cluster's task: :func:`_track_rows` on the worker that runs it, the fields in a list.
+
+    The track's spectrogram never leaves that worker; only the rows do.
+    """
+    rows = _track_rows(path, sr, samples, sample_templates, settings, tag, checkpoint)
+    return [fields for _, fields in rows]
 
 
 def _same(value):
@@ -673,7 +708,14 @@ def _wait_for_workers(client, note: Notify | None) -> int:
 def run_pairs(
     templates, tracks, todo, settings, emit, *, client=None, checkpoint=None, note=None
 ) -> list[tuple[int, int]]:
-    """Check the pairs ``todo``, calling ``emit(i, j, fields)`` as each one finishes.
+    """Check the pairs ``todo``, calling ``emit(i, j, fields)`` as they finish.
+
+    Each track is read once (decoded, its spectrogram made) and checked
+    against all its samples where it was read: here, or on the cluster
+    worker that runs the track's task. Here each pair is emitted as soon as
+    it is checked; on a cluster a track's pairs are emitted together, in
+    the order of its samples, when its task ends (a track's task carries
+    only its rows back, never its spectrogram).
 
     Parameters
     ----------
@@ -687,11 +729,14 @@ def run_pairs(
     emit : callable (i, j, fields)
         Called in this process with the CSV fields of pair (i, j).
     client : distributed.Client or None
-        None: here, in order. A client: on its cluster, a few tracks at a time.
+        None: here, in order. A client: on its cluster, one task per track,
+        a few tracks at a time (two per worker thread, and one).
     checkpoint : callable (moment) or None
         Called before each pair with ``"pair:I-J@PID"`` and ``"check:I-J"``,
         where the pair runs (on its worker, so it must pickle by reference: a
-        module-level function); a safe point to stop at (it may raise).
+        module-level function); a safe point to stop at (it may raise). An
+        ``Exception`` it raises is that pair's error row; a
+        ``KeyboardInterrupt`` stops the scan.
     note : callable (text) or None
         Told, in one line, what the user should know: a cluster without workers.
 
@@ -699,8 +744,9 @@ def run_pairs(
     -------
     undone : list of (int, int)
         The pairs lost with their workers (Dask's ``KilledWorker``: each
-        worker that took the pair died), not emitted: the pair may be fine,
-        and ``--resume`` checks it again.
+        worker that took the pair's track died, :data:`RESUBMISSIONS` + 1
+        times), not emitted: the pair may be fine, and ``--resume`` checks
+        it again.
 
     Raises
     ------
@@ -711,20 +757,22 @@ def run_pairs(
     if client is None:
         # One BLAS and numba thread, as on the workers: the same arithmetic, the same bits.
         with library_threads(1):
-            for j, sample_indices in todo.items():
-                track = _load_track(tracks[j], SR)
-                for i in sample_indices:
-                    fields = _check_pair(templates[i], track, settings, f"{i}-{j}", checkpoint)
+            for j, samples in todo.items():
+                sample_templates = [templates[i] for i in samples]
+                rows = _track_rows(
+                    tracks[j], SR, samples, sample_templates, settings, j, checkpoint
+                )
+                for i, fields in rows:
                     emit(i, j, fields)
         return []
     import distributed
 
     run = uuid.uuid4().hex[:8]  # keys of this scan, apart from any other on the cluster
-    # (track, its samples, attempt): attempt n > 0 is the n-th resubmission of pairs lost
-    # with their workers, under keys of their own, so the scheduler counts deaths afresh.
+    # (track, its samples, attempt): attempt n > 0 is the n-th resubmission of a track's
+    # pairs lost with their workers, under a key of its own, so the scheduler counts deaths
+    # afresh.
     waiting = collections.deque((j, todo[j], 0) for j in todo)
-    live: dict[int, list] = {}  # submission -> [its track's future, pairs still running]
-    where: dict[str, tuple[int, int, int, int]] = {}  # key -> (sample, track, attempt, submission)
+    live: dict[str, tuple[int, list[int], int]] = {}  # key -> (track, its samples, attempt)
     submissions = itertools.count()
     undone = []
     running = distributed.as_completed()
@@ -732,45 +780,39 @@ def run_pairs(
     def feed() -> None:
         while waiting and len(live) < 2 * workers + 1:
             j, samples, attempt = waiting.popleft()
-            n = next(submissions)
             tag = f"{j}+{attempt}" if attempt else f"{j}"
-            unique = f"{tag}-{n}" if attempt else tag
-            track = client.submit(_load_track, tracks[j], SR, key=f"scan-{run}-track-{unique}")
-            live[n] = [track, len(samples)]
-            for i in samples:
-                sample = kept[i]
-                if attempt:  # its sample afresh too: that copy may be what was lost
-                    sample = client.submit(
-                        _same, templates[i], key=f"scan-{run}-sample-{i}-{unique}"
-                    )
-                future = client.submit(
-                    _check_pair,
-                    sample,
-                    track,
-                    settings,
-                    f"{i}-{tag}",
-                    checkpoint,
-                    key=f"scan-{run}-{i}-{unique}",
-                )
-                where[future.key] = (i, j, attempt, n)
-                running.add(future)
+            unique = f"{tag}-{next(submissions)}" if attempt else tag
+            if attempt:  # its samples afresh too: the copies lost may be what killed it
+                sample_templates = [
+                    client.submit(_same, templates[i], key=f"scan-{run}-sample-{i}-{unique}")
+                    for i in samples
+                ]
+            else:
+                sample_templates = [kept[i] for i in samples]
+            future = client.submit(
+                _check_track,
+                tracks[j],
+                SR,
+                samples,
+                sample_templates,
+                settings,
+                tag,
+                checkpoint,
+                key=f"scan-{run}-track-{unique}",
+            )
+            live[future.key] = (j, samples, attempt)
+            running.add(future)
 
-    def again(i: int, j: int, attempt: int) -> None:
-        """Send pair (i, j) once more; with the others of its track waiting to go, if any."""
-        if waiting and waiting[-1][0] == j and waiting[-1][2] == attempt:
-            waiting[-1][1].append(i)
-        else:
-            waiting.append((j, [i], attempt))
-
-    def result(future) -> dict[str, str] | None:
+    def result(future, n: int) -> list[dict[str, str]] | None:
+        """The ``n`` pairs' fields of a track's task; None if its workers died."""
         try:
             return future.result()
         except distributed.KilledWorker:
-            return None  # its workers died: not this pair's doing
+            return None  # its workers died: not these pairs' doing
         except Exception as error:
             if future.status != "error":  # cancelled, or its result could not be fetched
                 raise ClusterLost(_cluster_reason(error)) from None
-            return error_fields(f"{type(error).__name__}: {error}")  # raised by the task
+            return [error_fields(f"{type(error).__name__}: {error}")] * n  # raised by the task
 
     try:
         workers = _wait_for_workers(client, note)
@@ -783,19 +825,17 @@ def run_pairs(
     except Exception as error:  # the client's own troubles: closed, cannot reach, ...
         raise ClusterLost(_cluster_reason(error)) from None
     for future in running:
-        i, j, attempt, n = where.pop(future.key)
-        fields = result(future)
-        if fields is not None:
-            emit(i, j, fields)
+        j, samples, attempt = live.pop(future.key)
+        rows = result(future, len(samples))
+        if rows is not None:
+            for i, fields in zip(samples, rows, strict=True):
+                emit(i, j, fields)
         elif attempt < RESUBMISSIONS:
-            again(i, j, attempt + 1)
+            waiting.append((j, samples, attempt + 1))
         else:
-            undone.append((i, j))
-        live[n][1] -= 1
-        if not live[n][1]:
-            del live[n]  # the track's waveform is let go
+            undone.extend((i, j) for i in samples)
         try:
-            future.release()
+            future.release()  # the track's rows are in: nothing of it is kept
             feed()
         except Exception as error:
             raise ClusterLost(_cluster_reason(error)) from None
