@@ -23,7 +23,7 @@ DETECTION = importlib.import_module("nmf_helpers.detection")
 ALIGNMENT = importlib.import_module("nmf_helpers.detection.alignment")
 SEARCH = importlib.import_module("nmf_helpers.detection.search")
 SR = 22050
-SECONDS = 2 * 512 / SR  # one decimated frame
+SECONDS = 2 * 512 / SR  # one step: the pair of STFT frames the search works on
 WINDOW = 20
 # Half the span of the local match that sets an occurrence's ends: 0.8 s is 17 decimated
 # frames. A chop's ends (where the sample goes on beyond them) blur by up to this much.
@@ -204,11 +204,13 @@ def test_occurrences_end_where_the_track_is_said_to_end(small_fit, reference):
 
 
 def test_the_result_carries_what_the_figures_need(small_fit, reference):
-    templates, V, _ = small_fit
+    templates, V, duration = small_fit
     F, n_fixed = templates.n_components, templates.W.shape[1]
+    N = 1 + round(duration * SR) // templates.hop  # the STFT's frames, not the fit's pairs
+    assert V.shape[1] == (N + 1) // 2
     np.testing.assert_allclose(np.diff(reference.similarity_times), SECONDS)
     assert reference.similarity_times[0] == 0.0
-    assert reference.activations.shape == (F, V.shape[1])
+    assert reference.activations.shape == (F, N) and reference.H.shape[1] == N
     np.testing.assert_allclose(
         reference.activations, reference.H[:n_fixed].reshape(3, F, -1).sum(axis=0), rtol=1e-6
     )
@@ -217,7 +219,7 @@ def test_the_result_carries_what_the_figures_need(small_fit, reference):
         reference.fixed_part + reference.free_part, reference.W @ reference.H, rtol=1e-4, atol=1e-6
     )
     share = reference.fixed_share
-    assert share.shape == (V.shape[1],) and share.min() >= 0 and share.max() <= 1 + 1e-6
+    assert share.shape == (N,) and share.min() >= 0 and share.max() <= 1 + 1e-6
     np.testing.assert_allclose(
         share,
         reference.fixed_part.sum(axis=0)
@@ -328,13 +330,13 @@ def test_the_local_match_spans_about_0_8_s_and_at_least_three_frames(
 
 def test_the_pitch_is_weighed_over_the_occurrences_own_frames(sample_rhythm):
     # Two copies (shifts 0 and 1, one component each): copy 0 is 1 everywhere, copy 1
-    # grows with the (undecimated) frame, so any other span of frames weighs differently.
+    # grows with the step, so any other span of steps weighs differently.
     X, _ = _played(sample_rhythm, (0, 200), 1.0)
-    n = 2 * X.shape[1]
+    n = X.shape[1]
     activations = np.vstack((np.ones(n), np.arange(n, dtype=float)))
     (found,) = _found_at(X, sample_rhythm, [1.0], activations=activations, shifts=(0.0, 1.0))
     span, pitch = found[0], found[3]
-    frames = np.arange(2 * span[0], 2 * span[1])
+    frames = np.arange(span[0], span[1])
     assert pitch == pytest.approx(frames.sum() / (frames.size + frames.sum()))
 
 
@@ -395,7 +397,11 @@ def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit
     assert threads == [1]  # the alignment's small products, on one thread
     assert seen["threshold"] == 0.25 and seen["seconds"] == SECONDS
     assert seen["shifts"] == templates.shifts and len(seen["pitches"]) == len(seen["features"])
-    np.testing.assert_array_equal(seen["activations"], result.H[: result.n_fixed])
+    # The fit's own activations, on steps: the result's frames added up in pairs.
+    fixed = result.H[: result.n_fixed]
+    steps = np.add.reduceat(fixed, np.arange(0, fixed.shape[1], 2), axis=1)
+    np.testing.assert_allclose(seen["activations"], steps, rtol=1e-6)
+    assert seen["activations"].shape == (result.n_fixed, V.shape[1])
     assert seen["match"].window == round(1.0 / SECONDS)  # min_part_s = 1 s
     first, second = result.occurrences  # in track order
     assert first == nh.Occurrence(5 * SECONDS, 30 * SECONDS, 0.0, 25 * SECONDS, 0.97, -0.8, 0.5)
@@ -456,7 +462,7 @@ def test_the_candidates_are_each_copy_and_each_pair_of_copies_a_semitone_apart_o
     features, pitches = SEARCH._candidates(activations, shifts, 5)
     # Neighbours in pitch: -1 & 0, 0 & 1, 1 & 1.5 (1.5 & 3 are too far apart).
     assert pitches == [0.0, -1.0, 3.0, 1.0, 1.5, -0.5, 0.5, 1.25]
-    blocks = [SEARCH._decimate(activations[2 * i : 2 * i + 2]) for i in range(len(shifts))]
+    blocks = [activations[2 * i : 2 * i + 2] for i in range(len(shifts))]
     expected = [*blocks, blocks[1] + blocks[0], blocks[0] + blocks[3], blocks[3] + blocks[4]]
     assert len(features) == len(expected)
     for feature, block in zip(features, expected, strict=True):
@@ -473,11 +479,16 @@ def _templates(n_frames, hop=512):
 @pytest.mark.parametrize(
     ("sample_frames", "track_frames", "tempo_high", "window"),
     [
-        (400, 600, 1.1, 54),  # min_part_s: 2.5 s is 54 decimated frames
-        (400, 80, 1.1, 40),  # the track: 40 decimated frames
-        (100, 600, 1.1, 45),  # the sample at the fastest ratio: floor(49 / 1.1) + 1
-        (100, 600, 1.0, 50),  # the sample at its own tempo
-        (400, 2, 1.1, 1),  # a track of one decimated frame: a window of one
+        (400, 300, 1.1, 54),  # min_part_s: 2.5 s is 54 steps
+        (400, 40, 1.1, 40),  # the track: 40 steps (the fit's frames are steps)
+        (
+            100,
+            300,
+            1.1,
+            45,
+        ),  # the sample (100 frames, 50 steps) at the fastest ratio: floor(49 / 1.1) + 1
+        (100, 300, 1.0, 50),  # the sample at its own tempo
+        (400, 1, 1.1, 1),  # a track of one step: a window of one
     ],
 )
 def test_the_window_is_the_part_searched_for_unless_a_clip_is_shorter(
@@ -494,7 +505,7 @@ def test_the_window_is_the_part_searched_for_unless_a_clip_is_shorter(
     assert width == 7
     np.testing.assert_allclose(T, SEARCH._rhythm(SEARCH._decimate(templates.H), width))
     assert pitches == [0.0] and len(features) == 1
-    np.testing.assert_allclose(features[0], SEARCH._rhythm(SEARCH._decimate(fixed_H), width))
+    np.testing.assert_allclose(features[0], SEARCH._rhythm(fixed_H, width))
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ The method follows Gururani & Lerch (2017). The sample's templates
 fixed dictionary; the track is fitted with partially fixed KL NMF,
 ``nmf_kl(V_track, K=R * S + n_free, W_fixed=...)`` (R templates in S
 copies), where the ``n_free`` free components take the drums, vocals and
-everything else new.
+everything else new. The fit sees the spectrogram as the detector needs it,
+in bands a third of a semitone wide and frames summed in pairs
+(:mod:`nmf_helpers.detection.bands`), and gives it back at the STFT's
+resolution.
 
 The decision comes from *when* the fixed templates are active, not from how
 loud they are (:mod:`nmf_helpers.detection.search`): scaling V scales H and
@@ -27,6 +30,7 @@ ISMIR 2017.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +47,7 @@ from .._validation import (
 )
 from ..nmf import factorise
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
+from . import bands
 from . import settings as common
 from .learning import SampleTemplates, learn_from_waveform, load_waveform
 from .search import coarse_match_unchecked, search_unchecked
@@ -113,14 +118,20 @@ class SampleDetection:
         Share of each frame's modelled magnitude explained by the fixed part.
     activations : np.ndarray [shape=(R, N)]
         Fixed-part activations, summed over the pitch-shifted copies.
-    fixed_part, free_part : np.ndarray [shape=(M, N)]
-        Spectrograms of the fixed (sample) part and of the free part.
     W : np.ndarray [shape=(M, K)]
     H : np.ndarray [shape=(K, N)]
-        The full fit; the first ``n_fixed`` components are the sample's, so
-        ``separate(x, W, H, [range(n_fixed)])`` gives the sample as audio.
+        The full fit at the STFT's resolution (M bins, N frames); the first
+        ``n_fixed`` components are the sample's, so ``separate(x, W, H,
+        [range(n_fixed)])`` gives the sample as audio. The fit itself is
+        made in bands over frame pairs (:mod:`~nmf_helpers.detection.bands`):
+        the fixed columns are the sample's templates, a free column's band
+        is shared evenly by the band's bins, and a pair's activation by its
+        two frames.
     n_fixed : int
     sr, hop : int
+    fixed_part, free_part : np.ndarray [shape=(M, N)]
+        Spectrograms of the fixed (sample) part and of the free part
+        (computed from ``W`` and ``H`` when first asked for).
     """
 
     score: float
@@ -135,8 +146,6 @@ class SampleDetection:
     similarity_times: np.ndarray = field(repr=False)
     fixed_share: np.ndarray = field(repr=False)
     activations: np.ndarray = field(repr=False)
-    fixed_part: np.ndarray = field(repr=False)
-    free_part: np.ndarray = field(repr=False)
     W: np.ndarray = field(repr=False)
     H: np.ndarray = field(repr=False)
     n_fixed: int = field(repr=False)
@@ -147,6 +156,18 @@ class SampleDetection:
     def times(self) -> np.ndarray:
         """Frame times in seconds, shape (N,)."""
         return np.arange(self.H.shape[1]) * self.hop / self.sr
+
+    # Made when asked for: a scan or a benchmark reads the decision, and two
+    # full-size products would cost a good share of the whole detection.
+    @functools.cached_property
+    def fixed_part(self) -> np.ndarray:
+        """The fixed (sample) part of the fit, ``W[:, :n_fixed] @ H[:n_fixed]``, shape (M, N)."""
+        return self.W[:, : self.n_fixed] @ self.H[: self.n_fixed]
+
+    @functools.cached_property
+    def free_part(self) -> np.ndarray:
+        """The free part of the fit, ``W[:, n_fixed:] @ H[n_fixed:]``, shape (M, N)."""
+        return self.W[:, self.n_fixed :] @ self.H[self.n_fixed :]
 
 
 def detect_sample(
@@ -264,7 +285,7 @@ def detect_sample(
         )
     common.check_part(function, templates.duration_s, min_part_s)
     x = load_waveform(function, "track", track, sr)
-    V = track_spectrogram_unchecked(x, templates.win, templates.hop, function=function)
+    V = track_spectrogram_unchecked(x, templates.win, templates.hop, sr=sr, function=function)
     return detect_in_spectrogram_unchecked(
         templates,
         V,
@@ -294,11 +315,18 @@ def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplat
 
 
 def track_spectrogram_unchecked(
-    x: np.ndarray, win: int, hop: int, *, function: str = "detect_sample"
+    x: np.ndarray,
+    win: int,
+    hop: int,
+    *,
+    sr: int = common.SAMPLE_RATE,
+    function: str = "detect_sample",
 ) -> np.ndarray:
-    """The magnitude spectrogram :func:`detect_sample` fits, of a checked, non-silent waveform.
+    """The spectrogram :func:`detect_sample` fits, of a checked, non-silent waveform.
 
-    Made once per track, it serves every sample checked against the track
+    The STFT magnitude in bands over frame pairs
+    (:func:`nmf_helpers.detection.bands.compact`). Made once per track, it
+    serves every sample checked against the track
     (:func:`detect_in_spectrogram_unchecked`, :func:`coarse_score_unchecked`).
 
     Parameters
@@ -307,12 +335,16 @@ def track_spectrogram_unchecked(
         The track, as :func:`~nmf_helpers.load_audio` gives it.
     win, hop : int
         The templates' STFT sizes (``SampleTemplates.win``, ``.hop``).
+    sr : int
+        The sample rate (``SampleTemplates.sr``), which places the bands.
     function : str
         The public caller, named in the error.
 
     Returns
     -------
-    V : np.ndarray [shape=(win // 2 + 1, N), float32]
+    V : np.ndarray [shape=(B, ceil(N / 2)), float32]
+        B bands (:func:`~nmf_helpers.detection.bands.band_starts`) over the
+        pairs of the STFT's N = 1 + n_samples // hop frames.
 
     Raises
     ------
@@ -323,38 +355,49 @@ def track_spectrogram_unchecked(
         raise ParameterError(
             f"{function}: track has {x.size} samples, shorter than one window ({win})"
         )
-    return spectrogram_unchecked(x, win, hop)
+    V = spectrogram_unchecked(x, win, hop)
+    return bands.compact(V, bands.band_starts(V.shape[0], sr, win))
+
+
+def _band_starts(templates: SampleTemplates) -> np.ndarray:
+    return bands.band_starts(templates.W.shape[0], templates.sr, templates.win)
 
 
 def _fit(templates, V, n_free, n_iter, seed, progress):
-    """The track's partially fixed KL fit: the sample's templates first, then the free ones."""
+    """The track's partially fixed KL fit, in bands: the sample's templates first, then the free.
+
+    ``V`` is :func:`track_spectrogram_unchecked`'s; returns ``(W, H)`` in its
+    bands and frame pairs.
+    """
     if n_free > min(V.shape):
         # Checked here, not at the door: only the track's spectrogram says how many fit.
-        M, N = V.shape
-        if n_free > M:
+        n_bands, n_steps = V.shape
+        if n_free > n_bands:
             raise ParameterError(
-                f"detect_sample: n_free = {n_free} is out of range: at most {M} free"
-                f" components (the frequency bins of win = {templates.win})"
+                f"detect_sample: n_free = {n_free} is out of range: at most {n_bands} free"
+                f" components (the frequency bands of win = {templates.win})"
             )
         # Too few frames: the track is too short, which the caller may not know is the cause.
-        hop, sr = templates.hop, templates.sr
-        shortest = (n_free - 1) * hop
+        step, sr = bands.FRAMES_PER_STEP * templates.hop, templates.sr
+        shortest = (n_free - 1) * step
         raise ParameterError(
-            f"detect_sample: the track is too short: {(N - 1) * hop / sr:.2f} s"
-            f" ({N} frames of hop {hop}) leave room for {N} free components, and n_free ="
-            f" {n_free} needs a track of at least {shortest / sr:.2f} s ({shortest} samples);"
-            " give a longer track or a smaller n_free"
+            f"detect_sample: the track is too short: {(n_steps - 1) * step / sr:.2f} s"
+            f" ({n_steps} frames of {step} samples) leave room for {n_steps} free components,"
+            f" and n_free = {n_free} needs a track of at least {shortest / sr:.2f} s"
+            f" ({shortest} samples); give a longer track or a smaller n_free"
         )
-    return factorise(
+    W_fixed = bands.to_bands(templates.W, _band_starts(templates))
+    W, H, _ = factorise(
         V,
-        templates.W.shape[1] + n_free,
+        W_fixed.shape[1] + n_free,
         loss="kl",
         n_iter=n_iter,
         seed=seed,
-        W_fixed=templates.W,
+        W_fixed=W_fixed,
         progress=progress,
         name="detect_sample",
     )
+    return W, H
 
 
 def coarse_score_unchecked(
@@ -396,7 +439,7 @@ def coarse_score_unchecked(
     float
         The best window score, in [-1, 1].
     """
-    _, H, _ = _fit(templates, V, n_free, n_iter, seed, False)
+    _, H = _fit(templates, V, n_free, n_iter, seed, False)
     fixed_H = H[: templates.W.shape[1]]
     return coarse_match_unchecked(templates, fixed_H, tempo_range, min_part_s, n_ratios)
 
@@ -427,7 +470,8 @@ def detect_in_spectrogram_unchecked(
     V : np.ndarray [shape=(M, N), non-negative]
         The track's spectrogram (:func:`track_spectrogram_unchecked`).
     duration_s : float
-        The track's length in seconds (``x.size / sr``); occurrences end there.
+        The track's length in seconds (``x.size / sr``); occurrences end
+        there, and the fit is given back on its ``1 + x.size // hop`` frames.
     n_free, n_iter, threshold, seed, progress, tempo_range, min_part_s
         As for :func:`detect_sample`.
 
@@ -436,14 +480,21 @@ def detect_in_spectrogram_unchecked(
     SampleDetection
     """
     n_fixed = templates.W.shape[1]
-    W, H, _ = _fit(templates, V, n_free, n_iter, seed, progress)
-    fixed_part = W[:, :n_fixed] @ H[:n_fixed]
-    free_part = W[:, n_fixed:] @ H[n_fixed:]
-    modelled = fixed_part.sum(axis=0) + free_part.sum(axis=0)
-    fixed_share = fixed_part.sum(axis=0) / np.maximum(modelled, EPS)
+    W_bands, H_steps = _fit(templates, V, n_free, n_iter, seed, progress)
+    n_frames = 1 + round(duration_s * templates.sr) // templates.hop
+    # Each frame's share is its pair's: spreading over bins and frames keeps sums.
+    column_sums = W_bands.sum(axis=0)
+    fixed = column_sums[:n_fixed] @ H_steps[:n_fixed]
+    modelled = fixed + column_sums[n_fixed:] @ H_steps[n_fixed:]
+    fixed_share = (fixed / np.maximum(modelled, EPS))[bands.step_of_frames(n_frames)]
+    free_columns = bands.spread_bins(
+        W_bands[:, n_fixed:], _band_starts(templates), templates.W.shape[0]
+    )
+    W = np.hstack((templates.W, free_columns))
+    H = bands.spread_frames(H_steps, n_frames)
 
     match, found, frame_seconds = search_unchecked(
-        templates, H[:n_fixed], tempo_range, min_part_s, threshold
+        templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold
     )
     occurrences = [
         Occurrence(
@@ -473,8 +524,6 @@ def detect_in_spectrogram_unchecked(
         similarity_times=np.arange(match.score.size) * frame_seconds,
         fixed_share=fixed_share,
         activations=H[:n_fixed].reshape(len(templates.shifts), n_templates, -1).sum(axis=0),
-        fixed_part=fixed_part,
-        free_part=free_part,
         W=W,
         H=H,
         n_fixed=n_fixed,

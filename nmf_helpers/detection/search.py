@@ -15,8 +15,9 @@ path is followed both ways while it holds, which gives an occurrence: where
 in the track, which part of the sample, the tempo ratio (the path's slope)
 and the pitch shift (the copies the fit used).
 
-Frames here are decimated frames (:data:`_DECIMATION` of the fit's frames),
-``frame_seconds`` long.
+Frames here are steps, ``frame_seconds`` long: the pairs of STFT frames
+(:data:`~nmf_helpers.detection.bands.FRAMES_PER_STEP`) the track is fitted
+on, over which the sample's own activations are averaged to match.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import scipy.ndimage
 from .._numerics import EPS
 from .._threads import library_threads
 from .alignment import WindowMatch, best_windows, follow_path, stretch_time_unchecked, window_scores
+from .bands import FRAMES_PER_STEP
 from .learning import SampleTemplates
 from .settings import TEMPO_LIMITS
 
@@ -42,11 +44,6 @@ _TEMPO_LIMITS_ARRAY = np.array(TEMPO_LIMITS)
 # style share is removed. Much shorter, and the beat itself is averaged
 # away; much longer, and the chord envelope stays.
 _DETREND_SECONDS = 0.3
-
-# Activations are averaged over pairs of frames before aligning (46 ms at
-# the default hop): the detrended rhythm has nothing faster, and the search
-# costs a quarter as much.
-_DECIMATION = 2
 
 # Step of the tempo-ratio grid. Over a 2.5 s window a ratio off by half a
 # step drifts 25 ms, well under a frame of the decimated activations; the
@@ -81,12 +78,17 @@ _ALIGNMENT_THREADS = 1
 def coarse_match_unchecked(
     templates: SampleTemplates, fixed_H: np.ndarray, tempo_range, min_part_s: float, n_ratios: int
 ) -> float:
-    """The best window score at ``n_ratios`` tempo ratios, without following any path.
+    """The best window score at ``n_ratios`` tempo ratios, pitch-blind, following no path.
+
+    What a scan's first pass needs: one candidate only, the activations of
+    all the pitch copies added up, which carry the sample's rhythm whichever
+    copies the fit used; the full search tries each copy and each two
+    neighbours, which tells the pitch and keeps the others' noise out.
 
     Parameters
     ----------
     templates : SampleTemplates
-    fixed_H : np.ndarray [shape=(templates.W.shape[1], N)]
+    fixed_H : np.ndarray [shape=(templates.W.shape[1], n_steps)]
         The track fit's activations of the sample's templates.
     tempo_range : (float, float)
     min_part_s : float
@@ -99,7 +101,7 @@ def coarse_match_unchecked(
         The best window score, in [-1, 1].
     """
     sample_features, features, _, window, _ = _alignment_inputs(
-        templates, fixed_H, tempo_range, min_part_s
+        templates, fixed_H, tempo_range, min_part_s, pitch_blind=True
     )
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
@@ -157,12 +159,15 @@ def _rhythm(H: np.ndarray, width: int) -> np.ndarray:
 
 
 def _decimate(H: np.ndarray) -> np.ndarray:
-    """Mean of each run of ``_DECIMATION`` frames (a last partial run is dropped)."""
+    """The sample's activations on steps: the mean of each run of ``FRAMES_PER_STEP`` frames.
+
+    A last partial run is dropped; a sample of one frame is kept as it is.
+    """
     rows, N = H.shape
-    usable = max(N // _DECIMATION, 1) * _DECIMATION
-    if usable > N:  # a track of one frame: nothing to average
+    usable = max(N // FRAMES_PER_STEP, 1) * FRAMES_PER_STEP
+    if usable > N:
         return H.astype(np.float64)
-    return H[:, :usable].reshape(rows, -1, _DECIMATION).mean(axis=2, dtype=np.float64)
+    return H[:, :usable].reshape(rows, -1, FRAMES_PER_STEP).mean(axis=2, dtype=np.float64)
 
 
 def _candidates(activations: np.ndarray, shifts: tuple[float, ...], width: int):
@@ -172,7 +177,7 @@ def _candidates(activations: np.ndarray, shifts: tuple[float, ...], width: int):
     copies; the fit then spreads the sample over both, and only their sum
     carries the whole rhythm. Returns the features and the shift of each.
     """
-    blocks = np.split(_decimate(activations), len(shifts))
+    blocks = np.split(activations.astype(np.float64), len(shifts))
     order = np.argsort(shifts)
     features = [_rhythm(block, width) for block in blocks]
     candidate_shifts = [float(s) for s in shifts]
@@ -342,8 +347,7 @@ def _find_occurrences(
         remaining[max(span[0] - window // 2, 0) : max(span[1] - window // 2 + 1, 0)] = -np.inf
         if any(_overlap(span, other[0]) > 0.5 for other in found):
             continue  # the same occurrence again, seen from a weaker window
-        frames = slice(span[0] * _DECIMATION, span[1] * _DECIMATION)
-        shift = _shift_estimate(activations, shifts, candidate_shifts[c], frames)
+        shift = _shift_estimate(activations, shifts, candidate_shifts[c], slice(*span))
         found.append((span, part, ratio, shift, score))
     return found
 
@@ -354,16 +358,22 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(shared, 0) / max(min(a[1] - a[0], b[1] - b[0]), 1)
 
 
-def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s):
+def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, *, pitch_blind=False):
     """What the alignment compares: the sample's rhythm, the track's candidates, the window.
 
+    ``pitch_blind``: one candidate, all the copies added up (shift 0).
     Returns ``(sample_features, features, candidate_shifts, window,
-    frame_seconds)``: ``frame_seconds`` is the length of one decimated frame.
+    frame_seconds)``: ``frame_seconds`` is the length of one step.
     """
-    frame_seconds = _DECIMATION * templates.hop / templates.sr  # one decimated frame
+    frame_seconds = FRAMES_PER_STEP * templates.hop / templates.sr  # one step
     width = max(1, round(_DETREND_SECONDS / frame_seconds)) | 1
     sample_features = _rhythm(_decimate(templates.H), width)
-    features, candidate_shifts = _candidates(fixed_H, templates.shifts, width)
+    if pitch_blind:
+        n_templates = templates.n_components
+        summed = fixed_H.reshape(-1, n_templates, fixed_H.shape[1]).sum(axis=0, dtype=np.float64)
+        features, candidate_shifts = [_rhythm(summed, width)], [0.0]
+    else:
+        features, candidate_shifts = _candidates(fixed_H, templates.shifts, width)
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
     window = max(1, min(round(min_part_s / frame_seconds), features[0].shape[1], shortest))
