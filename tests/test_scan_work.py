@@ -47,6 +47,11 @@ def count_reads(log: str) -> None:
     ENGINE.read_track = counted
 
 
+def malloc_trim() -> str | None:
+    """This process's MALLOC_TRIM_THRESHOLD_ (run on each worker: ``client.run``)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
 def failing_checkpoint(moment: str) -> None:
     """The hook's log of every moment; the moment pair ``FAILING`` is checked, an error."""
     _fault_injection.record(moment)
@@ -86,7 +91,10 @@ def expected(inputs) -> dict[tuple[int, int], dict[str, str]]:
 
 @pytest.fixture(scope="module", params=["here", "local cluster"])
 def scan(request, inputs, tmp_path_factory):
-    """One scan of the nine pairs, here or on two workers: its rows, reads and moments."""
+    """One scan of the nine pairs, here or on two workers.
+
+    Its rows, track reads and moments, and each worker's MALLOC_TRIM_THRESHOLD_.
+    """
     templates, tracks = inputs
     folder = tmp_path_factory.mktemp(request.param.replace(" ", "_"))
     reads, moments = folder / "reads", folder / "moments"
@@ -101,6 +109,7 @@ def scan(request, inputs, tmp_path_factory):
         # Set before the workers start: they take this process's environment.
         patch.setenv(_fault_injection.CHECKPOINT_LOG, str(moments))
         patch.delenv(_fault_injection.HOLD_AT, raising=False)
+        trims = {}
         if request.param == "here":
             patch.setattr(ENGINE, "read_track", ENGINE.read_track)  # given back at the end
             count_reads(str(reads))
@@ -111,6 +120,7 @@ def scan(request, inputs, tmp_path_factory):
             with ENGINE.dask_client(None, 2) as client:
                 client.wait_for_workers(2)
                 client.run(count_reads, str(reads))
+                trims = client.run(malloc_trim)
                 undone = ENGINE.run_pairs(
                     templates,
                     tracks,
@@ -121,12 +131,12 @@ def scan(request, inputs, tmp_path_factory):
                     checkpoint=failing_checkpoint,
                 )
     assert undone == []
-    return rows, reads.read_text().split(), moments.read_text().split()
+    return rows, reads.read_text().split(), moments.read_text().split(), trims
 
 
 def test_each_track_is_read_once_per_scan_where_all_its_pairs_are_checked(scan, inputs):
     templates, tracks = inputs
-    rows, reads, moments = scan
+    rows, reads, moments, _ = scan
     paths = [read.split("@")[0] for read in reads]
     assert collections.Counter(paths) == {path: 1 for path in tracks}  # once, for 3 samples
     reader = {path: int(read.split("@")[1]) for path, read in zip(paths, reads, strict=True)}
@@ -139,8 +149,15 @@ def test_each_track_is_read_once_per_scan_where_all_its_pairs_are_checked(scan, 
 
 
 def test_a_pair_that_raises_is_the_only_error_row_of_its_track(scan, expected):
-    rows, _, _ = scan
+    rows, _, _, _ = scan
     failing = tuple(map(int, FAILING.split("-")))
     assert rows[failing] == {"decision": "error", "error": f"RuntimeError: {FAULT}"}
     others = {pair: fields for pair, fields in rows.items() if pair != failing}
     assert others == {pair: fields for pair, fields in expected.items() if pair != failing}
+
+
+def test_local_workers_keep_glibcs_own_malloc_thresholds(scan):
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers; with it every large
+    # array of a fit is mapped afresh, and each check costs far more CPU.
+    *_, trims = scan
+    assert set(trims.values()) <= {None}, trims

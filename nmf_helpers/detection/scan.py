@@ -338,6 +338,14 @@ _WORKER_ENVIRONMENT = {
     "OPENBLAS_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
+#: What the local workers' environment must not have (None unsets, in Dask's settings).
+#: Dask's nanny gives its workers MALLOC_TRIM_THRESHOLD_, so that freed memory goes back
+#: to the system at once; setting it also fixes glibc's mmap threshold, so each large
+#: array of a fit is mapped afresh and faulted in page by page, and every check costs
+#: far more CPU. Unset, glibc keeps its own thresholds (memory stays bounded by the
+#: few tracks in flight). A ``dask worker`` started by hand needs the same setting
+#: (README: ``DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON='{"MALLOC_TRIM_THRESHOLD_": None}'``).
+_WORKER_UNSET = {"MALLOC_TRIM_THRESHOLD_": None}
 
 #: What the engine tells its caller, one line at a time (the command prints it as a note).
 Notify = Callable[[str], None]
@@ -650,7 +658,11 @@ def dask_client(scheduler: str | None, jobs: int, *, name: str = "scheduler", sh
             finally:
                 _closed(client)
         return
-    environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **_WORKER_ENVIRONMENT}
+    environment = {
+        **dask.config.get("distributed.nanny.pre-spawn-environ"),
+        **_WORKER_ENVIRONMENT,
+        **_WORKER_UNSET,
+    }
     settings = {
         "distributed.scheduler.allowed-failures": 1,  # a pair whose worker dies runs once more
         "distributed.nanny.pre-spawn-environ": environment,
