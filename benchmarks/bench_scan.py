@@ -1,28 +1,46 @@
 """Catalogue scans (``scan``): throughput on Dask, the first pass, and a paper estimate.
 
 1. **Throughput**: the same pairs (samples x tracks of 20 s, full fits) checked
-   here (no Dask), then on a LocalCluster of 1 and of 2 workers (the workers
-   are started and have imported the package before the clock starts): pairs
-   per minute, scaling efficiency (rate with 2 / twice the rate with 1), and
-   whether the three give the same rows bit for bit.
+   here (no Dask), on a LocalCluster of 1 and of 2 workers, and on a real
+   ``dask scheduler`` with two ``dask worker`` processes (``--nthreads 1``) on
+   127.0.0.1, started here and stopped at the end. Every worker has imported
+   the package and checked one pair (its kernels compiled) before the clock
+   starts. Printed per run: pairs per minute, and pairs per CPU-second (CPU
+   of all the run's processes: this one, the scheduler, nannies and workers;
+   and of its workers only); the scaling efficiency (rate with 2 local
+   workers / twice the rate with 1); whether all runs give the same rows bit
+   for bit; and, on the ``dask worker`` processes, the bytes moved: each
+   worker's ``transfer_outgoing_log`` (distributed's record of every value
+   it served to another worker or to the client, with the bytes written to
+   the connection), split by what the values were (a track's rows, the
+   samples' templates, anything else such as a spectrogram), plus the
+   templates' pickled size for their way in. Also a three-minute track's
+   decoding and spectrogram (:func:`read_track`), in CPU seconds.
 2. **First pass**: the cases of ``benchmarks/bench_detection.py`` (its quick
    set; ``--full`` for all: every treatment of its riffs, the project's and
    the field recordings', positives and negatives) and a catalogue-like set
    (the project's other clips and stems, none with the sample), each scored
    by the first pass (a short fit and a coarse alignment, score only) and by
-   the full check, both from the track's spectrogram made once. Printed: the
-   positives the first pass keeps, the smallest margin that keeps them all, the largest drop of a
-   positive's score from the full check to the first pass (what the margin
-   must cover), the share of pairs it rules out, what the first pass costs
-   next to a full check, and the cost per pair with and without it.
-3. **Paper estimate**: wall time for 50 samples x 20,000 three-minute tracks
-   on 10 and 100 workers, from the measured per-pair costs (one thread each).
+   the full check, both from the track's spectrogram made once, in CPU
+   seconds. Printed: the positives the first pass keeps, the smallest margin
+   that keeps them all, the largest drop of a positive's score from the full
+   check to the first pass (what the margin must cover), the share of pairs
+   it rules out, what the first pass costs next to a full check, and the
+   cost per pair with and without it.
+3. **Paper estimate**: hours for 50 samples x 20,000 three-minute tracks on
+   10 and 100 workers, from the costs measured in the same run (a first pass
+   for every pair, a full check for the share of catalogue-like pairs the
+   first pass keeps, one decoding and spectrogram per track;
+   ``--cores-per-worker``, default 1), then with the CPU a pair cost the
+   ``dask worker`` processes next to here; and the bytes a pair moves on
+   100 workers. The assumptions are printed with it.
 
 Targets (exit status 1 if one is missed): no positive lost by the first
 pass; the first pass at least halves the cost of the catalogue-like pairs;
 scaling efficiency >= 0.7 with 2 workers (needs the machine's two cores free:
 on a busy machine the rates say more about the neighbours than the scan);
-the same rows from all three runs.
+the same rows from all runs; the paper catalogue within 6 hours on 100
+workers, at the cluster's measured cost per pair.
 
 Run: ``python benchmarks/bench_scan.py`` (about 5 minutes on 2 free cores;
 ``--quick`` skips the first-pass part, ``--full`` takes every detection case).
@@ -31,14 +49,20 @@ Run: ``python benchmarks/bench_scan.py`` (about 5 minutes on 2 free cores;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import json
+import os
+import pickle
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 import nmf_helpers as nh
 from nmf_helpers.detection import (
@@ -53,6 +77,7 @@ from nmf_helpers.detection.scan import (
     SR,
     ScanSettings,
     dask_client,
+    read_track,
     run_pairs,
 )
 
@@ -76,6 +101,24 @@ CATALOGUE_CLIPS = [
 ]
 TARGET_EFFICIENCY = 0.7
 TARGET_COST_SHARE = 0.5
+#: The paper catalogue's workers, and the hours it may take on them.
+PAPER_WORKERS, TARGET_PAPER_HOURS = 100, 6.0
+DASK = str(Path(sys.executable).with_name("dask"))
+# The workers' arithmetic is the scan's: one BLAS and numba thread each; and glibc's
+# own malloc thresholds, as the scan's local workers have them (README: on several
+# machines), not the trim threshold Dask's nanny would set.
+WORKER_ENVIRONMENT = {
+    **{
+        name: "1"
+        for name in (
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
+        )
+    },
+    "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": '{"MALLOC_TRIM_THRESHOLD_": None}',
+}
 
 
 def detection_cases(full: bool):
@@ -107,43 +150,161 @@ def write_tracks(folder: Path, n_tracks: int, seconds: float) -> list[str]:
     return paths
 
 
+def cpu_seconds(pids) -> float:
+    """CPU seconds (user and system) so far of the processes ``pids`` and all their children."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process = psutil.Process(pid)
+            for one in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = one.cpu_times()
+                    total += times.user + times.system
+    return total
+
+
+@contextlib.contextmanager
+def dask_processes(folder: Path, n_workers: int):
+    """A ``dask scheduler`` and ``n_workers`` ``dask worker`` processes (one thread) on 127.0.0.1.
+
+    Yields the scheduler's address and the processes' ids once every worker
+    has joined; stops them all at the end.
+    """
+    info = folder / "scheduler.json"
+    command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    environment = {**os.environ, **WORKER_ENVIRONMENT}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment}
+    processes = [subprocess.Popen([*command, "--scheduler-file", str(info)], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while not (info.exists() and info.read_text().strip().endswith("}")):
+            if time.monotonic() > deadline or processes[0].poll() is not None:
+                raise RuntimeError("the dask scheduler did not start")
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        worker = [DASK, "worker", address, "--nthreads", "1", "--no-dashboard"]
+        processes += [subprocess.Popen(worker, **quiet) for _ in range(n_workers)]
+        yield address, [process.pid for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+
+
+def transfers(dask_worker) -> list[dict]:
+    """What a worker sent to its peers, workers and clients (run on each with ``client.run``)."""
+    return [
+        {"keys": [str(key) for key in entry["keys"]], "bytes": entry["compressed"]}
+        for entry in dask_worker.transfer_outgoing_log
+    ]
+
+
+def bytes_moved(client, templates) -> dict[str, float]:
+    """Bytes that crossed between the scan's processes, by what they were.
+
+    From each worker's ``transfer_outgoing_log``, distributed's record of
+    every ``get_data`` it served (to another worker fetching a task's input,
+    or to the client fetching a result): its ``compressed`` field, the bytes
+    written to the connection (not Dask's ``sizeof`` estimate, which misses
+    what an object holds). Each transfer counts as what it carried, by the
+    scan's key names: anything but templates and rows (a spectrogram, were
+    one ever sent) makes it "other"; ``-sample-`` keys "templates";
+    ``-track-`` keys (a track's rows) "rows". The templates' way in, client
+    to scheduler to the worker that holds them first, is not in those logs:
+    their pickled size is added, once.
+    """
+    moved = {"templates": 0.0, "rows": 0.0, "other": 0.0}
+    for entries in client.run(transfers).values():
+        for entry in entries:
+            kinds = [
+                "templates" if "-sample-" in key else "rows" if "-track-" in key else "other"
+                for key in entry["keys"]
+            ]
+            kind = next(kind for kind in ("other", "templates", "rows") if kind in kinds)
+            moved[kind] += entry["bytes"]
+    moved["templates"] += sum(len(pickle.dumps(t)) for t in templates)
+    return moved
+
+
+def malloc_trim() -> str | None:
+    """This process's MALLOC_TRIM_THRESHOLD_ (run on each worker with ``client.run``)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def warm_up(path: str, templates, settings) -> None:
+    """One check before the clock starts, where the runs check: its kernels are compiled."""
+    from nmf_helpers.detection.scan import read_track, scan_pair
+
+    scan_pair(templates, read_track(path, SR), settings)
+
+
 def throughput(folder: Path, n_tracks: int, seconds: float, n_iter: int) -> dict:
-    """Seconds for the same full-fit pairs here, and on LocalClusters of 1 and 2 workers."""
+    """The same full-fit pairs here, on LocalClusters of 1 and 2 workers, and on Dask processes.
+
+    Per run: wall seconds; CPU seconds of every process of the run (this one,
+    the local workers, or also the ``dask scheduler`` and ``dask worker``
+    processes) and of its workers only (this process, when here); the rows;
+    and on the Dask processes the bytes moved. Each worker has checked one
+    pair, and so compiled its kernels, before the clock starts.
+    """
     samples = [nh.clip_path("sample"), nh.clip_path("sample_keys")]
     templates = [nh.learn_sample(sample) for sample in samples]
     tracks = write_tracks(folder, n_tracks, seconds)
     todo = {j: list(range(len(samples))) for j in range(len(tracks))}
     settings = ScanSettings(n_iter=n_iter, screen_iter=0)
+    warm = (tracks[0], templates[0], settings)
     runs = {}
-    for name, workers in [("here", None), ("1 worker", 1), ("2 workers", 2)]:
+    names = [("here", None), ("1 worker", 1), ("2 workers", 2), ("2 dask worker processes", 2)]
+    for name, workers in names:
         rows = {}
 
         def emit(i, j, fields, rows=rows):
             rows[i, j] = fields
 
-        if workers is None:
-            start = time.perf_counter()
-            run_pairs(templates, tracks, todo, settings, emit)
+        with contextlib.ExitStack() as stack:
+            client, every, moved = None, [os.getpid()], None
+            if name.startswith("2 dask"):
+                address, cluster = stack.enter_context(dask_processes(folder, workers))
+                client = stack.enter_context(dask_client(address, 0))
+                client.wait_for_workers(workers)
+                every, on_workers = [*every, *cluster], cluster[1:]
+                trims = set(client.run(malloc_trim).values())
+                if trims != {None}:
+                    print(f"  (the dask workers have MALLOC_TRIM_THRESHOLD_ = {trims})")
+            elif workers is not None:
+                client = stack.enter_context(dask_client(None, workers))
+                on_workers = [child.pid for child in psutil.Process().children()]
+            else:
+                on_workers = every
+            if client is None:
+                warm_up(*warm)
+            else:
+                client.run(warm_up, *warm)
+            cpu, start = (cpu_seconds(every), cpu_seconds(on_workers)), time.perf_counter()
+            run_pairs(templates, tracks, todo, settings, emit, client=client)
             seconds_taken = time.perf_counter() - start
-        else:
-            with dask_client(None, workers) as client:
-                client.run(
-                    importlib.import_module, "nmf_helpers.detection.scan"
-                )  # started, imported
-                start = time.perf_counter()
-                run_pairs(templates, tracks, todo, settings, emit, client=client)
-                seconds_taken = time.perf_counter() - start
-        runs[name] = (seconds_taken, rows)
+            cpu = (cpu_seconds(every) - cpu[0], cpu_seconds(on_workers) - cpu[1])
+            if name.startswith("2 dask"):
+                moved = bytes_moved(client, templates)
+        runs[name] = {
+            "seconds": seconds_taken,
+            "cpu": cpu[0],
+            "worker_cpu": cpu[1],
+            "rows": rows,
+            "moved": moved,
+        }
         pairs = len(rows)
         print(
-            f"{name:>10}: {pairs} pairs in {seconds_taken:6.1f} s,"
-            f" {60 * pairs / seconds_taken:6.1f} pairs per minute"
+            f"{name:>24}: {pairs} pairs in {seconds_taken:5.1f} s,"
+            f" {60 * pairs / seconds_taken:6.1f} pairs per minute;"
+            f" pairs per CPU-second: {pairs / cpu[0]:6.3f} (all its processes),"
+            f" {pairs / cpu[1]:6.3f} (its workers)"
         )
     return runs
 
 
 def first_pass(n_iter: int, threshold: float, margin: float, full: bool) -> list[dict]:
-    """Per case: its kind, name, first-pass and full scores, seconds of each, track minutes.
+    """Per case: its kind, name, first-pass and full scores, CPU seconds of each, track minutes.
 
     Both start from the track's spectrogram, made once as a scan makes it;
     the first pass is the scan's (:func:`coarse_score_unchecked`), the full
@@ -159,15 +320,15 @@ def first_pass(n_iter: int, threshold: float, margin: float, full: bool) -> list
     print(f"{'case':<56} {'first':>6} {'full':>6}  kept")
     for kind, riff, treatment, x in cases:
         V = track_spectrogram_unchecked(x, templates[riff].win, templates[riff].hop)
-        start = time.perf_counter()
+        start = time.process_time()
         first = coarse_score_unchecked(
             templates[riff], V, n_iter=SCREEN_ITERATIONS, n_ratios=SCREEN_RATIOS
         )
-        middle = time.perf_counter()
+        middle = time.process_time()
         full_fit = detect_in_spectrogram_unchecked(
             templates[riff], V, x.size / SR, n_iter=n_iter, threshold=threshold
         )
-        end = time.perf_counter()
+        end = time.process_time()
         kept = first >= threshold - margin
         name = f"{riff}: {treatment}"
         results.append(
@@ -188,36 +349,146 @@ def first_pass(n_iter: int, threshold: float, margin: float, full: bool) -> list
     return results
 
 
-def throughput_part(args, misses: list[str]) -> float:
-    """The throughput runs, printed; returns the full fit's seconds per track-minute."""
+def throughput_part(args, misses: list[str]) -> dict:
+    """The throughput runs, printed; returns the costs they measured.
+
+    ``full_per_minute``: a full check's CPU seconds per track-minute and pair
+    (here, one thread, the tracks' reading taken out); ``read_per_minute``: a track's decoding and
+    spectrogram, CPU seconds per track-minute; ``dask_share``: the share of a
+    ``dask worker`` process's core Dask itself takes; the bytes moved per
+    pair (``rows_per_pair``, ``other_per_pair``) and a sample's templates'
+    bytes per worker (``templates_per_worker``).
+    """
     print("== throughput (full fits, no first pass) ==")
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as folder:
         runs = throughput(Path(folder), args.tracks, args.seconds, args.iters)
-    rate = {name: len(rows) / seconds for name, (seconds, rows) in runs.items()}
+        read_per_minute = read_cost(Path(folder))
+    rate = {name: len(run["rows"]) / run["seconds"] for name, run in runs.items()}
     efficiency = rate["2 workers"] / (2 * rate["1 worker"])
-    same = runs["here"][1] == runs["1 worker"][1] == runs["2 workers"][1]
+    here = runs["here"]["rows"]
+    same = all(run["rows"] == here for run in runs.values())
     print(f"scaling efficiency with 2 workers: {efficiency:.2f} (target >= {TARGET_EFFICIENCY})")
-    print(f"rows here, on 1 worker and on 2 workers are the same: {same}")
-    for key, row in runs["here"][1].items():
-        for name in ("1 worker", "2 workers"):
-            if runs[name][1][key] != row:  # say what differs (a file edited meanwhile?)
-                print(f"  pair {key} here: {row}\n  pair {key} on {name}: {runs[name][1][key]}")
+    print(f"rows here and on every cluster are the same: {same}")
+    for name, run in runs.items():
+        for key, row in here.items():
+            if run["rows"][key] != row:  # say what differs (a file edited meanwhile?)
+                print(f"  pair {key} here: {row}\n  pair {key} on {name}: {run['rows'][key]}")
     if efficiency < TARGET_EFFICIENCY:
         misses.append(f"scaling efficiency {efficiency:.2f} < {TARGET_EFFICIENCY}")
     if not same:
-        misses.append("rows differ between here, 1 worker and 2 workers")
-    full_per_minute = runs["1 worker"][0] / len(runs["1 worker"][1]) / (args.seconds / 60)
-    x = nh.load_audio(nh.clip_path("groove"))[0]
-    start = time.perf_counter()
-    for _ in range(5):
-        nh.spectrogram(x)
-    stft_per_minute = (time.perf_counter() - start) / 5 / (x.size / SR / 60)
+        misses.append("rows differ between here and the clusters")
+    moved = runs["2 dask worker processes"]["moved"]
+    pairs, n_samples = len(here), len({i for i, _ in here})
     print(
-        f"the spectrogram, made once per track for all its samples:"
-        f" {stft_per_minute:.3f} s per track-minute, {stft_per_minute / full_per_minute:.1%}"
-        " of a full check"
+        "bytes moved on the 2 dask worker processes (the workers' transfer_outgoing_log, by"
+        " key; the templates' pickled size added once):"
+        f" rows {moved['rows'] / pairs / 1e3:.2f} kB per pair,"
+        f" other (spectrograms, anything else) {moved['other'] / pairs / 1e3:.2f} kB per pair,"
+        f" templates {moved['templates'] / 1e6:.2f} MB in all for {n_samples}"
+        f" samples and 2 workers, {sum(moved.values()) / pairs / 1e3:.1f} kB per pair in all"
     )
-    return full_per_minute
+    V_bytes = spectrogram_bytes(args.seconds)
+    print(f"(one {args.seconds:g} s track's spectrogram is {V_bytes / 1e6:.2f} MB)")
+    # Here each track was read once for its samples: that share is the reading's, not the check's.
+    track_minutes = args.tracks * args.seconds / 60
+    checks = runs["here"]["cpu"] - track_minutes * read_per_minute
+    full_per_minute = checks / len(here) / (args.seconds / 60)
+    # What Dask itself takes of a worker's core (its event loop, heartbeats, profiler,
+    # nanny; fetching templates and sending rows): the workers' CPU beyond what the
+    # same pairs cost here, per worker and second. Mostly by the second, not by the
+    # pair, so a share of each core rather than a cost per pair.
+    dask_run = runs["2 dask worker processes"]
+    extra = dask_run["worker_cpu"] - runs["here"]["worker_cpu"]
+    dask_share = min(max(0.0, extra / (2 * dask_run["seconds"])), 0.9)
+    print(f"Dask's own share of each dask worker process's core: {dask_share:.1%}")
+    print(
+        f"a track's decoding and spectrogram, once for all its samples: {read_per_minute:.3f} s"
+        f" per track-minute, {read_per_minute / full_per_minute:.1%} of a full check"
+    )
+    return {
+        "full_per_minute": full_per_minute,
+        "read_per_minute": read_per_minute,
+        "dask_share": dask_share,
+        "rows_per_pair": moved["rows"] / pairs,
+        "other_per_pair": moved["other"] / pairs,
+        # A sample's templates reach each worker once (the scheduler's copy counted as one).
+        "templates_per_worker": moved["templates"] / n_samples / 2,
+    }
+
+
+def read_cost(folder: Path) -> float:
+    """CPU seconds per track-minute of :func:`read_track` (decoding, spectrogram) of a 3-min WAV."""
+    long = folder / "long"  # beside the throughput runs' tracks, not over them
+    long.mkdir(exist_ok=True)
+    (path,) = write_tracks(long, 1, PAPER_MINUTES * 60)
+    read_track(path, SR)  # the decoder's first call loads it
+    start = time.process_time()
+    for _ in range(3):
+        read_track(path, SR)
+    return (time.process_time() - start) / 3 / PAPER_MINUTES
+
+
+def spectrogram_bytes(seconds: float) -> int:
+    """Bytes of a float32 spectrogram of ``seconds`` of audio at the scan's STFT sizes."""
+    from nmf_helpers.spectral import DEFAULT_HOP, DEFAULT_WIN
+
+    return (DEFAULT_WIN // 2 + 1) * (int(seconds * SR) // DEFAULT_HOP + 1) * 4
+
+
+def paper_estimate(costs: dict, cores_per_worker: int, misses: list[str]) -> None:
+    """Hours for the paper catalogue from the costs measured in this run, with the assumptions."""
+    first = costs.get("first_per_minute")
+    kept = costs.get("keep_share", 1.0)
+    full, read = costs["full_per_minute"], costs["read_per_minute"]
+    per_pair = PAPER_MINUTES * ((first or 0.0) + kept * full)
+    per_track = PAPER_MINUTES * read
+    pairs, tracks = PAPER_SAMPLES * PAPER_TRACKS, PAPER_TRACKS
+    cpu = pairs * per_pair + tracks * per_track
+    print(
+        f"\n== paper estimate: {PAPER_SAMPLES} samples x {PAPER_TRACKS:,}"
+        f" {PAPER_MINUTES:g}-minute tracks =="
+    )
+    print("assumptions (every cost measured in this run, one thread):")
+    if first is None:
+        print(f"  every pair gets the full check only (--quick): {full:.3f} s per track-minute")
+    else:
+        print(f"  first pass for every pair: {first:.3f} s per track-minute")
+        print(
+            f"  full check for the share the first pass keeps ({kept:.0%} of the catalogue-like"
+            f" pairs): {full:.3f} s per track-minute"
+        )
+    print(f"  one decoding and spectrogram per track: {read:.3f} s per track-minute")
+    print(
+        f"  {cores_per_worker} core(s) per worker, one single-threaded Dask worker per core,"
+        " perfect scaling otherwise; the samples' learning (once each) left out"
+    )
+    print(
+        f"  => {per_pair:.2f} s per pair, {per_track:.2f} s per track,"
+        f" {cpu / 3600:,.0f} CPU-hours in all"
+    )
+    share = costs.get("dask_share", 0.0)  # not measured without the throughput part
+    print(
+        f"  Dask's own share of each core: {share:.1%} (measured on the dask worker processes;"
+        " 0 without the throughput part)"
+    )
+    hours = {}
+    for workers in (10, PAPER_WORKERS):
+        hours[workers] = cpu / (workers * cores_per_worker * (1 - share)) / 3600
+        print(f"{workers:>4} workers: {hours[workers]:7.1f} h ({hours[workers] / 24:.1f} days)")
+    if "rows_per_pair" in costs:
+        templates = costs["templates_per_worker"] * PAPER_SAMPLES * PAPER_WORKERS
+        per_pair = costs["rows_per_pair"] + costs["other_per_pair"] + templates / pairs
+        print(
+            f"bytes moved per pair on {PAPER_WORKERS} workers: {per_pair / 1e3:.2f} kB (rows"
+            f" {costs['rows_per_pair'] / 1e3:.2f} kB, anything else"
+            f" {costs['other_per_pair'] / 1e3:.2f} kB, and each sample's templates once per"
+            f" worker: {templates / 1e9:.2f} GB in all)"
+        )
+    print(f"target on {PAPER_WORKERS} workers: <= {TARGET_PAPER_HOURS:g} h")
+    if hours[PAPER_WORKERS] > TARGET_PAPER_HOURS:
+        misses.append(
+            f"the paper catalogue takes {hours[PAPER_WORKERS]:.1f} h on {PAPER_WORKERS} workers"
+        )
 
 
 def main() -> int:
@@ -230,16 +501,23 @@ def main() -> int:
         "--full", action="store_true", help="every case of bench_detection.py, not its quick set"
     )
     parser.add_argument(
-        "--no-throughput", action="store_true", help="skip the throughput part (1 and 2 workers)"
+        "--no-throughput",
+        action="store_true",
+        help="skip the throughput part (here, 1 and 2 local workers, 2 dask worker processes)",
+    )
+    parser.add_argument(
+        "--cores-per-worker",
+        type=int,
+        default=1,
+        help="cores of each worker of the paper estimate (one single-threaded Dask worker each)",
     )
     args = parser.parse_args()
     threshold, margin = nh.DETECTION_THRESHOLD, SCREEN_MARGIN
     misses = []
 
-    full_per_minute = None
+    costs = {}
     if not args.no_throughput:
-        full_per_minute = throughput_part(args, misses)
-    first_per_minute, keep_share = None, 1.0
+        costs |= throughput_part(args, misses)
 
     if not args.quick:
         print(
@@ -269,6 +547,11 @@ def main() -> int:
         first_per_minute = sum(r["first_s"] for r in catalogue) / minutes
         full_per_minute = sum(r["full_s"] for r in catalogue) / minutes
         keep_share = np.mean([r["kept"] for r in catalogue])
+        costs |= {
+            "first_per_minute": first_per_minute,
+            "full_per_minute": full_per_minute,
+            "keep_share": keep_share,
+        }
         share = (first_per_minute + keep_share * full_per_minute) / full_per_minute
         every = sum(r["first_s"] for r in results) / sum(r["full_s"] for r in results)
         print(f"the first pass alone costs {every:.2f} of a full check (all cases)")
@@ -280,21 +563,12 @@ def main() -> int:
         if share > TARGET_COST_SHARE:
             misses.append(f"the first pass leaves {share:.2f} of the cost")
 
-    if full_per_minute is None:
+    if "full_per_minute" not in costs:
         return finish(misses)
-    print("\n== paper estimate: 50 samples x 20,000 three-minute tracks ==")
-    pairs = PAPER_SAMPLES * PAPER_TRACKS
-    per_pair_full = PAPER_MINUTES * full_per_minute
-    costs = [("full fit only", per_pair_full)]
-    if first_per_minute is not None:
-        per_pair = PAPER_MINUTES * (first_per_minute + keep_share * full_per_minute)
-        costs.append(("with first pass", per_pair))
-    for workers in (10, 100):
-        for label, cost in costs:
-            hours = pairs * cost / workers / 3600
-            print(f"{workers:>4} workers, {label:<16}: {hours:8.1f} h ({hours / 24:.1f} days)")
-    print("(one thread per worker, perfect scaling; divide by the efficiency above for real)")
-
+    if "read_per_minute" not in costs:
+        with tempfile.TemporaryDirectory(prefix="bench_scan_") as folder:
+            costs["read_per_minute"] = read_cost(Path(folder))
+    paper_estimate(costs, args.cores_per_worker, misses)
     return finish(misses)
 
 
