@@ -14,7 +14,9 @@ under any name) is checked once, said in one ``note:`` line.
 How the work is shared (:mod:`nmf_helpers.detection.scan`): each sample's
 templates are learned once, here, before any cluster starts (a sample that
 cannot be used, silent say, is named in one line); each track is decoded
-and its spectrogram made once for all its pairs; each pair gets a cheap
+and its spectrogram made once for all its pairs, which are checked where it
+was read (on a cluster, one task per track: the spectrogram never leaves its
+worker, only the rows come back); each pair gets a cheap
 first pass (a short fit, a coarse alignment, a score only) and, if it may
 match, the full check. ``--tempo-range LOW HIGH`` and ``--min-part
 SECONDS`` are ``detect``'s, and hold for both: the first pass spreads its
@@ -39,20 +41,23 @@ Dask's own log lines are kept off the terminal.
 
 What a cluster loses is never written as an error of the pair:
 
-- A worker that dies: the scheduler runs its pairs again elsewhere, up to
-  its ``allowed-failures`` (one on the local cluster). A pair Dask then
-  gives up on (``KilledWorker``: every pair queued on a dying worker counts,
-  not only the one it was checking) is sent again under a new key, up to
-  :data:`~nmf_helpers.detection.scan.RESUBMISSIONS` times, then left undone:
-  the scan goes on with the others and ends with one line and exit status 2; ``--resume`` checks it.
+- A worker that dies: the scheduler runs its tracks again elsewhere, up to
+  its ``allowed-failures`` (one on the local cluster). A track Dask then
+  gives up on (``KilledWorker``: every track queued on a dying worker counts,
+  not only the one it was checking) is sent again, with all its pairs, under
+  a new key, up to :data:`~nmf_helpers.detection.scan.RESUBMISSIONS` times,
+  then its pairs are left undone: the scan goes on with the others and ends
+  with one line and exit status 2; ``--resume`` checks them.
 - The scheduler (the connection to it): the scan stops at once with one
   line and exit status 2; the pairs in flight are left undone, and
   ``--resume``, on this cluster started again or any other, checks them.
 
-A pair's own failure (its track is missing or unreadable) is an error row.
+A pair's own failure (its track is missing or unreadable, its check
+raises) is an error row; the other pairs of its track are checked as usual.
 The results are the same bit for bit whichever runs them, on one machine.
 
-The rows reach ``OUT.csv.partial`` as they finish (one line each, flushed):
+The rows reach ``OUT.csv.partial`` as they finish (one line each, flushed;
+on a cluster a track's rows together, when the track is done):
 a first line with the settings, the CSV header, then rows in the order they
 finished. A stopped scan (Ctrl-C, SIGTERM, a kill, a crash, a lost
 cluster, a full disk) leaves that file; ``--resume`` reads it, drops a line
