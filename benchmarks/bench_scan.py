@@ -172,7 +172,10 @@ def dask_processes(folder: Path, n_workers: int):
     """
     info = folder / "scheduler.json"
     command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
-    environment = {**os.environ, **WORKER_ENVIRONMENT}
+    # Without a trim threshold this process may have been given (Dask's nanny writes its
+    # workers' variables into the environment of whoever starts a LocalCluster).
+    inherited = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    environment = {**inherited, **WORKER_ENVIRONMENT}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": environment}
     processes = [subprocess.Popen([*command, "--scheduler-file", str(info)], **quiet)]
     try:
