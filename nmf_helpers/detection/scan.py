@@ -36,11 +36,13 @@ of one-thread workers, or a running scheduler, probed first by
 task per track reads it and checks all its samples against it, on the worker
 that runs it, and returns its pairs' fields (small rows). The samples'
 templates go to the cluster once, as tasks of their own that every track's
-task depends on; a worker fetches each once and keeps it while it has tracks
-of the scan to check. A few tracks are in flight at a time (two per worker
-thread, and one), so memory stays bounded. A track's pairs lost with their
-worker are sent again together (:data:`RESUBMISSIONS`), then left undone; a
-lost scheduler raises :class:`ClusterLost`. The engine raises library errors
+task depends on; a worker fetches a sample's templates for the first track
+that needs them and reuses that copy for the next ones
+(``benchmarks/bench_scan.py`` counts the bytes moved). A few tracks are in
+flight at a time (two per worker thread, and one), so memory stays bounded.
+A track's pairs lost with their worker are sent again together
+(:data:`RESUBMISSIONS`), then left undone; a lost scheduler raises
+:class:`ClusterLost`. The engine raises library errors
 (:class:`~nmf_helpers.ParameterError`, :class:`ClusterLost`) and takes from
 its caller what only the caller knows: where the pairs' rows go (``emit``),
 a safe point to stop at (``checkpoint``) and where its notes go (``note``).
@@ -794,7 +796,7 @@ def run_pairs(
             j, samples, attempt = waiting.popleft()
             tag = f"{j}+{attempt}" if attempt else f"{j}"
             unique = f"{tag}-{next(submissions)}" if attempt else tag
-            if attempt:  # its samples afresh too: the copies lost may be what killed it
+            if attempt:  # its samples afresh too: their copies may have gone with the worker
                 sample_templates = [
                     client.submit(_same, templates[i], key=f"scan-{run}-sample-{i}-{unique}")
                     for i in samples
