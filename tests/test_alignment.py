@@ -26,6 +26,31 @@ def test_diagonal_window_sums_match_the_definition():
         np.testing.assert_allclose(alignment.diagonal_window_sums(P, window), expected)
 
 
+@pytest.mark.parametrize("ratio", [0.9, 1.0, 1.07])
+def test_the_best_sample_window_of_each_track_window_is_the_rows_best_score(ratio):
+    """Made without the matrix of scores, the same values, and the first of equal ones."""
+    rng = np.random.default_rng(2)
+    track, sample = rng.standard_normal((5, 90)), rng.standard_normal((5, 40))
+    scores = alignment.window_scores(track, sample, ratio, 12)
+    values, where = alignment.best_sample_windows(track, sample, ratio, 12)
+    np.testing.assert_array_equal(where, scores.argmax(axis=1))
+    np.testing.assert_array_equal(values, scores.max(axis=1))
+    flat = np.ones((2, 30))  # every window alike: ties everywhere
+    assert not alignment.best_sample_windows(flat, flat, 1.0, 5)[1].any()
+
+
+def test_a_stride_scores_every_stride_th_track_window_only():
+    rng = np.random.default_rng(3)
+    track, sample = rng.standard_normal((5, 90)), rng.standard_normal((5, 40))
+    every, where = alignment.best_sample_windows(track, sample, 1.0, 12)
+    values, strided_where = alignment.best_sample_windows(track, sample, 1.0, 12, stride=4)
+    np.testing.assert_array_equal(values[::4], every[::4])
+    np.testing.assert_array_equal(strided_where[::4], where[::4])
+    assert np.all(np.isneginf(np.delete(values, np.arange(0, values.size, 4))))
+    match = alignment.best_windows([track, -track], sample, [0.95, 1.0], 12, stride=4)
+    assert np.all(np.isneginf(np.delete(match.score, np.arange(0, values.size, 4))))
+
+
 def test_stretch_time_reads_every_ratio_frames():
     T = np.arange(10.0)[None, :] * np.array([[1.0], [2.0]])
     faster = alignment.stretch_time_unchecked(T, 1.5)

@@ -62,26 +62,56 @@ class WindowMatch:
 
 
 @numba.njit(cache=True)
-def _diagonal_window_sums(P, window):  # pragma: no cover - compiled; the numpy twin is tested
-    """``out[t, a] = sum(P[t + k, a + k] for k in range(window))``, in O(N L).
+def _diagonal_prefix_sums(P):  # pragma: no cover - compiled; tested through its callers
+    """``C[t + 1, a + 1] = P[t, a] + P[t - 1, a - 1] + ...`` back to the first row or column.
 
-    A running sum walks each diagonal once; a numpy version needs either a
-    copy of P per diagonal offset or a sheared gather of it, both slower.
+    Row by row, each from the one above shifted by a column: every read and
+    write runs along a row, where walking the diagonals themselves would
+    jump a row at every step. A row and a column of zeros lead, so a
+    window's sum is the difference of two entries, with no case for edges.
     """
     N, L = P.shape
-    out = np.empty((N - window + 1, L - window + 1))
-    for d in range(-(L - window), N - window + 1):
-        t, a = max(d, 0), max(d, 0) - d
-        total = 0.0
-        k = 0
-        while t + k < N and a + k < L:
-            total += P[t + k, a + k]
-            if k >= window:
-                total -= P[t + k - window, a + k - window]
-            if k >= window - 1:
-                out[t + k - window + 1, a + k - window + 1] = total
-            k += 1
+    C = np.zeros((N + 1, L + 1))
+    for t in range(N):
+        for a in range(L):
+            C[t + 1, a + 1] = P[t, a] + C[t, a]
+    return C
+
+
+@numba.njit(cache=True)
+def _diagonal_window_sums(P, window):  # pragma: no cover - compiled; the numpy twin is tested
+    """``out[t, a] = sum(P[t + k, a + k] for k in range(window))``, in O(N L)."""
+    N, L = P.shape
+    C = _diagonal_prefix_sums(P)
+    w = window
+    out = np.empty((N - w + 1, L - w + 1))
+    for t in range(N - w + 1):
+        for a in range(L - w + 1):
+            out[t, a] = C[t + w, a + w] - C[t, a]
     return out
+
+
+@numba.njit(cache=True)
+def _best_diagonal_windows(P, window, track_norms, sample_norms, stride):  # pragma: no cover
+    """For each scored track start, the best window cosine over sample starts, and where.
+
+    The sums of :func:`_diagonal_window_sums`, each divided by its two
+    windows' norms as :func:`window_scores` does, kept only when it beats
+    the row's best so far: no matrix of scores is made. ``>`` keeps, on a
+    tie, the smallest sample start, as ``argmax`` would. Every
+    ``stride``-th track start is scored; the others stay at minus infinity.
+    """
+    N, L = P.shape
+    C = _diagonal_prefix_sums(P)
+    w = window
+    best = np.full(N - w + 1, -np.inf)
+    where = np.zeros(N - w + 1, dtype=np.int64)
+    for t in range(0, N - w + 1, stride):
+        for a in range(L - w + 1):
+            score = (C[t + w, a + w] - C[t, a]) / max(track_norms[t] * sample_norms[a], EPS)
+            if score > best[t]:
+                best[t], where[t] = score, a
+    return best, where
 
 
 def diagonal_window_sums(P: np.ndarray, window: int) -> np.ndarray:
@@ -154,7 +184,37 @@ def window_scores(track: np.ndarray, sample: np.ndarray, ratio: float, window: i
     return sums / np.maximum(norms, EPS)
 
 
-def best_windows(candidates, sample: np.ndarray, ratios, window: int) -> WindowMatch:
+def best_sample_windows(
+    track: np.ndarray, sample: np.ndarray, ratio: float, window: int, stride: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each track window, its best score in :func:`window_scores` and where in the sample.
+
+    The row-wise maximum and argmax of ``window_scores(track, sample, ratio,
+    window)``, without making that matrix. With ``stride`` > 1 only every
+    ``stride``-th track window is scored (the others get minus infinity):
+    any alignment then has a scored window within ``stride // 2`` frames
+    along its diagonal, which shares all but those frames with the best.
+
+    Returns
+    -------
+    score : np.ndarray [shape=(N - window + 1,)]
+    sample_start : np.ndarray [shape=(N - window + 1,), int]
+        In frames of the resampled sample.
+    """
+    stretched = stretch_time_unchecked(sample, ratio)
+    products = np.ascontiguousarray(track.T @ stretched, dtype=np.float64)
+    return _best_diagonal_windows(
+        products,
+        int(window),
+        _window_norms(track, window),
+        _window_norms(stretched, window),
+        int(stride),
+    )
+
+
+def best_windows(
+    candidates, sample: np.ndarray, ratios, window: int, stride: int = 1
+) -> WindowMatch:
     """For each track start, the best window over candidates, ratios and sample starts.
 
     Parameters
@@ -168,6 +228,8 @@ def best_windows(candidates, sample: np.ndarray, ratios, window: int) -> WindowM
     window : int
         Window length in track frames; shorter than N and than ``sample`` resampled
         at the largest ratio.
+    stride : int >= 1
+        Score every ``stride``-th track start only (:func:`best_sample_windows`).
 
     Returns
     -------
@@ -180,9 +242,7 @@ def best_windows(candidates, sample: np.ndarray, ratios, window: int) -> WindowM
     sample_start = np.zeros(n_starts, dtype=int)
     for c, track in enumerate(candidates):
         for r in ratios:
-            scores = window_scores(track, sample, r, window)
-            best = scores.argmax(axis=1)
-            values = scores[np.arange(n_starts), best]
+            values, best = best_sample_windows(track, sample, r, window, stride)
             better = values > score
             score[better], candidate[better] = values[better], c
             ratio[better], sample_start[better] = r, best[better]

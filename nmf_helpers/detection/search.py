@@ -74,16 +74,20 @@ _LOCAL_SECONDS = 0.8
 # costs more than the product itself on a busy machine.
 _ALIGNMENT_THREADS = 1
 
+# The first pass scores every so many track windows: a match is a run of
+# windows along one diagonal, and one of them lies within half a stride of
+# its best, sharing all but a couple of its steps.
+_SCREEN_STRIDE = 4
+
 
 def coarse_match_unchecked(
     templates: SampleTemplates, fixed_H: np.ndarray, tempo_range, min_part_s: float, n_ratios: int
 ) -> float:
-    """The best window score at ``n_ratios`` tempo ratios, pitch-blind, following no path.
+    """The best window score at ``n_ratios`` tempo ratios, following no path.
 
-    What a scan's first pass needs: one candidate only, the activations of
-    all the pitch copies added up, which carry the sample's rhythm whichever
-    copies the fit used; the full search tries each copy and each two
-    neighbours, which tells the pitch and keeps the others' noise out.
+    What a scan's first pass needs: the candidates of the full search, at a
+    few ratios, scoring every :data:`_SCREEN_STRIDE`-th window of the track
+    only.
 
     Parameters
     ----------
@@ -101,13 +105,14 @@ def coarse_match_unchecked(
         The best window score, in [-1, 1].
     """
     sample_features, features, _, window, _ = _alignment_inputs(
-        templates, fixed_H, tempo_range, min_part_s, pitch_blind=True
+        templates, fixed_H, tempo_range, min_part_s
     )
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
     ratios = np.linspace(low, high, n_ratios) if high > low and n_ratios > 1 else [(low + high) / 2]
     with library_threads(_ALIGNMENT_THREADS):
-        return float(best_windows(features, sample_features, ratios, window).score.max())
+        match = best_windows(features, sample_features, ratios, window, _SCREEN_STRIDE)
+    return float(match.score.max())
 
 
 def search_unchecked(
@@ -358,22 +363,16 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(shared, 0) / max(min(a[1] - a[0], b[1] - b[0]), 1)
 
 
-def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, *, pitch_blind=False):
+def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s):
     """What the alignment compares: the sample's rhythm, the track's candidates, the window.
 
-    ``pitch_blind``: one candidate, all the copies added up (shift 0).
     Returns ``(sample_features, features, candidate_shifts, window,
     frame_seconds)``: ``frame_seconds`` is the length of one step.
     """
     frame_seconds = FRAMES_PER_STEP * templates.hop / templates.sr  # one step
     width = max(1, round(_DETREND_SECONDS / frame_seconds)) | 1
     sample_features = _rhythm(_decimate(templates.H), width)
-    if pitch_blind:
-        n_templates = templates.n_components
-        summed = fixed_H.reshape(-1, n_templates, fixed_H.shape[1]).sum(axis=0, dtype=np.float64)
-        features, candidate_shifts = [_rhythm(summed, width)], [0.0]
-    else:
-        features, candidate_shifts = _candidates(fixed_H, templates.shifts, width)
+    features, candidate_shifts = _candidates(fixed_H, templates.shifts, width)
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
     window = max(1, min(round(min_part_s / frame_seconds), features[0].shape[1], shortest))
