@@ -27,7 +27,9 @@ backing at a seeded offset:
 - low-passed at 1.5 and 3 kHz, high-passed at 200 and 400 Hz (4th-order Butterworth);
 - 12 dB and 6 dB below the backing;
 - combinations: a 4.4 s chop stretched x1.05 and low-passed at 1.5 kHz, looped twice;
-  sped up x1.03, high-passed at 400 Hz and 6 dB down.
+  sped up x1.03, high-passed at 400 Hz and 6 dB down;
+- loops (issue 25): chops of 2.5-3.5 s looped 3-6 times, one 6 dB and one 12 dB down,
+  one stretched x1.05 and low-passed at 2.5 kHz, one stretched x0.95 and high-passed at 400 Hz.
 
 Negatives: the same treatments applied to riffs that are not the sample
 searched for, over the same backings (same style and instruments for the
@@ -41,7 +43,10 @@ mix, all seeded.
 
 Printed: ROC AUC, precision and recall at the threshold, recall per
 treatment, the errors of the track ranges and of the sample ranges, the
-tempo-ratio error, the time per track-minute and, from the same run, the
+tempo-ratio error, the share of the sample's plays reported (a play is
+reported when an occurrence overlaps at least half of it; overall, per
+material and per treatment below 1) with each play missed, the occurrences
+lying mostly outside every play, the time per track-minute and, from the same run, the
 time of the partially fixed NMF fit alone (the old detector's cost, 2.6 s
 per track-minute on an idle machine) as a reference, since other jobs may
 share the machine. Exits 1 when a target is missed.
@@ -50,7 +55,11 @@ Run: ``python benchmarks/bench_detection.py`` (about 25 minutes on 2 idle
 cores), ``--material project|field`` for one material, ``--quick`` (one
 sample of each material, five treatments, about 2 minutes), ``--only TEXT``
 for the treatments whose name contains TEXT, ``--scores FILE`` to keep each
-case's score.
+case's score. ``--compare-with REV`` also runs ``detect_sample`` as
+committed at git revision REV (imported under another name) on every track,
+interleaved with this code's, and prints the cases whose decision differs,
+each one's AUC, precision and recall, and each one's cost in CPU-seconds per
+track-minute (learning the sample excluded).
 """
 
 from __future__ import annotations
@@ -393,6 +402,23 @@ def plays(results, shortest_s: float):
     return out
 
 
+def stray_occurrences(results) -> list[str]:
+    """Occurrences in the positives that lie mostly outside every play: where they are."""
+    stray = []
+    for case, result in results:
+        for o in result.occurrences if case.positive else ():
+            inside = sum(
+                max(0.0, min(end, o.track_end_s) - max(start, o.track_start_s))
+                for start, end in case.track_ranges
+            )
+            if inside < 0.5 * (o.track_end_s - o.track_start_s):
+                stray.append(
+                    f"{case.material}/{case.sample} / {case.treatment}:"
+                    f" {o.track_start_s:.2f}-{o.track_end_s:.2f} s (score {o.score:.3f})"
+                )
+    return stray
+
+
 def share(outcomes) -> float:
     return float(np.mean([reported for _, _, reported in outcomes])) if outcomes else 1.0
 
@@ -653,6 +679,10 @@ def main() -> int:
         )
     outcomes = plays(results, nh.MIN_PART_SECONDS)
     plays_share = print_plays(outcomes, materials)
+    stray = stray_occurrences(results)
+    print(
+        "occurrences mostly outside every play:" + "".join(f"\n  {s}" for s in stray or [" none"])
+    )
     print(
         f"time: {per_minute:.2f} s per track-minute ({seconds:.0f} s for {minutes:.1f} min);"
         f" the fit alone (the old detector's cost) {reference_per_minute:.2f} s per track-minute"

@@ -529,7 +529,8 @@ def _missing_plays(anchors, period, best, window, n_frames):
     a play is reported there when a found play's position is within half a
     period of it.
     """
-    length = (best[1][1] - best[1][0]) / best[2]
+    # A found play lasts at least a window, whatever its extent says.
+    length = max((best[1][1] - best[1][0]) / best[2], window)
     first = anchors.min() - period * np.floor((anchors.min() + length / 2) / period)
     positions = np.arange(first, n_frames + length / 2, period)
     return [
@@ -551,8 +552,10 @@ def _window_near(scores, start, reach, part, ratio, window):
     t, a = round(start[0]), round(start[1])
     slide = int(np.clip(t, 0, n_t - 1)) - t
     t, a = t + slide, a + slide
-    first = max(0, round(part[0] / ratio))
-    last = min(n_a - 1, round(part[1] / ratio) - window)
+    # The part's ends are known to about ``reach`` frames, and a found play
+    # may be shorter than a window.
+    first = max(0, round(part[0] / ratio) - reach)
+    last = min(n_a - 1, max(round(part[1] / ratio) - window, round(part[0] / ratio)) + reach)
     if not first <= a <= last:
         return None
     rows = slice(max(t - reach, 0), min(t + reach + 1, n_t))
