@@ -13,7 +13,10 @@ the same style share. The comparison is a cosine similarity, unchanged when
 the track is scaled. From each window above the threshold the alignment
 path is followed both ways while it holds, which gives an occurrence: where
 in the track, which part of the sample, the tempo ratio (the path's slope)
-and the pitch shift (the copies the fit used).
+and the pitch shift (the copies the fit used). A loop is reported play by
+play: occurrences of one part of the sample at a steady period are a loop,
+whose missing plays are looked for again at the loop's own alignment, and
+whose plays are held to one period each (:func:`_complete_loops`).
 
 Frames here are decimated frames (:data:`_DECIMATION` of the fit's frames),
 ``frame_seconds`` long.
