@@ -681,7 +681,7 @@ def main() -> int:
     plays_share = print_plays(outcomes, materials)
     stray = stray_occurrences(results)
     print(
-        "occurrences mostly outside every play:" + "".join(f"\n  {s}" for s in stray or [" none"])
+        "occurrences mostly outside every play:" + ("".join(f"\n  {s}" for s in stray) or " none")
     )
     print(
         f"time: {per_minute:.2f} s per track-minute ({seconds:.0f} s for {minutes:.1f} min);"
