@@ -13,7 +13,10 @@ the same style share. The comparison is a cosine similarity, unchanged when
 the track is scaled. From each window above the threshold the alignment
 path is followed both ways while it holds, which gives an occurrence: where
 in the track, which part of the sample, the tempo ratio (the path's slope)
-and the pitch shift (the copies the fit used).
+and the pitch shift (the copies the fit used). A loop is reported play by
+play: occurrences of one part of the sample at a steady period are a loop,
+whose missing plays are looked for again at the loop's own alignment, and
+whose plays are held to one period each (:func:`_complete_loops`).
 
 Frames here are steps, ``frame_seconds`` long: the pairs of STFT frames
 (:data:`~nmf_helpers.detection.bands.FRAMES_PER_STEP`) the track is fitted
@@ -68,6 +71,21 @@ _GAP_SECONDS = 1.0
 # below the level and its occurrences end early; over much more than a
 # second, the ends blur. bench_detection prints the range errors it gives.
 _LOCAL_SECONDS = 0.8
+
+# Loops (see _complete_loops). Occurrences that share more than half of
+# their part of the sample, at tempo ratios this close, play one loop: the
+# ratio a path's slope gives wanders by a grid step or two from play to play.
+_LOOP_RATIO_TOLERANCE = 0.05
+# The plays of a loop sit a whole number of periods apart; a play's position,
+# read off its extent's line, may be off the grid by this many seconds or by
+# this share of the period, whichever is larger (the extent's ends are known
+# to about a local span). A missing play's window is looked for as far from
+# where the grid puts it.
+_LOOP_GRID_SECONDS = 0.3
+_LOOP_GRID_SHARE = 0.06
+# Plays of a loop back to back fill their period: their parts are at least
+# this share of the period's length of the sample.
+_LOOP_FILLED = 0.9
 
 # The alignment's matrix products are small (a few hundred frames by 20
 # components): one BLAS thread does each at once, while waking more threads
@@ -149,6 +167,7 @@ def search_unchecked(
             threshold,
             frame_seconds,
         )
+        found = _complete_loops(found, match, features, sample_features, threshold, frame_seconds)
     return match, found, frame_seconds
 
 
@@ -286,6 +305,56 @@ def _occurrence_extent(
     return frames_t[kept], frames_a[kept], on_path[kept]
 
 
+def _trace(feature, sample_features, start, ratio, score, window, threshold, spans):
+    """One occurrence from a matched window: its stretch of the track, its part and its ratio.
+
+    ``start`` is the matched window ``(track start, resampled sample start)``
+    at ``ratio``, which scores ``score``; ``spans`` is ``(half_width, gap)``
+    of :func:`_occurrence_extent`. The path is followed from the best window
+    within two track frames (:func:`~nmf_helpers.detection.alignment.follow_path`)
+    while it scores ``_WALK_LEVEL`` of the threshold, grown or cut where the
+    local match holds, and traced twice: at ``ratio``, then at the ratio the
+    first path's slope says (a straight path at the right ratio keeps a sharp
+    match to the end).
+
+    Returns
+    -------
+    span : (int, int)
+        Track frames ``[start, stop)``.
+    part : (float, float)
+        The sample's frames it plays (frames of the sample, not resampled).
+    ratio : float
+        The corrected tempo ratio.
+    """
+    t, a = start
+    half_width, gap = spans
+    for _ in range(2):
+        scores = window_scores(feature, sample_features, ratio, window)
+        a = min(a, scores.shape[1] - 1)
+        t_best = max(t - 2, 0) + int(scores[max(t - 2, 0) : t + 3, a].argmax())
+        track, sample = follow_path(scores, t_best, a, _WALK_LEVEL * threshold)
+        frames_t, frames_a, on_path = _occurrence_extent(
+            feature,
+            sample_features,
+            ratio,
+            track,
+            sample,
+            window,
+            _TRIM_LEVEL * score,
+            half_width,
+            gap,
+        )
+        # The path's slope corrects the ratio (sample frames per track frame).
+        fitted = on_path if on_path.sum() > 2 else np.ones_like(on_path)
+        slope = np.polyfit(frames_t[fitted], frames_a[fitted], 1)[0] if fitted.sum() > 2 else 1.0
+        # Where the matched window sits in the sample resampled at the new ratio.
+        new_ratio = float(np.clip(ratio * slope, *_TEMPO_LIMITS_ARRAY))
+        a = round(a * ratio / new_ratio)
+        part = (frames_a[0] * ratio, (frames_a[-1] + 1) * ratio)
+        ratio = new_ratio
+    return (int(frames_t[0]), int(frames_t[-1]) + 1), part, ratio
+
+
 def _find_occurrences(
     match,
     features,
@@ -317,37 +386,16 @@ def _find_occurrences(
         t = int(remaining.argmax())
         c, score, grid_ratio = int(match.candidate[t]), float(remaining[t]), float(match.ratio[t])
         remaining[t] = -np.inf  # even if the trimmed stretch ends up elsewhere
-        a = int(match.sample_start[t])
-        # Twice: the grid's ratio, then the ratio the first path's slope says
-        # (a straight path at the right ratio keeps a sharp match to the end).
-        ratio = grid_ratio
-        for _ in range(2):
-            scores = window_scores(features[c], sample_features, ratio, window)
-            a = min(a, scores.shape[1] - 1)
-            t_best = max(t - 2, 0) + int(scores[max(t - 2, 0) : t + 3, a].argmax())
-            track, sample = follow_path(scores, t_best, a, _WALK_LEVEL * threshold)
-            frames_t, frames_a, on_path = _occurrence_extent(
-                features[c],
-                sample_features,
-                ratio,
-                track,
-                sample,
-                window,
-                _TRIM_LEVEL * score,
-                half_width,
-                gap,
-            )
-            # The path's slope corrects the ratio (sample frames per track frame).
-            fitted = on_path if on_path.sum() > 2 else np.ones_like(on_path)
-            slope = (
-                np.polyfit(frames_t[fitted], frames_a[fitted], 1)[0] if fitted.sum() > 2 else 1.0
-            )
-            # Where the matched window sits in the sample resampled at the new ratio.
-            new_ratio = float(np.clip(ratio * slope, *_TEMPO_LIMITS_ARRAY))
-            a = round(a * ratio / new_ratio)
-            part = (frames_a[0] * ratio, (frames_a[-1] + 1) * ratio)
-            ratio = new_ratio
-        span = (int(frames_t[0]), int(frames_t[-1]) + 1)
+        span, part, ratio = _trace(
+            features[c],
+            sample_features,
+            (t, int(match.sample_start[t])),
+            grid_ratio,
+            score,
+            window,
+            threshold,
+            (half_width, gap),
+        )
         # A window more than half inside this stretch belongs to it.
         remaining[max(span[0] - window // 2, 0) : max(span[1] - window // 2 + 1, 0)] = -np.inf
         if any(_overlap(span, other[0]) > 0.5 for other in found):
@@ -355,6 +403,218 @@ def _find_occurrences(
         shift = _shift_estimate(activations, shifts, candidate_shifts[c], slice(*span))
         found.append((span, part, ratio, shift, score))
     return found
+
+
+def _complete_loops(found, match, features, sample_features, threshold, frame_seconds):
+    """``found`` with each loop's missing plays looked for again, and its plays kept apart.
+
+    A loop is two or more occurrences of the same part of the sample at one
+    tempo ratio (:func:`_loops`), a whole number of periods apart
+    (:func:`_loop_period`). Where the loop's grid puts a play that no
+    occurrence reports (between the found plays, or before or after them
+    within the track), the loop's own alignment (the same part of the sample,
+    at the ratio and pitch copy of its best play) is scored there: a play
+    the new parts cover scores under the threshold, but its window still
+    stands out at the very alignment the other plays say. If it reaches
+    ``_WALK_LEVEL`` of the threshold (the level a found occurrence is
+    followed at), it is a play, traced like any other (:func:`_trace`). Then
+    the plays of a loop played back to back are held to one period each
+    (:func:`_fit_to_loop`): the sample's own continuation past a chop often
+    sounds like the chop's start, which plays next, so an extent can grow
+    over its neighbour.
+
+    ``found`` is as :func:`_find_occurrences` returns it; the result too,
+    strongest first. Frames are decimated frames, ``frame_seconds`` long.
+    """
+    window = match.window
+    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
+    spans = (half_width, round(_GAP_SECONDS / frame_seconds))
+    n_frames = features[0].shape[1]
+    found = list(found)
+    for members in _loops(found):
+        plays = [found[i] for i in members]
+        anchors, period = _loop_grid(plays, window, n_frames, frame_seconds)
+        if period is None:
+            continue
+        best = max(plays, key=lambda play: play[4])
+        c, (t_ref, a_ref) = _best_window(match, best)
+        ratio = best[2]
+        scores = window_scores(features[c], sample_features, ratio, window)
+        reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+        origin = anchors[plays.index(best)]
+        for anchor in _missing_plays(anchors, period, best, window, n_frames):
+            start = (t_ref + anchor - origin, a_ref)
+            target = _window_near(scores, start, reach, best[1], ratio, window)
+            if target is None or scores[target] < _WALK_LEVEL * threshold:
+                continue
+            span, part, new_ratio = _trace(
+                features[c], sample_features, target, ratio, float(scores[target]), window,
+                threshold, spans,
+            )  # fmt: skip
+            play = (span, part, new_ratio, best[3], float(scores[target]))
+            if abs(_anchor(play, _centre(plays)) - anchor) > period / 2:
+                continue  # the path wandered off to another play
+            # The loop's own plays are kept apart below; another occurrence is not.
+            others = (other for other in found if other not in plays)
+            if any(_overlap(span, other[0]) > 0.5 for other in others):
+                continue
+            found.append(play)
+            plays.append(play)
+        fitted = _fit_to_loop(plays, period, n_frames)
+        found = [play for play in found if play not in plays] + fitted
+    return sorted(found, key=lambda play: -play[4])
+
+
+def _loops(found) -> list[list[int]]:
+    """Occurrences playing one part of the sample at one tempo: groups of two or more indices.
+
+    Each joins the first group whose strongest occurrence shares more than
+    half of its part of the sample, at a tempo ratio within
+    ``_LOOP_RATIO_TOLERANCE``.
+    """
+    groups: list[list[int]] = []
+    for i, (_, part, ratio, _, _) in enumerate(found):
+        for group in groups:
+            _, first_part, first_ratio, _, _ = found[group[0]]
+            if (
+                _overlap(part, first_part) > 0.5
+                and abs(ratio / first_ratio - 1) <= _LOOP_RATIO_TOLERANCE
+            ):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return [group for group in groups if len(group) > 1]
+
+
+def _centre(plays) -> float:
+    """The middle of a loop's part of the sample (frames of the sample): its plays' median."""
+    return float(np.median([(part[0] + part[1]) / 2 for _, part, _, _, _ in plays]))
+
+
+def _anchor(play, centre: float) -> float:
+    """The track frame where ``play``'s line reaches the sample's frame ``centre``."""
+    span, part, ratio, _, _ = play
+    return span[0] + (centre - part[0]) / ratio
+
+
+def _loop_grid(plays, window, n_frames, frame_seconds):
+    """Each play's position (track frame of the loop's centre) and the loop's period.
+
+    The period is ``None`` unless the plays sit a whole number of periods
+    apart, each within ``_LOOP_GRID_SECONDS`` or ``_LOOP_GRID_SHARE`` of a
+    period. The closest two plays may be several periods apart (the plays
+    between them missed): the shortest play's length, not counting plays
+    cut by the track's ends, says how many.
+    """
+    anchors = np.array([_anchor(play, _centre(plays)) for play in plays])
+    lengths = [span[1] - span[0] for span, *_ in plays]
+    whole = [
+        n for n, (span, *_) in zip(lengths, plays, strict=True) if 0 < span[0] < span[1] < n_frames
+    ]
+    ordered = np.sort(anchors)
+    steps = np.diff(ordered)
+    period = steps.min() / max(1, round(steps.min() / max(min(whole or lengths), 1)))
+    tolerance = max(_LOOP_GRID_SECONDS / frame_seconds, _LOOP_GRID_SHARE * period)
+    multiples = np.round(steps / period)
+    # A play lasts at least a window, or it would not have been found.
+    if period < window - tolerance or np.any(np.abs(steps - multiples * period) > tolerance):
+        return anchors, None
+    # All the plays together say the period best.
+    index = np.concatenate(([0.0], np.cumsum(multiples)))
+    return anchors, float(np.polyfit(index, ordered, 1)[0])
+
+
+def _best_window(match, play):
+    """The pitch candidate and the window ``(track, resampled sample)`` of a play's best score."""
+    span, part, ratio, _, _ = play
+    starts = np.arange(span[0], max(min(span[1], match.score.size), span[0] + 1))
+    starts = np.minimum(starts, match.score.size - 1)
+    t = int(starts[np.argmax(match.score[starts])])
+    return int(match.candidate[t]), (t, round(part[0] / ratio + t - span[0]))
+
+
+def _missing_plays(anchors, period, best, window, n_frames):
+    """Positions on the loop's grid, within the track, where no play is reported.
+
+    A position counts when at least a window of its play lies in the track;
+    a play is reported there when a found play's position is within half a
+    period of it.
+    """
+    # A found play lasts at least a window, whatever its extent says.
+    length = max((best[1][1] - best[1][0]) / best[2], window)
+    first = anchors.min() - period * np.floor((anchors.min() + length / 2) / period)
+    positions = np.arange(first, n_frames + length / 2, period)
+    return [
+        float(p)
+        for p in positions
+        if min(p + length / 2, n_frames) - max(p - length / 2, 0) >= window
+        and np.abs(anchors - p).min() > period / 2
+    ]
+
+
+def _window_near(scores, start, reach, part, ratio, window):
+    """The best window within ``reach`` frames of ``start``, inside the track and the loop's part.
+
+    ``start`` is ``(track, resampled sample)``; ``part`` is in frames of the
+    sample. Where the track's ends cut the play, the window slides along the
+    line to stay inside; ``None`` if no window of the part fits.
+    """
+    n_t, n_a = scores.shape
+    t, a = round(start[0]), round(start[1])
+    slide = int(np.clip(t, 0, n_t - 1)) - t
+    t, a = t + slide, a + slide
+    # The part's ends are known to about ``reach`` frames, and a found play
+    # may be shorter than a window.
+    first = max(0, round(part[0] / ratio) - reach)
+    last = min(n_a - 1, max(round(part[1] / ratio) - window, round(part[0] / ratio)) + reach)
+    if not first <= a <= last:
+        return None
+    rows = slice(max(t - reach, 0), min(t + reach + 1, n_t))
+    cols = slice(max(a - reach, first), min(a + reach + 1, last + 1))
+    block = scores[rows, cols]
+    if block.size == 0:
+        return None
+    i, j = np.unravel_index(int(block.argmax()), block.shape)
+    return rows.start + int(i), cols.start + int(j)
+
+
+def _fit_to_loop(plays, period, n_frames):
+    """A loop's plays cut to one period of the loop's part each.
+
+    A play of a loop lasts at most a period. Played back to back (the plays'
+    parts fill the period), the loop's part starts at the median of what the
+    plays say: their parts' starts, and their ends less a period (a play cut
+    by the track's ends says nothing there). With rests between the plays,
+    the period is centred on the middle of the plays' parts. Each play keeps
+    at most that part, along its own line.
+    """
+    ratio = float(np.median([play[2] for play in plays]))
+    lengths = [part[1] - part[0] for _, part, _, _, _ in plays]
+    starts = [part[0] for span, part, *_ in plays if span[0] > 0]
+    starts += [part[1] - period * ratio for span, part, *_ in plays if span[1] < n_frames]
+    if np.median(lengths) >= _LOOP_FILLED * period * ratio and starts:
+        first = float(np.median(starts))
+    else:
+        first = _centre(plays) - period * ratio / 2
+    last = first + period * ratio
+    fitted = []
+    for span, part, play_ratio, shift, score in plays:
+        cut_start = max(0, round((first - part[0]) / play_ratio))
+        cut_end = max(0, round((part[1] - last) / play_ratio))
+        if span[1] - span[0] - cut_start - cut_end < 1:
+            fitted.append((span, part, play_ratio, shift, score))
+            continue
+        fitted.append(
+            (
+                (span[0] + cut_start, span[1] - cut_end),
+                (part[0] + cut_start * play_ratio, part[1] - cut_end * play_ratio),
+                play_ratio,
+                shift,
+                score,
+            )
+        )
+    return fitted
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
