@@ -86,6 +86,13 @@ _LOOP_GRID_SHARE = 0.06
 # Plays of a loop back to back fill their period: their parts are at least
 # this share of the period's length of the sample.
 _LOOP_FILLED = 0.9
+# A missing play of a loop is one where the loop's own alignment scores at
+# least this share of the threshold. Lower than the walking level: the
+# place, the part of the sample, the ratio and the pitch copy are all given
+# by the loop's found plays, so a window that reaches this there is the
+# loop's play under what covers it, where the open search, free to pick any
+# of those, needs the threshold itself.
+_LOOP_LEVEL = 0.6
 
 # The alignment's matrix products are small (a few hundred frames by 20
 # components): one BLAS thread does each at once, while waking more threads
@@ -416,8 +423,8 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
     at the ratio and pitch copy of its best play) is scored there: a play
     the new parts cover scores under the threshold, but its window still
     stands out at the very alignment the other plays say. If it reaches
-    ``_WALK_LEVEL`` of the threshold (the level a found occurrence is
-    followed at), it is a play, traced like any other (:func:`_trace`). Then
+    ``_LOOP_LEVEL`` of the threshold, it is a play, traced like any other
+    (:func:`_trace`). Then
     the plays of a loop played back to back are held to one period each
     (:func:`_fit_to_loop`): the sample's own continuation past a chop often
     sounds like the chop's start, which plays next, so an extent can grow
@@ -445,7 +452,7 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
         for anchor in _missing_plays(anchors, period, best, window, n_frames):
             start = (t_ref + anchor - origin, a_ref)
             target = _window_near(scores, start, reach, best[1], ratio, window)
-            if target is None or scores[target] < _WALK_LEVEL * threshold:
+            if target is None or scores[target] < _LOOP_LEVEL * threshold:
                 continue
             span, part, new_ratio = _trace(
                 features[c], sample_features, target, ratio, float(scores[target]), window,
