@@ -26,7 +26,12 @@
    that keeps them all, the largest drop of a positive's score from the full
    check to the first pass (what the margin must cover), the share of pairs
    it rules out, what the first pass costs next to a full check, and the
-   cost per pair with and without it.
+   cost per pair with and without it; per material, how far the cut lies
+   below the lowest first-pass score of a positive the full check finds
+   (target >= 0.05), and the CPU seconds per track-minute of the first pass
+   (target <= 0.1) and of the full check (target <= 1.0). ``--compare-with
+   REV`` runs git revision REV's detector on the same cases in turns and
+   prints both costs, their ratios and the decisions that differ.
 3. **Paper estimate**: hours for 50 samples x 20,000 three-minute tracks on
    10 and 100 workers, from the costs measured in the same run (a first pass
    for every pair, a full check for the share of catalogue-like pairs the
@@ -65,11 +70,6 @@ import numpy as np
 import psutil
 
 import nmf_helpers as nh
-from nmf_helpers.detection import (
-    coarse_score_unchecked,
-    detect_in_spectrogram_unchecked,
-    track_spectrogram_unchecked,
-)
 from nmf_helpers.detection.scan import (
     SCREEN_ITERATIONS,
     SCREEN_MARGIN,
@@ -100,6 +100,9 @@ CATALOGUE_CLIPS = [
     "sampling_track_lead",
 ]
 TARGET_EFFICIENCY = 0.7
+#: CPU seconds per track-minute and pair (issue 25), and how far below the lowest first-pass
+#: score of a positive the full check finds the first pass's cut must lie.
+TARGET_FIRST_PER_MINUTE, TARGET_FULL_PER_MINUTE, TARGET_CUT_BELOW = 0.1, 1.0, 0.05
 TARGET_COST_SHARE = 0.5
 #: The paper catalogue's workers, and the hours it may take on them.
 PAPER_WORKERS, TARGET_PAPER_HOURS = 100, 6.0
@@ -122,14 +125,20 @@ WORKER_ENVIRONMENT = {
 
 
 def detection_cases(full: bool):
-    """The riffs and (kind, riff searched, name, waveform) of bench_detection.py, read-only."""
+    """The riffs and (kind, material, riff searched, name, waveform) of bench_detection.py."""
     spec = importlib.util.spec_from_file_location("bench_detection", HERE / "bench_detection.py")
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
     materials = [bench.project_material(not full), bench.field_material(not full)]
     cases = [
-        ("positive" if case.positive else "negative", case.sample, case.treatment, case.x)
+        (
+            "positive" if case.positive else "negative",
+            material.name,
+            case.sample,
+            case.treatment,
+            case.x,
+        )
         for material in materials
         for case in bench.cases(material, quick=not full)
     ]
@@ -306,50 +315,127 @@ def throughput(folder: Path, n_tracks: int, seconds: float, n_iter: int) -> dict
     return runs
 
 
-def first_pass(n_iter: int, threshold: float, margin: float, full: bool) -> list[dict]:
-    """Per case: its kind, name, first-pass and full scores, CPU seconds of each, track minutes.
+def scores_of(detection, templates, x, n_iter: int, threshold: float) -> dict:
+    """A case's first pass and full check by one version of the detector, and their CPU seconds.
 
-    Both start from the track's spectrogram, made once as a scan makes it;
-    the first pass is the scan's (:func:`coarse_score_unchecked`), the full
-    check is :func:`detect_sample`'s, bit for bit.
+    ``detection`` is ``nmf_helpers.detection`` of this tree or of another
+    revision; both start from the track's spectrogram, made once as a scan
+    makes it (not counted); the first pass is the scan's
+    (``coarse_score_unchecked``), the full check ``detect_sample``'s, bit for bit.
+    """
+    V = detection.track_spectrogram_unchecked(x, templates.win, templates.hop)
+    start = time.process_time()
+    first = detection.coarse_score_unchecked(
+        templates, V, n_iter=SCREEN_ITERATIONS, n_ratios=SCREEN_RATIOS
+    )
+    middle = time.process_time()
+    full_fit = detection.detect_in_spectrogram_unchecked(
+        templates, V, x.size / SR, n_iter=n_iter, threshold=threshold
+    )
+    end = time.process_time()
+    return {
+        "first": first,
+        "full": full_fit.score,
+        "detected": full_fit.detected,
+        "first_s": middle - start,
+        "full_s": end - middle,
+    }
+
+
+def first_pass(n_iter: int, threshold: float, margin: float, full: bool, before=None) -> list[dict]:
+    """Per case: kind, material, name, first-pass and full scores, CPU seconds, track minutes.
+
+    With ``before`` (the package at another revision), the same for its
+    detector under ``"before"``, the two run in turns on each case.
     """
     riffs, cases = detection_cases(full)
     templates = {name: nh.learn_sample(x) for name, x in riffs.items()}
+    old_templates = {name: before.learn_sample(x) for name, x in riffs.items()} if before else {}
     cases += [
-        ("catalogue", "sample", name, nh.load_audio(nh.clip_path(name))[0])
+        ("catalogue", "catalogue", "sample", name, nh.load_audio(nh.clip_path(name))[0])
         for name in CATALOGUE_CLIPS
     ]
     results = []
-    print(f"{'case':<56} {'first':>6} {'full':>6}  kept")
-    for kind, riff, treatment, x in cases:
-        V = track_spectrogram_unchecked(x, templates[riff].win, templates[riff].hop)
-        start = time.process_time()
-        first = coarse_score_unchecked(
-            templates[riff], V, n_iter=SCREEN_ITERATIONS, n_ratios=SCREEN_RATIOS
-        )
-        middle = time.process_time()
-        full_fit = detect_in_spectrogram_unchecked(
-            templates[riff], V, x.size / SR, n_iter=n_iter, threshold=threshold
-        )
-        end = time.process_time()
-        kept = first >= threshold - margin
-        name = f"{riff}: {treatment}"
+    print(
+        f"{'case':<60} {'first':>6} {'full':>6}  kept" + ("  (before: first, full)" * bool(before))
+    )
+    for kind, material, riff, treatment, x in cases:
+        result = scores_of(nh.detection, templates[riff], x, n_iter, threshold)
+        if before:
+            result["before"] = scores_of(
+                before.detection, old_templates[riff], x, n_iter, threshold
+            )
+        kept = result["first"] >= threshold - margin
+        name = f"{material[:5]} {riff}: {treatment}"
         results.append(
-            {
-                "kind": kind,
-                "name": name,
-                "first": first,
-                "full": full_fit.score,
-                "detected": full_fit.detected,
-                "kept": kept,
-                "first_s": middle - start,
-                "full_s": end - middle,
-                "minutes": x.size / SR / 60,
-            }
-        )
+            result
+            | {"kind": kind, "material": material, "name": name, "kept": kept,
+               "minutes": x.size / SR / 60}
+        )  # fmt: skip
         verdict = "yes" if kept else "no"
-        print(f"{kind[:3]} {name:<52} {first:6.3f} {full_fit.score:6.3f}  {verdict}")
+        line = f"{kind[:3]} {name:<56} {result['first']:6.3f} {result['full']:6.3f}  {verdict}"
+        if before:
+            line += f"    {result['before']['first']:6.3f} {result['before']['full']:6.3f}"
+        print(line, flush=True)
     return results
+
+
+def first_pass_margins(results, threshold: float, margin: float, misses: list[str]) -> None:
+    """Per material: how far below the lowest positive's first-pass score the cut lies."""
+    cut = threshold - margin
+    for material in ("project", "field"):
+        found = [
+            r for r in results if r["material"] == material and r["kind"] == "positive"
+            and r["detected"]
+        ]  # fmt: skip
+        if not found:
+            continue
+        lowest = min(found, key=lambda r: r["first"])
+        below = lowest["first"] - cut
+        negatives = [r for r in results if r["material"] == material and r["kind"] == "negative"]
+        print(
+            f"{material}: lowest first-pass score of a positive the full check finds"
+            f" {lowest['first']:.3f} ({lowest['name']}); the cut {cut:.3f} lies {below:.3f}"
+            f" below it (target >= {TARGET_CUT_BELOW}); negatives ruled out"
+            f" {sum(not r['kept'] for r in negatives)} of {len(negatives)}"
+        )
+        if below < TARGET_CUT_BELOW:
+            misses.append(f"{material}: the cut lies only {below:.3f} below a positive")
+
+
+def costs_side_by_side(results, misses: list[str]) -> None:
+    """CPU seconds per track-minute of the first pass and the full check, now and before."""
+    minutes = sum(r["minutes"] for r in results)
+    versions = [("now", results)]
+    if "before" in results[0]:
+        versions.append(("before", [r["before"] for r in results]))
+    figures = {}
+    for label, rows in versions:
+        first = sum(r["first_s"] for r in rows) / minutes
+        full = sum(r["full_s"] for r in rows) / minutes
+        figures[label] = (first, full)
+        print(
+            f"{label:>6}: first pass {first:.3f}, full check {full:.3f} CPU-s per track-minute"
+            f" ({minutes:.1f} track-minutes, every case)"
+        )
+    if "before" in figures:
+        (first, full), (old_first, old_full) = figures["now"], figures["before"]
+        print(
+            f"  now / before: first pass {first / old_first:.3f}, full check {full / old_full:.3f}"
+        )
+        differ = [r["name"] for r in results if r["detected"] != r["before"]["detected"]]
+        print(f"  decisions that differ: {differ or 'none'} of {len(results)} cases")
+        if differ:
+            misses.append(f"{len(differ)} decisions differ from before")
+    first, full = figures["now"]
+    for what, value, target in (
+        ("first pass", first, TARGET_FIRST_PER_MINUTE),
+        ("full check", full, TARGET_FULL_PER_MINUTE),
+    ):
+        verdict = "PASS" if value <= target else "MISS"
+        print(f"{verdict}  {what}: {value:.3f} CPU-s per track-minute (target <= {target})")
+        if value > target:
+            misses.append(f"the {what} costs {value:.3f} CPU-s per track-minute")
 
 
 def throughput_part(args, misses: list[str]) -> dict:
@@ -504,6 +590,11 @@ def main() -> int:
         "--full", action="store_true", help="every case of bench_detection.py, not its quick set"
     )
     parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        help="also run git revision REV's detector on the first-pass cases, in turns",
+    )
+    parser.add_argument(
         "--no-throughput",
         action="store_true",
         help="skip the throughput part (here, 1 and 2 local workers, 2 dask worker processes)",
@@ -527,7 +618,16 @@ def main() -> int:
             f"\n== first pass ({SCREEN_ITERATIONS} iterations, {SCREEN_RATIOS} tempo ratios,"
             f" margin {margin}) =="
         )
-        results = first_pass(args.iters, threshold, margin, args.full)
+        before = None
+        if args.compare_with:
+            sys.path.insert(0, str(HERE))
+            from bench_core import package_at
+
+            folder = tempfile.mkdtemp(prefix="bench_scan_before_")
+            before = package_at(args.compare_with, Path(folder))
+        results = first_pass(args.iters, threshold, margin, args.full, before)
+        first_pass_margins(results, threshold, margin, misses)
+        costs_side_by_side(results, misses)
         positives = [r for r in results if r["kind"] == "positive" and r["detected"]]
         lost = [r["name"] for r in positives if not r["kept"]]
         needed = max((threshold - r["first"] for r in positives), default=0.0)
