@@ -15,7 +15,8 @@ loud they are (:mod:`nmf_helpers.detection.search`): scaling V scales H and
 nothing else in KL NMF, and the search compares activations by a cosine
 similarity, so the score is gain invariant by construction. The *score* is
 the best window; each occurrence is an :class:`Occurrence`. A chop looped
-four times gives four.
+four times gives four, one per play, and a play of a loop that new parts
+cover is looked for again where the loop's other plays put it.
 
 The share of each frame's magnitude explained by the fixed part is returned
 as well, but it does not decide: same-instrument music is partly explained by
@@ -74,7 +75,9 @@ class Occurrence:
         is about +1.
     score : float
         The best window score of this occurrence (the scale of
-        :attr:`SampleDetection.score`).
+        :attr:`SampleDetection.score`). An occurrence found on its own
+        reaches the threshold; a play of a loop found again where the
+        loop's other plays put it (covered by new parts) may score below it.
     """
 
     track_start_s: float
