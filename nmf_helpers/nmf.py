@@ -386,6 +386,7 @@ def nmf(
     The same as :func:`nmf_kl` (``loss='kl'``) or :func:`nmf_euclidean`
     (``loss='euclidean'``), bit for bit: for code that chooses the objective
     at run time.
+
     Parameters
     ----------
     V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
@@ -472,6 +473,7 @@ def nmf_euclidean(
     are float32, so the tracked value is accurate to about ``1e-6 ||V||_F^2``:
     exact enough for any loss curve, but for a near-perfect fit compute
     ``np.sum((V - W @ H) ** 2)`` in float64 if you need the last digits.
+
     Parameters
     ----------
     V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
@@ -550,6 +552,7 @@ def nmf_kl(
     ``W <- W * ((V / WH) H^T) / (1 H^T)`` then
     ``H <- H * (W^T (V / WH)) / (W^T 1)``. The divergence is evaluated at
     every iteration in the same fused pass that forms ``V / WH``.
+
     Parameters
     ----------
     V : np.ndarray [shape=(M, N), non-negative, finite, at most 3.4e38]
