@@ -268,19 +268,20 @@ def test_a_row_cut_in_half_is_dropped_before_new_rows_are_added(tmp_path):
 def test_a_pair_is_ruled_out_by_its_coarse_score_or_gets_detect_samples_row(tmp_path):
     """The catalogue's shared spectrogram changes nothing: a kept pair's row is detect_sample's."""
     templates = nh.learn_sample(nh.clip_path("sample"), n_iter=30)
-    settings = ENGINE.ScanSettings(n_iter=12, n_free=5, screen_iter=4)
+    # The first pass at its own iterations; a margin that rules out this same-style track.
+    settings = ENGINE.ScanSettings(n_iter=20, n_free=5, screen_margin=0.1)
     rows = {}
     for name in ("sampling_track", "unrelated_track"):
         track = ENGINE.read_track(str(nh.clip_path(name)), SR)
         rows[name] = ENGINE.scan_pair(templates, track, settings)
     x = nh.load_audio(nh.clip_path("sampling_track"))[0]
-    full = nh.detect_sample(templates, x, n_iter=12, n_free=5)
+    full = nh.detect_sample(templates, x, n_iter=20, n_free=5)
     assert rows["sampling_track"] == ENGINE.result_fields(full, "full fit")
     V = detection.track_spectrogram_unchecked(
         nh.load_audio(nh.clip_path("unrelated_track"))[0], 2048, 512
     )
     coarse = detection.coarse_score_unchecked(
-        templates, V, n_free=5, n_iter=4, n_ratios=ENGINE.SCREEN_RATIOS
+        templates, V, n_free=5, n_iter=ENGINE.SCREEN_ITERATIONS, n_ratios=ENGINE.SCREEN_RATIOS
     )
     assert coarse < settings.threshold - settings.screen_margin
     assert rows["unrelated_track"] == {field: "" for field in ENGINE.ROW_FIELDS} | {

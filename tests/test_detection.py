@@ -287,25 +287,39 @@ def test_the_spectrogram_core_gives_detect_samples_result_bit_for_bit(positive, 
     np.testing.assert_array_equal(again.similarity, result.similarity)
 
 
-def test_the_coarse_score_is_the_full_score_on_the_full_grid_scoring_every_window(
-    positive, templates, monkeypatch
+def test_the_coarse_score_of_one_copy_is_the_full_score_on_the_full_grid_at_every_window(
+    templates, monkeypatch
 ):
-    """Eleven ratios over x0.90..x1.10 are the full check's grid: the same fit, the same score."""
-    track, result = positive
+    """One copy (no pairs): eleven ratios and every window are the full check's own search."""
+    one_copy = dataclasses.replace(
+        templates, W=templates.W[:, : templates.n_components].copy(), shifts=(0.0,)
+    )
+    track = load("sampling_track")
+    full = nh.detect_sample(one_copy, track, n_iter=15)
     V = detection.track_spectrogram_unchecked(track, templates.win, templates.hop)
     monkeypatch.setattr(detection.search, "_SCREEN_STRIDE", 1)
-    coarse = detection.coarse_score_unchecked(templates, V, n_iter=N_ITER, n_ratios=11)
-    assert coarse == result.score
+    assert detection.coarse_score_unchecked(one_copy, V, n_iter=15, n_ratios=11) == full.score
 
 
-def test_the_coarse_score_is_the_best_of_every_fourth_window(positive, templates):
-    """The first pass scores a window in four; its best is within a little of the best."""
-    track, result = positive
+def test_the_coarse_score_aligns_the_pairs_of_neighbouring_copies_at_every_fourth_window(
+    templates,
+):
+    track = load("sampling_track")
     V = detection.track_spectrogram_unchecked(track, templates.win, templates.hop)
-    coarse = detection.coarse_score_unchecked(templates, V, n_iter=N_ITER, n_ratios=11)
-    assert detection.search._SCREEN_STRIDE == 4
-    assert coarse == result.similarity[::4].max()
-    assert result.score - 0.05 < coarse <= result.score
+    n_fixed = templates.W.shape[1]
+    _, H = detection.door._fit(templates, V, 20, 15, 0, False)
+    coarse = detection.search.coarse_match_unchecked(templates, H[:n_fixed], (0.9, 1.1), 2.5, 5)
+    sample, features, shifts, window, _ = detection.search._alignment_inputs(
+        templates, H[:n_fixed], (0.9, 1.1), 2.5
+    )
+    assert shifts[len(templates.shifts) :] == [-1.5, -0.75, -0.25, 0.25, 0.75, 1.5]
+    pairs = features[len(templates.shifts) :]
+    ratios = np.linspace(0.9, 1.1, 5)
+    best = detection.alignment.best_windows(pairs, sample, ratios, window, stride=4)
+    assert coarse == best.score.max()
+    every = detection.alignment.best_windows(features, sample, ratios, window)
+    assert coarse <= every.score.max()
+    assert np.all(np.isneginf(best.score[1::4]))
 
 
 def test_the_coarse_score_keeps_the_positive_and_rules_out_the_negative(templates):

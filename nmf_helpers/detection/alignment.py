@@ -240,9 +240,16 @@ def best_windows(
     candidate = np.zeros(n_starts, dtype=int)
     ratio = np.ones(n_starts)
     sample_start = np.zeros(n_starts, dtype=int)
+    # The sample at each ratio, and its window norms, serve every candidate.
+    stretched = [stretch_time_unchecked(sample, r) for r in ratios]
+    sample_norms = [_window_norms(one, window) for one in stretched]
     for c, track in enumerate(candidates):
-        for r in ratios:
-            values, best = best_sample_windows(track, sample, r, window, stride)
+        rows = np.ascontiguousarray(track.T, dtype=np.float64)
+        track_norms = _window_norms(track, window)
+        for r, one, norms in zip(ratios, stretched, sample_norms, strict=True):
+            values, best = _best_diagonal_windows(
+                rows @ one, int(window), track_norms, norms, int(stride)
+            )
             better = values > score
             score[better], candidate[better] = values[better], c
             ratio[better], sample_start[better] = r, best[better]

@@ -110,9 +110,12 @@ def coarse_match_unchecked(
 ) -> float:
     """The best window score at ``n_ratios`` tempo ratios, following no path.
 
-    What a scan's first pass needs: the candidates of the full search, at a
-    few ratios, scoring every :data:`_SCREEN_STRIDE`-th window of the track
-    only.
+    What a scan's first pass needs: the full search's candidates that add
+    two neighbouring pitch copies (each copy is in one or two of them, and
+    they carry a sample between two copies whole), at a few ratios,
+    scoring every :data:`_SCREEN_STRIDE`-th window of the track only.
+    Templates whose copies make no pair (one copy, or copies more than a
+    semitone apart) are searched copy by copy.
 
     Parameters
     ----------
@@ -132,6 +135,7 @@ def coarse_match_unchecked(
     sample_features, features, _, window, _ = _alignment_inputs(
         templates, fixed_H, tempo_range, min_part_s
     )
+    features = features[len(templates.shifts) :] or features
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
     ratios = np.linspace(low, high, n_ratios) if high > low and n_ratios > 1 else [(low + high) / 2]

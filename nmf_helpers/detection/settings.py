@@ -59,8 +59,9 @@ SCREEN_ITERATIONS = 15
 
 #: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
 #: (x0.90, x0.95, x1.00, x1.05, x1.10 by default), instead of the full
-#: check's one every 0.02 and its path following; it scores one track window
-#: in four (``search._SCREEN_STRIDE``).
+#: check's one every 0.02 and its path following; it aligns the sums of
+#: neighbouring pitch copies only and scores one track window in four
+#: (:func:`~nmf_helpers.detection.search.coarse_match_unchecked`).
 SCREEN_RATIOS = 5
 
 #: Templates learned from a sample (Gururani & Lerch used about 20), and the
