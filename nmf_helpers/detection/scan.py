@@ -101,9 +101,10 @@ __all__ = [
 
 #: A pair is ruled out when its first-pass score is below the decision
 #: threshold minus this margin. A short fit and a coarse alignment score a
-#: positive lower than the full check does; the margin is the largest such
-#: drop ``benchmarks/bench_scan.py`` finds among the detection benchmark's
-#: positives, which it prints with the smallest margin that keeps them all.
+#: positive lower than the full check does; the cut this margin sets must lie
+#: well under the lowest first-pass score of any positive the full check
+#: finds in the detection benchmark, on each of its materials, which
+#: ``benchmarks/bench_scan.py --full`` prints with the distance between them.
 #: A wider margin keeps more pairs for the full check and saves less.
 SCREEN_MARGIN = 0.15
 
