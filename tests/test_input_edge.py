@@ -333,10 +333,11 @@ def test_detect_sample_on_a_short_track_says_the_track_is_too_short():
     templates = nh.learn_sample(_tone(3.0), n_iter=3)
     with pytest.raises(nh.ParameterError) as error:
         nh.detect_sample(templates, _tone(2048 / SR), n_iter=3)
+    # The fit's frames are pairs of STFT frames (detection.bands): 5 frames, 3 pairs.
     assert str(error.value) == (
-        "detect_sample: the track is too short: 0.09 s (5 frames of hop 512) leave room for"
-        " 5 free components, and n_free = 20 needs a track of at least 0.44 s (9728 samples);"
-        " give a longer track or a smaller n_free"
+        "detect_sample: the track is too short: 0.09 s (3 frames of 1024 samples) leave room"
+        " for 3 free components, and n_free = 20 needs a track of at least 0.88 s (19456"
+        " samples); give a longer track or a smaller n_free"
     )
 
 

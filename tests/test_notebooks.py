@@ -783,6 +783,19 @@ def test_notebook_6_finds_the_chop_twice_at_its_tempo():
         assert float(start) == pytest.approx(2.2, abs=0.6) and float(end) > float(start) + 3
 
 
+def test_notebook_6_reports_every_play_of_the_covered_loop_one_by_one():
+    text = printed("6_sample_detection.ipynb")
+    found = re.findall(
+        rf"play (\d): track\s+({NUMBER})-\s*({NUMBER}) s, sample .* at x({NUMBER})", text
+    )
+    assert [int(k) for k, *_ in found] == [1, 2, 3, 4], "four plays, two under the bridge"
+    starts = [float(start) for _, start, _, _ in found]
+    period = (starts[-1] - starts[0]) / 3
+    assert period == pytest.approx(2.8 / 1.05, abs=0.2)
+    assert np.diff(starts) == pytest.approx([period] * 3, abs=0.5)
+    assert all(float(ratio) == pytest.approx(1.05, abs=0.03) for *_, ratio in found)
+
+
 # ---------------------------------------------------------------- notebook 4 (Task 4)
 
 
