@@ -132,3 +132,12 @@ def test_the_closest_plays_may_be_periods_apart_when_plays_between_are_missing()
     assert period == pytest.approx(50)
     missing = SEARCH._missing_plays(anchors, period, plays[0], 40, 400)
     assert missing == pytest.approx([75, 125, 225, 275, 325, 375])
+
+
+def test_a_loop_with_one_play_found_on_its_own_is_found_whole(templates):
+    # A 3.2 s chop looped three times; plays 2 and 3 under groove's bass and keys, 8 dB up:
+    # only the first reaches the threshold, and the plays after it are looked for from it.
+    track, plays = looped(chop(2.0, 3.2), 3, 0.0, covered=[1, 2], cover_db=8.0)
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    assert_every_play_once(result, plays)
+    assert sum(o.score >= nh.DETECTION_THRESHOLD for o in result.occurrences) == 1

@@ -178,6 +178,7 @@ def search_unchecked(
             threshold,
             frame_seconds,
         )
+        found = _play_again(found, match, features, sample_features, threshold, frame_seconds)
         found = _complete_loops(found, match, features, sample_features, threshold, frame_seconds)
     return match, found, frame_seconds
 
@@ -416,6 +417,44 @@ def _find_occurrences(
     return found
 
 
+def _play_again(found, match, features, sample_features, threshold, frame_seconds):
+    """``found`` with the play right before or after each lone occurrence, where there is one.
+
+    A loop whose other plays the new parts cover shows one occurrence only,
+    and :func:`_complete_loops` needs two to see a loop. A chop looped back
+    to back plays again one of its own lengths (its part over its ratio)
+    after itself, or started one before: the occurrence's own alignment is
+    scored there, as a loop's missing play is, and a play that reaches
+    ``_LOOP_LEVEL`` of the threshold is traced and kept. The loop's search
+    then finds any further plays.
+    """
+    window = match.window
+    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
+    spans = (half_width, round(_GAP_SECONDS / frame_seconds))
+    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+    lone = [play for group in _groups(found) if len(group) == 1 for play in (found[group[0]],)]
+    found = list(found)
+    for play in lone:
+        span, part, ratio, shift, _ = play
+        c, (t_ref, a_ref) = _best_window(match, play)
+        scores = window_scores(features[c], sample_features, ratio, window)
+        period = (part[1] - part[0]) / ratio
+        for direction in (1, -1):
+            target = _window_near(
+                scores, (t_ref + direction * period, a_ref), reach, part, ratio, window
+            )
+            if target is None or scores[target] < _LOOP_LEVEL * threshold:
+                continue
+            new_span, new_part, new_ratio = _trace(
+                features[c], sample_features, target, ratio, float(scores[target]), window,
+                threshold, spans,
+            )  # fmt: skip
+            if any(_overlap(new_span, other[0]) > 0.5 for other in found):
+                continue
+            found.append((new_span, new_part, new_ratio, shift, float(scores[target])))
+    return sorted(found, key=lambda play: -play[4])
+
+
 def _complete_loops(found, match, features, sample_features, threshold, frame_seconds):
     """``found`` with each loop's missing plays looked for again, and its plays kept apart.
 
@@ -477,11 +516,16 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
 
 
 def _loops(found) -> list[list[int]]:
-    """Occurrences playing one part of the sample at one tempo: groups of two or more indices.
+    """Occurrences playing one part of the sample at one tempo: groups of two or more indices."""
+    return [group for group in _groups(found) if len(group) > 1]
+
+
+def _groups(found) -> list[list[int]]:
+    """``found``'s indices grouped by the part of the sample they play and their tempo.
 
     Each joins the first group whose strongest occurrence shares more than
     half of its part of the sample, at a tempo ratio within
-    ``_LOOP_RATIO_TOLERANCE``.
+    ``_LOOP_RATIO_TOLERANCE``; an occurrence like no other is a group of one.
     """
     groups: list[list[int]] = []
     for i, (_, part, ratio, _, _) in enumerate(found):
@@ -495,7 +539,7 @@ def _loops(found) -> list[list[int]]:
                 break
         else:
             groups.append([i])
-    return [group for group in groups if len(group) > 1]
+    return groups
 
 
 def _centre(plays) -> float:
