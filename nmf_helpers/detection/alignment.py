@@ -201,15 +201,8 @@ def best_sample_windows(
     sample_start : np.ndarray [shape=(N - window + 1,), int]
         In frames of the resampled sample.
     """
-    stretched = stretch_time_unchecked(sample, ratio)
-    products = np.ascontiguousarray(track.T @ stretched, dtype=np.float64)
-    return _best_diagonal_windows(
-        products,
-        int(window),
-        _window_norms(track, window),
-        _window_norms(stretched, window),
-        int(stride),
-    )
+    match = best_windows([track], sample, [ratio], window, stride)
+    return match.score, match.sample_start
 
 
 def best_windows(

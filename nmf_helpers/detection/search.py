@@ -390,8 +390,7 @@ def _find_occurrences(
     sample frames, ratio, shift, score)`` tuples.
     """
     window = match.window
-    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
-    gap = round(_GAP_SECONDS / frame_seconds)
+    spans = _spans(frame_seconds)
     remaining = match.score.copy()
     found = []
     while remaining.size and remaining.max() >= threshold:
@@ -406,7 +405,7 @@ def _find_occurrences(
             score,
             window,
             threshold,
-            (half_width, gap),
+            spans,
         )
         # A window more than half inside this stretch belongs to it.
         remaining[max(span[0] - window // 2, 0) : max(span[1] - window // 2 + 1, 0)] = -np.inf
@@ -428,31 +427,49 @@ def _play_again(found, match, features, sample_features, threshold, frame_second
     ``_LOOP_LEVEL`` of the threshold is traced and kept. The loop's search
     then finds any further plays.
     """
-    window = match.window
-    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
-    spans = (half_width, round(_GAP_SECONDS / frame_seconds))
-    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
-    lone = [play for group in _groups(found) if len(group) == 1 for play in (found[group[0]],)]
+    lone = [found[group[0]] for group in _groups(found) if len(group) == 1]
     found = list(found)
     for play in lone:
-        span, part, ratio, shift, _ = play
+        _, part, ratio, _, _ = play
         c, (t_ref, a_ref) = _best_window(match, play)
-        scores = window_scores(features[c], sample_features, ratio, window)
+        scores = window_scores(features[c], sample_features, ratio, match.window)
         period = (part[1] - part[0]) / ratio
         for direction in (1, -1):
-            target = _window_near(
-                scores, (t_ref + direction * period, a_ref), reach, part, ratio, window
-            )
-            if target is None or scores[target] < _LOOP_LEVEL * threshold:
-                continue
-            new_span, new_part, new_ratio = _trace(
-                features[c], sample_features, target, ratio, float(scores[target]), window,
-                threshold, spans,
+            start = (t_ref + direction * period, a_ref)
+            again = _play_near(
+                features[c], sample_features, scores, start, play, match.window, threshold,
+                frame_seconds,
             )  # fmt: skip
-            if any(_overlap(new_span, other[0]) > 0.5 for other in found):
-                continue
-            found.append((new_span, new_part, new_ratio, shift, float(scores[target])))
+            if again is not None and not any(_overlap(again[0], other[0]) > 0.5 for other in found):
+                found.append(again)
     return sorted(found, key=lambda play: -play[4])
+
+
+def _play_near(feature, sample_features, scores, start, like, window, threshold, frame_seconds):
+    """A play of ``like``'s part, ratio and copy near the window ``start``, or ``None``.
+
+    ``scores`` are the window scores of ``like``'s candidate ``feature`` at
+    its ratio; ``start`` is a window ``(track, resampled sample)`` where the
+    play should be. The best window within ``_LOOP_GRID_SECONDS`` of it must
+    reach ``_LOOP_LEVEL`` of the threshold; the play is then traced from it
+    (:func:`_trace`) and keeps ``like``'s pitch shift.
+    """
+    _, part, ratio, shift, _ = like
+    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+    target = _window_near(scores, start, reach, part, ratio, window)
+    if target is None or scores[target] < _LOOP_LEVEL * threshold:
+        return None
+    score = float(scores[target])
+    span, new_part, new_ratio = _trace(
+        feature, sample_features, target, ratio, score, window, threshold, _spans(frame_seconds)
+    )
+    return span, new_part, new_ratio, shift, score
+
+
+def _spans(frame_seconds: float) -> tuple[int, int]:
+    """``(half_width, gap)`` of :func:`_occurrence_extent`, in steps ``frame_seconds`` long."""
+    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
+    return half_width, round(_GAP_SECONDS / frame_seconds)
 
 
 def _complete_loops(found, match, features, sample_features, threshold, frame_seconds):
@@ -477,8 +494,6 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
     strongest first. Frames are decimated frames, ``frame_seconds`` long.
     """
     window = match.window
-    half_width = max(1, round((_LOCAL_SECONDS / frame_seconds - 1) / 2))
-    spans = (half_width, round(_GAP_SECONDS / frame_seconds))
     n_frames = features[0].shape[1]
     found = list(found)
     for members in _loops(found):
@@ -488,20 +503,16 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
             continue
         best = max(plays, key=lambda play: play[4])
         c, (t_ref, a_ref) = _best_window(match, best)
-        ratio = best[2]
-        scores = window_scores(features[c], sample_features, ratio, window)
-        reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+        scores = window_scores(features[c], sample_features, best[2], window)
         origin = anchors[plays.index(best)]
         for anchor in _missing_plays(anchors, period, best, window, n_frames):
             start = (t_ref + anchor - origin, a_ref)
-            target = _window_near(scores, start, reach, best[1], ratio, window)
-            if target is None or scores[target] < _LOOP_LEVEL * threshold:
+            play = _play_near(
+                features[c], sample_features, scores, start, best, window, threshold, frame_seconds
+            )
+            if play is None:
                 continue
-            span, part, new_ratio = _trace(
-                features[c], sample_features, target, ratio, float(scores[target]), window,
-                threshold, spans,
-            )  # fmt: skip
-            play = (span, part, new_ratio, best[3], float(scores[target]))
+            span = play[0]
             if abs(_anchor(play, _centre(plays)) - anchor) > period / 2:
                 continue  # the path wandered off to another play
             # The loop's own plays are kept apart below; another occurrence is not.
