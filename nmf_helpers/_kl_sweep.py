@@ -14,7 +14,11 @@ done while it is in cache: form ``W H`` for the block, turn it into the ratio
 and add up the loss in the same fused pass (:mod:`nmf_helpers._kernels`),
 update the block's rows of W (the W update is separable by rows), form the
 ratio again with the new rows and add their share to the numerator of the H
-update. H is updated once the sweep is done. Worker threads share the blocks
+update. H is updated once the sweep is done. When most of W is fixed (a
+sample's templates, learned elsewhere), the fixed columns' product is formed
+once per block and kept: ``W H`` before and after the W update is that plus
+the free columns' product, which spares one of the step's three large
+products (:func:`_splits_product`). Worker threads share the blocks
 (numpy's products and the numba kernels release the GIL) while BLAS and numba
 run on one thread each.
 """
@@ -47,6 +51,18 @@ def _block_rows(K: int) -> int:
     regimes (K = 3 and K = 30).
     """
     return 32 if K <= 4 else 1024
+
+
+def _splits_product(K: int, first_free: int) -> bool:
+    """Whether a step forms ``W H`` as the fixed columns' product plus the free columns'.
+
+    Only when W is partly fixed, the products are bound by arithmetic (see
+    :func:`_block_rows`) and the fixed columns are the larger share: the
+    fixed product is kept from the first ``W H`` of a block to the second,
+    so the step does ``first_free + 2 (K - first_free)`` rank-one layers
+    instead of ``2 K``, at the price of two additions over the block.
+    """
+    return K > 4 and 2 * first_free > K and first_free < K
 
 
 def _row_blocks(start: int, stop: int, most_rows: int) -> list[slice]:
@@ -87,6 +103,8 @@ class KLSweep:
         self.buffers = [np.empty((rows, V.shape[1]), dtype=np.float32) for _ in self.shares]
         self.H_numerators = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
         self.products = [np.empty((K, V.shape[1]), dtype=np.float32) for _ in self.shares]
+        self._rows = rows
+        self.fixed_products = None  # per worker, made by the first step that splits
         self.pool = None  # started by ``with``
         self._held = contextlib.ExitStack()
 
@@ -116,6 +134,13 @@ class KLSweep:
         np.matmul(W[rows], H, out=WH)
         return WH
 
+    def _free_product(self, worker, W, H, rows, first_free, fixed_product):
+        """``W H`` on ``rows`` as ``fixed_product`` plus the free columns' product."""
+        WH = self.buffers[worker][: rows.stop - rows.start]
+        np.matmul(W[rows, first_free:], H[first_free:], out=WH)
+        WH += fixed_product
+        return WH
+
     def step(self, W: np.ndarray, H: np.ndarray, first_free: int) -> float:
         """``D(V || W H)`` at (W, H) as given, then one update of ``W[:, first_free:]`` and H.
 
@@ -125,16 +150,29 @@ class KLSweep:
         learns_W = first_free < W.shape[1]
         H_free_T = np.ascontiguousarray(H[free].T)
         W_denominator = H[free].sum(axis=1)  # 1 H^T: the same for every row
+        splits = _splits_product(W.shape[1], first_free)
+        if splits and self.fixed_products is None:
+            self.fixed_products = [
+                np.empty((self._rows, self.V.shape[1]), dtype=np.float32) for _ in self.shares
+            ]
 
         def work(worker):
             divergence = 0.0
             H_numerator = self.H_numerators[worker]
             for block, rows in enumerate(self.shares[worker]):
-                ratio = self._product(worker, W, H, rows)
+                if splits:
+                    fixed_product = self.fixed_products[worker][: rows.stop - rows.start]
+                    np.matmul(W[rows, :first_free], H[:first_free], out=fixed_product)
+                    ratio = self._free_product(worker, W, H, rows, first_free, fixed_product)
+                else:
+                    ratio = self._product(worker, W, H, rows)
                 divergence += kl_ratio_and_divergence(self.V[rows], ratio)
                 if learns_W:
                     multiplicative_update(W[rows, free], ratio @ H_free_T, W_denominator)
-                    ratio = self._product(worker, W, H, rows)
+                    if splits:
+                        ratio = self._free_product(worker, W, H, rows, first_free, fixed_product)
+                    else:
+                        ratio = self._product(worker, W, H, rows)
                     kl_ratio(self.V[rows], ratio)
                 # This block's share of W^T R.
                 if block == 0:
