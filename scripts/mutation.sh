@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the modules whose knobs a user turns (issue 15), with mutmut 3.8.1.
 #
-#   scripts/mutation.sh [MODULE ...]     MODULE: nmf separation spectral outputs detection
-#                                        (default: all five, in that order)
+#   scripts/mutation.sh [MODULE ...]     MODULE: nmf separation spectral outputs detection loops
+#                                        (default: all six, in that order)
 #
 # Not part of CI. The whole run (all five, two children) took 26 min on
 # 2026-11-30, 23:23-23:50, on this 2-core machine at load average 2-3:
@@ -58,11 +58,20 @@ done
 # mutmut names a mutant after its module, then x_FUNCTION__mutmut_N.
 detection_files="nmf_helpers/detection/search.py nmf_helpers/detection/door.py"
 detection_names=""
-for function in _find_occurrences _occurrence_extent _overlap _shift_estimate _candidates \
+for function in _find_occurrences _kept_once _occurrence_extent _overlap _shift_estimate _candidates \
     _ratio_grid _alignment_inputs; do
   detection_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
 detection_names+=" nmf_helpers.detection.door.x_detect_in_spectrogram_unchecked__mutmut_*"
+# loops: the search's second look for plays (a lone play's neighbours, a loop's
+# missing plays) and the banded view the fit works on, with their own tests,
+# which fit short renders (about 5 s in all).
+loops_tests="tests/test_detection_loops.py tests/test_detection_bands.py"
+loops_names=" nmf_helpers.detection.bands.x_*"
+for function in _play_again _play_near _spans _complete_loops _loops _groups _centre _anchor \
+    _loop_grid _best_window _missing_plays _window_near _fit_to_loop; do
+  loops_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
+done
 # module -> "files to mutate|test files (both space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
 # K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
@@ -75,14 +84,16 @@ declare -A plan=(
   [spectral]="nmf_helpers/spectral.py|$spectral_tests|not matches_librosa_from_the_same_start"
   [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
   [detection]="$detection_files|$detection_tests"
+  [loops]="nmf_helpers/detection/search.py nmf_helpers/detection/bands.py|$loops_tests"
 )
 # Mutant names run by default (MUTATION_NAMES, when set, replaces them): detection's
 # decision and ranges; its loading, checks and learning are left to the slow tests.
 declare -A default_names=(
   [detection]="$detection_names"
+  [loops]="$loops_names"
 )
 modules=("$@")
-[ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection)
+[ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection loops)
 
 summary=()
 for module in "${modules[@]}"; do

@@ -812,6 +812,28 @@ def test_a_stretch_sharing_exactly_half_is_an_occurrence_of_its_own(sample_rhyth
     assert [f[0] for f in found] == [(100, 200), (150, 250), (600, 700)]
 
 
+def test_a_trace_reaching_a_window_further_takes_the_place_of_the_occurrences_it_repeats(
+    sample_rhythm, monkeypatch
+):
+    # Six windows, each traced to the stretch given. The second covers the first and is
+    # longer by a whole window: it takes the first's place, with the first's score. The
+    # fourth covers the third and is one frame short of that: dropped. The sixth repeats
+    # the second and the fifth at once and is longer than both by a window: one occurrence
+    # in the second's place, with the best score of the two.
+    windows = {100: 0.9, 300: 0.85, 500: 0.8, 600: 0.75, 720: 0.7, 800: 0.65}
+    stretches = [
+        (100, 200),
+        (60, 140 + WINDOW),
+        (400, 500),
+        (390, 489 + WINDOW),
+        (240, 300),
+        (60, 300 + WINDOW),
+    ]
+    answers = [_diagonal(*stretch) for stretch in stretches for _ in range(2)]
+    found = _search_stubbed(sample_rhythm, windows, answers, monkeypatch)
+    assert [(f[0], f[4]) for f in found] == [((60, 300 + WINDOW), 0.9), ((400, 500), 0.8)]
+
+
 def test_the_slope_is_measured_on_the_paths_frames_not_the_lines_extensions(
     sample_rhythm, monkeypatch
 ):

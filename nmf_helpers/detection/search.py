@@ -384,8 +384,10 @@ def _find_occurrences(
     least ``_WALK_LEVEL`` of the threshold, then extended along its line
     and cut where the match stops holding locally (:func:`_occurrence_extent`); the tempo
     ratio is the grid's ratio times the path's slope. Then the windows lying
-    mostly inside that stretch are set aside, and the next best is taken. A
-    chop looped four times gives four occurrences, each a path of its own.
+    mostly inside that stretch are set aside, and the next best is taken; a
+    stretch that repeats one found before is dropped, or takes its place if
+    it reaches further (:func:`_kept_once`). A chop looped four times gives
+    four occurrences, each a path of its own.
     Frames are decimated frames, ``frame_seconds`` long. Returns ``(track frames,
     sample frames, ratio, shift, score)`` tuples.
     """
@@ -409,11 +411,33 @@ def _find_occurrences(
         )
         # A window more than half inside this stretch belongs to it.
         remaining[max(span[0] - window // 2, 0) : max(span[1] - window // 2 + 1, 0)] = -np.inf
-        if any(_overlap(span, other[0]) > 0.5 for other in found):
-            continue  # the same occurrence again, seen from a weaker window
         shift = _shift_estimate(activations, shifts, candidate_shifts[c], slice(*span))
-        found.append((span, part, ratio, shift, score))
+        found = _kept_once(found, (span, part, ratio, shift, score), window)
     return found
+
+
+def _kept_once(found, occurrence, window):
+    """``found`` with ``occurrence`` added, unless it is one of them seen again.
+
+    An occurrence sharing more than half of the shorter of the two with one
+    already found is that one seen from a weaker window. Its trace may reach
+    further, though: a riff that repeats within the sample lets the first
+    window align with the wrong repeat, whose line runs out of sample
+    mid-play, and a covered bar may have ended the first trace early. A
+    trace longer by at least a ``window`` than every occurrence it repeats
+    takes their place (the first's), with the best score among them.
+    """
+    span = occurrence[0]
+    same = [i for i, other in enumerate(found) if _overlap(span, other[0]) > 0.5]
+    if not same:
+        return [*found, occurrence]
+    longest = max(found[i][0][1] - found[i][0][0] for i in same)
+    if span[1] - span[0] < longest + window:
+        return found
+    score = max(found[i][4] for i in same)
+    kept = [other for i, other in enumerate(found) if i not in same[1:]]
+    kept[same[0]] = (*occurrence[:4], score)
+    return kept
 
 
 def _play_again(found, match, features, sample_features, threshold, frame_seconds):
