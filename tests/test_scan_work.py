@@ -161,3 +161,39 @@ def test_local_workers_keep_glibcs_own_malloc_thresholds(scan):
     # array of a fit is mapped afresh, and each check costs far more CPU.
     *_, trims = scan
     assert set(trims.values()) <= {None}, trims
+
+
+def _interrupted_inside_compiled_code(*args, **kwargs):
+    """Stand-in for a step of the check that Ctrl-C reached inside compiled code.
+
+    Python runs a signal's handler at its next line; when that comes while numba's
+    dispatcher is returning, the handler's KeyboardInterrupt is turned into this
+    (seen in a scan stopped with SIGINT: "SystemError: CPUDispatcher(<function
+    _best_diagonal_windows ...>) returned a result with an exception set").
+    """
+    raise SystemError(
+        "CPUDispatcher(<function _best_diagonal_windows>) returned a result with an exception set"
+    ) from KeyboardInterrupt()
+
+
+@pytest.mark.parametrize("step", ["track_spectrogram_unchecked", "coarse_score_unchecked"])
+def test_ctrl_c_inside_compiled_code_stops_the_scan_rather_than_making_an_error_row(
+    inputs, monkeypatch, step
+):
+    # The pair (or the track) must not take the interrupt for its own fault and write an
+    # error row, which --resume would keep: the interrupt goes on up and stops the scan.
+    templates, tracks = inputs
+    track = ENGINE.read_track(tracks[0], SR)
+    monkeypatch.setattr(ENGINE, step, _interrupted_inside_compiled_code)
+    with pytest.raises(KeyboardInterrupt):
+        if step == "track_spectrogram_unchecked":
+            ENGINE.read_track(tracks[0], SR)
+        else:
+            ENGINE.scan_pair(templates[0], track, SETTINGS)
+    # Any other fault of compiled code is still the pair's own error row.
+    monkeypatch.setattr(ENGINE, "coarse_score_unchecked", _fails_inside_compiled_code)
+    assert ENGINE.scan_pair(templates[0], track, SETTINGS)["error"].startswith("SystemError")
+
+
+def _fails_inside_compiled_code(*args, **kwargs):
+    raise SystemError("returned a result with an exception set") from ValueError("bad")

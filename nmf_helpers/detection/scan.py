@@ -216,6 +216,25 @@ def _reason(error: Exception) -> str:
     return " ".join(text.split())
 
 
+def _unless_interrupted(error: Exception) -> Exception:
+    """``error``, unless an interrupt hides in it: then that interrupt is raised.
+
+    A signal's handler raises its ``KeyboardInterrupt`` at the next line of
+    Python; when that line is the return from compiled code (numba's loops),
+    the interrupt comes back as a ``SystemError`` whose cause it is. The user
+    stopped the scan: that is no fault of the pair, and must not become its
+    error row.
+    """
+    seen = set()
+    cause = error
+    while cause is not None and id(cause) not in seen:
+        if not isinstance(cause, Exception):
+            raise cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return error
+
+
 def read_track(path: str, sr: int) -> Track:
     """Decode ``path`` at ``sr``, spectrogram and all; never raises: a bad file gives its error.
 
@@ -226,7 +245,7 @@ def read_track(path: str, sr: int) -> Track:
         x = load_waveform("scan", "track", path, sr)  # as detect_sample reads its track
         V = track_spectrogram_unchecked(x, DEFAULT_WIN, DEFAULT_HOP, function="scan")
     except Exception as error:  # one odd file must not end a scan of thousands
-        return Track(path, None, error=_reason(error))
+        return Track(path, None, error=_reason(_unless_interrupted(error)))
     return Track(path, V, x.size / sr)
 
 
@@ -305,7 +324,7 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
             **options,
         )
     except Exception as error:  # one odd file must not end a scan of thousands
-        return error_fields(_reason(error))
+        return error_fields(_reason(_unless_interrupted(error)))
     if not math.isfinite(result.score):
         return error_fields(f"the score is not a number ({result.score})")
     return result_fields(result, "full fit")
@@ -488,6 +507,7 @@ def _track_rows(path, sr, samples, sample_templates, settings, tag, checkpoint):
         try:
             fields = _check_pair(templates, track, settings, f"{i}-{tag}", checkpoint)
         except Exception as error:  # this pair's fault, not its track's: the others go on
+            error = _unless_interrupted(error)
             fields = error_fields(f"{type(error).__name__}: {error}")
         yield i, fields
 
