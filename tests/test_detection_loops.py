@@ -141,3 +141,132 @@ def test_a_loop_with_one_play_found_on_its_own_is_found_whole(templates):
     result = nh.detect_sample(templates, track, n_iter=N_ITER)
     assert_every_play_once(result, plays)
     assert sum(o.score >= nh.DETECTION_THRESHOLD for o in result.occurrences) == 1
+
+
+# -- the parts of the second look, one by one ----------------------------------------------------
+
+STEP_S = 2 * 512 / SR  # one step of the search: a pair of STFT frames
+
+
+def occurrence(part, ratio, span=(0, 10), score=0.5):
+    """An occurrence as the search keeps it: (span, part, ratio, shift, score)."""
+    return span, part, ratio, 0.0, score
+
+
+def test_occurrences_of_one_part_at_one_tempo_are_grouped_and_others_are_not(monkeypatch):
+    found = [
+        occurrence((0, 100), 0.90),
+        occurrence((40, 140), 0.92),  # shares 60 of 100 frames at 0.92 / 0.90: the first's loop
+        occurrence((50, 150), 0.90),  # exactly half: a part of its own
+        occurrence((200, 300), 0.90),  # another part at the same tempo
+        occurrence((0, 100), 0.80),  # the same part 11 % slower
+        occurrence((210, 290), 0.905),  # the fourth's part: joins the fourth's group
+    ]
+    assert SEARCH._groups(found) == [[0, 1], [2], [3, 5], [4]]
+    assert SEARCH._loops(found) == [[0, 1], [3, 5]]
+    # The tempo tolerance is inclusive: 1.0625 / 1.0 - 1 is exactly 0.0625 in binary.
+    monkeypatch.setattr(SEARCH, "_LOOP_RATIO_TOLERANCE", 0.0625)
+    assert SEARCH._groups([occurrence((0, 100), 1.0), occurrence((0, 100), 1.0625)]) == [[0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("frame_seconds", "spans"),
+    [
+        (STEP_S, (8, 22)),  # 17 frames of 46 ms: 0.79 s; a gap of 1.02 s
+        (0.09, (4, 11)),  # 9 frames of 90 ms: 0.81 s (7 would be 0.63 s)
+        (0.5, (1, 2)),  # at least one frame either side, however long the frames
+    ],
+)
+def test_the_local_span_and_the_gap_are_the_frames_closest_to_their_seconds(frame_seconds, spans):
+    assert SEARCH._spans(frame_seconds) == spans
+
+
+def test_a_plays_best_window_is_found_inside_its_span_and_placed_on_its_line():
+    score = np.zeros(100)
+    score[[12, 15, 25]] = [0.4, 0.6, 0.9]  # 25 lies outside the span
+    match = SEARCH.WindowMatch(score, np.arange(100) % 3, np.ones(100), np.zeros(100, int), 20)
+    # The part starts at sample frame 30, at a ratio of 2: resampled frame 15 at track
+    # frame 10, so the window at track frame 15 starts at resampled frame 20.
+    play = occurrence((30.0, 50.0), 2.0, span=(10, 20))
+    assert SEARCH._best_window(match, play) == (0, (15, 20))
+    # A span past the last window scores the last one; a span of no frames, its start.
+    assert SEARCH._best_window(match, occurrence((30.0, 50.0), 2.0, span=(100, 105)))[1][0] == 99
+    assert SEARCH._best_window(match, occurrence((30.0, 50.0), 2.0, span=(40, 40)))[1][0] == 40
+
+
+@pytest.mark.parametrize(("frame_seconds", "reach"), [(STEP_S, 6), (0.5, 1)])
+def test_a_missing_play_is_looked_for_within_the_grids_reach_and_at_the_loop_level(
+    monkeypatch, frame_seconds, reach
+):
+    traced = []
+
+    def trace(feature, sample_features, start, ratio, score, window, threshold, spans):
+        traced.append((start, score, spans))
+        return (start[0], start[0] + window), (0.0, 40.0), ratio
+
+    monkeypatch.setattr(SEARCH, "_trace", trace)
+    scores = np.zeros((200, 60))
+    like = occurrence((0.0, 40.0), 1.0, score=0.9)
+    threshold = 0.5
+    level = SEARCH._LOOP_LEVEL * threshold
+    scores[100 + reach, 5] = level  # at the level, as far as the grid reaches: a play
+    scores[100 + reach + 1, 5] = 1.0  # one frame further: not looked at
+    arguments = (scores, (100, 5), like, 20, threshold, frame_seconds)
+    play = SEARCH._play_near(None, None, *arguments)
+    assert play == ((100 + reach, 120 + reach), (0.0, 40.0), 1.0, 0.0, level)
+    assert traced == [((100 + reach, 5), level, SEARCH._spans(frame_seconds))]
+    scores[100 + reach, 5] = np.nextafter(level, 0)  # just under the level: none
+    assert (
+        SEARCH._play_near(None, None, scores, (100, 5), like, 20, threshold, frame_seconds) is None
+    )
+
+
+def test_plays_back_to_back_are_cut_to_the_period_where_the_plays_say_the_part_starts():
+    # A loop of 50 track frames at a ratio of 2: 100 frames of the sample a play, from
+    # sample frame 200. The first play is cut by the track's start (its start says
+    # nothing), the last by its end (its end says nothing); the second and the last grew
+    # 10 frames over their neighbours, the sample's continuation sounding like its start.
+    plays = [
+        occurrence((220.0, 300.0), 2.0, span=(0, 40)),
+        occurrence((200.0, 320.0), 2.0, span=(40, 100)),
+        occurrence((200.0, 300.0), 2.0, span=(90, 140)),
+        occurrence((200.0, 320.0), 2.0, span=(140, 200)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 200)
+    assert [(span, part) for span, part, *_ in fitted] == [
+        ((0, 40), (220.0, 300.0)),
+        ((40, 90), (200.0, 300.0)),
+        ((90, 140), (200.0, 300.0)),
+        ((140, 190), (200.0, 300.0)),
+    ]
+    assert [play[2:] for play in fitted] == [play[2:] for play in plays]
+
+
+def test_plays_with_rests_between_are_held_to_a_period_centred_on_their_parts():
+    # Plays of 60 sample frames (30 track frames at 2) every 50 track frames: rests between,
+    # so the period (100 sample frames) is centred on the parts' middle, sample frame 230,
+    # and only the play grown to frame 300 is cut, at 280.
+    plays = [
+        occurrence((200.0, 260.0), 2.0, span=(10, 40)),
+        occurrence((200.0, 260.0), 2.0, span=(60, 90)),
+        occurrence((200.0, 300.0), 2.0, span=(110, 160)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 400)
+    assert [(span, part) for span, part, *_ in fitted] == [
+        ((10, 40), (200.0, 260.0)),
+        ((60, 90), (200.0, 260.0)),
+        ((110, 150), (200.0, 280.0)),
+    ]
+
+
+def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
+    # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
+    # frames 49..51 keeps one frame (49..50); one of frames 60..65 would keep none and
+    # stays as it is.
+    loop = [occurrence((0.0, 50.0), 1.0, span=(start, start + 50)) for start in range(0, 200, 50)]
+    one_left = occurrence((49.0, 51.0), 1.0, span=(200, 202))
+    none_left = occurrence((60.0, 65.0), 1.0, span=(210, 215))
+    fitted = SEARCH._fit_to_loop([*loop, one_left, none_left], 50.0, 300)
+    assert fitted[:4] == loop
+    assert fitted[4][:2] == ((200, 201), (49.0, 50.0))
+    assert fitted[5] == none_left
