@@ -270,3 +270,54 @@ def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     assert fitted[:4] == loop
     assert fitted[4][:2] == ((200, 201), (49.0, 50.0))
     assert fitted[5] == none_left
+
+
+def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_part():
+    # Scores of 100 track windows by 80 resampled sample windows; the loop's part is sample
+    # frames 40..100 at a ratio of 2 (resampled 20..50), windows of 10, a reach of 2: the
+    # windows of the part start at 20 - 2 .. 50 - 10 + 2.
+    scores = np.zeros((100, 80))
+    scores[50, 30], scores[52, 31], scores[50, 33] = 1.0, 0.5, 2.0  # 33: out of reach
+
+    def near(start, part=(40.0, 100.0), n_a=80):
+        return SEARCH._window_near(scores[:, :n_a], start, 2, part, 2.0, 10)
+
+    assert near((50, 30)) == (50, 30)
+    assert near((50.4, 29.6)) == (50, 30)  # positions are rounded
+    # Past the track's ends, the window slides back along the line into the track.
+    scores[98, 30] = scores[1, 22] = 3.0
+    assert near((103, 35)) == (98, 30)
+    assert near((-3, 20)) == (1, 22)
+    # The part's first and last windows (18 and 42) are looked from; a step out, none.
+    scores[60, 17], scores[60, 19] = 5.0, 1.0
+    assert near((60, 18)) == (60, 19)  # the higher window at 17 lies outside the part
+    assert near((60, 17)) is None
+    assert near((60, 42)) is not None and near((60, 43)) is None
+    # The part starting at the sample's start: its first window is window 0.
+    assert near((60, 0), part=(0.0, 60.0)) is not None
+    # The sample's end bounds the part: resampled window 79 is the last.
+    assert near((60, 79), part=(40.0, 200.0)) is not None
+    assert near((60, 80), part=(40.0, 200.0)) is None
+    # A part shorter than a window is looked for from its start only: 20 + 2.
+    assert near((60, 22), part=(40.0, 50.0)) is not None
+    assert near((60, 23), part=(40.0, 50.0)) is None
+
+
+def test_the_second_look_gives_the_occurrences_back_strongest_first():
+    # The door reports the first occurrence's tempo and pitch as the detection's. Three
+    # occurrences of different parts, weakest first, and nothing to add (a threshold no
+    # window reaches): both steps give them back strongest first.
+    rng = np.random.default_rng(0)
+    features = [rng.standard_normal((3, 200))]
+    sample_features = rng.standard_normal((3, 60))
+    match = SEARCH.WindowMatch(
+        rng.random(191), np.zeros(191, int), np.ones(191), np.zeros(191, int), 10
+    )
+    found = [
+        occurrence((0.0, 15.0), 1.0, span=(0, 15), score=0.4),
+        occurrence((20.0, 35.0), 1.0, span=(40, 55), score=0.5),
+        occurrence((40.0, 55.0), 1.0, span=(80, 95), score=0.6),
+    ]
+    arguments = (match, features, sample_features, 10.0, STEP_S)
+    assert SEARCH._play_again(found, *arguments) == found[::-1]
+    assert SEARCH._complete_loops(found, *arguments) == found[::-1]
