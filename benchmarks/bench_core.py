@@ -21,6 +21,12 @@ minimum is the least disturbed), and each target of the core issue is printed
 with PASS or MISS; the exit status is 1 if any target is missed, so the
 benchmark can gate a release. Run: ``python benchmarks/bench_core.py``.
 
+``--split`` times only the KL step with W partly fixed, its fixed columns'
+product kept through the step or formed twice (``_kl_sweep._splits_product``),
+at several numbers of fixed and free columns, on the 3-minute spectrogram and
+on the detector's banded view of it (``detection.bands.compact``), and prints
+which way the rule chooses; the chosen way should not be the slower.
+
 ``--compare-with REV`` also times ``nmf_kl`` and ``nmf_euclidean`` as they
 were at git revision REV (e.g. ``HEAD``, to see what uncommitted changes do),
 loaded into this process under another package name, alternating with the
@@ -51,6 +57,8 @@ from sklearn.decomposition import NMF
 import nmf_helpers as nh
 
 SPECTRAL = importlib.import_module("nmf_helpers.spectral")
+KL_SWEEP = importlib.import_module("nmf_helpers._kl_sweep")
+BANDS = importlib.import_module("nmf_helpers.detection.bands")
 
 SR = 22050
 DURATION = 180.0
@@ -282,6 +290,49 @@ def run(args, before) -> list[tuple[str, bool]]:
     return targets
 
 
+def split_product(repeats: int, n_iter: int) -> list[tuple[str, bool]]:
+    """The KL step with W partly fixed, the fixed product kept or not, side by side."""
+    V_full = music_spectrogram()
+    V_bands = BANDS.compact(V_full, BANDS.band_starts(V_full.shape[0], SR, 2048))
+    rule = KL_SWEEP._splits_product
+    rng = np.random.default_rng(0)
+    targets = []
+    print(f"== KL step, W partly fixed: fixed product kept or formed twice ({n_iter} iterations)")
+    print(f"{'V':>12} {'K':>4} {'fixed':>5}  {'kept':>7} {'twice':>7}  kept/twice  rule")
+    cases = [(V_bands, 160, 140), (V_full, 160, 140), (V_full, 60, 40), (V_full, 40, 30)]
+    cases += [(V_full, 34, 24), (V_full, 12, 8)]
+    for V, K, n_fixed in cases:
+        W_fixed = rng.random((V.shape[0], n_fixed)).astype(np.float32)
+        W_fixed /= W_fixed.sum(axis=0)
+
+        def fit(keeps: bool, V=V, K=K, W_fixed=W_fixed):
+            KL_SWEEP._splits_product = lambda K, first_free: keeps and first_free < K
+            try:
+                return nh.nmf_kl(V, K, n_iter=n_iter, W_fixed=W_fixed)
+            finally:
+                KL_SWEEP._splits_product = rule
+
+        times, _ = best_times_alternating(
+            repeats, {"kept": lambda: fit(True), "twice": lambda: fit(False)}
+        )
+        chosen = "kept" if rule(K, n_fixed) else "twice"
+        ratio = times["kept"] / times["twice"]
+        print(
+            f"{V.shape[0]:>5}x{V.shape[1]:<6} {K:>4} {n_fixed:>5}  {times['kept']:6.2f}s"
+            f" {times['twice']:6.2f}s  {ratio:10.2f}  {chosen}"
+        )
+        other = "twice" if chosen == "kept" else "kept"
+        targets.append(
+            (
+                f"K = {K}, {n_fixed} fixed, {V.shape[0]} rows: {chosen}",
+                times[chosen] <= 1.05 * times[other],
+            )
+        )
+    for target, met in targets:
+        print(f"{'PASS' if met else 'MISS'}  the rule's way no slower (within 5 %): {target}")
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -291,7 +342,15 @@ def main() -> None:
         metavar="REV",
         help="also time the NMF functions of git revision REV (e.g. HEAD), side by side",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="time only the KL step with W partly fixed, its fixed product kept or not",
+    )
     args = parser.parse_args()
+    if args.split:
+        targets = split_product(args.repeats, min(args.iters, 20))
+        sys.exit(1 if not all(met for _, met in targets) else 0)
     with tempfile.TemporaryDirectory() as directory:
         before = package_at(args.compare_with, Path(directory)) if args.compare_with else None
         targets = run(args, before)

@@ -14,7 +14,7 @@ done while it is in cache: form ``W H`` for the block, turn it into the ratio
 and add up the loss in the same fused pass (:mod:`nmf_helpers._kernels`),
 update the block's rows of W (the W update is separable by rows), form the
 ratio again with the new rows and add their share to the numerator of the H
-update. H is updated once the sweep is done. When most of W is fixed (a
+update. H is updated once the sweep is done. When W has many fixed columns (a
 sample's templates, learned elsewhere), the fixed columns' product is formed
 once per block and kept: ``W H`` before and after the W update is that plus
 the free columns' product, which spares one of the step's three large
@@ -38,6 +38,11 @@ from ._threads import library_threads, worker_count
 __all__ = ["KLSweep"]
 
 
+#: Fixed columns from which their product is kept through a step (:func:`_splits_product`);
+#: ``benchmarks/bench_core.py --split`` times the step both ways.
+_FEWEST_KEPT_FIXED = 64
+
+
 def _block_rows(K: int) -> int:
     """Rows of ``W H`` that the sweep forms at a time (at most), for K components.
 
@@ -56,13 +61,15 @@ def _block_rows(K: int) -> int:
 def _splits_product(K: int, first_free: int) -> bool:
     """Whether a step forms ``W H`` as the fixed columns' product plus the free columns'.
 
-    Only when W is partly fixed, the products are bound by arithmetic (see
-    :func:`_block_rows`) and the fixed columns are the larger share: the
-    fixed product is kept from the first ``W H`` of a block to the second,
-    so the step does ``first_free + 2 (K - first_free)`` rank-one layers
-    instead of ``2 K``, at the price of two additions over the block.
+    The fixed product is kept from the first ``W H`` of a block to the
+    second, so the step multiplies ``first_free + 2 (K - first_free)``
+    columns instead of ``2 K``, but adds two passes over the block (the
+    sums) and a product with few columns, which runs far below the speed of
+    a large one. That pays only when the fixed columns are many
+    (:data:`_FEWEST_KEPT_FIXED`) and at least twice the free ones, as in a
+    sample's templates with their pitch copies (the detector).
     """
-    return K > 4 and 2 * first_free > K and first_free < K
+    return first_free >= max(_FEWEST_KEPT_FIXED, 2 * (K - first_free)) and first_free < K
 
 
 def _row_blocks(start: int, stop: int, most_rows: int) -> list[slice]:

@@ -309,10 +309,10 @@ def test_more_worker_threads_than_rows(monkeypatch, rng):
 
 
 @pytest.mark.parametrize("n_workers", [1, 3])
-@pytest.mark.parametrize(("K", "first_free"), [(4, 0), (4, 2), (4, 4), (12, 5), (12, 9)])
+@pytest.mark.parametrize(("K", "first_free"), [(4, 0), (4, 2), (4, 4), (12, 5), (12, 9), (96, 72)])
 def test_kl_sweep_computes_the_reference_step(groove_V, monkeypatch, n_workers, K, first_free):
     # The sweep (blocks, workers, fused kernels, the fixed columns' product kept when
-    # they are most of W: K = 12, first_free = 9) against the formulas in plain numpy.
+    # they are many and most of W: K = 96, first_free = 72) against the formulas in plain numpy.
     monkeypatch.setattr(KL_SWEEP_MODULE, "worker_count", lambda entries: n_workers)
     V = np.ascontiguousarray(groove_V, dtype=np.float32)
     W, H = random_start(V, K)
