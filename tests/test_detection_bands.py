@@ -41,11 +41,12 @@ def test_bands_and_pairs_add_up_and_spreading_gives_them_back():
     W = rng.random((starts.size, 3)).astype(np.float32)
     spread = BANDS.spread_bins(W, starts, V.shape[0])
     assert spread.shape == (V.shape[0], 3)
+    assert spread.dtype == np.float32  # the detection's W at full resolution: float32, as W is
     np.testing.assert_allclose(BANDS.to_bands(spread, starts), W, rtol=1e-5)
     assert np.ptp(spread[bounds[b] : bounds[b + 1]], axis=0).max() == 0  # evenly
     H = rng.random((3, 4)).astype(np.float32)
     frames = BANDS.spread_frames(H, 7)
-    assert frames.shape == (3, 7)
+    assert frames.shape == (3, 7) and frames.dtype == np.float32  # and its H
     np.testing.assert_allclose(np.add.reduceat(frames, [0, 2, 4, 6], axis=1), H, rtol=1e-6)
     np.testing.assert_array_equal(frames[:, 0], frames[:, 1])
 

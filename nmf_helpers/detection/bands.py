@@ -110,7 +110,7 @@ def spread_bins(W: np.ndarray, starts: np.ndarray, n_bins: int) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(n_bins, K)], with ``to_bands`` of it equal to ``W``.
+    np.ndarray [shape=(n_bins, K), W's dtype], with ``to_bands`` of it equal to ``W``.
     """
     widths = np.diff(np.append(starts, n_bins))
     return np.repeat(W / widths[:, None].astype(W.dtype), widths, axis=0)
@@ -132,7 +132,7 @@ def spread_frames(H: np.ndarray, n_frames: int) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(K, n_frames)], whose pair sums are ``H``.
+    np.ndarray [shape=(K, n_frames), H's dtype], whose pair sums are ``H``.
     """
     step = step_of_frames(n_frames)
     frames_in_step = np.bincount(step).astype(H.dtype)
