@@ -103,13 +103,38 @@ def test_the_last_play_of_a_buried_loop_is_reported(templates):
 def test_a_stretched_low_passed_chop_looped_four_times_is_found_at_every_play(templates):
     # 2.8 s (8 beats) stretched x1.05 and low-passed at 2.5 kHz, looped four times;
     # plays 2 and 3 under groove's bass and keys, 6 dB up.
-    sos = scipy.signal.butter(4, 2500, "low", fs=SR, output="sos")
-    part = scipy.signal.sosfilt(sos, librosa.effects.time_stretch(chop(1.6, 2.8), rate=1.05))
-    track, plays = looped(part.astype(np.float32), 4, 0.0, covered=[1, 2], cover_db=6.0)
+    track, plays = looped(stretched_chop(), 4, 0.0, covered=[1, 2], cover_db=6.0)
     result = nh.detect_sample(templates, track, n_iter=N_ITER)
     assert_every_play_once(result, plays)
     for found in result.occurrences:
         assert found.tempo_ratio == pytest.approx(1.05, abs=0.03)
+
+
+def stretched_chop() -> np.ndarray:
+    """2.8 s (8 beats) of the sample from 1.6 s, stretched x1.05 and low-passed at 2.5 kHz."""
+    sos = scipy.signal.butter(4, 2500, "low", fs=SR, output="sos")
+    part = scipy.signal.sosfilt(sos, librosa.effects.time_stretch(chop(1.6, 2.8), rate=1.05))
+    return part.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: looped(chop(2.0, 3.2), 3, 0.0, covered=[1], cover_db=6.0),
+        lambda: looped(chop(1.0, 3.0), 3, -12.0, covered=[2], cover_db=-6.0),
+        lambda: looped(stretched_chop(), 4, 0.0, covered=[1, 2], cover_db=6.0),
+        lambda: looped(chop(2.0, 3.2), 3, 0.0, covered=[1, 2], cover_db=8.0),
+    ],
+    ids=["looped chop", "buried loop", "stretched chop", "one play alone"],
+)
+def test_a_scans_first_pass_keeps_each_loop_of_these_tests_by_a_margin(templates, make):
+    # The scan's first pass (its defaults) must not rule out a track the full check finds:
+    # its score lies at least 0.05 above the cut (the threshold less SCREEN_MARGIN).
+    track, _ = make()
+    scan = importlib.import_module("nmf_helpers.detection.scan")
+    V = nh.detection.track_spectrogram_unchecked(track, templates.win, templates.hop)
+    first = nh.detection.coarse_score_unchecked(templates, V)
+    assert first >= nh.DETECTION_THRESHOLD - scan.SCREEN_MARGIN + 0.05
 
 
 def play_at(start: int, length: int) -> tuple:
