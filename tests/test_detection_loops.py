@@ -346,3 +346,39 @@ def test_the_second_look_gives_the_occurrences_back_strongest_first():
     arguments = (match, features, sample_features, 10.0, STEP_S)
     assert SEARCH._play_again(found, *arguments) == found[::-1]
     assert SEARCH._complete_loops(found, *arguments) == found[::-1]
+
+
+def test_a_plays_position_is_where_its_line_reaches_the_loops_centre():
+    # Track frames 100..140 play sample frames 20..100 at a ratio of 2: sample frame 60 at 120.
+    assert SEARCH._anchor(occurrence((20.0, 100.0), 2.0, span=(100, 140)), 60.0) == 120.0
+
+
+def test_plays_cut_by_the_tracks_ends_do_not_set_the_loops_period():
+    # Plays at 97 and 195 (the loop's centre, sample frame 35, on each play's line) and
+    # one cut by the track's start at -5; the last one is also cut by the track's end.
+    # Only the whole play (50 frames) says how many periods lie between the closest two
+    # (98 frames apart: two periods); counting the cut ones (20 frames long), the period
+    # would be 20, shorter than a window. The middle play sits 2 frames off the grid:
+    # within the tolerance (0.3 s, 6 frames of 50 ms; their steps differ by 4), and the fit
+    # over all plays says 50.
+    plays = [
+        occurrence((40.0, 60.0), 1.0, span=(0, 20)),
+        occurrence((10.0, 60.0), 1.0, span=(72, 122)),
+        occurrence((10.0, 30.0), 1.0, span=(170, 190)),
+    ]
+    anchors, period = SEARCH._loop_grid(plays, 40, 190, 0.05)
+    np.testing.assert_allclose(anchors, [-5.0, 97.0, 195.0])
+    assert period == pytest.approx(50.0)
+
+
+def test_missing_plays_are_the_grid_positions_a_window_of_whose_play_lies_in_the_track():
+    # A loop every 50 frames; the best play lasts 80 sample frames at a ratio of 2, 40 track
+    # frames; plays found at 165 and 215, and one at 240, exactly half a period from 265.
+    # From 15 (its play, 0..35, has a window of 35 frames in the track) to 265: 15, 65 and
+    # 115 are missing; 265 counts as found; 315 has 5 frames in the track.
+    best = occurrence((100.0, 180.0), 2.0, span=(145, 185))
+    missing = SEARCH._missing_plays(np.array([165.0, 215.0, 240.0]), 50.0, best, 35, 300)
+    assert missing == pytest.approx([15.0, 65.0, 115.0])
+    # Without the play at 240, 265 is missing too (its play, 245..285, lies in the track).
+    missing = SEARCH._missing_plays(np.array([165.0, 215.0]), 50.0, best, 35, 300)
+    assert missing == pytest.approx([15.0, 65.0, 115.0, 265.0])
