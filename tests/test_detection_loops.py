@@ -168,6 +168,15 @@ def test_a_loop_with_one_play_found_on_its_own_is_found_whole(templates):
     assert sum(o.score >= nh.DETECTION_THRESHOLD for o in result.occurrences) == 1
 
 
+def test_a_loop_whose_last_play_alone_is_found_is_found_whole(templates):
+    # The same loop with plays 1 and 2 under the bass and keys, 10 dB up: the play before
+    # the one found is looked for too, then the loop's grid gives the first.
+    track, plays = looped(chop(2.0, 3.2), 3, 0.0, covered=[0, 1], cover_db=10.0)
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    assert_every_play_once(result, plays)
+    assert [o.score >= nh.DETECTION_THRESHOLD for o in result.occurrences] == [False, False, True]
+
+
 # -- the parts of the second look, one by one ----------------------------------------------------
 
 STEP_S = 2 * 512 / SR  # one step of the search: a pair of STFT frames
@@ -249,11 +258,12 @@ def test_a_missing_play_is_looked_for_within_the_grids_reach_and_at_the_loop_lev
 def test_plays_back_to_back_are_cut_to_the_period_where_the_plays_say_the_part_starts():
     # A loop of 50 track frames at a ratio of 2: 100 frames of the sample a play, from
     # sample frame 200. The first play is cut by the track's start (its start says
-    # nothing), the last by its end (its end says nothing); the second and the last grew
-    # 10 frames over their neighbours, the sample's continuation sounding like its start.
+    # nothing), the last by its end (its end says nothing); the second grew 10 frames over
+    # each neighbour and the last 10 frames past its period (the sample's continuation
+    # sounding like the chop's start, its lead-in like the chop's end).
     plays = [
         occurrence((220.0, 300.0), 2.0, span=(0, 40)),
-        occurrence((200.0, 320.0), 2.0, span=(40, 100)),
+        occurrence((180.0, 320.0), 2.0, span=(30, 100)),
         occurrence((200.0, 300.0), 2.0, span=(90, 140)),
         occurrence((200.0, 320.0), 2.0, span=(140, 200)),
     ]
