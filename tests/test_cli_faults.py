@@ -269,6 +269,26 @@ def test_an_interrupted_scan_writes_no_csv(jobs, name, tracks, tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["found.csv.partial", "moments"]
 
 
+@pytest.mark.parametrize(("jobs", "name"), [("1", "SIGINT"), ("1", "SIGTERM")])
+def test_a_signal_after_the_scan_has_finished_leaves_its_status_and_csv(
+    jobs, name, tracks, tmp_path
+):
+    # The CSV written and the summary printed, the process shutting down: a late Ctrl-C or
+    # SIGTERM must not turn the finished scan's status into 130 or 143 with no line.
+    csv_path = tmp_path / "found.csv"
+    args = ["scan", nh.clip_path("sample"), tracks, "-o", csv_path, "--jobs", "1", "--iters", "5"]
+    log = tmp_path / "moments"
+    run = Run(args, log, hold="exiting")
+    run.wait_for("exiting")
+    run.process.send_signal(getattr(signal, name))
+    time.sleep(0.5)  # delivered (and ignored) before the run goes on
+    log.unlink()  # lets the held run go on
+    result = run.finish(timeout=60)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert f"wrote {csv_path}" in result.stdout
+    assert csv_path.read_text().count("\n") == 1 + 3  # the header and a row per track
+
+
 # -- one run at a time --------------------------------------------------------------------------
 
 

@@ -18,15 +18,26 @@ import contextlib
 import errno
 import functools
 import importlib
+import signal
 import sys
 import warnings
+from typing import NoReturn
 
 import soundfile
 
+from .. import _fault_injection
 from .._validation import ParameterError, printable
-from ._interrupts import Interrupted, signals_raised
+from ._interrupts import SIGNALS, Interrupted, signals_raised
 
-__all__ = ["COMMANDS", "UsageError", "main", "note", "one_line_warning"]
+__all__ = [
+    "COMMANDS",
+    "UsageError",
+    "console_main",
+    "exit_with",
+    "main",
+    "note",
+    "one_line_warning",
+]
 
 #: Modules of nmf_helpers.cli that provide a command, in --help order.
 COMMANDS = ["demo", "detect", "scan", "separate"]
@@ -103,6 +114,30 @@ def _names_as_given() -> None:
     for stream, errors in [(sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")]:
         with contextlib.suppress(AttributeError, ValueError):  # replaced or closed by the caller
             stream.reconfigure(errors=errors)
+
+
+def exit_with(status: int) -> NoReturn:
+    """End the process with a finished command's ``status``, whatever signal comes late.
+
+    When :func:`main` has returned, the command is over: its outputs are
+    complete, or its one line is printed. A Ctrl-C or SIGTERM while the
+    interpreter then shuts down (its threads and exit handlers take a
+    moment) could only turn that status into 130 or 143 with no line to
+    say why: both are ignored from here on. For the ``python -m`` and
+    console-script doors, not for :func:`main`, whose callers keep their
+    own handlers.
+    """
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    if _fault_injection.holds_at("exiting"):  # a test's moment, logged only when it is held
+        _fault_injection.record("exiting")
+        _fault_injection.hold("exiting")
+    sys.exit(status)
+
+
+def console_main() -> None:
+    """Entry point of the ``nmf-helpers`` console script."""
+    exit_with(main())
 
 
 def main(argv: list[str] | None = None) -> int:

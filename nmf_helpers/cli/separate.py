@@ -494,9 +494,9 @@ def add_parser(subparsers) -> None:
 
 def console_main() -> None:
     """Entry point of the ``nmf-separate`` console script."""
-    from . import main
+    from . import exit_with, main
 
-    sys.exit(main(["separate", *sys.argv[1:]]))
+    exit_with(main(["separate", *sys.argv[1:]]))
 
 
 def _run_streamed(args, K: int, outputs: Outputs, duration: float, started: float) -> int:
