@@ -217,7 +217,7 @@ def test_the_local_span_and_the_gap_are_the_frames_closest_to_their_seconds(fram
 
 def test_a_plays_best_window_is_found_inside_its_span_and_placed_on_its_line():
     score = np.zeros(100)
-    score[[12, 15, 25]] = [0.4, 0.6, 0.9]  # 25 lies outside the span
+    score[[12, 15, 20, 25, 41]] = [0.4, 0.6, 0.8, 0.9, 0.3]  # 20 and 25 lie past the span
     match = SEARCH.WindowMatch(score, np.arange(100) % 3, np.ones(100), np.zeros(100, int), 20)
     # The part starts at sample frame 30, at a ratio of 2: resampled frame 15 at track
     # frame 10, so the window at track frame 15 starts at resampled frame 20.
