@@ -392,3 +392,78 @@ def test_missing_plays_are_the_grid_positions_a_window_of_whose_play_lies_in_the
     # Without the play at 240, 265 is missing too (its play, 245..285, lies in the track).
     missing = SEARCH._missing_plays(np.array([165.0, 215.0]), 50.0, best, 35, 300)
     assert missing == pytest.approx([15.0, 65.0, 115.0, 265.0])
+
+
+def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):
+    # A loop of the sample's frames 10..60 every 50 frames, plays found at 0 and 100 (the
+    # one at 0 the stronger); another part's plays off any steady period (not a loop,
+    # listed first); an occurrence of a third part at 262. The grid's missing positions
+    # (75, 175, 225, 275, 325) are looked at from the strongest play's best window (track
+    # frame 10, 15 before its position; the other play's best window sits elsewhere), and
+    # the stand-in for _play_near answers: nothing at 75, a play that wandered to 237 at
+    # 175, a play at 225, one over the other occurrence at 275, a play at 325.
+    rng = np.random.default_rng(0)
+    features, sample_features = [rng.standard_normal((3, 320))], rng.standard_normal((3, 80))
+    score = np.zeros(301)
+    score[[10, 130]] = 1.0
+    match = SEARCH.WindowMatch(score, np.zeros(301, int), np.ones(301), np.zeros(301, int), 20)
+    no_loop = [occurrence((200.0, 230.0), 1.0, span=(s, s + 30), score=0.2) for s in (0, 70, 160)]
+    loop = [
+        occurrence((10.0, 60.0), 1.0, span=(0, 50), score=0.6),
+        occurrence((10.0, 60.0), 1.0, span=(100, 150), score=0.5),
+    ]
+    other = occurrence((100.0, 150.0), 1.0, span=(262, 312), score=0.7)
+    answers = {
+        60: None,
+        160: occurrence((10.0, 60.0), 1.0, span=(212, 262), score=0.31),
+        210: occurrence((10.0, 60.0), 1.0, span=(200, 250), score=0.32),
+        260: occurrence((10.0, 60.0), 1.0, span=(250, 300), score=0.33),
+        310: occurrence((10.0, 60.0), 1.0, span=(300, 350), score=0.34),
+    }
+    asked = []
+
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds):
+        asked.append((round(start[0]), start[1]))  # on the grid, to rounding
+        return answers.get(round(start[0]))
+
+    monkeypatch.setattr(SEARCH, "_play_near", play_near)
+    found = SEARCH._complete_loops([*no_loop, *loop, other], match, features, sample_features,
+                                   0.5, STEP_S)  # fmt: skip
+    assert asked == [(t, 20) for t in answers]
+    assert found == sorted(
+        [*no_loop, *loop, other, answers[210], answers[310]], key=lambda f: -f[4]
+    )
+
+
+def test_a_lone_play_is_looked_for_one_of_its_own_lengths_before_and_after(monkeypatch):
+    # Two lone occurrences: frames 20..120 of the sample at a ratio of 2 (50 track frames)
+    # from 100, best window at 110; frames 200..240 at 1 (40 frames) from 220, best window
+    # at 230. The stand-in for _play_near answers at 160 and 60 (one length after and
+    # before the first) and at 270 and 190 (the second's); the answer at 190 shares most of
+    # the one kept at 270 and is dropped.
+    rng = np.random.default_rng(0)
+    features, sample_features = [rng.standard_normal((3, 320))], rng.standard_normal((3, 300))
+    score = np.zeros(301)
+    score[[110, 230]] = 1.0
+    match = SEARCH.WindowMatch(score, np.zeros(301, int), np.ones(301), np.zeros(301, int), 20)
+    lone = [
+        occurrence((20.0, 120.0), 2.0, span=(100, 150), score=0.6),
+        occurrence((200.0, 240.0), 1.0, span=(220, 260), score=0.5),
+    ]
+    answers = {
+        (160, 20): occurrence((20.0, 120.0), 2.0, span=(150, 200), score=0.3),
+        (60, 20): occurrence((20.0, 120.0), 2.0, span=(50, 100), score=0.35),
+        (270, 210): occurrence((200.0, 240.0), 1.0, span=(250, 290), score=0.33),
+        (190, 210): occurrence((200.0, 240.0), 1.0, span=(252, 292), score=0.34),
+    }
+    asked = []
+
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds):
+        asked.append((round(start[0]), start[1]))
+        return answers.get(asked[-1])
+
+    monkeypatch.setattr(SEARCH, "_play_near", play_near)
+    found = SEARCH._play_again(lone, match, features, sample_features, 0.5, STEP_S)
+    assert asked == list(answers)
+    kept = [answers[160, 20], answers[60, 20], answers[270, 210]]
+    assert found == sorted([*lone, *kept], key=lambda f: -f[4])
