@@ -583,7 +583,12 @@ def paper_estimate(costs: dict, cores_per_worker: int, misses: list[str]) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=100, help="iterations of the full fit")
-    parser.add_argument("--tracks", type=int, default=6, help="tracks of the throughput runs")
+    parser.add_argument(
+        "--tracks",
+        type=int,
+        default=24,
+        help="tracks of the throughput runs (enough that starting the workers is not most of it)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of those tracks")
     parser.add_argument("--quick", action="store_true", help="skip the first-pass part")
     parser.add_argument(
