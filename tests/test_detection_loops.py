@@ -319,15 +319,20 @@ def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_pa
 
     assert near((50, 30)) == (50, 30)
     assert near((50.4, 29.6)) == (50, 30)  # positions are rounded
-    # Past the track's ends, the window slides back along the line into the track.
+    # Past the track's ends, the window slides back along the line into the track, to its
+    # first or last window exactly, and looks from there.
     scores[98, 30] = scores[1, 22] = 3.0
     assert near((103, 35)) == (98, 30)
     assert near((-3, 20)) == (1, 22)
+    scores[99, 33] = scores[0, 21] = 4.0
+    assert near((103, 35)) == (99, 33)
+    assert near((-3, 20)) == (0, 21)
     # The part's first and last windows (18 and 42) are looked from; a step out, none.
     scores[60, 17], scores[60, 19] = 5.0, 1.0
     assert near((60, 18)) == (60, 19)  # the higher window at 17 lies outside the part
     assert near((60, 17)) is None
-    assert near((60, 42)) is not None and near((60, 43)) is None
+    scores[60, 42], scores[60, 43] = 1.5, 6.0  # the last window of the part, and one past it
+    assert near((60, 42)) == (60, 42) and near((60, 43)) is None
     # The part starting at the sample's start: its first window is window 0.
     assert near((60, 0), part=(0.0, 60.0)) is not None
     # The sample's end bounds the part: resampled window 79 is the last.
@@ -336,6 +341,8 @@ def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_pa
     # A part shorter than a window is looked for from its start only: 20 + 2.
     assert near((60, 22), part=(40.0, 50.0)) is not None
     assert near((60, 23), part=(40.0, 50.0)) is None
+    # With no reach, the one window looked at is the answer.
+    assert SEARCH._window_near(np.ones((1, 80)), (0, 20), 0, (40.0, 100.0), 2.0, 10) == (0, 20)
 
 
 def test_the_second_look_gives_the_occurrences_back_strongest_first():
