@@ -296,15 +296,30 @@ def test_plays_with_rests_between_are_held_to_a_period_centred_on_their_parts():
 
 def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
-    # frames 49..51 keeps one frame (49..50); one of frames 60..65 would keep none and
-    # stays as it is.
+    # frames 60..65 would keep none and stays as it is, and so does one of frames -3..52
+    # over 5 track frames (3 cut at its start and 2 at its end); the play after them, of
+    # frames 49..51, keeps one frame (49..50).
     loop = [occurrence((0.0, 50.0), 1.0, span=(start, start + 50)) for start in range(0, 200, 50)]
-    one_left = occurrence((49.0, 51.0), 1.0, span=(200, 202))
     none_left = occurrence((60.0, 65.0), 1.0, span=(210, 215))
-    fitted = SEARCH._fit_to_loop([*loop, one_left, none_left], 50.0, 300)
+    cut_both_ends = occurrence((-3.0, 52.0), 1.0, span=(220, 225))
+    one_left = occurrence((49.0, 51.0), 1.0, span=(230, 232))
+    fitted = SEARCH._fit_to_loop([*loop, none_left, cut_both_ends, one_left], 50.0, 300)
     assert fitted[:4] == loop
-    assert fitted[4][:2] == ((200, 201), (49.0, 50.0))
-    assert fitted[5] == none_left
+    assert fitted[4:6] == [none_left, cut_both_ends]
+    assert fitted[6][:2] == ((230, 231), (49.0, 50.0))
+
+
+def test_plays_filling_exactly_the_share_of_a_period_count_as_back_to_back():
+    # Parts of 45 frames every 50 (ratio 1): exactly _LOOP_FILLED of a period. Back to back,
+    # the loop's part starts where the plays say (frame 0) and no play is cut; centred on
+    # the parts' middle (frame 22.5) instead, the last would lose its last 2 frames.
+    assert SEARCH._LOOP_FILLED == 0.9
+    plays = [
+        occurrence((0.0, 45.0), 1.0, span=(10, 55)),
+        occurrence((0.0, 45.0), 1.0, span=(60, 105)),
+        occurrence((5.0, 50.0), 1.0, span=(110, 155)),
+    ]
+    assert SEARCH._fit_to_loop(plays, 50.0, 300) == plays
 
 
 def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_part():
@@ -408,7 +423,8 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
     # (75, 175, 225, 275, 325) are looked at from the strongest play's best window (track
     # frame 10, 15 before its position; the other play's best window sits elsewhere), and
     # the stand-in for _play_near answers: nothing at 75, a play that wandered to 237 at
-    # 175, a play at 225, one over the other occurrence at 275, a play at 325.
+    # 175, a play at 225, one over the other occurrence at 275, a play at 345 for 325 (less
+    # than half a period off: kept).
     rng = np.random.default_rng(0)
     features, sample_features = [rng.standard_normal((3, 320))], rng.standard_normal((3, 80))
     score = np.zeros(301)
@@ -425,7 +441,7 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
         160: occurrence((10.0, 60.0), 1.0, span=(212, 262), score=0.31),
         210: occurrence((10.0, 60.0), 1.0, span=(200, 250), score=0.32),
         260: occurrence((10.0, 60.0), 1.0, span=(250, 300), score=0.33),
-        310: occurrence((10.0, 60.0), 1.0, span=(300, 350), score=0.34),
+        310: occurrence((10.0, 60.0), 1.0, span=(320, 370), score=0.34),  # 20 late: kept
     }
     asked = []
 
