@@ -32,18 +32,24 @@ def test_the_best_sample_window_of_each_track_window_is_the_rows_best_score(rati
     rng = np.random.default_rng(2)
     track, sample = rng.standard_normal((5, 90)), rng.standard_normal((5, 40))
     scores = alignment.window_scores(track, sample, ratio, 12)
-    values, where = alignment.best_sample_windows(track, sample, ratio, 12)
+    match = alignment.best_windows([track], sample, [ratio], 12)
+    values, where = match.score, match.sample_start
     np.testing.assert_array_equal(where, scores.argmax(axis=1))
     np.testing.assert_array_equal(values, scores.max(axis=1))
     flat = np.ones((2, 30))  # every window alike: ties everywhere
-    assert not alignment.best_sample_windows(flat, flat, 1.0, 5)[1].any()
+    assert not alignment.best_windows([flat], flat, [1.0], 5).sample_start.any()
+
+
+def _best(track, sample, stride):
+    match = alignment.best_windows([track], sample, [1.0], 12, stride)
+    return match.score, match.sample_start
 
 
 def test_a_stride_scores_every_stride_th_track_window_only():
     rng = np.random.default_rng(3)
     track, sample = rng.standard_normal((5, 90)), rng.standard_normal((5, 40))
-    every, where = alignment.best_sample_windows(track, sample, 1.0, 12)
-    values, strided_where = alignment.best_sample_windows(track, sample, 1.0, 12, stride=4)
+    every, where = _best(track, sample, stride=1)
+    values, strided_where = _best(track, sample, stride=4)
     np.testing.assert_array_equal(values[::4], every[::4])
     np.testing.assert_array_equal(strided_where[::4], where[::4])
     assert np.all(np.isneginf(np.delete(values, np.arange(0, values.size, 4))))

@@ -184,27 +184,6 @@ def window_scores(track: np.ndarray, sample: np.ndarray, ratio: float, window: i
     return sums / np.maximum(norms, EPS)
 
 
-def best_sample_windows(
-    track: np.ndarray, sample: np.ndarray, ratio: float, window: int, stride: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each track window, its best score in :func:`window_scores` and where in the sample.
-
-    The row-wise maximum and argmax of ``window_scores(track, sample, ratio,
-    window)``, without making that matrix. With ``stride`` > 1 only every
-    ``stride``-th track window is scored (the others get minus infinity):
-    any alignment then has a scored window within ``stride // 2`` frames
-    along its diagonal, which shares all but those frames with the best.
-
-    Returns
-    -------
-    score : np.ndarray [shape=(N - window + 1,)]
-    sample_start : np.ndarray [shape=(N - window + 1,), int]
-        In frames of the resampled sample.
-    """
-    match = best_windows([track], sample, [ratio], window, stride)
-    return match.score, match.sample_start
-
-
 def best_windows(
     candidates, sample: np.ndarray, ratios, window: int, stride: int = 1
 ) -> WindowMatch:
@@ -222,7 +201,10 @@ def best_windows(
         Window length in track frames; shorter than N and than ``sample`` resampled
         at the largest ratio.
     stride : int >= 1
-        Score every ``stride``-th track start only (:func:`best_sample_windows`).
+        Score every ``stride``-th track start only (the others get minus
+        infinity): any alignment then has a scored window within
+        ``stride // 2`` frames along its diagonal, which shares all but those
+        frames with the best.
 
     Returns
     -------

@@ -421,7 +421,7 @@ def coarse_score_unchecked(
     (``n_iter``), ``n_ratios`` tempo ratios evenly spread over
     ``tempo_range`` instead of a ratio every 0.02, no path following, no
     occurrences, no separated parts, and no argument checks. A ratio 0.025
-    off the true one drifts about one decimated frame over a 2.5 s window, so
+    off the true one drifts about one step (a pair of STFT frames) over a 2.5 s window, so
     the score drops a little rather than vanishing; how far it drops is
     measured by ``benchmarks/bench_scan.py``, which sets the scan's margin.
 

@@ -48,9 +48,9 @@ _TEMPO_LIMITS_ARRAY = np.array(TEMPO_LIMITS)
 # away; much longer, and the chord envelope stays.
 _DETREND_SECONDS = 0.3
 
-# Step of the tempo-ratio grid. Over a 2.5 s window a ratio off by half a
-# step drifts 25 ms, well under a frame of the decimated activations; the
-# path's slope then corrects the ratio (see _find_occurrences).
+# Spacing of the tempo-ratio grid. Over a 2.5 s window a ratio off by half
+# of it drifts 25 ms, well under one step of the activations (a pair of STFT
+# frames); the path's slope then corrects the ratio (see _find_occurrences).
 _RATIO_STEP = 0.02
 
 # An occurrence is followed along its alignment while its windows score at
@@ -160,7 +160,7 @@ def search_unchecked(
     found : list of (track frames, sample frames, ratio, shift, score)
         Each occurrence (see :func:`_find_occurrences`).
     frame_seconds : float
-        The length of one decimated frame, in seconds.
+        The length of one step (a pair of STFT frames), in seconds.
     """
     sample_features, features, candidate_shifts, window, frame_seconds = _alignment_inputs(
         templates, fixed_H, tempo_range, min_part_s
@@ -388,7 +388,7 @@ def _find_occurrences(
     stretch that repeats one found before is dropped, or takes its place if
     it reaches further (:func:`_kept_once`). A chop looped four times gives
     four occurrences, each a path of its own.
-    Frames are decimated frames, ``frame_seconds`` long. Returns ``(track frames,
+    Frames are steps, ``frame_seconds`` long. Returns ``(track frames,
     sample frames, ratio, shift, score)`` tuples.
     """
     window = match.window
@@ -501,7 +501,7 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
 
     A loop is two or more occurrences of the same part of the sample at one
     tempo ratio (:func:`_loops`), a whole number of periods apart
-    (:func:`_loop_period`). Where the loop's grid puts a play that no
+    (:func:`_loop_grid`). Where the loop's grid puts a play that no
     occurrence reports (between the found plays, or before or after them
     within the track), the loop's own alignment (the same part of the sample,
     at the ratio and pitch copy of its best play) is scored there: a play
@@ -515,7 +515,7 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
     over its neighbour.
 
     ``found`` is as :func:`_find_occurrences` returns it; the result too,
-    strongest first. Frames are decimated frames, ``frame_seconds`` long.
+    strongest first. Frames are steps, ``frame_seconds`` long.
     """
     window = match.window
     n_frames = features[0].shape[1]
@@ -597,7 +597,8 @@ def _loop_grid(plays, window, n_frames, frame_seconds):
     between them missed): the shortest play's length, not counting plays
     cut by the track's ends, says how many.
     """
-    anchors = np.array([_anchor(play, _centre(plays)) for play in plays])
+    centre = _centre(plays)
+    anchors = np.array([_anchor(play, centre) for play in plays])
     lengths = [span[1] - span[0] for span, *_ in plays]
     whole = [
         n for n, (span, *_) in zip(lengths, plays, strict=True) if 0 < span[0] < span[1] < n_frames
