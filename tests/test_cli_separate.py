@@ -307,6 +307,10 @@ def test_the_nmf_helpers_console_script_runs_the_command_line():
     )
     assert result.returncode == 0, result.stderr
     assert "--vocals-from" in result.stdout and "--power" in result.stdout
+    assert result.stdout.startswith("usage: nmf-helpers separate ")  # as it was run
+    wrong = subprocess.run([str(installed), "detect"], capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("error: detect: the following arguments are required")
 
 
 @pytest.mark.parametrize("chunk_seconds", [60.0, 5.0])  # in one piece, and streamed

@@ -83,22 +83,26 @@ def _error_line(command: str, error: Exception) -> str:
     return printable("error: " + " ".join(text.split()))
 
 
-def _parser() -> argparse.ArgumentParser:
+#: How the command line is called in its usage lines, by door.
+MODULE_PROG, SCRIPT_PROG = "python -m nmf_helpers", "nmf-helpers"
+
+
+def _parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m nmf_helpers",
+        prog=prog,
         description="Music source separation with NMF: command-line tools.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
     for command_parser in [parser, *subparsers.choices.values()]:
-        command_parser.error = functools.partial(_one_line_error, command_parser.prog)
+        command_parser.error = functools.partial(_one_line_error, prog, command_parser.prog)
     return parser
 
 
-def _one_line_error(prog: str, message: str):
+def _one_line_error(base: str, prog: str, message: str):
     """argparse's errors in one line, like every other bad input (exit 2)."""
-    command = prog.removeprefix("python -m nmf_helpers").strip() or "nmf_helpers"
+    command = prog.removeprefix(base).strip() or "nmf_helpers"
     print(printable(f"error: {command}: {message} (see --help)"), file=sys.stderr)
     sys.exit(2)
 
@@ -137,17 +141,20 @@ def exit_with(status: int) -> NoReturn:
 
 def console_main() -> None:
     """Entry point of the ``nmf-helpers`` console script."""
-    exit_with(main())
+    exit_with(main(prog=SCRIPT_PROG))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 on bad input, 128 + signal)."""
+def main(argv: list[str] | None = None, prog: str = MODULE_PROG) -> int:
+    """Run the command line; returns the exit status (2 on bad input, 128 + signal).
+
+    ``prog`` is how the usage lines call the command (as it was run).
+    """
     command = "nmf_helpers"
     _names_as_given()
     with signals_raised(), warnings.catch_warnings():
         warnings.showwarning = one_line_warning
         try:
-            args = _parser().parse_args(argv)
+            args = _parser(prog).parse_args(argv)
             command = args.command
             return args.run(args)
         except Interrupted as stop:

@@ -23,6 +23,7 @@ import sys
 
 import nmf_helpers as nh
 
+from .._validation import check_not_silent
 from ..audio import audio_header
 from ..detection import settings
 from . import note
@@ -72,6 +73,7 @@ def _load(path, what: str, min_part_s: float):
     """The sample or track, read once here: its length is judged against --min-part."""
     audio_header("detect", path)  # a missing file, a FIFO, a URL: said as detect's
     x, sr = nh.load_audio(path)
+    check_not_silent("detect", f"{what} {str(path)!r}", x)  # named as given, as separate does
     seconds = x.size / sr
     if what == "sample":  # the library's check, in the option's words
         settings.check_part("detect", seconds, min_part_s, name="--min-part")
