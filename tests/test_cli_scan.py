@@ -269,7 +269,7 @@ def test_a_pair_is_ruled_out_by_its_coarse_score_or_gets_detect_samples_row(tmp_
     """The catalogue's shared spectrogram changes nothing: a kept pair's row is detect_sample's."""
     templates = nh.learn_sample(nh.clip_path("sample"), n_iter=30)
     # The first pass at its own iterations; a margin that rules out this same-style track.
-    settings = ENGINE.ScanSettings(n_iter=20, n_free=5, screen_margin=0.1)
+    settings = ENGINE.ScanSettings(n_iter=20, n_free=5, screen_margin=0.05)
     rows = {}
     for name in ("sampling_track", "unrelated_track"):
         track = ENGINE.read_track(str(nh.clip_path(name)), SR)

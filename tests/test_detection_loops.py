@@ -490,3 +490,104 @@ def test_a_lone_play_is_looked_for_one_of_its_own_lengths_before_and_after(monke
     assert asked == list(answers)
     kept = [answers[160, 20], answers[60, 20], answers[270, 210]]
     assert found == sorted([*lone, *kept], key=lambda f: -f[4])
+
+
+# A loop's plays together (_loop_evidence): each under the threshold, three of them decide.
+
+
+def loop_features(starts, length=200, noise=1.5, seed=0):
+    """Random sample features, and a track playing their frames 10..30 at ``starts`` over noise."""
+    rng = np.random.default_rng(seed)
+    sample = rng.standard_normal((4, 60))
+    track = noise * rng.standard_normal((4, length))
+    for start in starts:
+        track[:, start : start + 20] += sample[:, 10:30]
+    return sample, track
+
+
+def evidence_of(sample, track, shift=0.0, frame_seconds=0.1):
+    match = nh.detection.alignment.best_windows([track], sample, [1.0], 20)
+    return SEARCH._loop_evidence(match, [track], [shift], sample, frame_seconds)
+
+
+def test_three_plays_of_one_part_at_a_steady_period_are_a_loops_evidence():
+    sample, track = loop_features([20, 80, 140])
+    evidence, candidate, ratio, plays = evidence_of(sample, track)
+    assert (candidate, ratio) == (0, 1.0)
+    assert sorted(start for start, _ in plays) == [(20, 10), (80, 10), (140, 10)]
+    scores = nh.detection.alignment.window_scores(track, sample, 1.0, 20)
+    for (t, a), score in plays:
+        assert score == scores[t, a]
+    mean = np.mean([score for _, score in plays])
+    assert evidence == pytest.approx(mean / SEARCH._LOOP_EVIDENCE_SHARE)
+    assert max(score for _, score in plays) < evidence < 1.0
+
+
+def test_a_missed_play_between_keeps_the_grid_and_plays_off_it_are_no_loop():
+    # 20, 80, 200: a play at 140 missing (covered) is still a steady period of 60.
+    assert np.isfinite(evidence_of(*loop_features([20, 80, 200], length=240))[0])
+    # 20, 80, 165: 60 then 85 steps apart, off any grid by more than the tolerance.
+    assert evidence_of(*loop_features([20, 80, 165]))[0] == -np.inf
+
+
+def test_a_loops_evidence_counts_through_copies_within_a_semitone_only():
+    sample, track = loop_features([20, 80, 140])
+    for shift in (0.75, -0.75, 0.5):
+        assert np.isfinite(evidence_of(sample, track, shift)[0])
+    for shift in (1.0, -1.0, 1.5, -2.0):
+        assert evidence_of(sample, track, shift)[0] == -np.inf
+
+
+def test_a_track_with_room_for_two_plays_has_no_loops_evidence():
+    assert evidence_of(*loop_features([20], length=45))[0] == -np.inf
+
+
+def test_a_loops_evidence_is_at_most_one_like_a_windows_score():
+    evidence, _, _, plays = evidence_of(*loop_features([20, 80, 140], noise=0.0))
+    assert [score for _, score in plays] == pytest.approx([1.0] * 3)
+    assert evidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("starts", "period"),
+    [
+        ([0, 50, 100], 50.0),
+        ([100, 0, 50], 50.0),  # in any order
+        ([0, 50, 200], 50.0),  # two plays missing between
+        ([0, 26, 101], 25.2),  # 26 then 75 steps: a period of about 25 fits both
+    ],
+)
+def test_a_steady_period_is_the_grid_all_plays_fit(starts, period):
+    assert SEARCH._steady_period(starts, 20, 0.1) == pytest.approx(period, abs=0.3)
+
+
+@pytest.mark.parametrize(
+    "starts",
+    [
+        [0, 50, 120],  # 50 then 70: 20 steps off, tolerance max(3, 0.06 period)
+        [0, 10, 20],  # a period shorter than a window: plays overlap
+        [0, 0, 50],  # two plays at one place
+        [0],
+    ],
+)
+def test_plays_off_every_grid_have_no_steady_period(starts):
+    assert SEARCH._steady_period(starts, 20, 0.1) is None
+
+
+def test_a_loop_whose_every_play_is_under_the_threshold_is_found_by_its_plays_together(
+    templates,
+):
+    # The buried loop of 3 s, uncovered: a threshold above its best window and under its
+    # three plays' evidence finds it, and reports each play (each under that threshold).
+    track, plays = looped(chop(1.0, 3.0), 3, -12.0, covered=[], cover_db=0.0)
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    best_window = float(result.similarity.max())
+    assert result.score > best_window + 0.05
+    threshold = (best_window + result.score) / 2
+    loop = nh.detect_sample(templates, track, n_iter=N_ITER, threshold=threshold)
+    assert loop.score == result.score and loop.detected
+    assert_every_play_once(loop, plays)
+    assert max(o.score for o in loop.occurrences) < threshold
+    assert not nh.detect_sample(
+        templates, track, n_iter=N_ITER, threshold=loop.score + 0.01
+    ).detected

@@ -14,9 +14,11 @@ The decision comes from *when* the fixed templates are active, not from how
 loud they are (:mod:`nmf_helpers.detection.search`): scaling V scales H and
 nothing else in KL NMF, and the search compares activations by a cosine
 similarity, so the score is gain invariant by construction. The *score* is
-the best window; each occurrence is an :class:`Occurrence`. A chop looped
-four times gives four, one per play, and a play of a loop that new parts
-cover is looked for again where the loop's other plays put it.
+the best window, or a loop's three plays together where they say more
+(each buried or filtered under the threshold, the same part at a steady
+period three times over); each occurrence is an :class:`Occurrence`. A chop
+looped four times gives four, one per play, and a play of a loop that new
+parts cover is looked for again where the loop's other plays put it.
 
 The share of each frame's magnitude explained by the fixed part is returned
 as well, but it does not decide: same-instrument music is partly explained by
@@ -76,8 +78,9 @@ class Occurrence:
     score : float
         The best window score of this occurrence (the scale of
         :attr:`SampleDetection.score`). An occurrence found on its own
-        reaches the threshold; a play of a loop found again where the
-        loop's other plays put it (covered by new parts) may score below it.
+        reaches the threshold; a play of a loop may score below it: one
+        found again where the loop's other plays put it (covered by new
+        parts), or each play of a loop found by its plays together.
     """
 
     track_start_s: float
@@ -99,6 +102,11 @@ class SampleDetection:
         The best score of a window of ``min_part_s`` seconds of the track
         against any part of the sample, at any tempo ratio and pitch shift
         searched: a cosine similarity of detrended activations, in [-1, 1].
+        Where the best window's part of the sample plays three times at a
+        steady period, through a pitch copy within a semitone, the three
+        plays' mean score over 0.65 (``search._LOOP_EVIDENCE_SHARE``) counts
+        instead if it is higher (at most 1): three plays at 0.65 of a score
+        are as much evidence as one window at it. ``similarity.max()`` is the best window alone.
     detected : bool
         ``score >= threshold``.
     threshold : float
@@ -193,8 +201,9 @@ def detect_sample(
     aligned with the sample's own (:mod:`nmf_helpers.detection.search`): every
     window of ``min_part_s`` seconds of the track is compared with every
     window of the sample played at every tempo ratio in ``tempo_range``, for
-    every pitch copy. The score is the best match; each stretch of the track
-    whose windows stay above the threshold along one alignment is one
+    every pitch copy. The score is the best match, or a loop's plays together
+    (:attr:`SampleDetection.score`); each stretch of the track whose windows
+    stay above the threshold along one alignment is one
     :class:`Occurrence` (where in the track, which part of the sample, tempo
     ratio, pitch shift). Only *when* the templates are active counts, never
     how loud, so the score does not change with the track's gain.
@@ -440,7 +449,8 @@ def coarse_score_unchecked(
     Returns
     -------
     float
-        The best window score, in [-1, 1].
+        The best window score, or a loop's plays together where they say
+        more (as :attr:`SampleDetection.score`), in [-1, 1].
     """
     _, H = _fit(templates, V, n_free, n_iter, seed, False)
     fixed_H = H[: templates.W.shape[1]]
@@ -496,7 +506,7 @@ def detect_in_spectrogram_unchecked(
     W = np.hstack((templates.W, free_columns))
     H = bands.spread_frames(H_steps, n_frames)
 
-    match, found, frame_seconds = search_unchecked(
+    match, found, frame_seconds, score = search_unchecked(
         templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold
     )
     occurrences = [
@@ -516,8 +526,8 @@ def detect_in_spectrogram_unchecked(
     shifts = np.asarray(templates.shifts, dtype=float)
     n_templates = templates.n_components
     return SampleDetection(
-        score=float(match.score.max()),
-        detected=bool(match.score.max() >= threshold),
+        score=score,
+        detected=bool(score >= threshold),
         threshold=threshold,
         ranges=tuple((o.track_start_s, o.track_end_s) for o in occurrences),
         shift=float(shifts[np.abs(shifts - best[3]).argmin()]) if best else 0.0,
