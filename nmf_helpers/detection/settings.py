@@ -18,9 +18,11 @@ from .._validation import ParameterError, check_real
 #: ``benchmarks/bench_detection.py``, which prints both. Its negatives are the
 #: hardest kind there is, music in the sample's own style and instruments (a
 #: stem of a same-style track among them), so a threshold that keeps them out
-#: keeps out music that merely sounds alike. The few positives below it are
-#: an ambient recording buried under new parts or chopped short, whose
-#: rhythm is too faint to tell from such music.
+#: keeps out music that merely sounds alike. A loop whose every play is
+#: under it is found by its plays together (the score's loop evidence, see
+#: :attr:`~nmf_helpers.detection.door.SampleDetection.score`). The few
+#: positives still below it are an ambient recording buried under new parts
+#: or chopped short, whose rhythm is too faint to tell from such music.
 DETECTION_THRESHOLD = 0.38
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
