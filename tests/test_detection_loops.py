@@ -519,7 +519,7 @@ def test_three_plays_of_one_part_at_a_steady_period_are_a_loops_evidence():
     for (t, a), score in plays:
         assert score == scores[t, a]
     mean = np.mean([score for _, score in plays])
-    assert evidence == pytest.approx(mean / SEARCH._LOOP_EVIDENCE_SHARE)
+    assert evidence == pytest.approx(mean / nh.detection.settings.LOOP_EVIDENCE_SHARE)
     assert max(score for _, score in plays) < evidence < 1.0
 
 

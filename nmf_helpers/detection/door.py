@@ -104,9 +104,10 @@ class SampleDetection:
         searched: a cosine similarity of detrended activations, in [-1, 1].
         Where the best window's part of the sample plays three times at a
         steady period, through a pitch copy within a semitone, the three
-        plays' mean score over 0.65 (``search._LOOP_EVIDENCE_SHARE``) counts
-        instead if it is higher (at most 1): three plays at 0.65 of a score
-        are as much evidence as one window at it. ``similarity.max()`` is the best window alone.
+        plays' mean score over :data:`~nmf_helpers.detection.settings.LOOP_EVIDENCE_SHARE`
+        counts instead if it is higher (at most 1): three plays at that
+        share of a score are as much evidence as one window at it.
+        ``similarity.max()`` is the best window alone.
     detected : bool
         ``score >= threshold``.
     threshold : float

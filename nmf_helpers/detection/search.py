@@ -35,7 +35,7 @@ from .._threads import library_threads
 from .alignment import WindowMatch, best_windows, follow_path, stretch_time_unchecked, window_scores
 from .bands import FRAMES_PER_STEP
 from .learning import SampleTemplates
-from .settings import TEMPO_LIMITS
+from .settings import LOOP_EVIDENCE_SHARE, TEMPO_LIMITS
 
 __all__: list[str] = []  # cores only: the door (door.py) checks every argument
 
@@ -95,13 +95,9 @@ _LOOP_FILLED = 0.9
 _LOOP_LEVEL = 0.6
 
 # A loop's evidence (see _loop_evidence): the best window's part of the
-# sample found this many times, a whole number of periods apart. Three plays
-# averaging this share of a window's score are as much evidence as one window
-# at it: a loop buried under new parts or filtered plays each time below the
-# threshold, but the same part at a steady period three times over is what
-# music that merely sounds alike rarely does (bench_detection prints both).
+# sample found this many times, a whole number of periods apart, their mean
+# score over settings.LOOP_EVIDENCE_SHARE ...
 _LOOP_EVIDENCE_PLAYS = 3
-_LOOP_EVIDENCE_SHARE = 0.65
 # ... counted through the pitch copies less than this many semitones from the
 # sample's own pitch. A copy a whole tone away is the sample in a neighbouring
 # key, and music in that key repeats its own bars at a steady period as a
@@ -239,7 +235,7 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     track, and its ``_LOOP_EVIDENCE_PLAYS`` best windows that do not overlap
     are taken. If they sit a whole number of periods apart
     (:func:`_steady_period`), the evidence is their mean score over
-    ``_LOOP_EVIDENCE_SHARE``, on the scale of one window's score and at
+    ``LOOP_EVIDENCE_SHARE``, on the scale of one window's score and at
     most 1; otherwise, through a pitch copy ``_LOOP_EVIDENCE_SHIFT`` or more
     from the sample's pitch, and in a track too short for the plays, it is
     minus infinity.
@@ -272,7 +268,7 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     starts = [start[0] for start, _ in plays]
     if _steady_period(starts, window, frame_seconds) is None:
         return -np.inf, c, ratio, []
-    evidence = min(float(np.mean([score for _, score in plays])) / _LOOP_EVIDENCE_SHARE, 1.0)
+    evidence = min(float(np.mean([score for _, score in plays])) / LOOP_EVIDENCE_SHARE, 1.0)
     return evidence, c, ratio, plays
 
 

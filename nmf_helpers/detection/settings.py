@@ -25,6 +25,16 @@ from .._validation import ParameterError, check_real
 #: or chopped short, whose rhythm is too faint to tell from such music.
 DETECTION_THRESHOLD = 0.38
 
+#: A loop's plays together: where the best window's part of the sample plays
+#: three times at a steady period, their mean score over this share counts as
+#: the score if it is higher (at most 1), so three plays averaging this share
+#: of the threshold are as much evidence as one window at it. A loop buried
+#: under new parts or filtered plays each time under the threshold, but the
+#: same part at a steady period three times over is what music that merely
+#: sounds alike rarely does; ``benchmarks/bench_detection.py``'s negatives'
+#: loops (through copies within a semitone) reach 0.59 of the threshold.
+LOOP_EVIDENCE_SHARE = 0.65
+
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
 #: The half steps are for a record sped up or slowed down by about 3 %
 #: (x1.03 moves the pitch half a semitone): between two whole-semitone
