@@ -64,12 +64,14 @@ for function in _find_occurrences _kept_once _occurrence_extent _overlap _shift_
 done
 detection_names+=" nmf_helpers.detection.door.x_detect_in_spectrogram_unchecked__mutmut_*"
 # loops: the search's second look for plays (a lone play's neighbours, a loop's
-# missing plays) and the banded view the fit works on, with their own tests,
-# which fit short renders (about 5 s in all).
+# missing plays), a loop's plays together (its evidence and steady period) and
+# the banded view the fit works on, with their own tests, which fit short
+# renders (about 5 s in all).
 loops_tests="tests/test_detection_loops.py tests/test_detection_bands.py"
 loops_names=" nmf_helpers.detection.bands.x_*"
 for function in _play_again _play_near _spans _complete_loops _loops _groups _centre _anchor \
-    _loop_grid _best_window _missing_plays _window_near _fit_to_loop; do
+    _loop_grid _best_window _missing_plays _window_near _fit_to_loop _loop_evidence \
+    _steady_period; do
   loops_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
 # module -> "files to mutate|test files (both space-separated)|pytest -k expression (optional)"

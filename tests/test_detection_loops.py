@@ -298,7 +298,8 @@ def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
     # frames 60..65 would keep none and stays as it is, and so does one of frames -3..52
     # over 5 track frames (3 cut at its start and 2 at its end); the play after them, of
-    # frames 49..51, keeps one frame (49..50).
+    # frames 49..51, keeps one frame (49..50), and grows back along its line to the whole
+    # part (0..50): the loop plays back to back.
     loop = [occurrence((0.0, 50.0), 1.0, span=(start, start + 50)) for start in range(0, 200, 50)]
     none_left = occurrence((60.0, 65.0), 1.0, span=(210, 215))
     cut_both_ends = occurrence((-3.0, 52.0), 1.0, span=(220, 225))
@@ -306,20 +307,25 @@ def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     fitted = SEARCH._fit_to_loop([*loop, none_left, cut_both_ends, one_left], 50.0, 300)
     assert fitted[:4] == loop
     assert fitted[4:6] == [none_left, cut_both_ends]
-    assert fitted[6][:2] == ((230, 231), (49.0, 50.0))
+    assert fitted[6][:2] == ((181, 231), (0.0, 50.0))
 
 
 def test_plays_filling_exactly_the_share_of_a_period_count_as_back_to_back():
     # Parts of 45 frames every 50 (ratio 1): exactly _LOOP_FILLED of a period. Back to back,
-    # the loop's part starts where the plays say (frame 0) and no play is cut; centred on
-    # the parts' middle (frame 22.5) instead, the last would lose its last 2 frames.
+    # the loop's part starts where the plays say (frame 0) and each play grows along its line
+    # to the whole part (0..50); centred on the parts' middle (frame 22.5) instead, no play
+    # would grow and the last would lose its last 2 frames.
     assert SEARCH._LOOP_FILLED == 0.9
     plays = [
         occurrence((0.0, 45.0), 1.0, span=(10, 55)),
         occurrence((0.0, 45.0), 1.0, span=(60, 105)),
         occurrence((5.0, 50.0), 1.0, span=(110, 155)),
     ]
-    assert SEARCH._fit_to_loop(plays, 50.0, 300) == plays
+    assert SEARCH._fit_to_loop(plays, 50.0, 300) == [
+        occurrence((0.0, 50.0), 1.0, span=(10, 60)),
+        occurrence((0.0, 50.0), 1.0, span=(60, 110)),
+        occurrence((0.0, 50.0), 1.0, span=(105, 155)),
+    ]
 
 
 def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_part():
@@ -591,3 +597,43 @@ def test_a_loop_whose_every_play_is_under_the_threshold_is_found_by_its_plays_to
     assert not nh.detect_sample(
         templates, track, n_iter=N_ITER, threshold=loop.score + 0.01
     ).detected
+
+
+def test_a_play_of_a_loop_played_back_to_back_grows_to_the_loops_whole_part():
+    # A loop of sample frames 100..150 every 50 track frames (ratio 1), back to back (the
+    # median part, 45 frames, fills 0.9 of a period). The second play's trace stopped 10
+    # frames short at each end (covered): it grows along its own line to the part. The
+    # first grows back only to the track's start (frame 0: it keeps sample frames
+    # 105..150), the last not past the track's end (frame 245: 100..145).
+    plays = [
+        occurrence((110.0, 150.0), 1.0, span=(5, 45)),
+        occurrence((110.0, 140.0), 1.0, span=(60, 90)),
+        occurrence((100.0, 150.0), 1.0, span=(100, 150)),
+        occurrence((100.0, 150.0), 1.0, span=(150, 200)),
+        occurrence((100.0, 145.0), 1.0, span=(200, 245)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 245)
+    assert [(span, part) for span, part, *_ in fitted] == [
+        ((0, 45), (105.0, 150.0)),
+        ((50, 100), (100.0, 150.0)),
+        ((100, 150), (100.0, 150.0)),
+        ((150, 200), (100.0, 150.0)),
+        ((200, 245), (100.0, 145.0)),
+    ]
+    # Nor before the sample's own start: a loop of its frames 0..45 whose plays' ends put
+    # the part's start at -2.5 (so each play grows 2 frames at its end, not at its start).
+    early = [
+        occurrence((0.0, 45.0), 1.0, span=(15, 60)),
+        occurrence((0.0, 45.0), 1.0, span=(60, 105)),
+        occurrence((2.0, 45.0), 1.0, span=(107, 150)),
+    ]
+    assert SEARCH._fit_to_loop(early, 50.0, 300)[0][:2] == ((15, 62), (0.0, 47.0))
+
+
+def test_the_plays_median_length_says_how_many_periods_lie_between_the_closest_two():
+    # Three plays every 50 frames; the first one's trace stopped at 20 frames (covered):
+    # by the shortest play, the closest two would be two periods of 25 apart, shorter than
+    # a window; by the median (50), one period.
+    plays = [play_at(10, 20), play_at(60, 50), play_at(110, 50)]
+    _, period = SEARCH._loop_grid(plays, 40, 400, 0.046)
+    assert period == pytest.approx(50, abs=1)

@@ -705,8 +705,9 @@ def _loop_grid(plays, window, n_frames, frame_seconds):
     The period is ``None`` unless the plays sit a whole number of periods
     apart, each within ``_LOOP_GRID_SECONDS`` or ``_LOOP_GRID_SHARE`` of a
     period. The closest two plays may be several periods apart (the plays
-    between them missed): the shortest play's length, not counting plays
-    cut by the track's ends, says how many.
+    between them missed): the plays' median length, not counting plays cut
+    by the track's ends, says how many (the median, as one trace may stop
+    short where new parts cover its play, or grow over the next).
     """
     centre = _centre(plays)
     anchors = np.array([_anchor(play, centre) for play in plays])
@@ -716,7 +717,7 @@ def _loop_grid(plays, window, n_frames, frame_seconds):
     ]
     ordered = np.sort(anchors)
     steps = np.diff(ordered)
-    period = steps.min() / max(1, round(steps.min() / max(min(whole or lengths), 1)))
+    period = steps.min() / max(1, round(steps.min() / max(np.median(whole or lengths), 1)))
     tolerance = max(_LOOP_GRID_SECONDS / frame_seconds, _LOOP_GRID_SHARE * period)
     multiples = np.round(steps / period)
     # A play lasts at least a window, or it would not have been found.
@@ -782,31 +783,41 @@ def _window_near(scores, start, reach, part, ratio, window):
 
 
 def _fit_to_loop(plays, period, n_frames):
-    """A loop's plays cut to one period of the loop's part each.
+    """A loop's plays held to one period of the loop's part each.
 
     A play of a loop lasts at most a period. Played back to back (the plays'
     parts fill the period), the loop's part starts at the median of what the
     plays say: their parts' starts, and their ends less a period (a play cut
-    by the track's ends says nothing there). With rests between the plays,
-    the period is centred on the middle of the plays' parts. Each play keeps
-    at most that part, along its own line.
+    by the track's ends says nothing there), and every play lasts that whole
+    part: one whose trace stopped short (a play under the threshold, whose
+    local match dips where new parts cover it) grows along its own line to
+    it, within the track and the sample. With rests between the plays, the
+    period is centred on the middle of the plays' parts, and each play keeps
+    at most that part. A play that would keep no frame of the part is kept
+    as found.
     """
     ratio = float(np.median([play[2] for play in plays]))
     lengths = [part[1] - part[0] for _, part, _, _, _ in plays]
     starts = [part[0] for span, part, *_ in plays if span[0] > 0]
     starts += [part[1] - period * ratio for span, part, *_ in plays if span[1] < n_frames]
-    if np.median(lengths) >= _LOOP_FILLED * period * ratio and starts:
+    back_to_back = bool(np.median(lengths) >= _LOOP_FILLED * period * ratio and starts)
+    if back_to_back:
         first = float(np.median(starts))
     else:
         first = _centre(plays) - period * ratio / 2
     last = first + period * ratio
     fitted = []
     for span, part, play_ratio, shift, score in plays:
-        cut_start = max(0, round((first - part[0]) / play_ratio))
-        cut_end = max(0, round((part[1] - last) / play_ratio))
-        if span[1] - span[0] - cut_start - cut_end < 1:
+        cut_start = round((first - part[0]) / play_ratio)
+        cut_end = round((part[1] - last) / play_ratio)
+        if span[1] - span[0] - max(cut_start, 0) - max(cut_end, 0) < 1:
             fitted.append((span, part, play_ratio, shift, score))
             continue
+        if back_to_back:  # a negative cut grows the play, as far as the track and sample go
+            cut_start = max(cut_start, -span[0], -int(part[0] / play_ratio))
+            cut_end = max(cut_end, min(span[1] - n_frames, 0))
+        else:
+            cut_start, cut_end = max(cut_start, 0), max(cut_end, 0)
         fitted.append(
             (
                 (span[0] + cut_start, span[1] - cut_end),
