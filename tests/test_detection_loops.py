@@ -637,3 +637,85 @@ def test_the_plays_median_length_says_how_many_periods_lie_between_the_closest_t
     plays = [play_at(10, 20), play_at(60, 50), play_at(110, 50)]
     _, period = SEARCH._loop_grid(plays, 40, 400, 0.046)
     assert period == pytest.approx(50, abs=1)
+
+
+def test_a_loops_evidence_finds_its_plays_two_sample_steps_either_side_and_no_further():
+    # The best play (louder) aligns with sample frames 10..30 (column 10); the other plays
+    # start 2 frames later or earlier in the sample, which _LOOP_EVIDENCE_REACH allows, and
+    # are found at their own columns with their own scores.
+    rng = np.random.default_rng(1)
+    sample = rng.standard_normal((4, 60))
+    track = 1.5 * rng.standard_normal((4, 200))
+    for start, column, gain in ((80, 10, 3.0), (20, 12, 1.0), (140, 8, 1.0)):
+        track[:, start : start + 20] += gain * sample[:, column : column + 20]
+    _, _, _, plays = evidence_of(sample, track)
+    assert sorted(start for start, _ in plays) == [(20, 12), (80, 10), (140, 8)]
+    # Three columns off is out of reach: the plays there are only seen misaligned.
+    track = 1.5 * rng.standard_normal((4, 200))
+    for start, column, gain in ((80, 10, 3.0), (20, 13, 1.0), (140, 13, 1.0)):
+        track[:, start : start + 20] += gain * sample[:, column : column + 20]
+    _, _, _, plays = evidence_of(sample, track)
+    assert all(8 <= column <= 12 for (_, column), _ in plays)
+
+
+def test_a_loops_evidence_reaches_the_samples_first_frame():
+    # The best play aligns with sample frames 1..21; the others with frames 0..20.
+    rng = np.random.default_rng(2)
+    sample = rng.standard_normal((4, 60))
+    track = 1.5 * rng.standard_normal((4, 200))
+    for start, column, gain in ((80, 1, 3.0), (20, 0, 1.0), (140, 0, 1.0)):
+        track[:, start : start + 20] += gain * sample[:, column : column + 20]
+    _, _, _, plays = evidence_of(sample, track)
+    assert sorted(start for start, _ in plays) == [(20, 0), (80, 1), (140, 0)]
+
+
+def test_a_loops_plays_may_touch_but_not_overlap():
+    # Plays back to back every 20 frames, one window each: the best (60) and the two that
+    # touch it (40, 80) are the loop's.
+    rng = np.random.default_rng(3)
+    sample = rng.standard_normal((4, 60))
+    track = 1.5 * rng.standard_normal((4, 200))
+    for start, gain in ((60, 3.0), (40, 1.0), (80, 1.0)):
+        track[:, start : start + 20] += gain * sample[:, 10:30]
+    _, _, _, plays = evidence_of(sample, track)
+    assert sorted(t for (t, _), _ in plays) == [40, 60, 80]
+
+
+@pytest.mark.parametrize(
+    ("starts", "frame_seconds", "period"),
+    [
+        # Off the fitted grid by 4.5 frames: within 0.3 s (6 frames of 0.05 s), more than
+        # 6 % of the period (3.4).
+        ([0, 50, 113.5], 0.05, 56.75),
+        # Off by 4.5 frames again: within 6 % of a period of 107 (6.4), more than 0.3 s
+        # (3 frames of 0.1 s).
+        ([0, 100, 213.5], 0.1, 106.75),
+        # A period of 18, under the window of 20 by less than the tolerance (3 frames), and
+        # one of 17, under it by exactly the tolerance.
+        ([0, 18, 36], 0.1, 18.0),
+        ([0, 17, 34], 0.1, 17.0),
+    ],
+)
+def test_the_steady_periods_tolerance_is_the_larger_of_its_seconds_and_its_share(
+    starts, frame_seconds, period
+):
+    assert SEARCH._steady_period(starts, 20, frame_seconds) == pytest.approx(period)
+
+
+def test_a_play_grows_no_further_back_than_the_samples_start_at_its_own_ratio():
+    # A loop at a ratio of 2 (100 sample frames every 50 track frames) whose plays' ends put
+    # the part's start at sample frame -3: the first play, from sample frame 4, grows back
+    # 2 track frames (4 sample frames) to frame 0 of the sample, not the 4 the part asks.
+    plays = [
+        occurrence((4.0, 94.0), 2.0, span=(13, 58)),
+        occurrence((0.0, 90.0), 2.0, span=(60, 105)),
+        occurrence((0.0, 90.0), 2.0, span=(110, 155)),
+    ]
+    assert SEARCH._fit_to_loop(plays, 50.0, 300)[0][:2] == ((11, 60), (0.0, 98.0))
+
+
+def test_a_one_frame_play_of_a_loop_played_back_to_back_grows_to_the_whole_part():
+    loop = [occurrence((0.0, 50.0), 1.0, span=(start, start + 50)) for start in (0, 50, 100)]
+    one_frame = occurrence((20.0, 21.0), 1.0, span=(170, 171))
+    fitted = SEARCH._fit_to_loop([*loop, one_frame], 50.0, 300)
+    assert fitted[3][:2] == ((150, 200), (0.0, 50.0))
