@@ -316,11 +316,11 @@ def test_the_coarse_score_aligns_the_pairs_of_neighbouring_copies_at_every_fourt
     pairs = features[len(templates.shifts) :]
     ratios = np.linspace(0.9, 1.1, 5)
     best = detection.alignment.best_windows(pairs, sample, ratios, window, stride=4)
-    # The sample plays looped in this track: its plays together say more than its best window.
+    # The loop's evidence, as the full search takes it (here the sample plays twice only).
     evidence, *_ = detection.search._loop_evidence(
         best, pairs, shifts[len(templates.shifts) :], sample, frame_seconds
     )
-    assert coarse == max(best.score.max(), evidence) == evidence
+    assert coarse == max(best.score.max(), evidence)
     every = detection.alignment.best_windows(features, sample, ratios, window)
     full, *_ = detection.search._loop_evidence(every, features, shifts, sample, frame_seconds)
     assert coarse <= max(every.score.max(), full)

@@ -298,8 +298,9 @@ def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
     # frames 60..65 would keep none and stays as it is, and so does one of frames -3..52
     # over 5 track frames (3 cut at its start and 2 at its end); the play after them, of
-    # frames 49..51, keeps one frame (49..50), and grows back along its line to the whole
-    # part (0..50): the loop plays back to back.
+    # frames 49..51, keeps one frame (49..50), and grows back along its line towards the
+    # whole part (0..50), the loop playing back to back, as far as the fourth play's end
+    # (200, where that play was found).
     loop = [occurrence((0.0, 50.0), 1.0, span=(start, start + 50)) for start in range(0, 200, 50)]
     none_left = occurrence((60.0, 65.0), 1.0, span=(210, 215))
     cut_both_ends = occurrence((-3.0, 52.0), 1.0, span=(220, 225))
@@ -307,13 +308,14 @@ def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     fitted = SEARCH._fit_to_loop([*loop, none_left, cut_both_ends, one_left], 50.0, 300)
     assert fitted[:4] == loop
     assert fitted[4:6] == [none_left, cut_both_ends]
-    assert fitted[6][:2] == ((181, 231), (0.0, 50.0))
+    assert fitted[6][:2] == ((200, 231), (19.0, 50.0))
 
 
 def test_plays_filling_exactly_the_share_of_a_period_count_as_back_to_back():
     # Parts of 45 frames every 50 (ratio 1): exactly _LOOP_FILLED of a period. Back to back,
     # the loop's part starts where the plays say (frame 0) and each play grows along its line
-    # to the whole part (0..50); centred on the parts' middle (frame 22.5) instead, no play
+    # to the whole part (0..50), the second and third (whose lines disagree by 5 frames)
+    # meeting halfway, at 108; centred on the parts' middle (frame 22.5) instead, no play
     # would grow and the last would lose its last 2 frames.
     assert SEARCH._LOOP_FILLED == 0.9
     plays = [
@@ -323,8 +325,8 @@ def test_plays_filling_exactly_the_share_of_a_period_count_as_back_to_back():
     ]
     assert SEARCH._fit_to_loop(plays, 50.0, 300) == [
         occurrence((0.0, 50.0), 1.0, span=(10, 60)),
-        occurrence((0.0, 50.0), 1.0, span=(60, 110)),
-        occurrence((0.0, 50.0), 1.0, span=(105, 155)),
+        occurrence((0.0, 48.0), 1.0, span=(60, 108)),
+        occurrence((3.0, 50.0), 1.0, span=(108, 155)),
     ]
 
 
@@ -621,13 +623,19 @@ def test_a_play_of_a_loop_played_back_to_back_grows_to_the_loops_whole_part():
         ((200, 245), (100.0, 145.0)),
     ]
     # Nor before the sample's own start: a loop of its frames 0..45 whose plays' ends put
-    # the part's start at -2.5 (so each play grows 2 frames at its end, not at its start).
+    # the part's start at -2.5 (so a play grows 2 frames at its end, not at its start; the
+    # first, whose end meets the second's start, not even there).
     early = [
         occurrence((0.0, 45.0), 1.0, span=(15, 60)),
         occurrence((0.0, 45.0), 1.0, span=(60, 105)),
         occurrence((2.0, 45.0), 1.0, span=(107, 150)),
     ]
-    assert SEARCH._fit_to_loop(early, 50.0, 300)[0][:2] == ((15, 62), (0.0, 47.0))
+    fitted = SEARCH._fit_to_loop(early, 50.0, 300)
+    assert [play[:2] for play in fitted] == [
+        ((15, 60), (0.0, 45.0)),
+        ((60, 106), (0.0, 46.0)),  # the second and third grow into the gap and meet in it
+        ((106, 152), (1.0, 47.0)),
+    ]
 
 
 def test_the_plays_median_length_says_how_many_periods_lie_between_the_closest_two():
@@ -719,3 +727,31 @@ def test_a_one_frame_play_of_a_loop_played_back_to_back_grows_to_the_whole_part(
     one_frame = occurrence((20.0, 21.0), 1.0, span=(170, 171))
     fitted = SEARCH._fit_to_loop([*loop, one_frame], 50.0, 300)
     assert fitted[3][:2] == ((150, 200), (0.0, 50.0))
+
+
+def test_a_play_grows_no_further_than_the_samples_end():
+    # A loop of sample frames 0..50 (ratio 1) of a sample 48 frames long: the second play,
+    # found on frames 0..40, grows to the sample's end (48), not to the part's (50).
+    plays = [
+        occurrence((0.0, 48.0), 1.0, span=(10, 58)),
+        occurrence((0.0, 40.0), 1.0, span=(60, 100)),
+        occurrence((0.0, 48.0), 1.0, span=(110, 158)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 300, sample_frames=48)
+    assert fitted[1][:2] == ((60, 108), (0.0, 48.0))
+
+
+def test_a_play_under_half_the_default_threshold_is_no_loops_play():
+    # A track with room for three windows only, two of them plays: the third window is
+    # forced on their grid, but it is noise, no more like the sample than any music.
+    # Twenty features, as many as a sample's templates: noise windows score near 0.
+    rng = np.random.default_rng(5)
+    sample = rng.standard_normal((20, 60))
+    track = 1.5 * rng.standard_normal((20, 60))
+    for start in (0, 20):
+        track[:, start : start + 20] += sample[:, 10:30]
+    evidence, _, _, plays = evidence_of(sample, track)
+    assert evidence == -np.inf and plays == []
+    track[:, 40:60] += sample[:, 10:30]  # a third play there
+    evidence, _, _, plays = evidence_of(sample, track)
+    assert np.isfinite(evidence) and sorted(t for (t, _), _ in plays) == [0, 20, 40]

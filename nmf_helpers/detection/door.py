@@ -103,7 +103,8 @@ class SampleDetection:
         against any part of the sample, at any tempo ratio and pitch shift
         searched: a cosine similarity of detrended activations, in [-1, 1].
         Where the best window's part of the sample plays three times at a
-        steady period, through a pitch copy within a semitone, the three
+        steady period, through a pitch copy less than a semitone from the
+        sample's pitch, each play at least half the default threshold, the three
         plays' mean score over :data:`~nmf_helpers.detection.settings.LOOP_EVIDENCE_SHARE`
         counts instead if it is higher (at most 1): three plays at that
         share of a score are as much evidence as one window at it.
@@ -206,8 +207,10 @@ def detect_sample(
     (:attr:`SampleDetection.score`); each stretch of the track whose windows
     stay above the threshold along one alignment is one
     :class:`Occurrence` (where in the track, which part of the sample, tempo
-    ratio, pitch shift). Only *when* the templates are active counts, never
-    how loud, so the score does not change with the track's gain.
+    ratio, pitch shift), and so is each play of a loop found by its plays
+    together or looked for again where the loop's other plays put it. Only
+    *when* the templates are active counts, never how loud, so the score
+    does not change with the track's gain.
 
     What it finds, and how well, is measured by
     ``benchmarks/bench_detection.py``: any part of the sample of at least
@@ -507,7 +510,7 @@ def detect_in_spectrogram_unchecked(
     W = np.hstack((templates.W, free_columns))
     H = bands.spread_frames(H_steps, n_frames)
 
-    match, found, frame_seconds, score = search_unchecked(
+    match, found, frame_seconds, decision_score = search_unchecked(
         templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold
     )
     occurrences = [
@@ -527,8 +530,8 @@ def detect_in_spectrogram_unchecked(
     shifts = np.asarray(templates.shifts, dtype=float)
     n_templates = templates.n_components
     return SampleDetection(
-        score=score,
-        detected=bool(score >= threshold),
+        score=decision_score,
+        detected=bool(decision_score >= threshold),
         threshold=threshold,
         ranges=tuple((o.track_start_s, o.track_end_s) for o in occurrences),
         shift=float(shifts[np.abs(shifts - best[3]).argmin()]) if best else 0.0,

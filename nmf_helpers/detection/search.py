@@ -35,7 +35,7 @@ from .._threads import library_threads
 from .alignment import WindowMatch, best_windows, follow_path, stretch_time_unchecked, window_scores
 from .bands import FRAMES_PER_STEP
 from .learning import SampleTemplates
-from .settings import LOOP_EVIDENCE_SHARE, TEMPO_LIMITS
+from .settings import DETECTION_THRESHOLD, LOOP_EVIDENCE_SHARE, TEMPO_LIMITS
 
 __all__: list[str] = []  # cores only: the door (door.py) checks every argument
 
@@ -98,14 +98,22 @@ _LOOP_LEVEL = 0.6
 # sample found this many times, a whole number of periods apart, their mean
 # score over settings.LOOP_EVIDENCE_SHARE ...
 _LOOP_EVIDENCE_PLAYS = 3
+# ... each play scoring at least this: half the default threshold. Under it,
+# a window is no more like the sample than music without it (whose best
+# windows against any part score about that), and in a track with room for
+# three windows only, any three would tile it on a grid. A fixed score, not
+# a share of the threshold given, so that the score does not depend on the
+# threshold (the scan's first pass compares it with the threshold less a
+# margin) ...
+_LOOP_EVIDENCE_FLOOR = DETECTION_THRESHOLD / 2
 # ... counted through the pitch copies less than this many semitones from the
 # sample's own pitch. A copy a whole tone away is the sample in a neighbouring
 # key, and music in that key repeats its own bars at a steady period as a
 # loop does: bench_detection's hardest negative, a riff of the same style a
 # tone away, is found as a loop of three plays through the -2 copy (0.25 a
-# play), where through the nearer copies no negative's loop reaches 0.23. A
-# sample moved further must reach the threshold in one window, as every
-# such positive of the benchmark does.
+# play), where through the nearer copies no negative's loop averages more
+# than 0.59 of the threshold. A sample moved further must reach the
+# threshold in one window, as every such positive of the benchmark does.
 _LOOP_EVIDENCE_SHIFT = 1.0
 # The evidence looks for the part's other plays this many steps of the
 # resampled sample either side of the best window's own start.
@@ -168,7 +176,7 @@ def coarse_match_unchecked(
 
 def search_unchecked(
     templates: SampleTemplates, fixed_H: np.ndarray, tempo_range, min_part_s: float, threshold
-) -> tuple[WindowMatch, list, float]:
+) -> tuple[WindowMatch, list, float, float]:
     """Every occurrence of the sample in the track's fixed activations, strongest first.
 
     ``templates``, ``fixed_H``, ``tempo_range`` and ``min_part_s`` are as for
@@ -211,16 +219,13 @@ def search_unchecked(
             match, features, candidate_shifts, sample_features, frame_seconds
         )
         if evidence >= threshold and not found:
-            spans = _spans(frame_seconds)
+            # The loop's plays start occurrences as windows over the threshold would.
             for start, score in plays:
-                span, part, traced_ratio = _trace(
+                occurrence = _occurrence(
                     features[c], sample_features, start, ratio, score, match.window, threshold,
-                    spans,
+                    frame_seconds, fixed_H, templates.shifts, candidate_shifts[c],
                 )  # fmt: skip
-                shift = _shift_estimate(
-                    fixed_H, templates.shifts, candidate_shifts[c], slice(*span)
-                )
-                found = _kept_once(found, (span, part, traced_ratio, shift, score), match.window)
+                found = _kept_once(found, occurrence, match.window)
             found = sorted(found, key=lambda play: -play[4])
         found = _play_again(found, match, features, sample_features, threshold, frame_seconds)
         found = _complete_loops(found, match, features, sample_features, threshold, frame_seconds)
@@ -233,21 +238,28 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     The best window's alignment (its pitch candidate, ratio and part of the
     sample, within ``_LOOP_EVIDENCE_REACH`` steps) is scored along the whole
     track, and its ``_LOOP_EVIDENCE_PLAYS`` best windows that do not overlap
-    are taken. If they sit a whole number of periods apart
-    (:func:`_steady_period`), the evidence is their mean score over
-    ``LOOP_EVIDENCE_SHARE``, on the scale of one window's score and at
-    most 1; otherwise, through a pitch copy ``_LOOP_EVIDENCE_SHIFT`` or more
-    from the sample's pitch, and in a track too short for the plays, it is
-    minus infinity.
+    are taken: the loop's plays. The evidence is their mean score over
+    ``LOOP_EVIDENCE_SHARE`` (at most 1), on the scale of one window's
+    score. There is none (minus infinity):
+
+    - through a pitch copy ``_LOOP_EVIDENCE_SHIFT`` semitones or more from
+      the sample's own pitch;
+    - in a track with no room for the plays;
+    - when a play scores under ``_LOOP_EVIDENCE_FLOOR``;
+    - when the plays do not sit a whole number of periods apart
+      (:func:`_steady_period`).
 
     Returns
     -------
     evidence : float
+        On the scale of a window's score, at most 1, or minus infinity.
     candidate : int
+        The alignment's pitch candidate: an index into ``features``.
     ratio : float
-        The alignment's pitch candidate (index into ``features``) and tempo ratio.
+        The alignment's tempo ratio.
     plays : list of ((int, int), float)
-        Each play's window ``(track start, resampled sample start)`` and its score.
+        Each play's window ``(track start, resampled sample start)`` and its
+        score; empty when there is no evidence.
     """
     window = match.window
     t = int(np.argmax(match.score))
@@ -265,9 +277,11 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
         profile[max(start - window + 1, 0) : start + window] = -np.inf  # no overlap
     if len(plays) < _LOOP_EVIDENCE_PLAYS:
         return -np.inf, c, ratio, []
-    starts = [start[0] for start, _ in plays]
-    if _steady_period(starts, window, frame_seconds) is None:
+    if min(score for _, score in plays) < _LOOP_EVIDENCE_FLOOR:
         return -np.inf, c, ratio, []
+    if _steady_period([start[0] for start, _ in plays], window, frame_seconds) is None:
+        return -np.inf, c, ratio, []
+    # Every play reached the floor, so the mean is positive and the share raises it.
     evidence = min(float(np.mean([score for _, score in plays])) / LOOP_EVIDENCE_SHARE, 1.0)
     return evidence, c, ratio, plays
 
@@ -277,9 +291,12 @@ def _steady_period(starts, window, frame_seconds):
 
     The closest two plays are taken to be one period apart (a shorter
     period, a whole fraction of theirs, would fit almost any plays); every
-    play must then lie within ``_LOOP_GRID_SECONDS`` or ``_LOOP_GRID_SHARE``
-    of a period of the grid that all of them together fit best, whose period
-    is at least a ``window`` (the shortest a play can be).
+    play must then lie within :func:`_grid_tolerance` of the grid that all
+    of them together fit best, whose period is at least a ``window`` (the
+    shortest a play can be). Unlike :func:`_loop_grid`, whose plays are
+    traced occurrences of known length, these are windows alone: the
+    closest two may be a period and a fraction of a window apart, which
+    only the line through all of them corrects.
     """
     ordered = np.sort(np.asarray(starts, dtype=float))
     steps = np.diff(ordered)
@@ -288,7 +305,7 @@ def _steady_period(starts, window, frame_seconds):
     multiples = np.round(steps / steps.min())
     index = np.concatenate(([0.0], np.cumsum(multiples)))
     period, offset = np.polyfit(index, ordered, 1)
-    tolerance = max(_LOOP_GRID_SECONDS / frame_seconds, _LOOP_GRID_SHARE * period)
+    tolerance = _grid_tolerance(period, frame_seconds)
     if period < window - tolerance or np.abs(ordered - (offset + period * index)).max() > tolerance:
         return None
     return float(period)
@@ -503,28 +520,39 @@ def _find_occurrences(
     sample frames, ratio, shift, score)`` tuples.
     """
     window = match.window
-    spans = _spans(frame_seconds)
     remaining = match.score.copy()
     found = []
     while remaining.size and remaining.max() >= threshold:
         t = int(remaining.argmax())
         c, score, grid_ratio = int(match.candidate[t]), float(remaining[t]), float(match.ratio[t])
         remaining[t] = -np.inf  # even if the trimmed stretch ends up elsewhere
-        span, part, ratio = _trace(
-            features[c],
-            sample_features,
-            (t, int(match.sample_start[t])),
-            grid_ratio,
-            score,
-            window,
-            threshold,
-            spans,
-        )
+        occurrence = _occurrence(
+            features[c], sample_features, (t, int(match.sample_start[t])), grid_ratio, score,
+            window, threshold, frame_seconds, activations, shifts, candidate_shifts[c],
+        )  # fmt: skip
+        span = occurrence[0]
         # A window more than half inside this stretch belongs to it.
         remaining[max(span[0] - window // 2, 0) : max(span[1] - window // 2 + 1, 0)] = -np.inf
-        shift = _shift_estimate(activations, shifts, candidate_shifts[c], slice(*span))
-        found = _kept_once(found, (span, part, ratio, shift, score), window)
+        found = _kept_once(found, occurrence, window)
     return found
+
+
+def _occurrence(
+    feature, sample_features, start, ratio, score, window, threshold, frame_seconds,
+    activations, shifts, candidate_shift,
+):  # fmt: skip
+    """The occurrence traced from the window ``start`` (:func:`_trace`), with its pitch shift.
+
+    ``feature`` is the pitch candidate's, whose shift is ``candidate_shift``;
+    ``activations`` and ``shifts`` are the fit's, which say the shift
+    (:func:`_shift_estimate`). Returns ``(track frames, sample frames,
+    ratio, shift, score)``.
+    """
+    span, part, traced_ratio = _trace(
+        feature, sample_features, start, ratio, score, window, threshold, _spans(frame_seconds)
+    )
+    shift = _shift_estimate(activations, shifts, candidate_shift, slice(*span))
+    return span, part, traced_ratio, shift, score
 
 
 def _kept_once(found, occurrence, window):
@@ -656,7 +684,7 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
                 continue
             found.append(play)
             plays.append(play)
-        fitted = _fit_to_loop(plays, period, n_frames)
+        fitted = _fit_to_loop(plays, period, n_frames, sample_features.shape[1])
         found = [play for play in found if play not in plays] + fitted
     return sorted(found, key=lambda play: -play[4])
 
@@ -718,14 +746,25 @@ def _loop_grid(plays, window, n_frames, frame_seconds):
     ordered = np.sort(anchors)
     steps = np.diff(ordered)
     period = steps.min() / max(1, round(steps.min() / max(np.median(whole or lengths), 1)))
-    tolerance = max(_LOOP_GRID_SECONDS / frame_seconds, _LOOP_GRID_SHARE * period)
+    tolerance = _grid_tolerance(period, frame_seconds)
     multiples = np.round(steps / period)
-    # A play lasts at least a window, or it would not have been found.
+    # A play lasts at least a window, or it would not have been found. The steps are
+    # judged against this period, not a line refitted to them: it may be a fraction of the
+    # closest plays' distance, and a line with so short a period bends to fit most plays.
     if period < window - tolerance or np.any(np.abs(steps - multiples * period) > tolerance):
         return anchors, None
     # All the plays together say the period best.
     index = np.concatenate(([0.0], np.cumsum(multiples)))
     return anchors, float(np.polyfit(index, ordered, 1)[0])
+
+
+def _grid_tolerance(period: float, frame_seconds: float) -> float:
+    """How far (steps) a play may sit off a loop's grid of ``period`` steps.
+
+    ``_LOOP_GRID_SECONDS`` or ``_LOOP_GRID_SHARE`` of the period, whichever
+    is larger: a play's position is known to about a local span.
+    """
+    return max(_LOOP_GRID_SECONDS / frame_seconds, _LOOP_GRID_SHARE * period)
 
 
 def _best_window(match, play):
@@ -782,7 +821,7 @@ def _window_near(scores, start, reach, part, ratio, window):
     return rows.start + int(i), cols.start + int(j)
 
 
-def _fit_to_loop(plays, period, n_frames):
+def _fit_to_loop(plays, period, n_frames, sample_frames=np.inf):
     """A loop's plays held to one period of the loop's part each.
 
     A play of a loop lasts at most a period. Played back to back (the plays'
@@ -791,10 +830,12 @@ def _fit_to_loop(plays, period, n_frames):
     by the track's ends says nothing there), and every play lasts that whole
     part: one whose trace stopped short (a play under the threshold, whose
     local match dips where new parts cover it) grows along its own line to
-    it, within the track and the sample. With rests between the plays, the
-    period is centred on the middle of the plays' parts, and each play keeps
-    at most that part. A play that would keep no frame of the part is kept
-    as found.
+    it, within the track's ``n_frames`` and the sample's ``sample_frames``;
+    where two plays' lines (which agree to a grid tolerance) grow them into
+    each other, they meet halfway (:func:`_kept_apart`). With rests between
+    the plays, the period is centred on the middle of the plays' parts, and
+    each play keeps at most that part. A play that would keep no frame of
+    the part is kept as found.
     """
     ratio = float(np.median([play[2] for play in plays]))
     lengths = [part[1] - part[0] for _, part, _, _, _ in plays]
@@ -815,7 +856,9 @@ def _fit_to_loop(plays, period, n_frames):
             continue
         if back_to_back:  # a negative cut grows the play, as far as the track and sample go
             cut_start = max(cut_start, -span[0], -int(part[0] / play_ratio))
-            cut_end = max(cut_end, min(span[1] - n_frames, 0))
+            # Never by more than the track: no play of it could grow further.
+            room = min((sample_frames - part[1]) / play_ratio, n_frames)
+            cut_end = max(cut_end, min(span[1] - n_frames, 0), -int(room))
         else:
             cut_start, cut_end = max(cut_start, 0), max(cut_end, 0)
         fitted.append(
@@ -826,6 +869,42 @@ def _fit_to_loop(plays, period, n_frames):
                 shift,
                 score,
             )
+        )
+    return _kept_apart(fitted, plays) if back_to_back else fitted
+
+
+def _kept_apart(fitted, found):
+    """``fitted`` with plays grown into each other (from ``found``) meeting halfway.
+
+    Where two neighbouring plays overlap and at least one of them grew there,
+    they meet at the middle of the overlap, but neither gives up a frame it
+    was found on (a play's original span is its own).
+    """
+    fitted = list(fitted)
+    order = sorted(range(len(fitted)), key=lambda i: fitted[i][0][0])
+    for i, j in itertools.pairwise(order):
+        (span_i, part_i, ratio_i, *rest_i), (span_j, part_j, ratio_j, *rest_j) = (
+            fitted[i],
+            fitted[j],
+        )
+        if span_i[1] <= span_j[0]:
+            continue
+        own_end = min(found[i][0][1], span_i[1])  # where i ends without growing
+        own_start = max(found[j][0][0], span_j[0])
+        if own_end > own_start:
+            continue  # overlapping where they were found: not the growth's doing
+        meet = int(np.clip(round((span_i[1] + span_j[0]) / 2), own_end, own_start))
+        fitted[i] = (
+            (span_i[0], meet),
+            (part_i[0], part_i[1] - (span_i[1] - meet) * ratio_i),
+            ratio_i,
+            *rest_i,
+        )
+        fitted[j] = (
+            (meet, span_j[1]),
+            (part_j[0] + (meet - span_j[0]) * ratio_j, part_j[1]),
+            ratio_j,
+            *rest_j,
         )
     return fitted
 
