@@ -83,7 +83,7 @@ def _error_line(command: str, error: Exception) -> str:
     return printable("error: " + " ".join(text.split()))
 
 
-#: How the command line is called in its usage lines, by door.
+#: How the usage lines name the command: as `python -m nmf_helpers`, or as the console script.
 MODULE_PROG, SCRIPT_PROG = "python -m nmf_helpers", "nmf-helpers"
 
 

@@ -32,7 +32,8 @@ DETECTION_THRESHOLD = 0.38
 #: under new parts or filtered plays each time under the threshold, but the
 #: same part at a steady period three times over is what music that merely
 #: sounds alike rarely does; ``benchmarks/bench_detection.py``'s negatives'
-#: loops (through copies within a semitone) reach 0.59 of the threshold.
+#: loops (through copies less than a semitone from the sample's pitch) reach
+#: 0.59 of the threshold.
 LOOP_EVIDENCE_SHARE = 0.65
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
@@ -72,7 +73,8 @@ SCREEN_ITERATIONS = 15
 #: Tempo ratios the first pass aligns at, evenly over the scan's tempo range
 #: (x0.90, x0.95, x1.00, x1.05, x1.10 by default), instead of the full
 #: check's one every 0.02 and its path following; it aligns the sums of
-#: neighbouring pitch copies only and scores one track window in four
+#: neighbouring pitch copies only and scores one track window in four, and
+#: every window along the best one's alignment for a loop's plays together
 #: (:func:`~nmf_helpers.detection.search.coarse_match_unchecked`).
 SCREEN_RATIOS = 5
 
