@@ -57,6 +57,17 @@ def test_a_stride_scores_every_stride_th_track_window_only():
     assert np.all(np.isneginf(np.delete(match.score, np.arange(0, values.size, 4))))
 
 
+@pytest.mark.parametrize("ratio", [0.9, 1.0, 1.07])
+def test_a_few_sample_windows_score_as_the_whole_matrixs_columns(ratio):
+    rng = np.random.default_rng(0)
+    track, sample = rng.standard_normal((5, 120)), rng.standard_normal((5, 70))
+    full = alignment.window_scores(track, sample, ratio, 15)
+    starts = [0, 3, 4, full.shape[1] - 1]  # the first and the last window too
+    np.testing.assert_allclose(
+        alignment.window_scores_at(track, sample, ratio, 15, starts), full[:, starts], atol=1e-12
+    )
+
+
 def test_stretch_time_reads_every_ratio_frames():
     T = np.arange(10.0)[None, :] * np.array([[1.0], [2.0]])
     faster = alignment.stretch_time_unchecked(T, 1.5)

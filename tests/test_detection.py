@@ -316,13 +316,17 @@ def test_the_coarse_score_aligns_the_pairs_of_neighbouring_copies_at_every_fourt
     pairs = features[len(templates.shifts) :]
     ratios = np.linspace(0.9, 1.1, 5)
     best = detection.alignment.best_windows(pairs, sample, ratios, window, stride=4)
-    # The loop's evidence, as the full search takes it (here the sample plays twice only).
+    # The loop's evidence, its plays held to the first pass's floor.
     evidence, *_ = detection.search._loop_evidence(
-        best, pairs, shifts[len(templates.shifts) :], sample, frame_seconds
-    )
+        best, pairs, shifts[len(templates.shifts) :], sample, frame_seconds,
+        detection.search._SCREEN_LOOP_FLOOR,
+    )  # fmt: skip
     assert coarse == max(best.score.max(), evidence)
     every = detection.alignment.best_windows(features, sample, ratios, window)
-    full, *_ = detection.search._loop_evidence(every, features, shifts, sample, frame_seconds)
+    # Every copy, ratio and window at that floor: never less.
+    full, *_ = detection.search._loop_evidence(
+        every, features, shifts, sample, frame_seconds, detection.search._SCREEN_LOOP_FLOOR
+    )
     assert coarse <= max(every.score.max(), full)
     assert np.all(np.isneginf(best.score[1::4]))
 

@@ -184,6 +184,37 @@ def window_scores(track: np.ndarray, sample: np.ndarray, ratio: float, window: i
     return sums / np.maximum(norms, EPS)
 
 
+def window_scores_at(
+    track: np.ndarray, sample: np.ndarray, ratio: float, window: int, starts
+) -> np.ndarray:
+    """Columns ``starts`` of :func:`window_scores`: every track window against a few sample windows.
+
+    What a loop's plays need (one part of the sample, a few starts around
+    it) at a fraction of the whole matrix's cost: each sample window is
+    slid along the track on its own.
+
+    Parameters
+    ----------
+    track : np.ndarray [shape=(R, N)]
+    sample : np.ndarray [shape=(R, L)]
+    ratio : float
+    window : int
+    starts : sequence of int
+        Window starts in the resampled sample, each at most ``L_r - window``.
+
+    Returns
+    -------
+    np.ndarray [shape=(N - window + 1, len(starts))]
+        ``window_scores(track, sample, ratio, window)[:, starts]``, to rounding.
+    """
+    stretched = stretch_time_unchecked(sample, ratio)
+    windows = np.lib.stride_tricks.sliding_window_view(track, window, axis=1)  # (R, n_t, window)
+    parts = np.stack([stretched[:, a : a + window] for a in starts], axis=-1)  # (R, window, S)
+    sums = np.einsum("rtk,rks->ts", windows, parts)
+    norms = np.outer(_window_norms(track, window), np.sqrt((parts * parts).sum(axis=(0, 1))))
+    return sums / np.maximum(norms, EPS)
+
+
 def best_windows(
     candidates, sample: np.ndarray, ratios, window: int, stride: int = 1
 ) -> WindowMatch:

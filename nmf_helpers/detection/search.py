@@ -32,7 +32,14 @@ import scipy.ndimage
 
 from .._numerics import EPS
 from .._threads import library_threads
-from .alignment import WindowMatch, best_windows, follow_path, stretch_time_unchecked, window_scores
+from .alignment import (
+    WindowMatch,
+    best_windows,
+    follow_path,
+    stretch_time_unchecked,
+    window_scores,
+    window_scores_at,
+)
 from .bands import FRAMES_PER_STEP
 from .learning import SampleTemplates
 from .settings import DETECTION_THRESHOLD, LOOP_EVIDENCE_SHARE, TEMPO_LIMITS
@@ -106,6 +113,11 @@ _LOOP_EVIDENCE_PLAYS = 3
 # threshold (the scan's first pass compares it with the threshold less a
 # margin) ...
 _LOOP_EVIDENCE_FLOOR = DETECTION_THRESHOLD / 2
+# The first pass holds a loop's plays to less: its short fit and coarse
+# ratios score every play lower (the field's buried loop of 3 s, 0.24-0.31 a
+# play in the full check, scores 0.16 there), and a loop it misses is a
+# positive lost, where a negative it keeps only costs a full check.
+_SCREEN_LOOP_FLOOR = _LOOP_EVIDENCE_FLOOR / 2
 # ... counted through the pitch copies less than this many semitones from the
 # sample's own pitch. A copy a whole tone away is the sample in a neighbouring
 # key, and music in that key repeats its own bars at a steady period as a
@@ -170,7 +182,9 @@ def coarse_match_unchecked(
     ratios = np.linspace(low, high, n_ratios) if high > low and n_ratios > 1 else [(low + high) / 2]
     with library_threads(_ALIGNMENT_THREADS):
         match = best_windows(features, sample_features, ratios, window, _SCREEN_STRIDE)
-        evidence, *_ = _loop_evidence(match, features, shifts, sample_features, frame_seconds)
+        evidence, *_ = _loop_evidence(
+            match, features, shifts, sample_features, frame_seconds, _SCREEN_LOOP_FLOOR
+        )
     return max(float(match.score.max()), evidence)
 
 
@@ -216,7 +230,7 @@ def search_unchecked(
             frame_seconds,
         )
         evidence, c, ratio, plays = _loop_evidence(
-            match, features, candidate_shifts, sample_features, frame_seconds
+            match, features, candidate_shifts, sample_features, frame_seconds, _LOOP_EVIDENCE_FLOOR
         )
         if evidence >= threshold and not found:
             # The loop's plays start occurrences as windows over the threshold would.
@@ -232,7 +246,7 @@ def search_unchecked(
     return match, found, frame_seconds, max(float(match.score.max()), evidence)
 
 
-def _loop_evidence(match, features, candidate_shifts, sample_features, frame_seconds):
+def _loop_evidence(match, features, candidate_shifts, sample_features, frame_seconds, floor):
     """How strongly the best window's part of the sample plays as a loop, and its plays.
 
     The best window's alignment (its pitch candidate, ratio and part of the
@@ -245,7 +259,8 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     - through a pitch copy ``_LOOP_EVIDENCE_SHIFT`` semitones or more from
       the sample's own pitch;
     - in a track with no room for the plays;
-    - when a play scores under ``_LOOP_EVIDENCE_FLOOR``;
+    - when a play scores under ``floor`` (``_LOOP_EVIDENCE_FLOOR``, or the
+      first pass's ``_SCREEN_LOOP_FLOOR``);
     - when the plays do not sit a whole number of periods apart
       (:func:`_steady_period`).
 
@@ -266,9 +281,10 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     c, ratio, a = int(match.candidate[t]), float(match.ratio[t]), int(match.sample_start[t])
     if abs(candidate_shifts[c]) >= _LOOP_EVIDENCE_SHIFT:
         return -np.inf, c, ratio, []
-    scores = window_scores(features[c], sample_features, ratio, window)
     low = max(a - _LOOP_EVIDENCE_REACH, 0)
-    near = scores[:, low : a + _LOOP_EVIDENCE_REACH + 1]
+    n_columns = stretch_time_unchecked(sample_features[:1], ratio).shape[1]  # a row is enough
+    high = min(a + _LOOP_EVIDENCE_REACH + 1, n_columns - window + 1)
+    near = window_scores_at(features[c], sample_features, ratio, window, range(low, high))
     profile, columns = near.max(axis=1), low + near.argmax(axis=1)
     plays = []
     while len(plays) < _LOOP_EVIDENCE_PLAYS and np.isfinite(profile).any():
@@ -277,11 +293,11 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
         profile[max(start - window + 1, 0) : start + window] = -np.inf  # no overlap
     if len(plays) < _LOOP_EVIDENCE_PLAYS:
         return -np.inf, c, ratio, []
-    if min(score for _, score in plays) < _LOOP_EVIDENCE_FLOOR:
+    if min(score for _, score in plays) < floor:
         return -np.inf, c, ratio, []
     if _steady_period([start[0] for start, _ in plays], window, frame_seconds) is None:
         return -np.inf, c, ratio, []
-    # Every play reached the floor, so the mean is positive and the share raises it.
+    # Every play reached a floor above 0, so the mean is positive and the share raises it.
     evidence = min(float(np.mean([score for _, score in plays])) / LOOP_EVIDENCE_SHARE, 1.0)
     return evidence, c, ratio, plays
 
