@@ -62,10 +62,13 @@ def test_a_few_sample_windows_score_as_the_whole_matrixs_columns(ratio):
     rng = np.random.default_rng(0)
     track, sample = rng.standard_normal((5, 120)), rng.standard_normal((5, 70))
     full = alignment.window_scores(track, sample, ratio, 15)
-    starts = [0, 3, 4, full.shape[1] - 1]  # the first and the last window too
-    np.testing.assert_allclose(
-        alignment.window_scores_at(track, sample, ratio, 15, starts), full[:, starts], atol=1e-12
-    )
+    last = full.shape[1]
+    for first, stop in [(0, 3), (4, 9), (last - 2, last), (0, last)]:  # both ends, and all
+        np.testing.assert_allclose(
+            alignment.window_scores_at(track, sample, ratio, 15, first, stop),
+            full[:, first:stop],
+            atol=1e-12,
+        )
 
 
 def test_stretch_time_reads_every_ratio_frames():

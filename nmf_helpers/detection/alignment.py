@@ -185,13 +185,13 @@ def window_scores(track: np.ndarray, sample: np.ndarray, ratio: float, window: i
 
 
 def window_scores_at(
-    track: np.ndarray, sample: np.ndarray, ratio: float, window: int, starts
+    track: np.ndarray, sample: np.ndarray, ratio: float, window: int, first: int, stop: int
 ) -> np.ndarray:
-    """Columns ``starts`` of :func:`window_scores`: every track window against a few sample windows.
+    """Columns ``first:stop`` of :func:`window_scores`: the track against a few sample windows.
 
-    What a loop's plays need (one part of the sample, a few starts around
-    it) at a fraction of the whole matrix's cost: each sample window is
-    slid along the track on its own.
+    What a loop's plays need (a few starts around one part of the sample) at
+    a fraction of the whole matrix's cost: the product and the diagonal sums
+    cover only the sample frames those windows read.
 
     Parameters
     ----------
@@ -199,19 +199,17 @@ def window_scores_at(
     sample : np.ndarray [shape=(R, L)]
     ratio : float
     window : int
-    starts : sequence of int
-        Window starts in the resampled sample, each at most ``L_r - window``.
+    first, stop : int
+        Window starts in the resampled sample, ``0 <= first < stop <= L_r - window + 1``.
 
     Returns
     -------
-    np.ndarray [shape=(N - window + 1, len(starts))]
-        ``window_scores(track, sample, ratio, window)[:, starts]``, to rounding.
+    np.ndarray [shape=(N - window + 1, stop - first)]
+        ``window_scores(track, sample, ratio, window)[:, first:stop]``, to rounding.
     """
-    stretched = stretch_time_unchecked(sample, ratio)
-    windows = np.lib.stride_tricks.sliding_window_view(track, window, axis=1)  # (R, n_t, window)
-    parts = np.stack([stretched[:, a : a + window] for a in starts], axis=-1)  # (R, window, S)
-    sums = np.einsum("rtk,rks->ts", windows, parts)
-    norms = np.outer(_window_norms(track, window), np.sqrt((parts * parts).sum(axis=(0, 1))))
+    part = stretch_time_unchecked(sample, ratio)[:, first : stop - 1 + window]
+    sums = diagonal_window_sums(track.T @ part, window)
+    norms = np.outer(_window_norms(track, window), _window_norms(part, window))
     return sums / np.maximum(norms, EPS)
 
 

@@ -284,7 +284,7 @@ def _loop_evidence(match, features, candidate_shifts, sample_features, frame_sec
     low = max(a - _LOOP_EVIDENCE_REACH, 0)
     n_columns = stretch_time_unchecked(sample_features[:1], ratio).shape[1]  # a row is enough
     high = min(a + _LOOP_EVIDENCE_REACH + 1, n_columns - window + 1)
-    near = window_scores_at(features[c], sample_features, ratio, window, range(low, high))
+    near = window_scores_at(features[c], sample_features, ratio, window, low, high)
     profile, columns = near.max(axis=1), low + near.argmax(axis=1)
     plays = []
     while len(plays) < _LOOP_EVIDENCE_PLAYS and np.isfinite(profile).any():
