@@ -170,12 +170,9 @@ def coarse_match_unchecked(
         The best window score, or the loop's evidence where that is higher
         (:func:`_loop_evidence`, as the full search scores it), in [-1, 1].
     """
+    # The pairs of neighbouring copies only (the copies themselves are not aligned).
     sample_features, features, shifts, window, frame_seconds = _alignment_inputs(
-        templates, fixed_H, tempo_range, min_part_s
-    )
-    pairs = len(templates.shifts)
-    features, shifts = (
-        (features[pairs:], shifts[pairs:]) if features[pairs:] else (features, shifts)
+        templates, fixed_H, tempo_range, min_part_s, singles=False
     )
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
@@ -350,21 +347,28 @@ def _decimate(H: np.ndarray) -> np.ndarray:
     return H[:, :usable].reshape(rows, -1, FRAMES_PER_STEP).mean(axis=2, dtype=np.float64)
 
 
-def _candidates(activations: np.ndarray, shifts: tuple[float, ...], width: int):
+def _candidates(
+    activations: np.ndarray, shifts: tuple[float, ...], width: int, singles: bool = True
+):
     """Track features to align: one per pitch copy, and one per two neighbouring copies.
 
     A record sped up by 1.03 moves the pitch by half a semitone, between two
     copies; the fit then spreads the sample over both, and only their sum
-    carries the whole rhythm. Returns the features and the shift of each.
+    carries the whole rhythm. Returns the features and the shift of each:
+    the copies first, then the pairs. Without ``singles`` (the first pass),
+    the pairs only, unless there are none (one copy, or copies more than a
+    semitone apart): then the copies.
     """
     blocks = np.split(activations.astype(np.float64), len(shifts))
     order = np.argsort(shifts)
-    features = [_rhythm(block, width) for block in blocks]
-    candidate_shifts = [float(s) for s in shifts]
-    for i, j in itertools.pairwise(order):
-        if shifts[j] - shifts[i] <= 1:
-            features.append(_rhythm(blocks[i] + blocks[j], width))
-            candidate_shifts.append((shifts[i] + shifts[j]) / 2)
+    pairs = [(i, j) for i, j in itertools.pairwise(order) if shifts[j] - shifts[i] <= 1]
+    features, candidate_shifts = [], []
+    if singles or not pairs:
+        features += [_rhythm(block, width) for block in blocks]
+        candidate_shifts += [float(s) for s in shifts]
+    for i, j in pairs:
+        features.append(_rhythm(blocks[i] + blocks[j], width))
+        candidate_shifts.append((shifts[i] + shifts[j]) / 2)
     return features, candidate_shifts
 
 
@@ -931,16 +935,17 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(shared, 0) / max(min(a[1] - a[0], b[1] - b[0]), 1)
 
 
-def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s):
+def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, singles=True):
     """What the alignment compares: the sample's rhythm, the track's candidates, the window.
 
     Returns ``(sample_features, features, candidate_shifts, window,
-    frame_seconds)``: ``frame_seconds`` is the length of one step.
+    frame_seconds)``: ``frame_seconds`` is the length of one step;
+    ``singles`` is :func:`_candidates`'.
     """
     frame_seconds = FRAMES_PER_STEP * templates.hop / templates.sr  # one step
     width = max(1, round(_DETREND_SECONDS / frame_seconds)) | 1
     sample_features = _rhythm(_decimate(templates.H), width)
-    features, candidate_shifts = _candidates(fixed_H, templates.shifts, width)
+    features, candidate_shifts = _candidates(fixed_H, templates.shifts, width, singles)
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
     window = max(1, min(round(min_part_s / frame_seconds), features[0].shape[1], shortest))
