@@ -757,3 +757,25 @@ def test_a_play_under_half_the_default_threshold_is_no_loops_play():
     track[:, 40:60] += sample[:, 10:30]  # a third play there
     evidence, _, _, plays = evidence_of(sample, track)
     assert np.isfinite(evidence) and sorted(t for (t, _), _ in plays) == [0, 20, 40]
+
+
+def test_grown_plays_meet_halfway_in_track_order_at_their_own_ratio():
+    # Three plays of a loop at a ratio of 2, listed out of track order by part. The first two
+    # overlap where they were found (35..40): left as they are. The second grew 5 frames to
+    # 85 and the third 8 frames back to 82: they meet at 84, each part moved 2 sample
+    # frames a track frame.
+    found = [
+        occurrence((0.0, 80.0), 2.0, span=(0, 40)),
+        occurrence((20.0, 100.0), 2.0, span=(90, 130)),
+        occurrence((10.0, 100.0), 2.0, span=(35, 80)),
+    ]
+    fitted = [
+        found[0],
+        occurrence((4.0, 100.0), 2.0, span=(82, 130)),
+        occurrence((10.0, 110.0), 2.0, span=(35, 85)),
+    ]
+    assert SEARCH._kept_apart(fitted, found) == [
+        found[0],
+        occurrence((8.0, 100.0), 2.0, span=(84, 130)),
+        occurrence((10.0, 108.0), 2.0, span=(35, 84)),
+    ]
