@@ -106,27 +106,24 @@ _LOOP_LEVEL = 0.6
 # score over settings.LOOP_EVIDENCE_SHARE ...
 _LOOP_EVIDENCE_PLAYS = 3
 # ... each play scoring at least this: half the default threshold. Under it,
-# a window is no more like the sample than music without it (whose best
-# windows against any part score about that), and in a track with room for
-# three windows only, any three would tile it on a grid. A fixed score, not
-# a share of the threshold given, so that the score does not depend on the
-# threshold (the scan's first pass compares it with the threshold less a
-# margin) ...
+# a window is no more like the sample than music without it, and in a track
+# with room for three windows only, any three would tile it on a grid. A
+# fixed score, not a share of the threshold given, so that the score does
+# not depend on the threshold (the scan's first pass compares it with the
+# threshold less a margin) ...
 _LOOP_EVIDENCE_FLOOR = DETECTION_THRESHOLD / 2
-# The first pass holds a loop's plays to less: its short fit and coarse
-# ratios score every play lower (the field's buried loop of 3 s, 0.24-0.31 a
-# play in the full check, scores 0.16 there), and a loop it misses is a
-# positive lost, where a negative it keeps only costs a full check.
-_SCREEN_LOOP_FLOOR = _LOOP_EVIDENCE_FLOOR / 2
 # ... counted through the pitch copies less than this many semitones from the
 # sample's own pitch. A copy a whole tone away is the sample in a neighbouring
 # key, and music in that key repeats its own bars at a steady period as a
-# loop does: bench_detection's hardest negative, a riff of the same style a
-# tone away, is found as a loop of three plays through the -2 copy (0.25 a
-# play), where through the nearer copies no negative's loop averages more
-# than 0.59 of the threshold. A sample moved further must reach the
-# threshold in one window, as every such positive of the benchmark does.
+# loop does (bench_detection's same-style riff a tone away is such a loop
+# through the -2 copy). A sample moved further must reach the threshold in
+# one window.
 _LOOP_EVIDENCE_SHIFT = 1.0
+# The first pass holds a loop's plays to less than the full check: its short
+# fit and coarse ratios score every play lower, and a loop it misses is a
+# positive lost, where a negative it keeps only costs a full check
+# (bench_scan prints the margin this leaves).
+_SCREEN_LOOP_FLOOR = _LOOP_EVIDENCE_FLOOR / 2
 # The evidence looks for the part's other plays this many steps of the
 # resampled sample either side of the best window's own start.
 _LOOP_EVIDENCE_REACH = 2

@@ -31,9 +31,8 @@ DETECTION_THRESHOLD = 0.38
 #: of the threshold are as much evidence as one window at it. A loop buried
 #: under new parts or filtered plays each time under the threshold, but the
 #: same part at a steady period three times over is what music that merely
-#: sounds alike rarely does; ``benchmarks/bench_detection.py``'s negatives'
-#: loops (through copies less than a semitone from the sample's pitch) reach
-#: 0.59 of the threshold.
+#: sounds alike rarely does (``benchmarks/bench_detection.py`` prints the
+#: scores of both).
 LOOP_EVIDENCE_SHARE = 0.65
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
