@@ -100,6 +100,18 @@ def test_the_last_play_of_a_buried_loop_is_reported(templates):
     assert_every_play_once(result, plays)
 
 
+def test_a_play_of_a_loop_deep_under_other_music_is_found_between_its_neighbours(templates):
+    # A 2.5 s chop looped four times; plays 2 and 3 under groove's bass and keys, 14 dB up.
+    # At the loop's own alignment, play 2's window scores about 0.55 of the threshold: over
+    # what music without the sample scores there (half of it), under what the second look
+    # for a lone occurrence's neighbour needs.
+    track, plays = looped(chop(1.0, 2.5), 4, 0.0, covered=[1, 2], cover_db=14.0)
+    result = nh.detect_sample(templates, track, n_iter=N_ITER)
+    assert_every_play_once(result, plays)
+    second = result.occurrences[1]
+    assert SEARCH._LOOP_LEVEL < second.score / nh.DETECTION_THRESHOLD < SEARCH._PLAY_AGAIN_LEVEL
+
+
 def test_a_stretched_low_passed_chop_looped_four_times_is_found_at_every_play(templates):
     # 2.8 s (8 beats) stretched x1.05 and low-passed at 2.5 kHz, looped four times;
     # plays 2 and 3 under groove's bass and keys, 6 dB up.
@@ -424,6 +436,18 @@ def test_missing_plays_are_the_grid_positions_a_window_of_whose_play_lies_in_the
     assert missing == pytest.approx([15.0, 65.0, 115.0, 265.0])
 
 
+@pytest.mark.parametrize("period", [48.2, 48.7, 49.2, 49.7])
+def test_a_missing_play_one_window_long_between_two_found_is_looked_for(period):
+    # Plays of one window (20 frames) found at 70, 70 + 2 periods and 70 + 3: the play
+    # between the first two lies wholly in the track, wherever between frames its
+    # position falls (computed from the period, its window's length comes out a hair
+    # under 20 at these periods).
+    best = occurrence((10.0, 30.0), 1.0, span=(60, 80))
+    anchors = np.array([70.0, 70.0 + 2 * period, 70.0 + 3 * period])
+    missing = SEARCH._missing_plays(anchors, period, best, 20, 300)
+    assert any(position == pytest.approx(70.0 + period) for position in missing), missing
+
+
 def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):
     # A loop of the sample's frames 10..60 every 50 frames, plays found at 0 and 100 (the
     # one at 0 the stronger); another part's plays off any steady period (not a loop,
@@ -489,7 +513,9 @@ def test_a_lone_play_is_looked_for_one_of_its_own_lengths_before_and_after(monke
     }
     asked = []
 
-    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds):
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds, level):
+        # One occurrence is no loop yet: its neighbour must reach more than a loop's play.
+        assert level == SEARCH._PLAY_AGAIN_LEVEL > SEARCH._LOOP_LEVEL
         asked.append((round(start[0]), start[1]))
         return answers.get(asked[-1])
 

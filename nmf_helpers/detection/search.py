@@ -98,8 +98,17 @@ _LOOP_FILLED = 0.9
 # place, the part of the sample, the ratio and the pitch copy are all given
 # by the loop's found plays, so a window that reaches this there is the
 # loop's play under what covers it, where the open search, free to pick any
-# of those, needs the threshold itself.
-_LOOP_LEVEL = 0.6
+# of those, needs the threshold itself. About half the threshold, what music
+# without the sample scores (see _LOOP_EVIDENCE_FLOOR), and a little over:
+# bench_detection's loops looked for beyond their last play score under it,
+# while an ambient pad's plays under a bed 6 dB louder score just over it.
+_LOOP_LEVEL = 0.53
+# The play right before or after a lone occurrence (see _play_again) must
+# reach more: one occurrence does not yet make a loop, and where its trace
+# stopped short of a long play, the same part one length on lies inside that
+# play, where a self-similar sample (an ambient pad) scores half the
+# threshold at the wrong part.
+_PLAY_AGAIN_LEVEL = 0.6
 
 # A loop's evidence (see _loop_evidence): the best window's part of the
 # sample found this many times, a whole number of periods apart, their mean
@@ -604,7 +613,7 @@ def _play_again(found, match, features, sample_features, threshold, frame_second
     to back plays again one of its own lengths (its part over its ratio)
     after itself, or started one before: the occurrence's own alignment is
     scored there, as a loop's missing play is, and a play that reaches
-    ``_LOOP_LEVEL`` of the threshold is traced and kept. The loop's search
+    ``_PLAY_AGAIN_LEVEL`` of the threshold is traced and kept. The loop's search
     then finds any further plays.
     """
     lone = [found[group[0]] for group in _groups(found) if len(group) == 1]
@@ -618,26 +627,29 @@ def _play_again(found, match, features, sample_features, threshold, frame_second
             start = (t_ref + direction * period, a_ref)
             again = _play_near(
                 features[c], sample_features, scores, start, play, match.window, threshold,
-                frame_seconds,
+                frame_seconds, _PLAY_AGAIN_LEVEL,
             )  # fmt: skip
             if again is not None and not any(_overlap(again[0], other[0]) > 0.5 for other in found):
                 found.append(again)
     return sorted(found, key=lambda play: -play[4])
 
 
-def _play_near(feature, sample_features, scores, start, like, window, threshold, frame_seconds):
+def _play_near(
+    feature, sample_features, scores, start, like, window, threshold, frame_seconds,
+    level=_LOOP_LEVEL,
+):  # fmt: skip
     """A play of ``like``'s part, ratio and copy near the window ``start``, or ``None``.
 
     ``scores`` are the window scores of ``like``'s candidate ``feature`` at
     its ratio; ``start`` is a window ``(track, resampled sample)`` where the
     play should be. The best window within ``_LOOP_GRID_SECONDS`` of it must
-    reach ``_LOOP_LEVEL`` of the threshold; the play is then traced from it
+    reach ``level`` of the threshold; the play is then traced from it
     (:func:`_trace`) and keeps ``like``'s pitch shift.
     """
     _, part, ratio, shift, _ = like
     reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
     target = _window_near(scores, start, reach, part, ratio, window)
-    if target is None or scores[target] < _LOOP_LEVEL * threshold:
+    if target is None or scores[target] < level * threshold:
         return None
     score = float(scores[target])
     span, new_part, new_ratio = _trace(
@@ -804,10 +816,13 @@ def _missing_plays(anchors, period, best, window, n_frames):
     length = max((best[1][1] - best[1][0]) / best[2], window)
     first = anchors.min() - period * np.floor((anchors.min() + length / 2) / period)
     positions = np.arange(first, n_frames + length / 2, period)
+    # Positions fall between frames: a play one window long, wholly inside,
+    # may come out a hair under a window, and a play is never placed finer
+    # than a frame (_window_near rounds it).
     return [
         float(p)
         for p in positions
-        if min(p + length / 2, n_frames) - max(p - length / 2, 0) >= window
+        if min(p + length / 2, n_frames) - max(p - length / 2, 0) >= window - 0.5
         and np.abs(anchors - p).min() > period / 2
     ]
 
