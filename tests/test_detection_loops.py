@@ -362,20 +362,26 @@ def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_pa
     scores[99, 33] = scores[0, 21] = 4.0
     assert near((103, 35)) == (99, 33)
     assert near((-3, 20)) == (0, 21)
-    # The part's first and last windows (18 and 42) are looked from; a step out, none.
+    # The part's first and last windows (18 and 42) are looked from; a step before, none.
     scores[60, 17], scores[60, 19] = 5.0, 1.0
     assert near((60, 18)) == (60, 19)  # the higher window at 17 lies outside the part
     assert near((60, 17)) is None
     scores[60, 42], scores[60, 43] = 1.5, 6.0  # the last window of the part, and one past it
-    assert near((60, 42)) == (60, 42) and near((60, 43)) is None
+    assert near((60, 42)) == (60, 42)
+    # A start past the last window (a short play's best window) slides back along its line:
+    # from (64, 46) to (60, 42), and looks from there.
+    assert near((64, 46)) == (60, 42)
     # The part starting at the sample's start: its first window is window 0.
     assert near((60, 0), part=(0.0, 60.0)) is not None
-    # The sample's end bounds the part: resampled window 79 is the last.
-    assert near((60, 79), part=(40.0, 200.0)) is not None
-    assert near((60, 80), part=(40.0, 200.0)) is None
-    # A part shorter than a window is looked for from its start only: 20 + 2.
-    assert near((60, 22), part=(40.0, 50.0)) is not None
-    assert near((60, 23), part=(40.0, 50.0)) is None
+    # The sample's end bounds the part: resampled window 79 is the last, slid back to.
+    scores[57:63, 76:80] = np.arange(24).reshape(6, 4)
+    assert near((60, 79), part=(40.0, 200.0)) == (62, 79)
+    assert near((61, 80), part=(40.0, 200.0)) == (62, 79)
+    assert near((63, 82), part=(40.0, 200.0)) == (62, 79)
+    # A part shorter than a window is looked for from its start only (20, within 2 after):
+    # a start past that slides back along its line.
+    assert near((60, 22), part=(40.0, 50.0)) == near((62, 24), part=(40.0, 50.0))
+    assert near((60, 17), part=(40.0, 50.0)) is None
     # With no reach, the one window looked at is the answer.
     assert SEARCH._window_near(np.ones((1, 80)), (0, 20), 0, (40.0, 100.0), 2.0, 10) == (0, 20)
 

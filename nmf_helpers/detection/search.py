@@ -831,17 +831,22 @@ def _window_near(scores, start, reach, part, ratio, window):
     """The best window within ``reach`` frames of ``start``, inside the track and the loop's part.
 
     ``start`` is ``(track, resampled sample)``; ``part`` is in frames of the
-    sample. Where the track's ends cut the play, the window slides along the
-    line to stay inside; ``None`` if no window of the part fits.
+    sample. A start past the part's last window slides back along its line to
+    it; where the track's ends cut the play, the window slides along the line
+    to stay inside; ``None`` if no window of the part fits.
     """
     n_t, n_a = scores.shape
     t, a = round(start[0]), round(start[1])
-    slide = int(np.clip(t, 0, n_t - 1)) - t
-    t, a = t + slide, a + slide
     # The part's ends are known to about ``reach`` frames, and a found play
     # may be shorter than a window.
     first = max(0, round(part[0] / ratio) - reach)
     last = min(n_a - 1, max(round(part[1] / ratio) - window, round(part[0] / ratio)) + reach)
+    # A play shorter than a window may have its best window start past the
+    # part's last: the same line's window inside the part is looked at.
+    if a > last:
+        t, a = t - (a - last), last
+    slide = int(np.clip(t, 0, n_t - 1)) - t
+    t, a = t + slide, a + slide
     if not first <= a <= last:
         return None
     rows = slice(max(t - reach, 0), min(t + reach + 1, n_t))
