@@ -373,11 +373,12 @@ def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_pa
     assert near((64, 46)) == (60, 42)
     # The part starting at the sample's start: its first window is window 0.
     assert near((60, 0), part=(0.0, 60.0)) is not None
-    # The sample's end bounds the part: resampled window 79 is the last, slid back to.
-    scores[57:63, 76:80] = np.arange(24).reshape(6, 4)
-    assert near((60, 79), part=(40.0, 200.0)) == (62, 79)
-    assert near((61, 80), part=(40.0, 200.0)) == (62, 79)
-    assert near((63, 82), part=(40.0, 200.0)) == (62, 79)
+    # The sample's end bounds the part: resampled window 79 is the last, slid back to along
+    # the line (a step back in the track for each), and looked from there.
+    scores[58, 79] = 7.0
+    assert near((60, 79), part=(40.0, 200.0)) == (58, 79)
+    assert near((61, 80), part=(40.0, 200.0)) == (58, 79)
+    assert near((63, 82), part=(40.0, 200.0)) == (58, 79)
     # A part shorter than a window is looked for from its start only (20, within 2 after):
     # a start past that slides back along its line.
     assert near((60, 22), part=(40.0, 50.0)) == near((62, 24), part=(40.0, 50.0))
@@ -440,6 +441,12 @@ def test_missing_plays_are_the_grid_positions_a_window_of_whose_play_lies_in_the
     # Without the play at 240, 265 is missing too (its play, 245..285, lies in the track).
     missing = SEARCH._missing_plays(np.array([165.0, 215.0]), 50.0, best, 35, 300)
     assert missing == pytest.approx([15.0, 65.0, 115.0, 265.0])
+    # A position may fall half a frame short of a window inside (its play, -5.5..34.5), not
+    # a whole frame (-6..34).
+    missing = SEARCH._missing_plays(np.array([164.5, 214.5]), 50.0, best, 35, 300)
+    assert missing == pytest.approx([14.5, 64.5, 114.5, 264.5])
+    missing = SEARCH._missing_plays(np.array([164.0, 214.0]), 50.0, best, 35, 300)
+    assert missing == pytest.approx([64.0, 114.0, 264.0])
 
 
 @pytest.mark.parametrize("period", [48.2, 48.7, 49.2, 49.7])
