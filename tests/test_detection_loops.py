@@ -122,6 +122,24 @@ def test_a_stretched_low_passed_chop_looped_four_times_is_found_at_every_play(te
         assert found.tempo_ratio == pytest.approx(1.05, abs=0.03)
 
 
+def test_an_ambient_chops_plays_are_found_one_by_one_though_each_trace_runs_over_the_next():
+    # A real recording (audio/field): 2.5 s of an ambient piece looped six times, 6 dB under
+    # another composer's track. The pad sounds alike from one second to the next, so a
+    # play's trace runs on over the next play and two plays look one play apart; the loop's
+    # own alignment halfway between them says the loop is twice as fast.
+    field = nh.clip_path("sample").parent / "field"
+    riff = nh.load_audio(field / "mccracken_awakening.flac", sr=SR)[0]
+    track = nh.load_audio(field / "parrotte_graveyard.flac", sr=SR)[0]
+    part = riff[int(3.5 * SR) : int(6.0 * SR)]
+    start = int(1.3 * SR)
+    loop = np.tile(part, 6)
+    track[start : start + loop.size] += rms(track) / rms(part) * 10 ** (-6 / 20) * loop
+    plays = [(1.3 + 2.5 * k, 1.3 + 2.5 * (k + 1)) for k in range(6)]
+    # The default fit: 50 iterations leave this faint loop a single occurrence.
+    result = nh.detect_sample(nh.learn_sample(riff), track)
+    assert_every_play_once(result, plays)
+
+
 def stretched_chop() -> np.ndarray:
     """2.8 s (8 beats) of the sample from 1.6 s, stretched x1.05 and low-passed at 2.5 kHz."""
     sos = scipy.signal.butter(4, 2500, "low", fs=SR, output="sos")
@@ -459,6 +477,43 @@ def test_a_missing_play_one_window_long_between_two_found_is_looked_for(period):
     anchors = np.array([70.0, 70.0 + 2 * period, 70.0 + 3 * period])
     missing = SEARCH._missing_plays(anchors, period, best, 20, 300)
     assert any(position == pytest.approx(70.0 + period) for position in missing), missing
+
+
+def halved(scores, anchors=(30.0, 110.0), window=10, threshold=0.5):
+    # Two plays traced over two loop plays each (sample frames 20..100 at a ratio of 1), 80
+    # frames apart; the best one's window starts at track frame 20 (10 before its position,
+    # 30) at resampled sample frame 20. Halfway (track 60), the loop's alignment reads
+    # column 20 and the first play's own line, continued, column 60.
+    plays = [
+        occurrence((20.0, 100.0), 1.0, span=(20, 100), score=0.5),
+        occurrence((20.0, 100.0), 1.0, span=(100, 180), score=0.4),
+    ]
+    return SEARCH._halved_period(
+        plays, np.array(anchors), 80.0, scores, (-10, 20), plays[0], window, threshold, 0.1
+    )
+
+
+def test_a_loop_whose_traces_ran_over_the_next_play_has_its_period_halved():
+    level = SEARCH._LOOP_LEVEL * 0.5
+    scores = np.zeros((200, 100))
+    scores[60, 20], scores[60, 60] = level, level - 0.01  # a play starts there: halved
+    assert halved(scores) == 40.0
+    scores[61, 21] = level + 0.1  # the best window within reach of the midpoint counts
+    assert halved(scores) == 40.0
+    # The sample's continuation scores as well: a riff repeating within itself, no new play.
+    scores[61, 61] = level + 0.1
+    assert halved(scores) == 80.0
+    scores[61, 61] = 0.0
+    # Under a loop's level at the midpoint: no play there.
+    scores[61, 21] = 0.0
+    scores[60, 20] = np.nextafter(level, 0)
+    assert halved(scores) == 80.0
+    scores[60, 20] = level
+    # A half period shorter than a window (less the grid's tolerance, 3 frames) holds no play.
+    assert halved(scores, window=43) == 40.0
+    assert halved(scores, window=44) == 80.0
+    # Plays two periods apart (one missing between) are no test: nothing to halve by.
+    assert halved(scores, anchors=(30.0, 190.0)) == 80.0
 
 
 def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):

@@ -697,6 +697,9 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
         c, (t_ref, a_ref) = _best_window(match, best)
         scores = window_scores(features[c], sample_features, best[2], window)
         origin = anchors[plays.index(best)]
+        reference = (t_ref - origin, a_ref)
+        period = _halved_period(plays, anchors, period, scores, reference, best, window,
+                                threshold, frame_seconds)  # fmt: skip
         for anchor in _missing_plays(anchors, period, best, window, n_frames):
             start = (t_ref + anchor - origin, a_ref)
             play = _play_near(
@@ -716,6 +719,47 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
         fitted = _fit_to_loop(plays, period, n_frames, sample_features.shape[1])
         found = [play for play in found if play not in plays] + fitted
     return sorted(found, key=lambda play: -play[4])
+
+
+def _halved_period(plays, anchors, period, scores, reference, best, window, threshold,
+                   frame_seconds):  # fmt: skip
+    """The loop's period, or half of it where a play starts halfway between every two found.
+
+    A sample that sounds alike from one second to the next (an ambient pad)
+    lets a play's trace run on over the next play, along the sample's own
+    continuation: two plays then look one play apart, and the grid's period
+    is twice the loop's. Halfway between two found plays a period apart, the
+    loop's own alignment (``scores``, the best play's; ``reference`` is its
+    window's ``(track start - its position, resampled sample start)``) then
+    scores what a loop's play scores (``_LOOP_LEVEL`` of the threshold) and
+    more than the earlier play's line continued there. A sample that repeats
+    within itself (a riff playing one figure twice) scores well at the loop's
+    alignment too, but its continuation, which is what plays, scores better.
+    Every such midpoint must say so, and the half period must still hold a
+    window.
+    """
+    half = period / 2
+    if half < window - _grid_tolerance(half, frame_seconds):
+        return period
+    shift, a_ref = reference
+    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+    order = np.argsort(anchors)
+    checked = 0
+    for i, j in itertools.pairwise(order):
+        if round((anchors[j] - anchors[i]) / period) != 1:
+            continue  # plays between them missing: their midpoint is no test
+        target = _window_near(
+            scores, (shift + anchors[i] + half, a_ref), reach, best[1], best[2], window
+        )
+        if target is None or scores[target] < _LOOP_LEVEL * threshold:
+            return period
+        span, part, ratio, _, _ = plays[i]
+        # The earlier play's line at the same track window (resampled sample frames).
+        column = round(part[0] / ratio + target[0] - span[0])
+        if column < scores.shape[1] and scores[target[0], column] >= scores[target]:
+            return period
+        checked += 1
+    return half if checked else period
 
 
 def _loops(found) -> list[list[int]]:
