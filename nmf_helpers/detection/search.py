@@ -669,7 +669,8 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
 
     A loop is two or more occurrences of the same part of the sample at one
     tempo ratio (:func:`_loops`), a whole number of periods apart
-    (:func:`_loop_grid`). Where the loop's grid puts a play that no
+    (:func:`_loop_grid`), or half that period where the plays' traces ran
+    over the next play (:func:`_halved_period`). Where the loop's grid puts a play that no
     occurrence reports (between the found plays, or before or after them
     within the track), the loop's own alignment (the same part of the sample,
     at the ratio and pitch copy of its best play) is scored there: a play
