@@ -324,6 +324,24 @@ def test_plays_with_rests_between_are_held_to_a_period_centred_on_their_parts():
     ]
 
 
+def test_plays_with_rests_between_grow_to_the_loops_part_their_uncut_plays_say():
+    # A loop of 60 sample frames (200..260, 30 track frames at a ratio of 2) every 50 track
+    # frames, with rests between. The play at 120 stopped short (220..250) and grows along its
+    # line to the part the others say: the median of the starts of the plays the track does not
+    # cut (200; with the first play's 240, it would be 210) and of their ends (260). The play
+    # the track's start cuts grows no further back.
+    cut = occurrence((240.0, 260.0), 2.0, span=(0, 10))
+    plays = [
+        cut,
+        occurrence((200.0, 260.0), 2.0, span=(60, 90)),
+        occurrence((220.0, 250.0), 2.0, span=(120, 135)),
+        occurrence((200.0, 260.0), 2.0, span=(160, 190)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 400)
+    assert fitted[:2] == plays[:2] and fitted[3] == plays[3]
+    assert fitted[2][:2] == ((110, 140), (200.0, 260.0))
+
+
 def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
     # frames 60..65 would keep none and stays as it is, and so does one of frames -3..52

@@ -904,31 +904,39 @@ def _window_near(scores, start, reach, part, ratio, window):
 
 
 def _fit_to_loop(plays, period, n_frames, sample_frames=np.inf):
-    """A loop's plays held to one period of the loop's part each.
+    """A loop's plays held to one period of the loop's part each, and grown to the part.
 
     A play of a loop lasts at most a period. Played back to back (the plays'
     parts fill the period), the loop's part starts at the median of what the
     plays say: their parts' starts, and their ends less a period (a play cut
-    by the track's ends says nothing there), and every play lasts that whole
-    part: one whose trace stopped short (a play under the threshold, whose
-    local match dips where new parts cover it) grows along its own line to
-    it, within the track's ``n_frames`` and the sample's ``sample_frames``;
-    where two plays' lines (which agree to a grid tolerance) grow them into
-    each other, they meet halfway (:func:`_kept_apart`). With rests between
-    the plays, the period is centred on the middle of the plays' parts, and
-    each play keeps at most that part. A play that would keep no frame of
-    the part is kept as found.
+    by the track's ends says nothing there), and lasts the whole period.
+    With rests between the plays, the period is centred on the middle of the
+    plays' parts, and the loop's part is the median of the plays' starts and
+    of their ends, within it. Each play keeps at most the period; one whose
+    trace stopped short (a play under the threshold, whose local match dips
+    where new parts cover it) grows along its own line to the loop's part,
+    within the track's ``n_frames`` and the sample's ``sample_frames``: every
+    play of a loop plays the same part. Where two plays' lines (which agree
+    to a grid tolerance) grow them into each other, they meet halfway
+    (:func:`_kept_apart`). A play that would keep no frame of the period is
+    kept as found.
     """
     ratio = float(np.median([play[2] for play in plays]))
     lengths = [part[1] - part[0] for _, part, _, _, _ in plays]
+    # What the plays say of the part's ends: a play cut by the track's ends says nothing there.
     starts = [part[0] for span, part, *_ in plays if span[0] > 0]
-    starts += [part[1] - period * ratio for span, part, *_ in plays if span[1] < n_frames]
-    back_to_back = bool(np.median(lengths) >= _LOOP_FILLED * period * ratio and starts)
+    ends = [part[1] for span, part, *_ in plays if span[1] < n_frames]
+    ends_less_period = [end - period * ratio for end in ends]
+    back_to_back = bool(np.median(lengths) >= _LOOP_FILLED * period * ratio and (starts or ends))
     if back_to_back:
-        first = float(np.median(starts))
+        first = float(np.median(starts + ends_less_period))
+        last = first + period * ratio
+        part_start, part_end = first, last
     else:
         first = _centre(plays) - period * ratio / 2
-    last = first + period * ratio
+        last = first + period * ratio
+        part_start = max(first, float(np.median(starts))) if starts else None
+        part_end = min(last, float(np.median(ends))) if ends else None
     fitted = []
     for span, part, play_ratio, shift, score in plays:
         cut_start = round((first - part[0]) / play_ratio)
@@ -936,13 +944,15 @@ def _fit_to_loop(plays, period, n_frames, sample_frames=np.inf):
         if span[1] - span[0] - max(cut_start, 0) - max(cut_end, 0) < 1:
             fitted.append((span, part, play_ratio, shift, score))
             continue
-        if back_to_back:  # a negative cut grows the play, as far as the track and sample go
-            cut_start = max(cut_start, -span[0], -int(part[0] / play_ratio))
+        # A negative cut grows the play, as far as the track and the sample go.
+        if cut_start <= 0:
+            grow = 0 if part_start is None else round((part_start - part[0]) / play_ratio)
+            cut_start = max(min(grow, 0), -span[0], -int(part[0] / play_ratio))
+        if cut_end <= 0:
+            grow = 0 if part_end is None else round((part[1] - part_end) / play_ratio)
             # Never by more than the track: no play of it could grow further.
             room = min((sample_frames - part[1]) / play_ratio, n_frames)
-            cut_end = max(cut_end, min(span[1] - n_frames, 0), -int(room))
-        else:
-            cut_start, cut_end = max(cut_start, 0), max(cut_end, 0)
+            cut_end = max(min(grow, 0), min(span[1] - n_frames, 0), -int(room))
         fitted.append(
             (
                 (span[0] + cut_start, span[1] - cut_end),
@@ -952,7 +962,7 @@ def _fit_to_loop(plays, period, n_frames, sample_frames=np.inf):
                 score,
             )
         )
-    return _kept_apart(fitted, plays) if back_to_back else fitted
+    return _kept_apart(fitted, plays)
 
 
 def _kept_apart(fitted, found):
