@@ -342,6 +342,32 @@ def test_plays_with_rests_between_grow_to_the_loops_part_their_uncut_plays_say()
     assert fitted[2][:2] == ((110, 140), (200.0, 260.0))
 
 
+def test_plays_with_rests_between_grow_to_the_median_end_of_the_plays_the_track_does_not_cut():
+    # As above, mirrored: the play at 120 (210..240) grows to the median start of all plays
+    # (200) and the median end of those the track's end does not cut (260; with the last
+    # play's 220, 250). The play the track's end cuts grows no further on.
+    plays = [
+        occurrence((200.0, 260.0), 2.0, span=(60, 90)),
+        occurrence((210.0, 240.0), 2.0, span=(120, 135)),
+        occurrence((200.0, 260.0), 2.0, span=(160, 190)),
+        occurrence((200.0, 220.0), 2.0, span=(380, 400)),
+    ]
+    fitted = SEARCH._fit_to_loop(plays, 50.0, 400)
+    assert fitted[0] == plays[0] and fitted[2:] == plays[2:]
+    assert fitted[1][:2] == ((115, 145), (200.0, 260.0))
+
+
+def test_plays_with_rests_between_keep_what_lies_within_the_period_beyond_the_loops_part():
+    # The loop's part is 200..260 (three plays say so) and its period 180..280 (centred on
+    # the parts' middle, 230): a play found over 190..270 keeps it all, growing nothing; one
+    # over 178..282 loses exactly a frame at each end (at a ratio of 2).
+    loop = [occurrence((200.0, 260.0), 2.0, span=(start, start + 30)) for start in (10, 60, 110)]
+    wide = occurrence((190.0, 270.0), 2.0, span=(155, 195))
+    assert SEARCH._fit_to_loop([*loop, wide], 50.0, 400)[3] == wide
+    wider = occurrence((178.0, 282.0), 2.0, span=(154, 206))
+    assert SEARCH._fit_to_loop([*loop, wider], 50.0, 400)[3][:2] == ((155, 205), (180.0, 280.0))
+
+
 def test_a_play_the_period_would_leave_no_frame_of_is_kept_as_found():
     # A loop of 50 frames at a ratio of 1 from sample frame 0 (four plays). A play of
     # frames 60..65 would keep none and stays as it is, and so does one of frames -3..52
@@ -497,41 +523,49 @@ def test_a_missing_play_one_window_long_between_two_found_is_looked_for(period):
     assert any(position == pytest.approx(70.0 + period) for position in missing), missing
 
 
-def halved(scores, anchors=(30.0, 110.0), window=10, threshold=0.5):
-    # Two plays traced over two loop plays each (sample frames 20..100 at a ratio of 1), 80
-    # frames apart; the best one's window starts at track frame 20 (10 before its position,
-    # 30) at resampled sample frame 20. Halfway (track 60), the loop's alignment reads
-    # column 20 and the first play's own line, continued, column 60.
-    plays = [
-        occurrence((20.0, 100.0), 1.0, span=(20, 100), score=0.5),
-        occurrence((20.0, 100.0), 1.0, span=(100, 180), score=0.4),
-    ]
+def halved(scores, anchors=(30.0, 110.0), window=10, threshold=0.5, first_part=(40.0, 200.0)):
+    # Plays traced over two loop plays each (sample frames 40..200 at a ratio of 2, resampled
+    # 20..100), 80 frames apart; the best one's window starts at track frame 20 (10 before
+    # its position, 30) at resampled sample frame 20. Halfway (track 60), the loop's
+    # alignment reads column 20 and the first play's own line, continued, column 60.
+    spans = [(round(a) - 10, round(a) + 70) for a in anchors]
+    plays = [occurrence(first_part, 2.0, span=spans[0], score=0.5)]
+    plays += [occurrence((40.0, 200.0), 2.0, span=span, score=0.4) for span in spans[1:]]
+    best = occurrence((40.0, 200.0), 2.0, span=spans[0], score=0.5)
     return SEARCH._halved_period(
-        plays, np.array(anchors), 80.0, scores, (-10, 20), plays[0], window, threshold, 0.1
+        plays, np.array(anchors), 80.0, scores, (-10, 20), best, window, threshold, 0.1
     )
 
 
 def test_a_loop_whose_traces_ran_over_the_next_play_has_its_period_halved():
     level = SEARCH._LOOP_LEVEL * 0.5
-    scores = np.zeros((200, 100))
+    scores = np.zeros((400, 100))
     scores[60, 20], scores[60, 60] = level, level - 0.01  # a play starts there: halved
     assert halved(scores) == 40.0
-    scores[61, 21] = level + 0.1  # the best window within reach of the midpoint counts
+    # The best window within the grid's reach (3 frames) of the midpoint counts.
+    scores[60, 20] = 0.0
+    scores[63, 23] = level
     assert halved(scores) == 40.0
-    # The sample's continuation scores as well: a riff repeating within itself, no new play.
-    scores[61, 61] = level + 0.1
+    # The sample's continuation (column 63 at track frame 63) scores as well: a riff
+    # repeating within itself, no new play.
+    scores[63, 63] = level
     assert halved(scores) == 80.0
-    scores[61, 61] = 0.0
+    scores[63, 63] = 0.0
     # Under a loop's level at the midpoint: no play there.
-    scores[61, 21] = 0.0
-    scores[60, 20] = np.nextafter(level, 0)
+    scores[63, 23] = np.nextafter(level, 0)
     assert halved(scores) == 80.0
-    scores[60, 20] = level
+    scores[63, 23] = level
     # A half period shorter than a window (less the grid's tolerance, 3 frames) holds no play.
     assert halved(scores, window=43) == 40.0
     assert halved(scores, window=44) == 80.0
-    # Plays two periods apart (one missing between) are no test: nothing to halve by.
+    # Plays two periods apart (one missing between) are no test, and the next pair is.
     assert halved(scores, anchors=(30.0, 190.0)) == 80.0
+    scores[223, 23] = level  # halfway between 190 and 270
+    assert halved(scores, anchors=(30.0, 190.0, 270.0)) == 40.0
+    # A first play whose line has left the sample there (its part 120..200 at 2: column 100
+    # at track frame 60, past the sample's last) has no continuation to compare.
+    scores[63, 23], scores[60, 20] = 0.0, level
+    assert halved(scores[:, :100], first_part=(120.0, 200.0)) == 40.0
 
 
 def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):

@@ -745,7 +745,7 @@ def _halved_period(plays, anchors, period, scores, reference, best, window, thre
     shift, a_ref = reference
     reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
     order = np.argsort(anchors)
-    checked = 0
+    tested = False
     for i, j in itertools.pairwise(order):
         if round((anchors[j] - anchors[i]) / period) != 1:
             continue  # plays between them missing: their midpoint is no test
@@ -759,8 +759,8 @@ def _halved_period(plays, anchors, period, scores, reference, best, window, thre
         column = round(part[0] / ratio + target[0] - span[0])
         if column < scores.shape[1] and scores[target[0], column] >= scores[target]:
             return period
-        checked += 1
-    return half if checked else period
+        tested = True
+    return half if tested else period
 
 
 def _loops(found) -> list[list[int]]:
