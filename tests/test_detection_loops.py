@@ -443,6 +443,7 @@ def test_the_window_near_a_grid_position_stays_inside_the_track_and_the_loops_pa
     assert near((63, 82), part=(40.0, 200.0)) == (58, 79)
     # A part shorter than a window is looked for from its start only (20, within 2 after):
     # a start past that slides back along its line.
+    assert near((60, 22), part=(40.0, 50.0)) is not None
     assert near((60, 22), part=(40.0, 50.0)) == near((62, 24), part=(40.0, 50.0))
     assert near((60, 17), part=(40.0, 50.0)) is None
     # With no reach, the one window looked at is the answer.
@@ -523,13 +524,15 @@ def test_a_missing_play_one_window_long_between_two_found_is_looked_for(period):
     assert any(position == pytest.approx(70.0 + period) for position in missing), missing
 
 
-def halved(scores, anchors=(30.0, 110.0), window=10, threshold=0.5, first_part=(40.0, 200.0)):
+def halved(
+    scores, anchors=(30.0, 110.0), window=10, threshold=0.5, first_part=(40.0, 200.0), ratio=2.0
+):
     # Plays traced over two loop plays each (sample frames 40..200 at a ratio of 2, resampled
     # 20..100), 80 frames apart; the best one's window starts at track frame 20 (10 before
     # its position, 30) at resampled sample frame 20. Halfway (track 60), the loop's
     # alignment reads column 20 and the first play's own line, continued, column 60.
     spans = [(round(a) - 10, round(a) + 70) for a in anchors]
-    plays = [occurrence(first_part, 2.0, span=spans[0], score=0.5)]
+    plays = [occurrence(first_part, ratio, span=spans[0], score=0.5)]
     plays += [occurrence((40.0, 200.0), 2.0, span=span, score=0.4) for span in spans[1:]]
     best = occurrence((40.0, 200.0), 2.0, span=spans[0], score=0.5)
     return SEARCH._halved_period(
@@ -562,10 +565,20 @@ def test_a_loop_whose_traces_ran_over_the_next_play_has_its_period_halved():
     assert halved(scores, anchors=(30.0, 190.0)) == 80.0
     scores[223, 23] = level  # halfway between 190 and 270
     assert halved(scores, anchors=(30.0, 190.0, 270.0)) == 40.0
-    # A first play whose line has left the sample there (its part 120..200 at 2: column 100
-    # at track frame 60, past the sample's last) has no continuation to compare.
+    # A first play whose line leaves the sample there (its part 120..200 at 2: column 100 at
+    # track frame 60, past the sample's last, 99) has only the columns left within reach.
     scores[63, 23], scores[60, 20] = 0.0, level
-    assert halved(scores[:, :100], first_part=(120.0, 200.0)) == 40.0
+    assert halved(scores, first_part=(120.0, 200.0)) == 40.0
+    scores[60, 97] = level
+    assert halved(scores, first_part=(120.0, 200.0)) == 80.0
+    scores[60, 97] = 0.0
+    # The first play at its own ratio, 2.1 (the scores are at the best play's, 2): at track
+    # frame 60 it plays sample frame 40 + 40 * 2.1 = 124, column 62; its best window within
+    # the midpoint's reach (3) is compared.
+    scores[60, 65] = level
+    assert halved(scores, ratio=2.1) == 80.0
+    scores[60, 65], scores[60, 66] = 0.0, level
+    assert halved(scores, ratio=2.1) == 40.0
 
 
 def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):

@@ -636,19 +636,21 @@ def _play_again(found, match, features, sample_features, threshold, frame_second
 
 def _play_near(
     feature, sample_features, scores, start, like, window, threshold, frame_seconds,
-    level=_LOOP_LEVEL,
+    level=None,
 ):  # fmt: skip
     """A play of ``like``'s part, ratio and copy near the window ``start``, or ``None``.
 
     ``scores`` are the window scores of ``like``'s candidate ``feature`` at
     its ratio; ``start`` is a window ``(track, resampled sample)`` where the
     play should be. The best window within ``_LOOP_GRID_SECONDS`` of it must
-    reach ``level`` of the threshold; the play is then traced from it
-    (:func:`_trace`) and keeps ``like``'s pitch shift.
+    reach ``level`` of the threshold (``_LOOP_LEVEL`` unless given); the
+    play is then traced from it (:func:`_trace`) and keeps ``like``'s pitch
+    shift.
     """
     _, part, ratio, shift, _ = like
     reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
     target = _window_near(scores, start, reach, part, ratio, window)
+    level = _LOOP_LEVEL if level is None else level
     if target is None or scores[target] < level * threshold:
         return None
     score = float(scores[target])
@@ -733,11 +735,12 @@ def _halved_period(plays, anchors, period, scores, reference, best, window, thre
     loop's own alignment (``scores``, the best play's; ``reference`` is its
     window's ``(track start - its position, resampled sample start)``) then
     scores what a loop's play scores (``_LOOP_LEVEL`` of the threshold) and
-    more than the earlier play's line continued there. A sample that repeats
-    within itself (a riff playing one figure twice) scores well at the loop's
-    alignment too, but its continuation, which is what plays, scores better.
-    Every such midpoint must say so, and the half period must still hold a
-    window.
+    more than the earlier play's line continued there (its best window as
+    near that line as the midpoint's is to the grid, at the best play's
+    ratio, which ``scores`` are at). A sample that repeats within itself (a
+    riff playing one figure twice) scores well at the loop's alignment too,
+    but its continuation, which is what plays, scores better. Every such
+    midpoint must say so, and the half period must still hold a window.
     """
     half = period / 2
     if half < window - _grid_tolerance(half, frame_seconds):
@@ -755,9 +758,12 @@ def _halved_period(plays, anchors, period, scores, reference, best, window, thre
         if target is None or scores[target] < _LOOP_LEVEL * threshold:
             return period
         span, part, ratio, _, _ = plays[i]
-        # The earlier play's line at the same track window (resampled sample frames).
-        column = round(part[0] / ratio + target[0] - span[0])
-        if column < scores.shape[1] and scores[target[0], column] >= scores[target]:
+        # The earlier play's line at the same track window, in the sample's frames, then in
+        # the columns of ``scores`` (the sample resampled at the best play's ratio).
+        column = round((part[0] + (target[0] - span[0]) * ratio) / best[2])
+        columns = slice(max(column - reach, 0), max(column + reach + 1, 0))
+        line = scores[target[0], columns]
+        if line.size and line.max() >= scores[target]:
             return period
         tested = True
     return half if tested else period
@@ -853,9 +859,9 @@ def _best_window(match, play):
 def _missing_plays(anchors, period, best, window, n_frames):
     """Positions on the loop's grid, within the track, where no play is reported.
 
-    A position counts when at least a window of its play lies in the track;
-    a play is reported there when a found play's position is within half a
-    period of it.
+    A position counts when at least a window of its play, to half a frame,
+    lies in the track; a play is reported there when a found play's position
+    is within half a period of it.
     """
     # A found play lasts at least a window, whatever its extent says.
     length = max((best[1][1] - best[1][0]) / best[2], window)
