@@ -279,6 +279,11 @@ def test_a_missing_play_is_looked_for_within_the_grids_reach_and_at_the_loop_lev
     play = SEARCH._play_near(None, None, *arguments)
     assert play == ((100 + reach, 120 + reach), (0.0, 40.0), 1.0, 0.0, level)
     assert traced == [((100 + reach, 5), level, SEARCH._spans(frame_seconds))]
+    # A lone play's neighbour is held to the level given, higher.
+    higher = SEARCH._PLAY_AGAIN_LEVEL
+    assert SEARCH._play_near(None, None, *arguments, higher) is None
+    scores[100 + reach, 5] = higher * threshold
+    assert SEARCH._play_near(None, None, *arguments, higher) is not None
     scores[100 + reach, 5] = np.nextafter(level, 0)  # just under the level: none
     assert (
         SEARCH._play_near(None, None, scores, (100, 5), like, 20, threshold, frame_seconds) is None
