@@ -70,7 +70,7 @@ detection_names+=" nmf_helpers.detection.door.x_detect_in_spectrogram_unchecked_
 loops_tests="tests/test_detection_loops.py tests/test_detection_bands.py"
 loops_names=" nmf_helpers.detection.bands.x_*"
 for function in _play_again _play_near _spans _complete_loops _loops _groups _centre _anchor \
-    _loop_grid _best_window _missing_plays _window_near _fit_to_loop _kept_apart _grid_tolerance \
+    _loop_grid _best_window _missing_plays _window_near _fit_to_loop _kept_apart _grid_tolerance _grid_reach \
     _loop_evidence _steady_period _halved_period; do
   loops_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done

@@ -648,7 +648,7 @@ def _play_near(
     shift.
     """
     _, part, ratio, shift, _ = like
-    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+    reach = _grid_reach(frame_seconds)
     target = _window_near(scores, start, reach, part, ratio, window)
     level = _LOOP_LEVEL if level is None else level
     if target is None or scores[target] < level * threshold:
@@ -658,6 +658,11 @@ def _play_near(
         feature, sample_features, target, ratio, score, window, threshold, _spans(frame_seconds)
     )
     return span, new_part, new_ratio, shift, score
+
+
+def _grid_reach(frame_seconds: float) -> int:
+    """Steps from where a loop's grid puts a play that its window is looked for (at least 1)."""
+    return max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
 
 
 def _spans(frame_seconds: float) -> tuple[int, int]:
@@ -672,8 +677,8 @@ def _complete_loops(found, match, features, sample_features, threshold, frame_se
     A loop is two or more occurrences of the same part of the sample at one
     tempo ratio (:func:`_loops`), a whole number of periods apart
     (:func:`_loop_grid`), or half that period where the plays' traces ran
-    over the next play (:func:`_halved_period`). Where the loop's grid puts a play that no
-    occurrence reports (between the found plays, or before or after them
+    over the next play (:func:`_halved_period`). Where the loop's grid puts a
+    play that no occurrence reports (between the found plays, or before or after them
     within the track), the loop's own alignment (the same part of the sample,
     at the ratio and pitch copy of its best play) is scored there: a play
     the new parts cover scores under the threshold, but its window still
@@ -746,7 +751,7 @@ def _halved_period(plays, anchors, period, scores, reference, best, window, thre
     if half < window - _grid_tolerance(half, frame_seconds):
         return period
     shift, a_ref = reference
-    reach = max(1, round(_LOOP_GRID_SECONDS / frame_seconds))
+    reach = _grid_reach(frame_seconds)
     order = np.argsort(anchors)
     tested = False
     for i, j in itertools.pairwise(order):
