@@ -526,3 +526,21 @@ def test_a_rest_in_the_sample_longer_than_the_gap_neither_ends_nor_starts_an_occ
     X[:, 100:300] += T
     track, _, _ = _grown_range(X, T)
     assert abs(track[0] - 100) <= 2 and abs(track[1] - 299) <= 2
+
+
+def test_an_ambient_recordings_first_seconds_are_part_of_its_occurrence():
+    # A real recording (audio/field): an ambient piece, stretched x1.10, over another
+    # composer's piece from 0.8 s. Its first seconds are a pad with almost no rhythm, which
+    # the rhythm alone cut off the occurrence (it started 5 s late); the pad's chord,
+    # matched along the occurrence's alignment, holds it from where the sample starts.
+    field = nh.clip_path("sample").parent / "field"
+    riff = nh.load_audio(field / "mccracken_awakening.flac", sr=SR)[0]
+    track = nh.load_audio(field / "lupus_track21.flac", sr=SR)[0]
+    part = librosa.effects.time_stretch(riff, rate=1.1)[: track.size - int(0.8 * SR)]
+    start = int(0.8 * SR)
+    track[start : start + part.size] += part * float(np.std(track) / np.std(part))
+    result = nh.detect_sample(nh.learn_sample(riff), track)
+    (found,) = result.occurrences
+    assert found.track_start_s == pytest.approx(0.8, abs=0.2)
+    assert found.sample_start_s < 0.2
+    assert found.track_end_s > track.size / SR - 0.5

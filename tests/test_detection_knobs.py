@@ -289,9 +289,9 @@ def test_the_walk_and_trim_levels_and_spans_follow_the_threshold_and_score(
         calls["follow_path"].append(level)
         return follow(scores, start, sample_start, level)
 
-    def spy_trim(X, T, ratio, track, sample, window, level, half_width, gap):
+    def spy_trim(X, T, ratio, track, sample, window, level, half_width, gap, harmony=None):
         calls["_trim"].append((ratio, window, level, half_width, gap))
-        return trim(X, T, ratio, track, sample, window, level, half_width, gap)
+        return trim(X, T, ratio, track, sample, window, level, half_width, gap, harmony)
 
     monkeypatch.setattr(SEARCH, "follow_path", spy_follow)
     monkeypatch.setattr(SEARCH, "_occurrence_extent", spy_trim)
@@ -383,7 +383,7 @@ def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit
         ((5, 30), (0, 25), 0.97, -0.8, 0.5),
     ]
 
-    def stub(match, features, pitches, T, activations, shifts, threshold, seconds):
+    def stub(match, features, pitches, T, activations, shifts, threshold, seconds, harmonies):
         seen.update(match=match, activations=activations, shifts=shifts)
         seen.update(threshold=threshold, seconds=seconds, features=features, pitches=pitches)
         return found
@@ -463,7 +463,7 @@ def test_the_candidates_are_each_copy_and_each_pair_of_copies_a_semitone_apart_o
     shifts = (0.0, -1.0, 3.0, 1.0, 1.5)  # not in order: pairs are neighbours in pitch
     rng = np.random.default_rng(3)
     activations = rng.random((2 * len(shifts), 40))  # two components a copy
-    features, pitches = SEARCH._candidates(activations, shifts, 5)
+    features, pitches = SEARCH._candidates(activations, shifts, lambda H: SEARCH._rhythm(H, 5))
     # Neighbours in pitch: -1 & 0, 0 & 1, 1 & 1.5 (1.5 & 3 are too far apart).
     assert pitches == [0.0, -1.0, 3.0, 1.0, 1.5, -0.5, 0.5, 1.25]
     blocks = [activations[2 * i : 2 * i + 2] for i in range(len(shifts))]
@@ -688,14 +688,15 @@ def _line(*runs):
     return X, T
 
 
-def _ends(X, T, level, half_width=0, path=None, offset=0):
+def _ends(X, T, level, half_width=0, path=None, offset=0, harmony=None):
     """First and last track frames ``_trim`` keeps along the diagonal ``sample = track + offset``.
 
-    The path is ``path`` (every track frame when None), a window of one frame.
+    The path is ``path`` (every track frame when None), a window of one frame; ``harmony``
+    is ``_trim``'s.
     """
     track = np.arange(X.shape[1]) if path is None else np.asarray(path)
     frames_t, frames_a, _ = SEARCH._occurrence_extent(
-        X, T, 1.0, track, track + offset, 1, level, half_width, GAP
+        X, T, 1.0, track, track + offset, 1, level, half_width, GAP, harmony
     )
     np.testing.assert_array_equal(frames_a, frames_t + offset)
     return int(frames_t[0]), int(frames_t[-1])
@@ -712,6 +713,53 @@ def test_a_run_of_gap_frames_under_the_level_is_bridged_and_one_more_ends_it(run
         assert _ends(X, T, 0.5) == (10, best + run + 5)
     else:
         assert _ends(X, T, 0.5) == (best - 5, best)
+
+
+@pytest.mark.parametrize(
+    ("harmony_level", "first"), [(0.6, 0), (float(np.nextafter(0.6, 1.0)), 10)]
+)
+def test_frames_whose_harmony_matches_hold_the_occurrence_though_their_rhythm_does_not(
+    monkeypatch, harmony_level, first
+):
+    # The rhythm matches frames 10-19 only; the harmony matches frames 0-9 at exactly 0.6
+    # (AT) as well, then nothing. At a harmony level of 0.6 the occurrence grows over them;
+    # just above it, it does not. Neither grows it over frames 20-29.
+    monkeypatch.setattr(SEARCH, "_HARMONY_LEVEL", harmony_level)
+    X, T = _line((10, OFF), (10, ON), (10, OFF))
+    chords, sample_chords = _line((10, AT), (10, ON), (10, OFF))
+    assert _ends(X, T, 0.5, path=np.arange(10, 20), harmony=(chords, sample_chords)) == (
+        first,
+        19,
+    )
+    assert _ends(X, T, 0.5, path=np.arange(10, 20)) == (10, 19)  # without harmonies
+
+
+def test_a_harmony_is_which_components_sound_against_each_other_whatever_the_frames_gain():
+    rng = np.random.default_rng(6)
+    H = rng.random((5, 30))
+    got = SEARCH._harmony(H)
+    np.testing.assert_allclose(got, np.sqrt(H) - np.sqrt(H).mean(axis=0))
+    gains = rng.uniform(0.1, 10.0, 30)  # a fade, frame by frame
+    np.testing.assert_allclose(SEARCH._harmony(H * gains), got * np.sqrt(gains))
+
+
+def test_the_harmonies_are_the_full_searchs_candidates_in_their_order():
+    shifts = (0.0, -1.0, 1.0)
+    n_frames = 40
+    H = np.random.default_rng(7).random((2, n_frames)).astype(np.float32)
+    W = np.ones((3, 2), np.float32)
+    templates = DETECTION.SampleTemplates(W, H, shifts, SR, 1024, 512, n_frames * 512)
+    fixed_H = np.random.default_rng(8).random((2 * len(shifts), 25))
+    harmonies = SEARCH._harmonies(templates, fixed_H)
+    _, pitches = SEARCH._candidates(fixed_H, shifts, SEARCH._harmony)
+    assert pitches == [0.0, -1.0, 1.0, -0.5, 0.5] and len(harmonies.track) == len(pitches)
+    blocks = [fixed_H[2 * i : 2 * i + 2] for i in range(len(shifts))]
+    for got, block in zip(harmonies.track, [*blocks, blocks[1] + blocks[0], blocks[0] + blocks[2]],
+                          strict=True):  # fmt: skip
+        np.testing.assert_allclose(got, SEARCH._harmony(block))
+    np.testing.assert_allclose(harmonies.sample, SEARCH._harmony(SEARCH._decimate(H)))
+    track, sample = harmonies.of(3)
+    assert track is harmonies.track[3] and sample is harmonies.sample
 
 
 def test_a_frame_exactly_at_the_level_is_inside():

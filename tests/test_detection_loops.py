@@ -264,7 +264,7 @@ def test_a_missing_play_is_looked_for_within_the_grids_reach_and_at_the_loop_lev
 ):
     traced = []
 
-    def trace(feature, sample_features, start, ratio, score, window, threshold, spans):
+    def trace(feature, sample_features, start, ratio, score, window, threshold, spans, harmony):
         traced.append((start, score, spans))
         return (start[0], start[0] + window), (0.0, 40.0), ratio
 
@@ -615,7 +615,8 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
     }
     asked = []
 
-    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds):
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds,
+                  harmony):  # fmt: skip
         asked.append((round(start[0]), start[1]))  # on the grid, to rounding
         return answers.get(round(start[0]))
 
@@ -651,7 +652,8 @@ def test_a_lone_play_is_looked_for_one_of_its_own_lengths_before_and_after(monke
     }
     asked = []
 
-    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds, level):
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds, level,
+                  harmony):  # fmt: skip
         # One occurrence is no loop yet: its neighbour must reach more than a loop's play.
         assert level == SEARCH._PLAY_AGAIN_LEVEL > SEARCH._LOOP_LEVEL
         asked.append((round(start[0]), start[1]))
