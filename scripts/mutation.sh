@@ -59,7 +59,7 @@ done
 detection_files="nmf_helpers/detection/search.py nmf_helpers/detection/door.py"
 detection_names=""
 for function in _find_occurrences _kept_once _occurrence_extent _overlap _shift_estimate _candidates \
-    _ratio_grid _alignment_inputs; do
+    _ratio_grid _alignment_inputs _harmony _harmonies _local_match _harmony_of; do
   detection_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
 detection_names+=" nmf_helpers.detection.door.x_detect_in_spectrogram_unchecked__mutmut_*"

@@ -13,10 +13,13 @@ the same style share. The comparison is a cosine similarity, unchanged when
 the track is scaled. From each window above the threshold the alignment
 path is followed both ways while it holds, which gives an occurrence: where
 in the track, which part of the sample, the tempo ratio (the path's slope)
-and the pitch shift (the copies the fit used). A loop is reported play by
-play: occurrences of one part of the sample at a steady period are a loop,
-whose missing plays are looked for again at the loop's own alignment, and
-whose plays are held to one period each (:func:`_complete_loops`).
+and the pitch shift (the copies the fit used). Along that alignment the
+occurrence holds where the rhythm matches or where the harmony does (which
+of the sample's sounds are on, against each other): a pad that barely
+moves is still the sample playing. A loop is reported play by play:
+occurrences of one part of the sample at a steady period are a loop, whose
+missing plays are looked for again at the loop's own alignment, and whose
+plays are held to one period each (:func:`_complete_loops`).
 
 Frames here are steps, ``frame_seconds`` long: the pairs of STFT frames
 (:data:`~nmf_helpers.detection.bands.FRAMES_PER_STEP`) the track is fitted
