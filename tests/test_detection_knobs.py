@@ -397,6 +397,8 @@ def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit
 
     monkeypatch.setattr(SEARCH, "_find_occurrences", stub)
     monkeypatch.setattr(SEARCH, "library_threads", spy_threads)
+    # No loop's plays together: at this low threshold they would add plays of their own.
+    monkeypatch.setattr(SEARCH, "_loop_evidence", lambda *args: (-np.inf, 0, 1.0, []))
     result = _detect(small_fit, 0.25)
     assert threads == [1]  # the alignment's small products, on one thread
     assert seen["threshold"] == 0.25 and seen["seconds"] == SECONDS

@@ -218,7 +218,13 @@ def search_unchecked(
 
     A loop whose plays each score under ``threshold`` is found through
     :func:`_loop_evidence`: when its three plays' evidence reaches
-    ``threshold``, each starts an occurrence as a window over it would.
+    ``threshold``, each starts an occurrence as a window over it would,
+    unless the search's own occurrences already make a loop (after each
+    lone one's neighbours are looked for, :func:`_play_again`). A loop with
+    one play over the threshold whose trace runs over the next play is
+    such a loop: one of its own lengths on, no play is found, but the
+    plays together say where the others are. The loops then get their
+    missing plays (:func:`_complete_loops`).
 
     Returns
     -------
@@ -250,10 +256,13 @@ def search_unchecked(
             frame_seconds,
             harmonies,
         )
+        found = _play_again(
+            found, match, features, sample_features, threshold, frame_seconds, harmonies
+        )
         evidence, c, ratio, plays = _loop_evidence(
             match, features, candidate_shifts, sample_features, frame_seconds, _LOOP_EVIDENCE_FLOOR
         )
-        if evidence >= threshold and not found:
+        if evidence >= threshold and not _loops(found):
             # The loop's plays start occurrences as windows over the threshold would.
             for start, score in plays:
                 occurrence = _occurrence(
@@ -263,9 +272,6 @@ def search_unchecked(
                 )  # fmt: skip
                 found = _kept_once(found, occurrence, match.window)
             found = sorted(found, key=lambda play: -play[4])
-        found = _play_again(
-            found, match, features, sample_features, threshold, frame_seconds, harmonies
-        )
         found = _complete_loops(
             found, match, features, sample_features, threshold, frame_seconds, harmonies
         )
