@@ -15,6 +15,11 @@ Two materials (``--material``, default both):
   mixes as a producer samples them. One riff per composer is searched for;
   its negatives alternate between the same composer's other riff and the
   other composers' riffs. Backings: 20 s of three other pieces.
+- **unseen** (issue 25's new material): the field riff of each composer that
+  is never searched for above, under loops chosen after the detector's
+  settings were: chops of 2.5-3.5 s stretched and filtered, loops of 3-8
+  plays, buried 6 and 12 dB (``loop_treatments``), over the same backings
+  played twice.
 
 Positives: for each sample searched for, every treatment below, put over a
 backing at a seeded offset:
@@ -72,6 +77,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +165,8 @@ class Material:
     searched: list[str]
     backings: list[tuple[str, np.ndarray]]
     negatives: dict[str, list[str]]  # riff searched -> riffs used as negatives, in turn
+    # quick -> {name: treatment} (see treatments); the standard table when None
+    treatments: Callable[[bool], dict] | None = None
 
 
 def project_material(quick: bool) -> Material:
@@ -181,12 +189,27 @@ def field_material(quick: bool) -> Material:
     riffs of the other authors.
     """
     excerpts = field_excerpts()
-    authors = {e["name"]: e["author"] for e in excerpts if e["role"] == "riff"}
-    all_riffs = {name: load_field(name) for name in authors}
+    authors = field_authors()
     searched = []
     for name, author in authors.items():
         if author not in {authors[s] for s in searched}:
             searched.append(name)
+    return Material(
+        "field",
+        {name: load_field(name) for name in authors},
+        searched[:1] if quick else searched,
+        [(e["name"], load_field(e["name"])) for e in excerpts if e["role"] == "backing"],
+        field_negatives(authors, searched),
+    )
+
+
+def field_authors() -> dict[str, str]:
+    """Each field riff's author, in the excerpts' order."""
+    return {e["name"]: e["author"] for e in field_excerpts() if e["role"] == "riff"}
+
+
+def field_negatives(authors: dict[str, str], searched: list[str]) -> dict[str, list[str]]:
+    """Per riff searched: the same author's other riff and the other authors' riffs, in turn."""
     negatives = {}
     for name in searched:
         twin = [m for m in authors if m != name and authors[m] == authors[name]]
@@ -194,12 +217,29 @@ def field_material(quick: bool) -> Material:
         negatives[name] = [
             m for pair in itertools.zip_longest(twin * len(rest), rest) for m in pair
         ]
+    return negatives
+
+
+def unseen_material(quick: bool) -> Material:
+    """Issue 25's new material: the field riffs never searched for, under new loops.
+
+    Each author's riff that :func:`field_material` only uses as a negative
+    is searched for here, under :func:`loop_treatments` (chops of 2.5-3.5 s
+    with stretches and filters, loops of 3-8 plays, buried 12 dB), none of
+    which the detector's settings were chosen on. Negatives as in
+    :func:`field_material`; backings: its backings played twice over (40 s),
+    so that eight plays fit.
+    """
+    authors = field_authors()
+    field = field_material(quick=False)
+    searched = [name for name in authors if name not in field.searched]
     return Material(
-        "field",
-        all_riffs,
+        "unseen",
+        field.riffs,
         searched[:1] if quick else searched,
-        [(e["name"], load_field(e["name"])) for e in excerpts if e["role"] == "backing"],
-        negatives,
+        [(name, np.tile(x, 2)) for name, x in field.backings],
+        field_negatives(authors, searched),
+        loop_treatments,
     )
 
 
@@ -286,6 +326,40 @@ def treatments(quick: bool):
     return table
 
 
+def loop_treatments(quick: bool):
+    """The unseen material's treatments, as :func:`treatments` gives them."""
+    table = {
+        "chop 2.5 s+stretch x1.05+low-pass 2 kHz x5": (
+            lambda x: butter(
+                librosa.effects.time_stretch(chop(2.0, 2.5)(x), rate=1.05), 2000, "low"
+            ),
+            (2.0, 4.5),
+            1.05,
+            5,
+            0.0,
+        ),
+        "chop 3 s+stretch x0.95+high-pass 300 Hz x4, 6 dB down": (
+            lambda x: butter(
+                librosa.effects.time_stretch(chop(4.0, 3.0)(x), rate=0.95), 300, "high"
+            ),
+            (4.0, 7.0),
+            0.95,
+            4,
+            -6.0,
+        ),
+        "chop 2.5 s x8, 12 dB down": (chop(1.0, 2.5), (1.0, 3.5), 1.0, 8, -12.0),
+        "chop 3.5 s x3, 12 dB down": (chop(3.0, 3.5), (3.0, 6.5), 1.0, 3, -12.0),
+        "chop 2.8 s+low-pass 1.5 kHz x6, 6 dB down": (
+            lambda x: butter(chop(5.0, 2.8)(x), 1500, "low"),
+            (5.0, 7.8),
+            1.0,
+            6,
+            -6.0,
+        ),
+    }
+    return dict(itertools.islice(table.items(), 2)) if quick else table
+
+
 def rms(x):
     return float(np.sqrt(np.mean(np.square(x))))
 
@@ -317,7 +391,7 @@ def build(part, backing, level_db, loops, offset_s):
 
 def cases(material: Material, quick: bool):
     rng = np.random.default_rng(0)
-    table = treatments(quick)
+    table = (material.treatments or treatments)(quick)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, searched in enumerate(material.searched):
@@ -512,9 +586,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one sample, five treatments")
     parser.add_argument(
         "--material",
-        choices=("all", "project", "field"),
+        choices=("all", "project", "field", "unseen"),
         default="all",
-        help="the project's riffs, the field recordings (audio/field), or both (default)",
+        help="the project's riffs, the field recordings (audio/field), the field riffs never"
+        " searched for under new loops (issue 25's new material), or all three (default)",
     )
     parser.add_argument("--scores", type=Path, help="also write every case's score to this CSV")
     parser.add_argument(
@@ -532,6 +607,8 @@ def main() -> int:
         materials.append(project_material(args.quick))
     if args.material in ("all", "field"):
         materials.append(field_material(args.quick))
+    if args.material in ("all", "unseen"):
+        materials.append(unseen_material(args.quick))
     templates = {
         (m.name, name): nh.learn_sample(m.riffs[name]) for m in materials for name in m.searched
     }

@@ -17,9 +17,10 @@
    templates' pickled size for their way in. Also a three-minute track's
    decoding and spectrogram (:func:`read_track`), in CPU seconds.
 2. **First pass**: the cases of ``benchmarks/bench_detection.py`` (its quick
-   set; ``--full`` for all: every treatment of its riffs, the project's and
-   the field recordings', positives and negatives) and a catalogue-like set
-   (the project's other clips and stems, none with the sample), each scored
+   set; ``--full`` for all: every treatment of its riffs, the project's,
+   the field recordings' and the unseen material's, positives and
+   negatives) and a catalogue-like set (the project's other clips and
+   stems, none with the sample), each scored
    by the first pass (a short fit and a coarse alignment, score only) and by
    the full check, both from the track's spectrogram made once, in CPU
    seconds. Printed: the positives the first pass keeps, the smallest margin
@@ -136,7 +137,11 @@ def detection_cases(full: bool):
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
-    materials = [bench.project_material(not full), bench.field_material(not full)]
+    materials = [
+        bench.project_material(not full),
+        bench.field_material(not full),
+        bench.unseen_material(not full),
+    ]
     cases = [
         (
             "positive" if case.positive else "negative",
@@ -398,7 +403,7 @@ def first_pass(n_iter: int, threshold: float, margin: float, full: bool, before=
 def first_pass_margins(results, threshold: float, margin: float, misses: list[str]) -> None:
     """Per material: how far below the lowest positive's first-pass score the cut lies."""
     cut = threshold - margin
-    for material in ("project", "field"):
+    for material in ("project", "field", "unseen"):
         found = [
             r for r in results if r["material"] == material and r["kind"] == "positive"
             and r["detected"]

@@ -604,31 +604,30 @@ def test_a_loop_whose_traces_ran_over_the_next_play_has_its_period_halved():
 
 
 def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypatch):
-    # A loop of the sample's frames 10..60 every 50 frames, plays found at 0 and 100 (the
+    # A loop of the sample's frames 10..60 every 50 frames, plays found at 0 and 200 (the
     # one at 0 the stronger); another part's plays off any steady period (not a loop,
     # listed first); an occurrence of a third part at 262. The grid's missing positions
-    # (75, 175, 225, 275, 325) are looked at from the strongest play's best window (track
-    # frame 10, 15 before its position; the other play's best window sits elsewhere), and
-    # the stand-in for _play_near answers: nothing at 75, a play that wandered to 237 at
-    # 175, a play at 225, one over the other occurrence at 275, a play at 345 for 325 (less
-    # than half a period off: kept).
+    # (75, 125, 175 between the plays, then 275, 325) are looked at from the strongest
+    # play's best window (track frame 10, 15 before its position; the other play's best
+    # window sits elsewhere), and the stand-in for _play_near answers: nothing at 75, a
+    # play that wandered to 187 at 125, a play at 175 (less than half a period off: kept),
+    # one over the other occurrence at 275, which ends the loop there: 325 is not looked at.
     rng = np.random.default_rng(0)
-    features, sample_features = [rng.standard_normal((3, 320))], rng.standard_normal((3, 80))
-    score = np.zeros(301)
-    score[[10, 130]] = 1.0
-    match = SEARCH.WindowMatch(score, np.zeros(301, int), np.ones(301), np.zeros(301, int), 20)
-    no_loop = [occurrence((200.0, 230.0), 1.0, span=(s, s + 30), score=0.2) for s in (0, 70, 160)]
+    features, sample_features = [rng.standard_normal((3, 420))], rng.standard_normal((3, 80))
+    score = np.zeros(401)
+    score[[10, 230]] = 1.0
+    match = SEARCH.WindowMatch(score, np.zeros(401, int), np.ones(401), np.zeros(401, int), 20)
+    no_loop = [occurrence((200.0, 230.0), 1.0, span=(s, s + 30), score=0.2) for s in (0, 70, 340)]
     loop = [
         occurrence((10.0, 60.0), 1.0, span=(0, 50), score=0.6),
-        occurrence((10.0, 60.0), 1.0, span=(100, 150), score=0.5),
+        occurrence((10.0, 60.0), 1.0, span=(200, 250), score=0.5),
     ]
     other = occurrence((100.0, 150.0), 1.0, span=(262, 312), score=0.7)
     answers = {
         60: None,
-        160: occurrence((10.0, 60.0), 1.0, span=(212, 262), score=0.31),
-        210: occurrence((10.0, 60.0), 1.0, span=(200, 250), score=0.32),
+        110: occurrence((10.0, 60.0), 1.0, span=(162, 212), score=0.31),
+        160: occurrence((10.0, 60.0), 1.0, span=(160, 210), score=0.32),  # 10 late: kept
         260: occurrence((10.0, 60.0), 1.0, span=(250, 300), score=0.33),
-        310: occurrence((10.0, 60.0), 1.0, span=(320, 370), score=0.34),  # 20 late: kept
     }
     asked = []
 
@@ -641,9 +640,41 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
     found = SEARCH._complete_loops([*no_loop, *loop, other], match, features, sample_features,
                                    0.5, STEP_S)  # fmt: skip
     assert asked == [(t, 20) for t in answers]
-    assert found == sorted(
-        [*no_loop, *loop, other, answers[210], answers[310]], key=lambda f: -f[4]
-    )
+    # The play at 160 keeps what lies between the plays on either side (no growth).
+    assert found == sorted([*no_loop, *loop, other, answers[160]], key=lambda f: -f[4])
+
+
+def test_beyond_its_found_plays_a_loop_ends_at_the_first_position_without_a_play(monkeypatch):
+    # Plays found at 100 and 150 (the grid's positions 125 and 175, period 50). After them:
+    # a play at 225, none at 275, so 325 is not looked at though a play would be there;
+    # before them: none at 75, so 25 is not looked at either.
+    # Features of silence: no window scores, so no midpoint halves the period.
+    features, sample_features = [np.zeros((3, 360))], np.zeros((3, 80))
+    score = np.zeros(341)
+    score[[110, 160]] = [1.0, 0.9]
+    match = SEARCH.WindowMatch(score, np.zeros(341, int), np.ones(341), np.zeros(341, int), 20)
+    loop = [
+        occurrence((10.0, 60.0), 1.0, span=(100, 150), score=0.6),
+        occurrence((10.0, 60.0), 1.0, span=(150, 200), score=0.5),
+    ]
+    answers = {
+        210: occurrence((10.0, 60.0), 1.0, span=(200, 250), score=0.3),
+        260: None,
+        310: occurrence((10.0, 60.0), 1.0, span=(300, 350), score=0.3),
+        60: None,
+        10: occurrence((10.0, 60.0), 1.0, span=(0, 50), score=0.3),
+    }
+    asked = []
+
+    def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds,
+                  harmony):  # fmt: skip
+        asked.append(round(start[0]))
+        return answers.get(round(start[0]))
+
+    monkeypatch.setattr(SEARCH, "_play_near", play_near)
+    found = SEARCH._complete_loops(loop, match, features, sample_features, 0.5, STEP_S)
+    assert asked == [210, 260, 60]
+    assert found == sorted([*loop, answers[210]], key=lambda f: -f[4])
 
 
 def test_a_lone_play_is_looked_for_one_of_its_own_lengths_before_and_after(monkeypatch):

@@ -776,7 +776,10 @@ def _complete_loops(
     the new parts cover scores under the threshold, but its window still
     stands out at the very alignment the other plays say. If it reaches
     ``_LOOP_LEVEL`` of the threshold, it is a play, traced like any other
-    (:func:`_trace`). Then
+    (:func:`_trace`). Beyond the first and last plays found, the loop goes
+    on play by play: the first position outward without a play ends it, so
+    that a long track's grid does not pick a window of music that merely
+    sounds alike far from the loop. Then
     the plays of a loop played back to back are held to one period each
     (:func:`_fit_to_loop`): the sample's own continuation past a chop often
     sounds like the chop's start, which plays next, so an extent can grow
@@ -801,20 +804,31 @@ def _complete_loops(
         reference = (t_ref - origin, a_ref)
         period = _halved_period(plays, anchors, period, scores, reference, best, window,
                                 threshold, frame_seconds)  # fmt: skip
-        for anchor in _missing_plays(anchors, period, best, window, n_frames):
+
+        missing = _missing_plays(anchors, period, best, window, n_frames)
+        low, high = anchors.min(), anchors.max()
+        # Between its found plays every position is looked at; beyond them the loop
+        # plays on one play at a time, so the first position without a play ends it.
+        outward = [p for p in missing if p > high] + [p for p in missing if p < low][::-1]
+        ended = set()
+        for anchor in [p for p in missing if low < p < high] + outward:
+            side = int(anchor > high) - int(anchor < low)  # 1 after, -1 before, 0 between
+            if side in ended:
+                continue
             start = (t_ref + anchor - origin, a_ref)
             play = _play_near(
                 features[c], sample_features, scores, start, best, window, threshold,
                 frame_seconds, harmony=_harmony_of(harmonies, c),
             )  # fmt: skip
-            if play is None:
-                continue
-            span = play[0]
-            if abs(_anchor(play, _centre(plays)) - anchor) > period / 2:
-                continue  # the path wandered off to another play
+            if play is not None and abs(_anchor(play, _centre(plays)) - anchor) > period / 2:
+                play = None  # the path wandered off to another play
             # The loop's own plays are kept apart below; another occurrence is not.
-            others = (other for other in found if other not in plays)
-            if any(_overlap(span, other[0]) > 0.5 for other in others):
+            others = [other for other in found if other not in plays]
+            if play is not None and any(_overlap(play[0], o[0]) > 0.5 for o in others):
+                play = None
+            if play is None:
+                if side:
+                    ended.add(side)
                 continue
             found.append(play)
             plays.append(play)
