@@ -122,37 +122,41 @@ def test_a_stretched_low_passed_chop_looped_four_times_is_found_at_every_play(te
         assert found.tempo_ratio == pytest.approx(1.05, abs=0.03)
 
 
-def test_an_ambient_chops_plays_are_found_one_by_one_though_each_trace_runs_over_the_next():
-    # A real recording (audio/field): 2.5 s of an ambient piece looped six times, 6 dB under
-    # another composer's track. The pad sounds alike from one second to the next, so a
-    # play's trace runs on over the next play and two plays look one play apart; the loop's
-    # own alignment halfway between them says the loop is twice as fast.
+def field_loop(riff_name: str, chop_s: tuple[float, float], loops: int, level_db: float,
+               start_s: float):  # fmt: skip
+    """A chop of a real recording (audio/field) looped over ``parrotte_graveyard`` from ``start_s``.
+
+    Returns the riff, the track and each play's ``(start, end)`` in seconds.
+    """
     field = nh.clip_path("sample").parent / "field"
-    riff = nh.load_audio(field / "mccracken_awakening.flac", sr=SR)[0]
+    riff = nh.load_audio(field / f"{riff_name}.flac", sr=SR)[0]
     track = nh.load_audio(field / "parrotte_graveyard.flac", sr=SR)[0]
-    part = riff[int(3.5 * SR) : int(6.0 * SR)]
-    start = int(1.3 * SR)
-    loop = np.tile(part, 6)
-    track[start : start + loop.size] += rms(track) / rms(part) * 10 ** (-6 / 20) * loop
-    plays = [(1.3 + 2.5 * k, 1.3 + 2.5 * (k + 1)) for k in range(6)]
+    part = riff[int(chop_s[0] * SR) : int(chop_s[1] * SR)]
+    loop = np.tile(part, loops)
+    start = int(start_s * SR)
+    track[start : start + loop.size] += rms(track) / rms(part) * 10 ** (level_db / 20) * loop
+    length = chop_s[1] - chop_s[0]
+    plays = [(start_s + length * k, start_s + length * (k + 1)) for k in range(loops)]
+    return riff, track, plays
+
+
+def test_an_ambient_chops_plays_are_found_one_by_one_though_each_trace_runs_over_the_next():
+    # 2.5 s of an ambient piece looped six times, 6 dB under another composer's track. The
+    # pad sounds alike from one second to the next, so a play's trace runs on over the next
+    # play and two plays look one play apart; the loop's own alignment halfway between them
+    # says the loop is twice as fast.
+    riff, track, plays = field_loop("mccracken_awakening", (3.5, 6.0), 6, -6.0, start_s=1.3)
     # The default fit: 50 iterations leave this faint loop a single occurrence.
     result = nh.detect_sample(nh.learn_sample(riff), track)
     assert_every_play_once(result, plays)
 
 
 def test_a_buried_loop_found_by_its_plays_together_is_reported_at_every_play():
-    # A real recording (audio/field): 2.5 s of a piece looped seven times, 12 dB under
-    # another composer's track. One window alone reaches the threshold, and its trace runs
-    # 3.3 s, so one of its own lengths on finds no play; the loop's plays together decide,
-    # and they are where its other plays are looked for.
-    field = nh.clip_path("sample").parent / "field"
-    riff = nh.load_audio(field / "savino_ocean.flac", sr=SR)[0]
-    track = nh.load_audio(field / "parrotte_graveyard.flac", sr=SR)[0]
-    part = riff[int(1.0 * SR) : int(3.5 * SR)]
-    start = int(0.5 * SR)
-    loop = np.tile(part, 7)
-    track[start : start + loop.size] += rms(track) / rms(part) * 10 ** (-12 / 20) * loop
-    plays = [(0.5 + 2.5 * k, 0.5 + 2.5 * (k + 1)) for k in range(7)]
+    # 2.5 s of a piece looped seven times, 12 dB under another composer's track. One window
+    # alone reaches the threshold, and its trace runs 3.3 s, so one of its own lengths on
+    # finds no play; the loop's plays together decide, and they are where its other plays
+    # are looked for.
+    riff, track, plays = field_loop("savino_ocean", (1.0, 3.5), 7, -12.0, start_s=0.5)
     result = nh.detect_sample(nh.learn_sample(riff), track)
     assert_every_play_once(result, plays)
 
