@@ -779,6 +779,15 @@ def test_a_dip_at_the_lines_end_is_kept_only_where_the_sample_ends_there(sample_
     assert _ends(X, T, 0.5) == (10, last)
 
 
+def test_a_dip_before_the_first_match_is_not_kept_where_the_sample_starts_there():
+    # Track frame 5 plays the sample's first frame; the match starts at frame 8, three
+    # frames (fewer than the gap) later. A sample's start does not ring out: those frames
+    # are a chop's start not yet playing, so the occurrence starts at the match.
+    X, _ = _line((8, OFF), (10, ON), (10, OFF))
+    T = np.tile(np.array(SAMPLE)[:, None], 23)
+    assert _ends(X, T, 0.5, path=np.arange(8, 18), offset=-5) == (8, 17)
+
+
 def test_the_best_path_frame_is_kept_below_the_level_and_grows_from_its_neighbours():
     # The path (frames 10-19) matches under the level 0.7 everywhere, best at frame 15 (AT);
     # a frame of the line's extension at 15 + GAP + 1 reaches it: GAP frames apart, it joins.

@@ -525,9 +525,11 @@ def _occurrence_extent(
                 if outside > gap:
                     break
         else:
-            if room[0] <= room[1]:
+            if step == 1 and room[0] <= room[1]:
                 # The sample itself ends within a gap of the last match: the
-                # dip is its own tail ringing out, still the sample.
+                # dip is its own tail ringing out, still the sample. (Its start
+                # does not ring out: a chop starting within a gap of the
+                # sample's start would grow back over what plays before it.)
                 end = stop - step
         first, last = min(first, end), max(last, end)
     kept = slice(first, last + 1)
