@@ -1,6 +1,6 @@
 """Sample detection measured on what producers do to a sample, and on hard negatives.
 
-Two materials (``--material``, default both):
+Three materials (``--material``, default all):
 
 - **project**: three four-bar riffs of the project's clips, each bass +
   electric piano: ``sample`` (D minor, 108 BPM), the first 8.9 s of
@@ -225,8 +225,10 @@ def unseen_material(quick: bool) -> Material:
 
     Each author's riff that :func:`field_material` only uses as a negative
     is searched for here, under :func:`loop_treatments` (chops of 2.5-3.5 s
-    with stretches and filters, loops of 3-8 plays, buried 12 dB), none of
-    which the detector's settings were chosen on. Negatives as in
+    with stretches and filters, loops of 3-8 plays, at the backing's level
+    and 6 and 12 dB under it), written after the detector's thresholds and
+    levels were set (two of its rules since were checked on it too: a
+    loop's end beyond its plays, and where an occurrence starts). Negatives as in
     :func:`field_material`; backings: its backings played twice over (40 s),
     so that eight plays fit.
     """

@@ -17,9 +17,9 @@
    templates' pickled size for their way in. Also a three-minute track's
    decoding and spectrogram (:func:`read_track`), in CPU seconds.
 2. **First pass**: the cases of ``benchmarks/bench_detection.py`` (its quick
-   set; ``--full`` for all: every treatment of its riffs, the project's,
-   the field recordings' and the unseen material's, positives and
-   negatives) and a catalogue-like set (the project's other clips and
+   set, project and field; ``--full`` for all: every treatment of its riffs,
+   the project's, the field recordings' and the unseen material's,
+   positives and negatives) and a catalogue-like set (the project's other clips and
    stems, none with the sample), each scored
    by the first pass (a short fit and a coarse alignment, score only) and by
    the full check, both from the track's spectrogram made once, in CPU
@@ -137,11 +137,9 @@ def detection_cases(full: bool):
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # its dataclasses look their module up
     spec.loader.exec_module(bench)
-    materials = [
-        bench.project_material(not full),
-        bench.field_material(not full),
-        bench.unseen_material(not full),
-    ]
+    materials = [bench.project_material(not full), bench.field_material(not full)]
+    if full:
+        materials.append(bench.unseen_material(False))
     cases = [
         (
             "positive" if case.positive else "negative",

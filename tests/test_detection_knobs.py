@@ -420,6 +420,38 @@ def test_occurrences_are_the_found_frames_in_seconds_within_both_clips(small_fit
     assert result.tempo_ratio == 1.04 and result.shift == 1.0
 
 
+LONE = ((50, 100), (0, 50), 1.0, 0.0, 0.9)
+AGAIN = ((100, 150), (0, 50), 1.0, 0.0, 0.5)  # the same part one of its lengths on: a loop
+
+
+@pytest.mark.parametrize(
+    ("searched", "again", "traced"),
+    [
+        ([LONE], [], [(20, 1), (45, 2), (70, 3)]),  # a lone occurrence: the plays start theirs
+        ([LONE, AGAIN], [], []),  # the search's own loop
+        ([LONE], [AGAIN], []),  # a loop once the lone one's neighbour is found
+    ],
+    ids=["lone", "loop found", "loop by its neighbour"],
+)
+def test_a_loops_plays_together_start_occurrences_unless_the_search_makes_a_loop(
+    small_fit, monkeypatch, searched, again, traced
+):
+    plays = [((20, 1), 0.3), ((45, 2), 0.3), ((70, 3), 0.3)]  # evidence over the threshold
+    starts = []
+
+    def occurrence(feature, sample, start, *args):
+        starts.append(start)
+        return ((start[0], start[0] + 20), (60.0, 80.0), 1.0, 0.0, 0.3)
+
+    monkeypatch.setattr(SEARCH, "_find_occurrences", lambda *args: list(searched))
+    monkeypatch.setattr(SEARCH, "_play_again", lambda found, *args: [*found, *again])
+    monkeypatch.setattr(SEARCH, "_loop_evidence", lambda *args: (0.9, 0, 1.0, plays))
+    monkeypatch.setattr(SEARCH, "_occurrence", occurrence)
+    monkeypatch.setattr(SEARCH, "_complete_loops", lambda found, *args: found)
+    _detect(small_fit, 0.5)
+    assert starts == traced
+
+
 @pytest.mark.parametrize(("pitch", "shift"), [(-0.6, -1.0), (-0.4, 0.0), (0.3, 0.0), (1.7, 1.0)])
 def test_the_shift_is_the_copy_nearest_the_best_occurrences_pitch(
     small_fit, monkeypatch, pitch, shift

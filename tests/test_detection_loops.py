@@ -615,7 +615,8 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
     # play's best window (track frame 10, 15 before its position; the other play's best
     # window sits elsewhere), and the stand-in for _play_near answers: nothing at 75, a
     # play that wandered to 187 at 125, a play at 175 (less than half a period off: kept),
-    # one over the other occurrence at 275, which ends the loop there: 325 is not looked at.
+    # one over the other occurrence at 275 (refused, but that position is reported: the loop
+    # may go on), nothing at 325.
     rng = np.random.default_rng(0)
     features, sample_features = [rng.standard_normal((3, 420))], rng.standard_normal((3, 80))
     score = np.zeros(401)
@@ -632,6 +633,7 @@ def test_the_grid_adds_a_loops_missing_plays_and_refuses_the_wrong_ones(monkeypa
         110: occurrence((10.0, 60.0), 1.0, span=(162, 212), score=0.31),
         160: occurrence((10.0, 60.0), 1.0, span=(160, 210), score=0.32),  # 10 late: kept
         260: occurrence((10.0, 60.0), 1.0, span=(250, 300), score=0.33),
+        310: None,
     }
     asked = []
 
@@ -668,16 +670,20 @@ def test_beyond_its_found_plays_a_loop_ends_at_the_first_position_without_a_play
         60: None,
         10: occurrence((10.0, 60.0), 1.0, span=(0, 50), score=0.3),
     }
-    asked = []
+    asked, given = [], []
 
     def play_near(feature, sample, scores, start, like, window, threshold, frame_seconds,
                   harmony):  # fmt: skip
         asked.append(round(start[0]))
+        given.append(harmony)
         return answers.get(round(start[0]))
 
     monkeypatch.setattr(SEARCH, "_play_near", play_near)
-    found = SEARCH._complete_loops(loop, match, features, sample_features, 0.5, STEP_S)
+    harmonies = SEARCH._Harmonies([np.ones((3, 360))], np.ones((3, 80)))
+    found = SEARCH._complete_loops(loop, match, features, sample_features, 0.5, STEP_S, harmonies)
     assert asked == [210, 260, 60]
+    # Each play is traced with the loop's candidate's harmonies.
+    assert all(h[0] is harmonies.track[0] and h[1] is harmonies.sample for h in given)
     assert found == sorted([*loop, answers[210]], key=lambda f: -f[4])
 
 

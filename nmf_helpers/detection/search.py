@@ -219,8 +219,9 @@ def search_unchecked(
     A loop whose plays each score under ``threshold`` is found through
     :func:`_loop_evidence`: when its three plays' evidence reaches
     ``threshold``, each starts an occurrence as a window over it would,
-    unless the search's own occurrences already make a loop (after each
-    lone one's neighbours are looked for, :func:`_play_again`). A loop with
+    unless the search's own occurrences already make a loop (two or more of
+    one part at one tempo, :func:`_loops`, after each lone one's neighbours
+    are looked for, :func:`_play_again`). A loop with
     one play over the threshold whose trace runs over the next play is
     such a loop: one of its own lengths on, no play is found, but the
     plays together say where the others are. The loops then get their
@@ -268,7 +269,7 @@ def search_unchecked(
                 occurrence = _occurrence(
                     features[c], sample_features, start, ratio, score, match.window, threshold,
                     frame_seconds, fixed_H, templates.shifts, candidate_shifts[c],
-                    harmonies.of(c),
+                    _harmony_of(harmonies, c),
                 )  # fmt: skip
                 found = _kept_once(found, occurrence, match.window)
             found = sorted(found, key=lambda play: -play[4])
@@ -488,8 +489,8 @@ def _occurrence_extent(
     y_all = stretch_time_unchecked(sample_features, ratio)
     keep = (frames_t < track_features.shape[1]) & (frames_a < y_all.shape[1])
     frames_t, frames_a = frames_t[keep], frames_a[keep]
-    # How far the line goes each way, and whether the sample's own start or
-    # end (rather than the track's) is what stops it.
+    # How far the line goes each way, and whether after the path the
+    # sample's own end (rather than the track's) is what stops it.
     room_before = (frames_a[0], frames_t[0])
     room_after = (y_all.shape[1] - 1 - frames_a[-1], track_features.shape[1] - 1 - frames_t[-1])
     before = np.arange(min(room_before), 0, -1)
@@ -513,7 +514,7 @@ def _occurrence_extent(
     quiet = yy < 0.25 * np.median(yy[on_path])
     anchor = int(np.flatnonzero(on_path)[np.argmax(np.where(quiet, -np.inf, local)[on_path])])
     first = last = anchor
-    for step, stop, room in ((-1, -1, room_before), (1, local.size, room_after)):
+    for step, stop in ((-1, -1), (1, local.size)):
         outside, end = 0, anchor
         for i in range(anchor + step, stop, step):
             if quiet[i]:
@@ -525,7 +526,7 @@ def _occurrence_extent(
                 if outside > gap:
                     break
         else:
-            if step == 1 and room[0] <= room[1]:
+            if step == 1 and room_after[0] <= room_after[1]:
                 # The sample itself ends within a gap of the last match: the
                 # dip is its own tail ringing out, still the sample. (Its start
                 # does not ring out: a chop starting within a gap of the
@@ -824,13 +825,14 @@ def _complete_loops(
             )  # fmt: skip
             if play is not None and abs(_anchor(play, _centre(plays)) - anchor) > period / 2:
                 play = None  # the path wandered off to another play
-            # The loop's own plays are kept apart below; another occurrence is not.
-            others = [other for other in found if other not in plays]
-            if play is not None and any(_overlap(play[0], o[0]) > 0.5 for o in others):
-                play = None
             if play is None:
                 if side:
                     ended.add(side)
+                continue
+            # The loop's own plays are kept apart below; another occurrence is not:
+            # it reports that position, so the loop may still go on past it.
+            others = [other for other in found if other not in plays]
+            if any(_overlap(play[0], other[0]) > 0.5 for other in others):
                 continue
             found.append(play)
             plays.append(play)
