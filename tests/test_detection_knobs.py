@@ -837,6 +837,17 @@ def test_a_rest_in_the_sample_neither_ends_nor_extends_an_occurrence(rest, last)
     assert _ends(X, T, 0.5) == (10, last)
 
 
+def test_a_held_chord_whose_harmony_matches_extends_the_occurrence_though_its_rhythm_is_still():
+    # The sample's rhythm is still for GAP + 2 frames after the matched stretch (frames
+    # skipped by the rhythm alone, which ends the occurrence at 19); its harmony matches
+    # there, so they count: the occurrence runs to their end.
+    rest = (0.0, 1.0)
+    X, T = _line((10, OFF), (10, ON), (GAP + 2, OFF, rest), (10, OFF))
+    chords, sample_chords = _line((10, OFF), (10, ON), (GAP + 2, ON), (10, OFF))
+    assert _ends(X, T, 0.5) == (10, 19)
+    assert _ends(X, T, 0.5, harmony=(chords, sample_chords)) == (10, 19 + GAP + 2)
+
+
 def test_a_rest_the_track_matches_by_chance_does_not_anchor_the_occurrence():
     # The sample's only stretch the track matches exactly (cosine 1) is a rest: the
     # occurrence grows from the best frame where the sample plays (AT, frames 10-19).

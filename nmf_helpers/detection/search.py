@@ -502,17 +502,19 @@ def _occurrence_extent(
     frames_a = np.concatenate((frames_a[0] - before, frames_a, frames_a[-1] + after))
     size = 2 * half_width + 1
     local, yy = _local_match(track_features[:, frames_t], y_all[:, frames_a], size)
-    holds = local >= level
+    chord_holds = np.zeros(local.size, bool)
     if harmony is not None:
         track_harmony, sample_harmony = harmony
         sample_harmony = stretch_time_unchecked(sample_harmony, ratio)
         chord, _ = _local_match(track_harmony[:, frames_t], sample_harmony[:, frames_a], size)
-        holds |= chord >= _HARMONY_LEVEL
-    # Where the sample itself is nearly still (its last notes ring out, a
+        chord_holds = chord >= _HARMONY_LEVEL
+    holds = (local >= level) | chord_holds
+    # Where the sample's rhythm is nearly still (its last notes ring out, a
     # rest), the local match is noise: those frames neither end nor extend
-    # the occurrence.
-    quiet = yy < 0.25 * np.median(yy[on_path])
-    anchor = int(np.flatnonzero(on_path)[np.argmax(np.where(quiet, -np.inf, local)[on_path])])
+    # the occurrence, unless its harmony matches there (a held chord).
+    still = yy < 0.25 * np.median(yy[on_path])
+    anchor = int(np.flatnonzero(on_path)[np.argmax(np.where(still, -np.inf, local)[on_path])])
+    quiet = still & ~chord_holds
     first = last = anchor
     for step, stop in ((-1, -1), (1, local.size)):
         outside, end = 0, anchor
