@@ -50,7 +50,7 @@ from .._validation import (
 )
 from ..nmf import factorise
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
-from . import bands
+from . import bands, copies
 from . import settings as common
 from .learning import SampleTemplates, learn_from_waveform, load_waveform
 from .search import coarse_match_unchecked, search_unchecked
@@ -306,6 +306,7 @@ def detect_sample(
         templates,
         V,
         x.size / sr,
+        white=copies.WhiteTrack(copies.whiten_unchecked(x)),
         n_free=n_free,
         n_iter=n_iter,
         threshold=threshold,
@@ -314,6 +315,26 @@ def detect_sample(
         tempo_range=tempo_range,
         min_part_s=min_part_s,
     )
+
+
+def _copies_missed(found_copies, occurrences, duration_s, sample_s) -> list[Occurrence]:
+    """The exact copies that no occurrence of the search already reports (half of it or more).
+
+    A copy is the sample at its own tempo and pitch.
+    """
+    missed = []
+    for track_start, track_end, sample_start, sample_end, score in found_copies:
+        track_end, sample_end = min(track_end, duration_s), min(sample_end, sample_s)
+        covered = max(
+            (min(track_end, o.track_end_s) - max(track_start, o.track_start_s)
+             for o in occurrences + missed),
+            default=0.0,
+        )  # fmt: skip
+        if covered < 0.5 * (track_end - track_start):
+            missed.append(
+                Occurrence(track_start, track_end, sample_start, sample_end, 1.0, 0.0, score)
+            )
+    return missed
 
 
 def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplates:
@@ -326,6 +347,15 @@ def _check_templates(function: str, templates: SampleTemplates) -> SampleTemplat
         raise ParameterError(
             f"{function}: sample.W has {W.shape[1]} columns, but {n_templates} templates in"
             f" {len(templates.shifts)} pitch shifts make {n_templates * len(templates.shifts)}"
+        )
+    white = templates.white
+    if white is not None and not (
+        isinstance(white, np.ndarray) and white.ndim == 1 and white.size
+        and np.isfinite(white).all()
+    ):  # fmt: skip
+        raise ParameterError(
+            f"{function}: sample.white must be a 1-D array of finite numbers (the whitened"
+            " waveform learn_sample makes), or None to search the activations only"
         )
     return templates
 
@@ -426,6 +456,7 @@ def coarse_score_unchecked(
     n_ratios: int = common.SCREEN_RATIOS,
     tempo_range: tuple[float, float] = common.DEFAULT_TEMPO_RANGE,
     min_part_s: float = common.MIN_PART_SECONDS,
+    white: copies.WhiteTrack | None = None,
 ) -> float:
     """A rough :attr:`SampleDetection.score`: what a catalogue scan's first pass needs.
 
@@ -449,16 +480,24 @@ def coarse_score_unchecked(
         Tempo ratios tried, from ``tempo_range[0]`` to ``tempo_range[1]``.
     tempo_range : (float, float)
     min_part_s : float
+    white : WhiteTrack or None
+        As for :func:`detect_in_spectrogram_unchecked`; exact copies are
+        looked for with half its windows
+        (:func:`~nmf_helpers.detection.copies.coarse_copy_score`).
 
     Returns
     -------
     float
-        The best window score, or a loop's plays together where they say
-        more (as :attr:`SampleDetection.score`), in [-1, 1].
+        The best window score, or a loop's plays together or an exact copy
+        where they say more (as :attr:`SampleDetection.score`), in [-1, 1].
     """
     _, H = _fit(templates, V, n_free, n_iter, seed, False)
     fixed_H = H[: templates.W.shape[1]]
-    return coarse_match_unchecked(templates, fixed_H, tempo_range, min_part_s, n_ratios)
+    score = coarse_match_unchecked(templates, fixed_H, tempo_range, min_part_s, n_ratios)
+    if white is not None and templates.white is not None:
+        copy_score = copies.coarse_copy_score(white, templates.white, templates.sr, min_part_s)
+        score = max(score, copy_score)
+    return score
 
 
 def detect_in_spectrogram_unchecked(
@@ -466,6 +505,7 @@ def detect_in_spectrogram_unchecked(
     V: np.ndarray,
     duration_s: float,
     *,
+    white: copies.WhiteTrack | None = None,
     n_free: int = common.DEFAULT_N_FREE,
     n_iter: int = common.DEFAULT_TRACK_ITERATIONS,
     threshold: float = common.DETECTION_THRESHOLD,
@@ -489,6 +529,11 @@ def detect_in_spectrogram_unchecked(
     duration_s : float
         The track's length in seconds (``x.size / sr``); occurrences end
         there, and the fit is given back on its ``1 + x.size // hop`` frames.
+    white : WhiteTrack or None
+        The track's whitened waveform (:mod:`~nmf_helpers.detection.copies`),
+        made once for every sample: exact copies of the sample are found in
+        it. None searches the activations only (as do templates without
+        their ``white``).
     n_free, n_iter, threshold, seed, progress, tempo_range, min_part_s
         As for :func:`detect_sample`.
 
@@ -525,6 +570,12 @@ def detect_in_spectrogram_unchecked(
         )
         for track, sample, ratio, shift, score in found
     ]
+    if white is not None and templates.white is not None:
+        copy_score, found_copies = copies.sample_copies(
+            white, templates.white, templates.sr, min_part_s, threshold
+        )
+        decision_score = max(decision_score, copy_score)
+        occurrences += _copies_missed(found_copies, occurrences, duration_s, templates.duration_s)
     occurrences = tuple(sorted(occurrences, key=lambda o: o.track_start_s))
     best = found[0] if found else None
     shifts = np.asarray(templates.shifts, dtype=float)

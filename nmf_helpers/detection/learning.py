@@ -33,6 +33,7 @@ from .._validation import (
 from ..audio import load_audio_unchecked
 from ..nmf import factorise
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, shift_templates_unchecked, spectrogram_unchecked
+from .copies import whiten_unchecked
 from .settings import (
     DEFAULT_N_COMPONENTS,
     DEFAULT_SAMPLE_ITERATIONS,
@@ -61,6 +62,11 @@ class SampleTemplates:
         Sample rate and STFT sizes the templates belong to.
     n_samples : int
         Length of the sample in samples.
+    white : np.ndarray [shape=(ceil(n_samples / 4),), float32] or None
+        The sample's whitened waveform, what an exact copy of it is found by
+        (:func:`~nmf_helpers.detection.copies.whiten_unchecked`); None for
+        templates made without a waveform, which are then searched for in
+        the activations only.
     """
 
     W: np.ndarray = field(repr=False)
@@ -70,6 +76,7 @@ class SampleTemplates:
     win: int
     hop: int
     n_samples: int
+    white: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:
@@ -205,4 +212,4 @@ def learn_from_waveform(
     copies = [
         _unit_columns(shift_templates_unchecked(W, shift)) if shift else W for shift in shifts
     ]
-    return SampleTemplates(np.hstack(copies), H, shifts, sr, win, hop, x.size)
+    return SampleTemplates(np.hstack(copies), H, shifts, sr, win, hop, x.size, whiten_unchecked(x))

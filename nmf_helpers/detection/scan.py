@@ -64,7 +64,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,7 @@ from .._threads import library_threads
 from .._validation import ParameterError, check_int, check_iterations, check_real, check_seed
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN
 from . import settings as common
+from .copies import WhiteTrack, whiten_unchecked
 from .door import (
     coarse_score_unchecked,
     detect_in_spectrogram_unchecked,
@@ -201,12 +202,16 @@ class Track:
         Its length in seconds.
     error : str
         Why it could not be read ("" when it was).
+    white : WhiteTrack or None
+        Its whitened waveform, where exact copies of a sample are found
+        (:mod:`~nmf_helpers.detection.copies`); None if the track could not be read.
     """
 
     path: str
     V: np.ndarray | None
     duration_s: float = 0.0
     error: str = ""
+    white: WhiteTrack | None = field(default=None, repr=False)
 
 
 def _reason(error: Exception) -> str:
@@ -244,9 +249,10 @@ def read_track(path: str, sr: int) -> Track:
     try:
         x = load_waveform("scan", "track", path, sr)  # as detect_sample reads its track
         V = track_spectrogram_unchecked(x, DEFAULT_WIN, DEFAULT_HOP, function="scan")
+        white = WhiteTrack(whiten_unchecked(x))
     except Exception as error:  # one odd file must not end a scan of thousands
         return Track(path, None, error=_reason(_unless_interrupted(error)))
-    return Track(path, V, x.size / sr)
+    return Track(path, V, x.size / sr, white=white)
 
 
 def error_fields(error: str) -> dict[str, str]:
@@ -306,7 +312,12 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
     try:
         if settings.screens:
             score = coarse_score_unchecked(
-                templates, track.V, n_iter=settings.screen_iter, n_ratios=SCREEN_RATIOS, **options
+                templates,
+                track.V,
+                n_iter=settings.screen_iter,
+                n_ratios=SCREEN_RATIOS,
+                white=track.white,
+                **options,
             )
             if not score >= settings.threshold - settings.screen_margin:
                 # Ruled out: a score only, no shift, tempo or ranges.
@@ -319,6 +330,7 @@ def scan_pair(templates: SampleTemplates, track: Track, settings: ScanSettings) 
             templates,
             track.V,
             track.duration_s,
+            white=track.white,
             n_iter=settings.n_iter,
             threshold=settings.threshold,
             **options,
