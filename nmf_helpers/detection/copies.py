@@ -70,7 +70,7 @@ _GAP_SECONDS = 1.0
 # A loop's next play is looked for one copy's length on (within this share
 # of it) and kept at this z: at one expected place, unrelated music reaches
 # 7 nowhere in the benchmark (its strongest unrelated look-alike: 5.9).
-_PERIOD_SLACK = 0.05
+_PERIOD_SLACK = 0.1
 _AGAIN_Z = 7.0
 # Lags this close (in samples at the reduced rate) are one copy: the same
 # play seen through overlapping windows of the sample.
@@ -213,8 +213,16 @@ def copy_peaks(
     return best, peaks
 
 
-def _holds(track: np.ndarray, sample: np.ndarray, lag: int, hold: int) -> tuple[int, np.ndarray]:
-    """Along ``lag``: which stretches of ``hold`` samples correlate at ``_HOLD_Z`` or more.
+def _holds(
+    track: np.ndarray, sample: np.ndarray, lag: int, hold: int, anchor: tuple[int, int]
+) -> tuple[int, np.ndarray]:
+    """Along ``lag``: which stretches of ``hold`` samples of both waveforms correlate.
+
+    A stretch holds at ``_HOLD_Z``, or at half the median ``z`` of the
+    stretches inside ``anchor`` (the window that found the copy, in sample
+    indices) where that is higher: a stretch half inside a loud copy then
+    holds, and one that only grazes it does not, so the copy's ends fall
+    where half a stretch is inside it.
 
     Returns the first sample index ``u0`` the lag reaches and, for each
     stretch starting at ``u0 + i``, whether it holds.
@@ -227,7 +235,10 @@ def _holds(track: np.ndarray, sample: np.ndarray, lag: int, hold: int) -> tuple[
     sums = np.concatenate(([0.0], np.cumsum(ours * theirs)))
     together = sums[hold:] - sums[:-hold]
     norms = np.sqrt(_window_energies(ours, hold) * _window_energies(theirs, hold))
-    return first, together / np.maximum(norms, EPS) * np.sqrt(hold) >= _HOLD_Z
+    z = together / np.maximum(norms, EPS) * np.sqrt(hold)
+    inside = z[max(anchor[0] - first, 0) : max(anchor[1] - hold - first + 1, 1)]
+    level = max(_HOLD_Z, 0.5 * float(np.median(inside))) if inside.size else _HOLD_Z
+    return first, z >= level
 
 
 def _extent(holds: np.ndarray, anchor: int, hold: int, gap: int) -> tuple[int, int] | None:
@@ -269,10 +280,13 @@ def find_copies(
     Returns
     -------
     best : float
-        The highest ``z`` of any window pair (:func:`copy_peaks`).
+        The highest ``z`` of a copy (minus infinity when there is none).
     copies : list of Copy
         One per lag (peaks within ``_LAG_TOLERANCE`` are one), each lasting
-        where its stretches hold (:func:`_holds`); a copy lying mostly
+        where its stretches hold (:func:`_holds`), at least a ``window``
+        long: a shorter match is a sound that two recordings share (a drum
+        hit or a note from one sample library), not a part of the sample,
+        and the same composer's pieces share many. A copy lying mostly
         inside a stronger one's track range (a riff that repeats within
         the sample matches itself one repeat on) is left out. A loop's
         plays under ``level`` are then looked for next to its copies
@@ -288,7 +302,7 @@ def find_copies(
             strongest[key] = (lag, start, z)
     found: list[Copy] = []
     for lag, start, z in sorted(strongest.values(), key=lambda peak: -peak[2]):
-        first, holds = _holds(track.signal, sample, lag, hold)
+        first, holds = _holds(track.signal, sample, lag, hold, (start, start + window))
         extent = _extent(holds, start + window // 2 - hold // 2 - first, hold, gap)
         if extent is None:
             continue
@@ -301,6 +315,10 @@ def find_copies(
         )  # fmt: skip
         if inside <= 0.5 * (copy.track_end - copy.track_start):
             found.append(copy)
+    # A match shorter than the shortest part searched for is a sound two recordings
+    # share (a drum hit or a note from one sample library), not a part of the sample.
+    found = [copy for copy in found if copy.track_end - copy.track_start >= window]
+    best = max((copy.z for copy in found), default=-np.inf)
     return best, _held_to_next(_plays_again(track.signal, sample, found))
 
 
@@ -392,8 +410,7 @@ def sample_copies(
     Returns
     -------
     score : float
-        :func:`copy_score` of the best window pair (minus infinity when the
-        track is shorter than a window).
+        :func:`copy_score` of the strongest copy (minus infinity when there is none).
     copies : list of (track_start_s, track_end_s, sample_start_s, sample_end_s, score)
         Strongest first (:func:`find_copies`).
     """
