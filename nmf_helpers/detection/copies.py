@@ -244,8 +244,10 @@ def _holds(
 def _extent(holds: np.ndarray, anchor: int, hold: int, gap: int) -> tuple[int, int] | None:
     """The run of held stretches through ``anchor``, bridging gaps under ``gap``.
 
-    Stretches are placed at their centres; returns (start, stop) in the
-    indices ``holds`` is over, or None when no stretch near the anchor holds.
+    Stretches are placed at their centres, except the first and last, which
+    reach the ends; returns (start, stop) in the indices ``holds`` is over
+    (stop past the last stretch's end at most), or None when no stretch
+    near the anchor holds.
     """
     held = np.flatnonzero(holds)
     if held.size == 0:
@@ -257,7 +259,11 @@ def _extent(holds: np.ndarray, anchor: int, hold: int, gap: int) -> tuple[int, i
     run = np.searchsorted(breaks, np.searchsorted(held, near))
     first = held[breaks[run - 1] + 1] if run > 0 else held[0]
     last = held[breaks[run]] if run < breaks.size else held[-1]
-    return int(first) + hold // 2, int(last) + hold - hold // 2
+    # A stretch at either end of what the lag reaches holds as far as that end: the
+    # sample (or the track) starts or ends inside it.
+    start = 0 if first == 0 else int(first) + hold // 2
+    stop = holds.size - 1 + hold if last == holds.size - 1 else int(last) + hold - hold // 2
+    return start, stop
 
 
 def find_copies(
@@ -284,9 +290,9 @@ def find_copies(
     copies : list of Copy
         One per lag (peaks within ``_LAG_TOLERANCE`` are one), each lasting
         where its stretches hold (:func:`_holds`), at least a ``window``
-        long: a shorter match is a sound that two recordings share (a drum
-        hit or a note from one sample library), not a part of the sample,
-        and the same composer's pieces share many. A copy lying mostly
+        long (less one stretch, the precision of its ends): a shorter
+        match is a sound that two recordings share (a drum hit or a note
+        from one sample library), not a part of the sample. A copy lying mostly
         inside a stronger one's track range (a riff that repeats within
         the sample matches itself one repeat on) is left out. A loop's
         plays under ``level`` are then looked for next to its copies
@@ -317,7 +323,9 @@ def find_copies(
             found.append(copy)
     # A match shorter than the shortest part searched for is a sound two recordings
     # share (a drum hit or a note from one sample library), not a part of the sample.
-    found = [copy for copy in found if copy.track_end - copy.track_start >= window]
+    # Its ends are judged a stretch wide, so a part just a window long may measure a
+    # little shorter.
+    found = [copy for copy in found if copy.track_end - copy.track_start >= window - hold]
     best = max((copy.z for copy in found), default=-np.inf)
     return best, _held_to_next(_plays_again(track.signal, sample, found))
 
