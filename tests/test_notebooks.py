@@ -796,6 +796,18 @@ def test_notebook_6_reports_every_play_of_the_covered_loop_one_by_one():
     assert all(float(ratio) == pytest.approx(1.05, abs=0.03) for *_, ratio in found)
 
 
+def test_notebook_6_finds_every_play_of_the_buried_pad_only_by_its_waveform():
+    text = printed("6_sample_detection.ipynb")
+    assert re.search(r"with its waveform: score .* detected True, 8 occurrences", text)
+    assert re.search(r"activations only: score .* detected False, 0 occurrences", text)
+    found = re.findall(rf"pad play (\d): track\s+({NUMBER})-\s*({NUMBER}) s", text)
+    assert [int(k) for k, *_ in found] == list(range(1, 9))
+    for k, start, end in found:
+        truth = 2.4 + 2.5 * (int(k) - 1)
+        assert float(start) == pytest.approx(truth, abs=0.35)
+        assert float(end) == pytest.approx(truth + 2.5, abs=0.35)
+
+
 # ---------------------------------------------------------------- notebook 4 (Task 4)
 
 

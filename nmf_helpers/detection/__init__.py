@@ -9,6 +9,8 @@
   sequence plays in another, at which tempo ratio (cores)
 * :mod:`~nmf_helpers.detection.search` — the occurrence search on a fit's
   activations (cores)
+* :mod:`~nmf_helpers.detection.copies` — exact copies of the sample: its
+  whitened waveform cross-correlated with the track's (cores)
 * :mod:`~nmf_helpers.detection.door` — :func:`detect_sample`
   (:class:`SampleDetection`, :class:`Occurrence`), and the cores a scan
   calls on a spectrogram made once per track
@@ -19,7 +21,8 @@
 The method, after Gururani & Lerch (2017), is told in :mod:`~nmf_helpers.detection.door`:
 the track is fitted with the sample's templates held fixed, and the decision
 comes from *when* they are active, aligned with the sample's own activations,
-not from how loud they are.
+not from how loud they are; a part dropped in at its own tempo and pitch is
+also found by its waveform (:mod:`~nmf_helpers.detection.copies`).
 """
 
 # Besides the doors (__all__): the cores and settings that the commands, the benchmarks and

@@ -20,6 +20,13 @@ period three times over); each occurrence is an :class:`Occurrence`. A chop
 looped four times gives four, one per play, and a play of a loop that new
 parts cover is looked for again where the loop's other plays put it.
 
+A part of the sample dropped in at its own tempo and pitch (chopped,
+looped, filtered, buried under new parts) is also found by its own
+waveform (:mod:`nmf_helpers.detection.copies`): an ambient pad 12 dB under
+new parts barely moves the activations, but its waveform still correlates
+with the sample's. A copy adds to the score on the same scale and reports
+the plays the activations miss.
+
 The share of each frame's magnitude explained by the fixed part is returned
 as well, but it does not decide: same-instrument music is partly explained by
 the sample's templates too, so the shares of positives and negatives
@@ -80,7 +87,9 @@ class Occurrence:
         :attr:`SampleDetection.score`). An occurrence found on its own
         reaches the threshold; a play of a loop may score below it: one
         found again where the loop's other plays put it (covered by new
-        parts), or each play of a loop found by its plays together.
+        parts), or each play of a loop found by its plays together. An
+        exact copy the activations missed has tempo ratio 1 and pitch
+        shift 0, and its score is its ``z`` on the same scale.
     """
 
     track_start_s: float
@@ -107,7 +116,10 @@ class SampleDetection:
         sample's pitch, each play at least half the default threshold, the three
         plays' mean score over :data:`~nmf_helpers.detection.settings.LOOP_EVIDENCE_SHARE`
         counts instead if it is higher (at most 1): three plays at that
-        share of a score are as much evidence as one window at it.
+        share of a score are as much evidence as one window at it. So does
+        an exact copy of the sample's waveform, ``z`` deviations above what
+        unrelated music reaches, as ``DETECTION_THRESHOLD * z / COPY_Z`` (at
+        most 1; :mod:`~nmf_helpers.detection.copies`).
         ``similarity.max()`` is the best window alone.
     detected : bool
         ``score >= threshold``.
@@ -120,6 +132,10 @@ class SampleDetection:
         nearest template copy (``0.0`` when nothing is detected).
     tempo_ratio : float
         Tempo ratio of the best occurrence (``1.0`` when nothing is detected).
+    copy_score : float
+        The strongest exact copy of the sample's waveform, on the score's
+        scale (:mod:`~nmf_helpers.detection.copies`); minus infinity when
+        none was found or none searched for (templates without ``white``).
     occurrences : tuple of Occurrence
         Every occurrence in time order: where in the track, which part of
         the sample, tempo ratio, pitch shift and score.
@@ -153,6 +169,7 @@ class SampleDetection:
     ranges: tuple[tuple[float, float], ...]
     shift: float
     tempo_ratio: float
+    copy_score: float
     # The details, the evidence and the fit: left out of the repr, which stays one readable line.
     occurrences: tuple[Occurrence, ...] = field(repr=False)
     similarity: np.ndarray = field(repr=False)
@@ -570,6 +587,7 @@ def detect_in_spectrogram_unchecked(
         )
         for track, sample, ratio, shift, score in found
     ]
+    copy_score = -np.inf
     if white is not None and templates.white is not None:
         copy_score, found_copies = copies.sample_copies(
             white, templates.white, templates.sr, min_part_s, threshold
@@ -587,6 +605,7 @@ def detect_in_spectrogram_unchecked(
         ranges=tuple((o.track_start_s, o.track_end_s) for o in occurrences),
         shift=float(shifts[np.abs(shifts - best[3]).argmin()]) if best else 0.0,
         tempo_ratio=best[2] if best else 1.0,
+        copy_score=copy_score,
         occurrences=occurrences,
         similarity=match.score,
         similarity_times=np.arange(match.score.size) * frame_seconds,

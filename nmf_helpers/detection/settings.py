@@ -20,9 +20,10 @@ from .._validation import ParameterError, check_real
 #: stem of a same-style track among them), so a threshold that keeps them out
 #: keeps out music that merely sounds alike. A loop whose every play is
 #: under it is found by its plays together (the score's loop evidence, see
-#: :attr:`~nmf_helpers.detection.door.SampleDetection.score`). The few
-#: positives still below it are an ambient recording buried under new parts
-#: or chopped short, whose rhythm is too faint to tell from such music.
+#: :attr:`~nmf_helpers.detection.door.SampleDetection.score`), and an
+#: ambient recording buried under new parts, whose rhythm is too faint to
+#: tell from such music, by its waveform where it is an exact copy
+#: (:data:`COPY_Z`).
 DETECTION_THRESHOLD = 0.38
 
 #: A loop's plays together: where the best window's part of the sample plays
