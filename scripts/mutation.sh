@@ -2,7 +2,7 @@
 # Mutation testing of the modules whose knobs a user turns (issue 15), with mutmut 3.8.1.
 #
 #   scripts/mutation.sh [MODULE ...]     MODULE: nmf separation spectral outputs detection loops
-#                                        (default: all six, in that order)
+#                                        copies (default: all seven, in that order)
 #
 # Not part of CI. The whole run (all five, two children) took 26 min on
 # 2026-11-30, 23:23-23:50, on this 2-core machine at load average 2-3:
@@ -74,6 +74,9 @@ for function in _play_again _play_near _spans _complete_loops _loops _groups _ce
     _loop_evidence _steady_period _halved_period; do
   loops_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
+# copies: exact copies of the sample's waveform (detection/copies.py), every function,
+# with their own tests (noise at known levels and the field clips, about 10 s in all).
+copies_tests="tests/test_detection_copies.py"
 # module -> "files to mutate|test files (both space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
 # K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
@@ -87,6 +90,7 @@ declare -A plan=(
   [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
   [detection]="$detection_files|$detection_tests"
   [loops]="nmf_helpers/detection/search.py nmf_helpers/detection/bands.py|$loops_tests"
+  [copies]="nmf_helpers/detection/copies.py|$copies_tests"
 )
 # Mutant names run by default (MUTATION_NAMES, when set, replaces them): detection's
 # decision and ranges; its loading, checks and learning are left to the slow tests.
@@ -95,7 +99,7 @@ declare -A default_names=(
   [loops]="$loops_names"
 )
 modules=("$@")
-[ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection loops)
+[ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection loops copies)
 
 summary=()
 for module in "${modules[@]}"; do

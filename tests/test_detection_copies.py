@@ -7,6 +7,7 @@ known in closed form.
 
 import dataclasses
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -264,3 +265,12 @@ def test_a_play_whose_sample_goes_on_like_the_next_play_ends_where_the_next_star
     for k, copy in enumerate(copies):
         assert abs(copy.track_start - (at + k * part)) < 0.1 * RATE
         assert abs(copy.track_end - (at + (k + 1) * part)) < 0.1 * RATE, k
+
+
+@pytest.mark.parametrize("n", [4, 3000, 8191])
+def test_a_clip_shorter_than_a_whitening_frame_is_whitened_quietly(n):
+    x = np.random.default_rng(5).standard_normal(n).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # librosa warns of a frame longer than its signal
+        white = COPIES.whiten_unchecked(x)
+    assert white.size == -(-n // COPIES.RATE_DIVISOR) and np.isfinite(white).all()

@@ -149,13 +149,16 @@ def whiten_unchecked(x: np.ndarray) -> np.ndarray:
         Zero mean, unit energy per sample, spectrum flat in magnitude.
     """
     low = scipy.signal.resample_poly(np.asarray(x, dtype=np.float32), 1, RATE_DIVISOR)
+    size = low.size
+    if size < _WHITEN_FRAME:  # a clip shorter than a frame: silence after it fills the frame
+        low = np.concatenate((low, np.zeros(_WHITEN_FRAME - size, dtype=low.dtype)))
     frames = librosa.stft(low, n_fft=_WHITEN_FRAME, hop_length=_WHITEN_FRAME // 4)
     magnitude = np.abs(frames)
     # A frequency the signal lacks (digital silence, a brick-wall filter) stays
     # near zero instead of being blown up to the level of the rest.
     frames /= np.maximum(magnitude, 1e-6 * max(float(magnitude.max()), EPS))
     frames[0] = 0.0
-    white = librosa.istft(frames, hop_length=_WHITEN_FRAME // 4, length=low.size)
+    white = librosa.istft(frames, hop_length=_WHITEN_FRAME // 4, length=low.size)[:size]
     white = white.astype(np.float32)
     white *= np.float32(np.sqrt(white.size / max(float(np.dot(white, white)), EPS)))
     return white
