@@ -42,7 +42,6 @@ from typing import NamedTuple
 import librosa
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from .._numerics import EPS
 from .settings import COPY_Z, DETECTION_THRESHOLD
@@ -72,6 +71,9 @@ _GAP_SECONDS = 1.0
 # 7 nowhere in the benchmark (its strongest unrelated look-alike: 5.9).
 _PERIOD_SLACK = 0.1
 _AGAIN_Z = 7.0
+# A scan's first pass keeps copies from this z (copy score 0.19): under the cut of
+# its margin (0.22 by default), so no copy it leaves out could have kept a pair.
+_COARSE_Z = 6.0
 # Blocks of the track's FFTs are about this many windows long (WhiteTrack.spectra).
 _BLOCK_WINDOWS = 4
 # Lags this close (in samples at the reduced rate) are one copy: the same
@@ -148,7 +150,9 @@ def whiten_unchecked(x: np.ndarray) -> np.ndarray:
     np.ndarray [shape=(ceil(n / RATE_DIVISOR),), float32]
         Zero mean, unit energy per sample, spectrum flat in magnitude.
     """
-    low = scipy.signal.resample_poly(np.asarray(x, dtype=np.float32), 1, RATE_DIVISOR)
+    from scipy.signal import resample_poly  # slow to import: on first use
+
+    low = resample_poly(np.asarray(x, dtype=np.float32), 1, RATE_DIVISOR)
     size = low.size
     if size < _WHITEN_FRAME:  # a clip shorter than a frame: silence after it fills the frame
         low = np.concatenate((low, np.zeros(_WHITEN_FRAME - size, dtype=low.dtype)))
@@ -211,6 +215,8 @@ def copy_peaks(
         least a window long): the lag is the track's window start minus
         the sample's.
     """
+    from scipy.signal import find_peaks  # slow to import: on first use
+
     n_lags = track.signal.size - window + 1
     if n_lags < 1:
         return -np.inf, []
@@ -230,7 +236,7 @@ def copy_peaks(
         z /= norm
         best = max(best, float(z.max()))
         if z.max() >= level:
-            found, _ = scipy.signal.find_peaks(z, height=level, distance=max(window // 2, 1))
+            found, _ = find_peaks(z, height=level, distance=max(window // 2, 1))
             peaks.extend((int(lag) - start, start, float(z[lag])) for lag in found)
     return best, peaks
 
@@ -320,7 +326,16 @@ def find_copies(
         plays under ``level`` are then looked for next to its copies
         (:func:`_plays_again`), and each copy ends where the next starts.
     """
-    best, peaks = copy_peaks(track, sample, window, hop, level)
+    found = _lone_copies(track, sample, window, hop, level, rate)
+    best = max((copy.z for copy in found), default=-np.inf)
+    return best, _held_to_next(_plays_again(track.signal, sample, found))
+
+
+def _lone_copies(
+    track: WhiteTrack, sample: np.ndarray, window: int, hop: int, level: float, rate: float
+) -> list[Copy]:
+    """:func:`find_copies` before a loop's weaker plays are looked for: each copy on its own."""
+    _, peaks = copy_peaks(track, sample, window, hop, level)
     hold, gap = max(1, round(_HOLD_SECONDS * rate)), round(_GAP_SECONDS * rate)
     strongest = {}
     for lag, start, z in sorted(peaks):
@@ -332,7 +347,11 @@ def find_copies(
     for lag, start, z in sorted(strongest.values(), key=lambda peak: -peak[2]):
         first, holds = _holds(track.signal, sample, lag, hold, (start, start + window))
         extent = _extent(holds, start + window // 2 - hold // 2 - first, hold, gap)
-        if extent is None:
+        # A match shorter than the shortest part searched for is a sound two recordings
+        # share (a drum hit or a note from one sample library), not a part of the sample.
+        # Its ends are judged a stretch wide, so a part just a window long may measure a
+        # little shorter.
+        if extent is None or extent[1] - extent[0] < window - hold:
             continue
         copy = Copy(first + extent[0] + lag, first + extent[1] + lag,
                     first + extent[0], first + extent[1], z)  # fmt: skip
@@ -343,13 +362,7 @@ def find_copies(
         )  # fmt: skip
         if inside <= 0.5 * (copy.track_end - copy.track_start):
             found.append(copy)
-    # A match shorter than the shortest part searched for is a sound two recordings
-    # share (a drum hit or a note from one sample library), not a part of the sample.
-    # Its ends are judged a stretch wide, so a part just a window long may measure a
-    # little shorter.
-    found = [copy for copy in found if copy.track_end - copy.track_start >= window - hold]
-    best = max((copy.z for copy in found), default=-np.inf)
-    return best, _held_to_next(_plays_again(track.signal, sample, found))
+    return found
 
 
 def _held_to_next(found: list[Copy]) -> list[Copy]:
@@ -372,8 +385,10 @@ def _held_to_next(found: list[Copy]) -> list[Copy]:
 
 def _lag_scores(track: np.ndarray, part: np.ndarray, first: int, stop: int) -> np.ndarray:
     """``z`` of ``part`` against the track at every lag ``first <= t < stop`` (track starts)."""
+    from scipy.signal import correlate  # slow to import: on first use
+
     segment = track[first : stop - 1 + part.size].astype(np.float64)
-    together = scipy.signal.correlate(segment, part.astype(np.float64), mode="valid")
+    together = correlate(segment, part.astype(np.float64), mode="valid")
     norms = np.sqrt(_window_energies(segment, part.size) * float(np.dot(part, part)))
     return together / np.maximum(norms, EPS) * np.sqrt(part.size)
 
@@ -458,12 +473,16 @@ def sample_copies(
 
 
 def coarse_copy_score(track: WhiteTrack, sample: np.ndarray, sr: int, min_part_s: float) -> float:
-    """A scan's first pass of :func:`sample_copies`: windows a whole window apart.
+    """A scan's first pass of :func:`sample_copies`: the strongest copy, windows a window apart.
 
     Half the windows of the full check: a part that straddles two of them
     loses up to half its ``z`` here, which the scan's margin
-    (``detection.scan.SCREEN_MARGIN``) leaves room for.
+    (``detection.scan.SCREEN_MARGIN``) leaves room for. Copies are kept
+    from ``_COARSE_Z``, and only as long as the full check's (a sound two
+    recordings share is no copy here either), but a loop's weaker plays
+    are not looked for.
     """
+    rate = sr / RATE_DIVISOR
     window = _window(sample, sr, min_part_s)
-    best, _ = copy_peaks(track, sample, window, window, np.inf)
-    return copy_score(best) if np.isfinite(best) else -np.inf
+    found = _lone_copies(track, sample, window, window, _COARSE_Z, rate)
+    return max((copy_score(copy.z) for copy in found), default=-np.inf)
