@@ -274,3 +274,29 @@ def test_a_clip_shorter_than_a_whitening_frame_is_whitened_quietly(n):
         warnings.simplefilter("error")  # librosa warns of a frame longer than its signal
         white = COPIES.whiten_unchecked(x)
     assert white.size == -(-n // COPIES.RATE_DIVISOR) and np.isfinite(white).all()
+
+
+def test_notes_two_pieces_share_are_no_copy():
+    # The project's unrelated riff is rendered with the sample's own synthesizer, a whole
+    # tone up: here and there its keys strike a note of the sample's sample for sample,
+    # which gives windows up to z 26, but along each lag a few half-seconds far above the
+    # rest, never a steady copy.
+    sample = nh.load_audio(nh.clip_path("sample"))[0]
+    keys = nh.load_audio(nh.clip_path("unrelated_track_keys"))[0]
+    best, copies = found(keys, sample)
+    assert copies == [] and best == -np.inf
+    # ... while the sample's own keys under the same test are one steady copy.
+    best, [(start, end, sample_start)] = found(
+        nh.load_audio(nh.clip_path("sample_keys"))[0], sample
+    )
+    assert best > 50 and start == sample_start == 0
+
+
+def test_a_copy_is_steady_when_its_stretches_spread_less_than_their_share_of_the_mean():
+    steady = COPIES._steady
+    assert steady(np.array([6.0, 7.0, 5.0, 6.5]))
+    assert not steady(np.array([25.0, 0.0, 4.0, -1.0, 18.0]))  # notes shared here and there
+    assert not steady(np.array([-3.0, -4.0])) and not steady(np.zeros(0))
+    spread = COPIES._STEADY * 10.0
+    assert steady(np.array([10.0 - spread, 10.0 + spread]))
+    assert not steady(np.array([10.0 - spread * 1.01, 10.0 + spread * 1.01]))

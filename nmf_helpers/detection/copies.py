@@ -63,6 +63,10 @@ _WHITEN_FRAME = 2048
 # new parts stands out of the noise in most of its stretches.
 _HOLD_SECONDS = 0.5
 _HOLD_Z = 3.0
+# A copy's stretches spread at most this share of their mean z (_steady): 0.44 at
+# the most over the benchmark's copies, 0.94-1.49 where the project's unrelated keys
+# share notes of the sample's synthesizer.
+_STEADY = 0.65
 # A copy goes on through stretches that do not hold, when shorter than this
 # (a quiet moment of the sample, a loud one of the new parts).
 _GAP_SECONDS = 1.0
@@ -243,8 +247,8 @@ def copy_peaks(
 
 def _holds(
     track: np.ndarray, sample: np.ndarray, lag: int, hold: int, anchor: tuple[int, int]
-) -> tuple[int, np.ndarray]:
-    """Along ``lag``: which stretches of ``hold`` samples of both waveforms correlate.
+) -> tuple[int, np.ndarray, float]:
+    """Along ``lag``: how much each stretch of ``hold`` samples of both waveforms correlates.
 
     A stretch holds at ``_HOLD_Z``, or at half the median ``z`` of the
     stretches inside ``anchor`` (the window that found the copy, in sample
@@ -252,12 +256,12 @@ def _holds(
     holds, and one that only grazes it does not, so the copy's ends fall
     where half a stretch is inside it.
 
-    Returns the first sample index ``u0`` the lag reaches and, for each
-    stretch starting at ``u0 + i``, whether it holds.
+    Returns the first sample index ``u0`` the lag reaches, the ``z`` of
+    each stretch starting at ``u0 + i``, and the level a stretch holds at.
     """
     first, stop = max(0, -lag), min(sample.size, track.size - lag)
     if stop - first < hold:
-        return first, np.zeros(0, dtype=bool)
+        return first, np.zeros(0), _HOLD_Z
     ours = sample[first:stop].astype(np.float64)
     theirs = track[first + lag : stop + lag].astype(np.float64)
     sums = np.concatenate(([0.0], np.cumsum(ours * theirs)))
@@ -266,7 +270,20 @@ def _holds(
     z = together / np.maximum(norms, EPS) * np.sqrt(hold)
     inside = z[max(anchor[0] - first, 0) : max(anchor[1] - hold - first + 1, 1)]
     level = max(_HOLD_Z, 0.5 * float(np.median(inside))) if inside.size else _HOLD_Z
-    return first, z >= level
+    return first, z, level
+
+
+def _steady(z: np.ndarray) -> bool:
+    """Whether the ``z`` of a copy's stretches (one after another) are those of one copy.
+
+    Both waveforms are whitened frame by frame, so a copy at one gain
+    gives every stretch about the same ``z``: their spread is under
+    ``_STEADY`` of their mean. Two pieces that share notes but not a part
+    (one synthesizer's notes in the same rhythm) give a few stretches far
+    above it and the rest near zero.
+    """
+    mean = float(np.mean(z)) if z.size else 0.0
+    return mean > 0 and float(np.std(z)) <= _STEADY * mean
 
 
 def _extent(holds: np.ndarray, anchor: int, hold: int, gap: int) -> tuple[int, int] | None:
@@ -325,6 +342,8 @@ def find_copies(
         the sample matches itself one repeat on) is left out. A loop's
         plays under ``level`` are then looked for next to its copies
         (:func:`_plays_again`), and each copy ends where the next starts.
+        A copy holds steadily along its extent (:func:`_steady`): shared
+        notes are no copy.
     """
     found = _lone_copies(track, sample, window, hop, level, rate)
     best = max((copy.z for copy in found), default=-np.inf)
@@ -345,13 +364,15 @@ def _lone_copies(
             strongest[key] = (lag, start, z)
     found: list[Copy] = []
     for lag, start, z in sorted(strongest.values(), key=lambda peak: -peak[2]):
-        first, holds = _holds(track.signal, sample, lag, hold, (start, start + window))
-        extent = _extent(holds, start + window // 2 - hold // 2 - first, hold, gap)
+        first, z_stretches, level = _holds(track.signal, sample, lag, hold, (start, start + window))
+        extent = _extent(z_stretches >= level, start + window // 2 - hold // 2 - first, hold, gap)
         # A match shorter than the shortest part searched for is a sound two recordings
         # share (a drum hit or a note from one sample library), not a part of the sample.
         # Its ends are judged a stretch wide, so a part just a window long may measure a
         # little shorter.
         if extent is None or extent[1] - extent[0] < window - hold:
+            continue
+        if not _steady(z_stretches[extent[0] : max(extent[1] - hold + 1, extent[0] + 1) : hold]):
             continue
         copy = Copy(first + extent[0] + lag, first + extent[1] + lag,
                     first + extent[0], first + extent[1], z)  # fmt: skip
@@ -397,12 +418,12 @@ def _plays_again(track: np.ndarray, sample: np.ndarray, found: list[Copy]) -> li
     """The copies, with the plays of a loop that each stand under the level found again.
 
     Next to each copy, one copy's length on either side (within
-    ``_PERIOD_SLACK`` of it), the same part of the sample is looked for:
-    where it correlates at ``_AGAIN_Z`` or more, that is the loop's next
-    play, with the same part, and is looked beyond in turn. At one
-    expected place ``_AGAIN_Z`` is far out of unrelated music's reach,
-    where the level of :func:`find_copies` must hold over every place in
-    the track.
+    ``_PERIOD_SLACK`` of it), the same part of the sample is looked for,
+    unless a copy of it plays there already: where it correlates at
+    ``_AGAIN_Z`` or more, that is the loop's next play, and is looked
+    beyond in turn. At one expected place ``_AGAIN_Z`` is far out of
+    unrelated music's reach, where the level of :func:`find_copies` must
+    hold over every place in the track.
     """
     queue, found = list(found), list(found)
     while queue:
