@@ -520,6 +520,34 @@ def print_plays(outcomes, materials) -> float:
     return share(outcomes)
 
 
+def print_copies(results, threshold: float) -> None:
+    """Exact copies (``detection/copies.py``): how close negatives come, and what copies decide.
+
+    A copy's ``z`` is its copy score over ``DETECTION_THRESHOLD / COPY_Z``.
+    """
+    settings = nh.detection.settings
+    to_z = settings.COPY_Z / settings.DETECTION_THRESHOLD
+    negative = [r.copy_score for c, r in results if not c.positive]
+    decided = [
+        (r.copy_score, c)
+        for c, r in results
+        if c.positive and r.copy_score >= threshold > r.similarity.max()
+    ]
+    highest = max(negative, default=-np.inf)
+    print(
+        f"exact copies (COPY_Z {settings.COPY_Z:g}): highest negative"
+        f" {'none' if highest == -np.inf else f'z {highest * to_z:.1f}'};"
+        f" {len(decided)} positives whose best window is under the threshold and a copy over it"
+        + (
+            f", the weakest z {min(decided, key=lambda d: d[0])[0] * to_z:.1f}"
+            f" ({min(decided, key=lambda d: d[0])[1].sample} /"
+            f" {min(decided, key=lambda d: d[0])[1].treatment})"
+            if decided
+            else ""
+        )
+    )
+
+
 def timed_decision(package, templates, case, args) -> tuple[float, bool, float]:
     """``package``'s detect_sample on ``case``: score, decision and CPU seconds."""
     cpu = time.process_time()
@@ -721,6 +749,7 @@ def main() -> int:
     )
     print(f"at threshold {args.threshold}: precision {precision:.3f}, recall {recall:.3f}")
     print(f"false positives: {false_positives or 'none'}")
+    print_copies(results, args.threshold)
     for material in materials:
         ours = [(c, r) for c, r in results if c.material == material.name]
         pos = [r for c, r in ours if c.positive]
