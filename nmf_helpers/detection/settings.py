@@ -39,11 +39,12 @@ LOOP_EVIDENCE_SHARE = 0.65
 #: An exact copy of the sample's waveform (:mod:`~nmf_helpers.detection.copies`)
 #: standing this many standard deviations of unrelated music above it counts
 #: as a window at :data:`DETECTION_THRESHOLD` (and proportionally above and
-#: below). ``benchmarks/bench_detection.py`` prints both sides: its
-#: negatives reach 8.0, copies 12 dB under new parts 15.1 at the least. The
-#: closest to it of any negative is the project's own ``unrelated_track``
-#: clip, 11.2: rendered with the sample's very soundfont, it shares some of
-#: its notes sample for sample.
+#: below). ``benchmarks/bench_detection.py`` prints both sides: no negative
+#: there has a copy, and the weakest copy that decides a positive stands at
+#: 15 (an ambient piece 12 dB under new parts). Windows of unrelated music
+#: reach about 8, and 11.2 in the project's own ``unrelated_track`` clip,
+#: rendered with the sample's very soundfont, which shares some of its notes
+#: sample for sample but holds no steady copy.
 COPY_Z = 12.0
 
 #: Pitch shifts (semitones) of the sample's templates offered to the fit.
