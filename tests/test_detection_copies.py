@@ -191,7 +191,7 @@ def test_a_buried_ambient_loop_is_found_at_every_play_by_its_copies(inevitable):
     for o, (start, end) in zip(result.occurrences, plays, strict=True):
         assert abs(o.track_start_s - start) < 0.35 and abs(o.track_end_s - end) < 0.35
         assert (o.tempo_ratio, o.pitch_shift) == (1.0, 0.0)
-        assert abs(o.sample_start_s - 1.0) < 0.35
+        assert abs(o.sample_start_s - 1.0) < 0.35 and abs(o.sample_end_s - 3.5) < 0.35
     quieter = nh.detect_sample(templates, track * np.float32(0.25))
     assert quieter.score == pytest.approx(result.score, abs=1e-3)
     np.testing.assert_allclose(quieter.ranges, result.ranges, atol=0.02)
@@ -285,6 +285,9 @@ def test_notes_two_pieces_share_are_no_copy():
     keys = nh.load_audio(nh.clip_path("unrelated_track_keys"))[0]
     best, copies = found(keys, sample)
     assert copies == [] and best == -np.inf
+    white = COPIES.WhiteTrack(COPIES.whiten_unchecked(keys))
+    coarse = COPIES.coarse_copy_score(white, COPIES.whiten_unchecked(sample), SR, 2.5)
+    assert coarse == -np.inf  # nor in a scan's first pass
     # ... while the sample's own keys under the same test are one steady copy.
     best, [(start, end, sample_start)] = found(
         nh.load_audio(nh.clip_path("sample_keys"))[0], sample
@@ -300,3 +303,22 @@ def test_a_copy_is_steady_when_its_stretches_spread_less_than_their_share_of_the
     spread = COPIES._STEADY * 10.0
     assert steady(np.array([10.0 - spread, 10.0 + spread]))
     assert not steady(np.array([10.0 - spread * 1.01, 10.0 + spread * 1.01]))
+
+
+def test_a_copys_z_is_on_the_scores_scale_with_copy_z_at_the_threshold():
+    copy_z, threshold = nh.detection.settings.COPY_Z, nh.DETECTION_THRESHOLD
+    assert COPIES.copy_score(copy_z) == pytest.approx(threshold)
+    assert COPIES.copy_score(copy_z / 2) == pytest.approx(threshold / 2)
+    assert COPIES.copy_score(10 * copy_z) == 1.0  # at most 1, as every score
+    assert COPIES.copy_level(threshold) == pytest.approx(copy_z)
+    assert COPIES.copy_score(COPIES.copy_level(0.5)) == pytest.approx(0.5)
+
+
+def test_a_track_without_the_sample_has_no_copy_in_either_pass():
+    riff = load("mccracken_inevitable")
+    templates = nh.learn_sample(riff, n_iter=20)
+    track = np.tile(load("parrotte_graveyard"), 2)
+    result = nh.detect_sample(templates, track, n_iter=20)
+    assert result.copy_score == -np.inf and not result.detected
+    white = COPIES.WhiteTrack(COPIES.whiten_unchecked(track))
+    assert COPIES.coarse_copy_score(white, templates.white, SR, nh.MIN_PART_SECONDS) == -np.inf
