@@ -135,18 +135,20 @@ def noise_loop(gains, seed=1):
 
 
 def test_a_loops_play_under_the_level_is_found_between_its_neighbours():
-    # The middle play stands about 9 deviations out at its place, under the 12 a copy
+    # The weak plays stand about 9 deviations out at their places, under the 12 a copy
     # must reach anywhere in the track, and over the 7 asked of a play where the loop's
-    # other plays put it.
-    track, sample, starts, part_start = noise_loop([0.3, 0.08, 0.3])
+    # other plays put it: the first is found looking back, the last looking on.
+    track, sample, starts, part_start = noise_loop([0.08, 0.3, 0.08, 0.3, 0.08])
     _, copies = COPIES.find_copies(
         COPIES.WhiteTrack(track), sample, WINDOW, WINDOW // 2, 12.0, RATE
     )
     copies = sorted(copies)
-    assert [round(c.track_start / RATE, 1) for c in copies] == [round(s / RATE, 1) for s in starts]
-    assert COPIES._AGAIN_Z <= copies[1].z < 12.0
+    assert len(copies) == len(starts)
+    for copy, start in zip(copies, starts, strict=True):
+        assert abs(copy.track_start - start) < 0.15 * RATE
+    assert all(COPIES._AGAIN_Z <= copies[k].z < 12.0 for k in (0, 2, 4))
     for c in copies:
-        assert abs(c.sample_start - part_start) < 0.05 * RATE
+        assert abs(c.sample_start - part_start) < 0.1 * RATE
         assert abs(c.track_end - c.track_start - WINDOW) < 0.1 * RATE
 
 
@@ -300,6 +302,8 @@ def test_a_copy_is_steady_when_its_stretches_spread_less_than_their_share_of_the
     assert steady(np.array([6.0, 7.0, 5.0, 6.5]))
     assert not steady(np.array([25.0, 0.0, 4.0, -1.0, 18.0]))  # notes shared here and there
     assert not steady(np.array([-3.0, -4.0])) and not steady(np.zeros(0))
+    assert not steady(np.zeros(3))  # nothing correlates
+    assert steady(np.array([0.5, 0.6, 0.55]))  # weak but steady: the level is judged elsewhere
     spread = COPIES._STEADY * 10.0
     assert steady(np.array([10.0 - spread, 10.0 + spread]))
     assert not steady(np.array([10.0 - spread * 1.01, 10.0 + spread * 1.01]))
@@ -322,3 +326,51 @@ def test_a_track_without_the_sample_has_no_copy_in_either_pass():
     assert result.copy_score == -np.inf and not result.detected
     white = COPIES.WhiteTrack(COPIES.whiten_unchecked(track))
     assert COPIES.coarse_copy_score(white, templates.white, SR, nh.MIN_PART_SECONDS) == -np.inf
+
+
+def test_a_track_shorter_than_a_window_has_no_window_pair():
+    short = COPIES.WhiteTrack(np.ones(WINDOW - 1, dtype=np.float32))
+    sample = np.random.default_rng(6).standard_normal(2 * WINDOW).astype(np.float32)
+    assert COPIES.copy_peaks(short, sample, WINDOW, WINDOW // 2, 12.0) == (-np.inf, [])
+
+
+def test_a_silent_start_of_the_sample_is_passed_over():
+    # The sample's first windows are digital silence: nothing to correlate, not the end.
+    riff = load("savino_ocean")
+    sample = np.concatenate((np.zeros(3 * SR, np.float32), riff[: 7 * SR]))
+    track, plays = looped_over(riff[: 7 * SR], load("parrotte_graveyard"), 1, -6.0, 4.0)
+    _, copies = found(track, sample)
+    [(start, end, sample_start)] = copies
+    assert abs(start - plays[0][0]) < 0.35 and abs(sample_start - 3.0) < 0.35
+
+
+def test_a_loud_fragment_too_short_to_be_a_copy_does_not_end_the_search():
+    # Strongest first: the fragment's windows stand far above the buried part's, and only
+    # the part is a copy.
+    riff, backing = load("savino_ocean"), load("parrotte_graveyard")
+    track, _ = looped_over(riff[SR : 2 * SR], backing, 1, 12.0, start_s=1.0)
+    track, plays = looped_over(riff[4 * SR : 7 * SR], track, 1, -20.0, start_s=10.0)
+    white = COPIES.WhiteTrack(COPIES.whiten_unchecked(track))
+    _, peaks = COPIES.copy_peaks(white, COPIES.whiten_unchecked(riff), WINDOW, WINDOW // 2, 12.0)
+    fragment = max(z for lag, start, z in peaks if lag + start < 3 * RATE)
+    assert fragment > max(z for lag, start, z in peaks if lag + start > 8 * RATE)
+    _, copies = found(track, riff)
+    [(start, end, sample_start)] = copies
+    assert abs(start - 10.0) < 0.35 and abs(sample_start - 4.0) < 0.35
+
+
+def test_a_copys_extent_is_the_run_of_held_stretches_through_its_anchor():
+    extent = COPIES._extent
+    holds = np.zeros(60, dtype=bool)
+    holds[5:15] = holds[30:40] = holds[50:56] = True  # three runs, 15 and 10 apart
+    hold, gap = 4, 6
+    # From each run's first held stretch's centre to its last one's.
+    assert extent(holds, 33, hold, gap) == (30 + 2, 39 + 2)
+    assert extent(holds, 8, hold, gap) == (5 + 2, 14 + 2)
+    assert extent(holds, 52, hold, gap) == (50 + 2, 55 + 2)
+    assert extent(holds, 22, hold, gap) is None  # nothing held within a gap of the anchor
+    holds[16:29] = holds[41:49] = True  # gaps of one and two stretches are bridged
+    assert extent(holds, 33, hold, gap) == (5 + 2, 55 + 2)
+    ends = np.ones(10, dtype=bool)  # held to both ends of what the lag reaches
+    assert extent(ends, 5, hold, gap) == (0, 9 + hold)
+    assert extent(np.zeros(10, dtype=bool), 5, hold, gap) is None
