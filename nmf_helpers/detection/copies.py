@@ -63,21 +63,22 @@ _WHITEN_FRAME = 2048
 # new parts stands out of the noise in most of its stretches.
 _HOLD_SECONDS = 0.5
 _HOLD_Z = 3.0
-# A copy's stretches spread at most this share of their mean z (_steady): 0.44 at
-# the most over the benchmark's copies, 0.94-1.49 where the project's unrelated keys
-# share notes of the sample's synthesizer.
+# A copy's stretches spread at most this share of their mean z (_steady): a copy at
+# one gain spreads by the noise of a stretch, shared notes by their own on and off
+# (the benchmark and the closing note of issue 25 give both sides' figures).
 _STEADY = 0.65
 # A copy goes on through stretches that do not hold, when shorter than this
 # (a quiet moment of the sample, a loud one of the new parts).
 _GAP_SECONDS = 1.0
 # A loop's next play is looked for one copy's length on (within this share
-# of it) and kept at this z: at one expected place, unrelated music reaches
-# 7 nowhere in the benchmark (its strongest unrelated look-alike: 5.9).
+# of it, what a copy's ends may be off by) and kept at this z: lower than a
+# copy's level, because it is asked of one place, not of every place in the track.
 _PERIOD_SLACK = 0.1
 _AGAIN_Z = 7.0
-# A scan's first pass keeps copies from this z (copy score 0.19): under the cut of
-# its margin (0.22 by default), so no copy it leaves out could have kept a pair.
-_COARSE_Z = 6.0
+# A scan's first pass keeps copies from this z: half of COPY_Z, whose copy score
+# lies under the cut of the scan's default margin, so no copy it leaves out could
+# have kept a pair.
+_COARSE_Z = COPY_Z / 2
 # Blocks of the track's FFTs are about this many windows long (WhiteTrack.spectra).
 _BLOCK_WINDOWS = 4
 # Lags this close (in samples at the reduced rate) are one copy: the same

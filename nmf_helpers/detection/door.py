@@ -323,7 +323,10 @@ def detect_sample(
         templates,
         V,
         x.size / sr,
-        white=copies.WhiteTrack(copies.whiten_unchecked(x)),
+        # Templates without their waveform search the activations only: no whitening.
+        white=copies.WhiteTrack(copies.whiten_unchecked(x))
+        if templates.white is not None
+        else None,
         n_free=n_free,
         n_iter=n_iter,
         threshold=threshold,
