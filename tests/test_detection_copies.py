@@ -374,3 +374,89 @@ def test_a_copys_extent_is_the_run_of_held_stretches_through_its_anchor():
     ends = np.ones(10, dtype=bool)  # held to both ends of what the lag reaches
     assert extent(ends, 5, hold, gap) == (0, 9 + hold)
     assert extent(np.zeros(10, dtype=bool), 5, hold, gap) is None
+
+
+def occurrence(track, sample_start, ratio=1.0, shift=0.0, score=0.5):
+    """An occurrence of the search over ``track`` (start, end), from ``sample_start``."""
+    start, end = track
+    return DOOR.Occurrence(
+        start, end, sample_start, sample_start + (end - start) * ratio, ratio, shift, score
+    )
+
+
+def test_copies_cut_an_occurrence_traced_across_a_loops_plays_into_the_plays():
+    # A bar that repeats within the sample: the activations follow it as if the sample went
+    # on (sample 0-8.7 s over three plays of its seconds 2.4-5.4); each play's copy says
+    # which part plays where, and the one at the occurrence's own lag agrees with it.
+    traced = occurrence((1.58, 10.26), 0.0, score=0.436)
+    plays = [(6.93, 10.07, 2.36, 5.5, 1.0), (1.06, 3.82, 2.48, 5.24, 1.0),
+             (3.82, 6.93, 2.24, 5.35, 0.8)]  # fmt: skip
+    kept = DOOR._copies_decide(plays, [traced], nh.MIN_PART_SECONDS)
+    assert kept == [occurrence((3.82, 6.93), 3.82 - 1.58, score=0.436)]
+    reported = kept + DOOR._copies_missed(plays, kept, 20.0, 9.0)
+    reported.sort(key=lambda o: o.track_start_s)
+    assert [(o.track_start_s, o.track_end_s) for o in reported] == [
+        (1.06, 3.82), (3.82, 6.93), (6.93, 10.07)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        occurrence((1.0, 9.0), 0.5),  # the copy's own alignment: within half a second
+        occurrence((1.0, 9.0), -0.4, shift=0.4),  # a pitch estimate between copies near 0
+        occurrence((12.0, 16.0), 3.0, ratio=1.05),  # elsewhere in the track
+    ],
+)
+def test_an_occurrence_a_copy_agrees_with_or_leaves_alone_is_kept_whole(other):
+    copy = (2.0, 6.0, 1.0, 5.0, 1.0)
+    assert DOOR._copies_decide([copy], [other], nh.MIN_PART_SECONDS) == [other]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        occurrence((1.0, 9.0), 0.0, ratio=1.05),  # a stretch is no copy
+        occurrence((1.0, 9.0), 0.0, shift=1.0),  # nor a semitone up
+        occurrence((1.0, 9.0), 1.0),  # a second off the copy's alignment
+    ],
+)
+def test_an_occurrence_a_copy_contradicts_keeps_what_lies_outside_the_copy(other):
+    copy = (2.0, 6.0, 1.0, 5.0, 1.0)
+    [after] = DOOR._copies_decide([copy], [other], nh.MIN_PART_SECONDS)
+    # The 1 s before the copy is shorter than a part and goes; the 3 s after it stays, on
+    # the occurrence's own alignment.
+    assert (after.track_start_s, after.track_end_s) == (6.0, 9.0)
+    assert after.sample_start_s == pytest.approx(other.sample_start_s + 5.0 * other.tempo_ratio)
+    assert after.sample_end_s == pytest.approx(other.sample_end_s)
+    assert (after.tempo_ratio, after.pitch_shift, after.score) == (
+        other.tempo_ratio, other.pitch_shift, other.score
+    )  # fmt: skip
+    before = DOOR._copies_decide([copy], [other], min_part_s=1.0)
+    assert [(o.track_start_s, o.track_end_s) for o in before] == [(1.0, 2.0), (6.0, 9.0)]
+    assert before[0].sample_end_s == pytest.approx(other.sample_start_s + other.tempo_ratio)
+
+
+@pytest.mark.parametrize("backing", ["parrotte_graveyard", "domina_mountain"])
+def test_a_riff_that_repeats_within_itself_is_reported_play_by_play(backing):
+    # A real riff with a bar that comes back inside it: looped as a 3 s chop 12 dB under
+    # another recording, its activations are traced as the riff going on over the plays,
+    # and only its copies say the same bar plays three times.
+    riff = load("lupus_track19")
+    track, plays = looped_over(
+        riff[round(2.4 * SR) : round(5.4 * SR)], np.tile(load(backing), 2), 3, -12.0, 1.0
+    )
+    templates = nh.learn_sample(riff)
+
+    def inside(start, end, play):  # the share of (start, end) inside play
+        return max(0.0, min(end, play[1]) - max(start, play[0])) / (end - start)
+
+    def one_per_play(result):
+        ranges = result.ranges
+        return len(ranges) == len(plays) and all(
+            inside(*r, play) >= 0.75 and inside(*play, r) >= 0.75
+            for r, play in zip(ranges, plays, strict=True)
+        )
+
+    assert one_per_play(nh.detect_sample(templates, track))
+    assert not one_per_play(nh.detect_sample(dataclasses.replace(templates, white=None), track))

@@ -25,7 +25,10 @@ looped, filtered, buried under new parts) is also found by its own
 waveform (:mod:`nmf_helpers.detection.copies`): an ambient pad 12 dB under
 new parts barely moves the activations, but its waveform still correlates
 with the sample's. A copy adds to the score on the same scale and reports
-the plays the activations miss.
+the plays the activations miss; where it says another part plays than an
+occurrence of the activations does (a riff that repeats within itself,
+traced as going on over a loop's plays), the copy is kept and the
+occurrence cut around it.
 
 The share of each frame's magnitude explained by the fixed part is returned
 as well, but it does not decide: same-instrument music is partly explained by
@@ -40,6 +43,7 @@ ISMIR 2017.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -88,8 +92,9 @@ class Occurrence:
         reaches the threshold; a play of a loop may score below it: one
         found again where the loop's other plays put it (covered by new
         parts), or each play of a loop found by its plays together. An
-        exact copy the activations missed has tempo ratio 1 and pitch
-        shift 0, and its score is its ``z`` on the same scale.
+        exact copy the activations missed, or placed elsewhere, has tempo
+        ratio 1 and pitch shift 0, and its score is its ``z`` on the same
+        scale.
     """
 
     track_start_s: float
@@ -335,6 +340,89 @@ def detect_sample(
         tempo_range=tempo_range,
         min_part_s=min_part_s,
     )
+
+
+# How close an occurrence must be to a copy to agree with it: within this
+# many seconds of the sample where the copy starts (the search aligns on
+# steps and traces its path a step at a time; a copy is exact to a sample),
+# and at the copy's tempo and pitch as closely as the search estimates them:
+# a ratio is a traced slope, a pitch the weighted mean of neighbouring copies
+# (a semitone apart at most), which a sample at its own pitch can pull half
+# a semitone off.
+_COPY_AGREEMENT_SECONDS = 0.5
+_COPY_AGREEMENT_RATIO = 0.03
+_COPY_AGREEMENT_SEMITONES = 0.5
+
+
+def _agrees(occurrence: Occurrence, copy) -> bool:
+    """Whether ``occurrence`` plays the sample where ``copy`` says it plays, as it plays there.
+
+    ``copy`` is ``(track_start_s, track_end_s, sample_start_s, ...)``: the
+    sample at its own tempo and pitch. Where the two first overlap in the
+    track, the occurrence's alignment must put the copy's part of the sample.
+    """
+    o, (track_start, _, sample_start, *_) = occurrence, copy
+    if (
+        abs(o.tempo_ratio - 1.0) > _COPY_AGREEMENT_RATIO
+        or abs(o.pitch_shift) > _COPY_AGREEMENT_SEMITONES
+    ):
+        return False
+    first = max(track_start, o.track_start_s)
+    predicted = o.sample_start_s + (first - o.track_start_s) * o.tempo_ratio
+    return abs(predicted - (sample_start + first - track_start)) <= _COPY_AGREEMENT_SECONDS
+
+
+def _outside(occurrence: Occurrence, start: float, end: float) -> list[Occurrence]:
+    """The parts of ``occurrence`` before ``start`` and after ``end`` in the track."""
+    o, parts = occurrence, []
+    if start > o.track_start_s:
+        cut = min(start, o.track_end_s)
+        parts.append(
+            dataclasses.replace(
+                o,
+                track_end_s=cut,
+                sample_end_s=o.sample_start_s + (cut - o.track_start_s) * o.tempo_ratio,
+            )
+        )
+    if end < o.track_end_s:
+        cut = max(end, o.track_start_s)
+        parts.append(
+            dataclasses.replace(
+                o,
+                track_start_s=cut,
+                sample_start_s=o.sample_start_s + (cut - o.track_start_s) * o.tempo_ratio,
+            )
+        )
+    return parts
+
+
+def _copies_decide(found_copies, occurrences, min_part_s: float) -> list[Occurrence]:
+    """The search's occurrences, cut where an exact copy says something else plays.
+
+    A copy says exactly which part of the sample plays where; the
+    activations of a sample that repeats within itself can follow it
+    across a loop's plays as if it went on (three plays of one bar, traced
+    as the whole sample). Where a copy lies over an occurrence that does
+    not agree with it (:func:`_agrees`), the occurrence keeps only what is
+    outside the copy, and a part left shorter than ``min_part_s`` (the
+    shortest part searched for) is dropped; the copy is then reported by
+    :func:`_copies_missed`.
+    """
+    kept = list(occurrences)
+    for copy in found_copies:
+        track_start, track_end = copy[:2]
+        cut = []
+        for o in kept:
+            overlaps = o.track_start_s < track_end and track_start < o.track_end_s
+            if not overlaps or _agrees(o, copy):
+                cut.append(o)
+                continue
+            cut += [
+                part for part in _outside(o, track_start, track_end)
+                if part.track_end_s - part.track_start_s >= min_part_s
+            ]  # fmt: skip
+        kept = cut
+    return kept
 
 
 def _copies_missed(found_copies, occurrences, duration_s, sample_s) -> list[Occurrence]:
@@ -596,6 +684,7 @@ def detect_in_spectrogram_unchecked(
             white, templates.white, templates.sr, min_part_s, threshold
         )
         decision_score = max(decision_score, copy_score)
+        occurrences = _copies_decide(found_copies, occurrences, min_part_s)
         occurrences += _copies_missed(found_copies, occurrences, duration_s, templates.duration_s)
     occurrences = tuple(sorted(occurrences, key=lambda o: o.track_start_s))
     best = found[0] if found else None
