@@ -393,7 +393,7 @@ def test_copies_cut_an_occurrence_traced_across_a_loops_plays_into_the_plays():
              (3.82, 6.93, 2.24, 5.35, 0.8)]  # fmt: skip
     kept = DOOR._copies_decide(plays, [traced], nh.MIN_PART_SECONDS)
     assert kept == [occurrence((3.82, 6.93), 3.82 - 1.58, score=0.436)]
-    reported = kept + DOOR._copies_missed(plays, kept, 20.0, 9.0)
+    reported = kept + DOOR._copies_missed(plays, kept)
     reported.sort(key=lambda o: o.track_start_s)
     assert [(o.track_start_s, o.track_end_s) for o in reported] == [
         (1.06, 3.82), (3.82, 6.93), (6.93, 10.07)
@@ -411,6 +411,17 @@ def test_copies_cut_an_occurrence_traced_across_a_loops_plays_into_the_plays():
 def test_an_occurrence_a_copy_agrees_with_or_leaves_alone_is_kept_whole(other):
     copy = (2.0, 6.0, 1.0, 5.0, 1.0)
     assert DOOR._copies_decide([copy], [other], nh.MIN_PART_SECONDS) == [other]
+
+
+def test_an_occurrence_a_copy_agrees_with_reaches_as_far_as_the_copy():
+    # The search's last window stops short of the play's end; the copy holds to it.
+    short = occurrence((2.2, 11.6), 0.0, score=0.48)
+    copy = (2.22, 12.22, 0.0, 10.0, 1.0)
+    [joined] = DOOR._copies_decide([copy], [short], nh.MIN_PART_SECONDS)
+    assert joined == DOOR.Occurrence(2.2, 12.22, 0.0, 10.0, 1.0, 0.0, 0.48)
+    assert DOOR._copies_missed([copy], [joined]) == []
+    early = occurrence((1.5, 13.0), -0.7, score=0.48)  # longer than the copy both ways
+    assert DOOR._copies_decide([copy], [early], nh.MIN_PART_SECONDS) == [early]
 
 
 @pytest.mark.parametrize(

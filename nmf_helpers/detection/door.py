@@ -396,43 +396,63 @@ def _outside(occurrence: Occurrence, start: float, end: float) -> list[Occurrenc
     return parts
 
 
-def _copies_decide(found_copies, occurrences, min_part_s: float) -> list[Occurrence]:
-    """The search's occurrences, cut where an exact copy says something else plays.
+def _joined(occurrence: Occurrence, copy) -> Occurrence:
+    """``occurrence`` reaching as far as a ``copy`` that agrees with it, either way.
 
-    A copy says exactly which part of the sample plays where; the
-    activations of a sample that repeats within itself can follow it
-    across a loop's plays as if it went on (three plays of one bar, traced
-    as the whole sample). Where a copy lies over an occurrence that does
-    not agree with it (:func:`_agrees`), the occurrence keeps only what is
-    outside the copy, and a part left shorter than ``min_part_s`` (the
-    shortest part searched for) is dropped; the copy is then reported by
-    :func:`_copies_missed`.
+    The search's path stops where its last window fits, up to half a second
+    short of a play's end; the copy holds to the sample's own end.
+    """
+    track_start, track_end, sample_start, sample_end, _ = copy
+    o = occurrence
+    if track_start < o.track_start_s:
+        o = dataclasses.replace(o, track_start_s=track_start, sample_start_s=sample_start)
+    if track_end > o.track_end_s:
+        o = dataclasses.replace(o, track_end_s=track_end, sample_end_s=sample_end)
+    return o
+
+
+def _copies_decide(found_copies, occurrences, min_part_s: float) -> list[Occurrence]:
+    """The search's occurrences made to agree with the exact copies.
+
+    A copy says exactly which part of the sample plays where. An occurrence
+    that agrees with a copy over it (:func:`_agrees`) reaches as far as the
+    copy (:func:`_joined`). One that does not keeps only what is outside the
+    copy, and a part left shorter than ``min_part_s`` (the shortest part
+    searched for) is dropped; the copy is then reported by
+    :func:`_copies_missed`. That is how the activations of a sample that
+    repeats within itself, followed across a loop's plays as if it went on
+    (three plays of one bar traced as the whole sample), give way to the
+    plays.
+
+    ``found_copies`` are :func:`~nmf_helpers.detection.copies.sample_copies`'
+    copies, ends within the track and the sample.
     """
     kept = list(occurrences)
     for copy in found_copies:
         track_start, track_end = copy[:2]
-        cut = []
+        decided = []
         for o in kept:
-            overlaps = o.track_start_s < track_end and track_start < o.track_end_s
-            if not overlaps or _agrees(o, copy):
-                cut.append(o)
-                continue
-            cut += [
-                part for part in _outside(o, track_start, track_end)
-                if part.track_end_s - part.track_start_s >= min_part_s
-            ]  # fmt: skip
-        kept = cut
+            if not (o.track_start_s < track_end and track_start < o.track_end_s):
+                decided.append(o)
+            elif _agrees(o, copy):
+                decided.append(_joined(o, copy))
+            else:
+                decided += [
+                    part for part in _outside(o, track_start, track_end)
+                    if part.track_end_s - part.track_start_s >= min_part_s
+                ]  # fmt: skip
+        kept = decided
     return kept
 
 
-def _copies_missed(found_copies, occurrences, duration_s, sample_s) -> list[Occurrence]:
+def _copies_missed(found_copies, occurrences) -> list[Occurrence]:
     """The exact copies that no occurrence of the search already reports (half of it or more).
 
-    A copy is the sample at its own tempo and pitch.
+    A copy is the sample at its own tempo and pitch; ``found_copies`` are as
+    for :func:`_copies_decide`.
     """
     missed = []
     for track_start, track_end, sample_start, sample_end, score in found_copies:
-        track_end, sample_end = min(track_end, duration_s), min(sample_end, sample_s)
         covered = max(
             (min(track_end, o.track_end_s) - max(track_start, o.track_start_s)
              for o in occurrences + missed),
@@ -684,8 +704,12 @@ def detect_in_spectrogram_unchecked(
             white, templates.white, templates.sr, min_part_s, threshold
         )
         decision_score = max(decision_score, copy_score)
+        found_copies = [
+            (start, min(end, duration_s), sample_start, min(sample_end, templates.duration_s), z)
+            for start, end, sample_start, sample_end, z in found_copies
+        ]
         occurrences = _copies_decide(found_copies, occurrences, min_part_s)
-        occurrences += _copies_missed(found_copies, occurrences, duration_s, templates.duration_s)
+        occurrences += _copies_missed(found_copies, occurrences)
     occurrences = tuple(sorted(occurrences, key=lambda o: o.track_start_s))
     best = found[0] if found else None
     shifts = np.asarray(templates.shifts, dtype=float)
