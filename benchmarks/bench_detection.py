@@ -44,7 +44,10 @@ Real records have a room, a mastering chain and noise, so every track
 (positive and negative) is then "mastered": a synthetic room reverb
 (exponentially decaying noise, RT60 0.3-0.8 s, 15-30 % wet), a compressor
 (tanh soft clipping after 6-12 dB of drive) and noise 40-50 dB under the
-mix, all seeded.
+mix, all seeded. And records start and end in digital silence: one more
+treatment (``silence_treatments``, made after all the others, with a seed
+of its own, so that they stay as they were) pads the mastered track with
+3 s of it at each end, positives and negatives alike.
 
 Printed: ROC AUC, precision and recall at the threshold, recall per
 treatment, the errors of the track ranges and of the sample ranges, the
@@ -362,6 +365,16 @@ def loop_treatments(quick: bool):
     return dict(itertools.islice(table.items(), 2)) if quick else table
 
 
+def silence_treatments(quick: bool):
+    """Treatments whose mastered track is padded with digital silence: name -> (treatment, s).
+
+    The treatment is one of :func:`treatments`' (or the material's own), and
+    the track gets that many seconds of silence at each end, as a record's
+    lead-in and run-out.
+    """
+    return {} if quick else {"chop 3 s, 3 s of silence at each end": ("chop 3 s", 3.0)}
+
+
 def rms(x):
     return float(np.sqrt(np.mean(np.square(x))))
 
@@ -429,6 +442,31 @@ def cases(material: Material, quick: bool):
                         [],
                         (0, 0),
                         1,
+                    )
+        padded = np.random.default_rng(1)  # its own seed: the cases above stay as they were
+        for i, searched in enumerate(material.searched):
+            others = material.negatives[searched]
+            for j, (treatment, (base, pad_s)) in enumerate(silence_treatments(quick).items()):
+                function, part, ratio, loops, level_db = table.get(base, treatments(False)[base])
+                _, backing = material.backings[(i + j) % len(material.backings)]
+                offset = float(padded.uniform(0.5, 3.0))
+                silence = np.zeros(round(pad_s * SR), dtype=np.float32)
+                for positive, riff in ((True, searched), (False, others[j % len(others)])):
+                    treated = function(material.riffs[riff])
+                    mastered = master(build(treated, backing, level_db, loops, offset), padded)
+                    duration = treated.size / SR
+                    start = pad_s + offset
+                    ranges = [
+                        (
+                            start + k * duration,
+                            min(start + (k + 1) * duration, pad_s + backing.size / SR),
+                        )
+                        for k in range(loops)
+                    ]
+                    riff_part = part or (0.0, material.riffs[riff].size / SR)
+                    x = np.concatenate((silence, mastered, silence))
+                    yield Case(
+                        material.name, searched, treatment, positive, x, ranges, riff_part, ratio
                     )
 
 

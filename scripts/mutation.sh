@@ -75,8 +75,13 @@ for function in _play_again _play_near _spans _complete_loops _loops _groups _ce
   loops_names+=" nmf_helpers.detection.search.x_${function}__mutmut_*"
 done
 # copies: exact copies of the sample's waveform (detection/copies.py), every function,
-# with their own tests (noise at known levels and the field clips, about 10 s in all).
+# and where door.py makes the search's occurrences agree with them, with their own
+# tests (noise at known levels and the field clips, about 15 s in all).
 copies_tests="tests/test_detection_copies.py"
+copies_names=" nmf_helpers.detection.copies.x_*"
+for function in _agrees _outside _joined _copies_decide _copies_missed; do
+  copies_names+=" nmf_helpers.detection.door.x_${function}__mutmut_*"
+done
 # module -> "files to mutate|test files (both space-separated)|pytest -k expression (optional)"
 # The -k expressions leave out the slowest comparisons (scikit-learn's NMF at
 # K = 30, a whole-clip fit against two tracks; Griffin-Lim's spectral
@@ -90,13 +95,14 @@ declare -A plan=(
   [outputs]="nmf_helpers/cli/_outputs.py|tests/test_outputs.py"
   [detection]="$detection_files|$detection_tests"
   [loops]="nmf_helpers/detection/search.py nmf_helpers/detection/bands.py|$loops_tests"
-  [copies]="nmf_helpers/detection/copies.py|$copies_tests"
+  [copies]="nmf_helpers/detection/copies.py nmf_helpers/detection/door.py|$copies_tests"
 )
 # Mutant names run by default (MUTATION_NAMES, when set, replaces them): detection's
 # decision and ranges; its loading, checks and learning are left to the slow tests.
 declare -A default_names=(
   [detection]="$detection_names"
   [loops]="$loops_names"
+  [copies]="$copies_names"
 )
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(nmf separation spectral outputs detection loops copies)

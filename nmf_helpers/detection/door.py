@@ -64,7 +64,7 @@ from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
 from . import bands, copies
 from . import settings as common
 from .learning import SampleTemplates, learn_from_waveform, load_waveform
-from .search import coarse_match_unchecked, search_unchecked
+from .search import coarse_match_unchecked, search_unchecked, silent_steps
 
 __all__ = ["Occurrence", "SampleDetection", "detect_sample"]
 
@@ -621,7 +621,9 @@ def coarse_score_unchecked(
     """
     _, H = _fit(templates, V, n_free, n_iter, seed, False)
     fixed_H = H[: templates.W.shape[1]]
-    score = coarse_match_unchecked(templates, fixed_H, tempo_range, min_part_s, n_ratios)
+    score = coarse_match_unchecked(
+        templates, fixed_H, tempo_range, min_part_s, n_ratios, silent_steps(V)
+    )
     if white is not None and templates.white is not None:
         copy_score = copies.coarse_copy_score(white, templates.white, templates.sr, min_part_s)
         score = max(score, copy_score)
@@ -684,7 +686,7 @@ def detect_in_spectrogram_unchecked(
     H = bands.spread_frames(H_steps, n_frames)
 
     match, found, frame_seconds, decision_score = search_unchecked(
-        templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold
+        templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold, silent_steps(V)
     )
     occurrences = [
         Occurrence(

@@ -19,7 +19,10 @@ of the sample's sounds are on, against each other): a pad that barely
 moves is still the sample playing. A loop is reported play by play:
 occurrences of one part of the sample at a steady period are a loop, whose
 missing plays are looked for again at the loop's own alignment, and whose
-plays are held to one period each (:func:`_complete_loops`).
+plays are held to one period each (:func:`_complete_loops`). The track's
+silent steps (a record's lead-in and run-out, a gap between songs) match
+no sample (:func:`_with_silence`): a window mostly silent would otherwise
+score its few steps of music as if they were the whole window.
 
 Frames here are steps, ``frame_seconds`` long: the pairs of STFT frames
 (:data:`~nmf_helpers.detection.bands.FRAMES_PER_STEP`) the track is fitted
@@ -59,6 +62,13 @@ _TEMPO_LIMITS_ARRAY = np.array(TEMPO_LIMITS)
 # style share is removed. Much shorter, and the beat itself is averaged
 # away; much longer, and the chord envelope stays.
 _DETREND_SECONDS = 0.3
+
+# A step of the track is silent (see silent_steps) when its magnitude is
+# under this share of its loud steps', the given quantile of all its steps:
+# 60 dB down, where digital silence, dither and the end of a fade lie, but
+# not a quiet intro or a breakdown.
+_SILENCE = 1e-3
+_LOUD_QUANTILE = 0.9
 
 # Spacing of the tempo-ratio grid. Over a 2.5 s window a ratio off by half
 # of it drifts 25 ms, well under one step of the activations (a pair of STFT
@@ -164,7 +174,12 @@ _SCREEN_STRIDE = 4
 
 
 def coarse_match_unchecked(
-    templates: SampleTemplates, fixed_H: np.ndarray, tempo_range, min_part_s: float, n_ratios: int
+    templates: SampleTemplates,
+    fixed_H: np.ndarray,
+    tempo_range,
+    min_part_s: float,
+    n_ratios: int,
+    silent: np.ndarray | None = None,
 ) -> float:
     """The best window score at ``n_ratios`` tempo ratios, following no path.
 
@@ -184,6 +199,9 @@ def coarse_match_unchecked(
     min_part_s : float
     n_ratios : int >= 1
         Tempo ratios tried, evenly from ``tempo_range[0]`` to ``tempo_range[1]``.
+    silent : np.ndarray [shape=(n_steps,), bool] or None
+        The steps where the track is silent (:func:`silent_steps`), which
+        match no sample (:func:`_with_silence`); None: none is.
 
     Returns
     -------
@@ -193,7 +211,7 @@ def coarse_match_unchecked(
     """
     # The pairs of neighbouring copies only (the copies themselves are not aligned).
     sample_features, features, shifts, window, frame_seconds = _alignment_inputs(
-        templates, fixed_H, tempo_range, min_part_s, singles=False
+        templates, fixed_H, tempo_range, min_part_s, silent, singles=False
     )
     low, high = tempo_range
     # One ratio: the middle of the range (the sample's own tempo by default).
@@ -207,12 +225,17 @@ def coarse_match_unchecked(
 
 
 def search_unchecked(
-    templates: SampleTemplates, fixed_H: np.ndarray, tempo_range, min_part_s: float, threshold
+    templates: SampleTemplates,
+    fixed_H: np.ndarray,
+    tempo_range,
+    min_part_s: float,
+    threshold,
+    silent: np.ndarray | None = None,
 ) -> tuple[WindowMatch, list, float, float]:
     """Every occurrence of the sample in the track's fixed activations, strongest first.
 
-    ``templates``, ``fixed_H``, ``tempo_range`` and ``min_part_s`` are as for
-    :func:`coarse_match_unchecked`; every ratio of the grid is tried, and
+    ``templates``, ``fixed_H``, ``tempo_range``, ``min_part_s`` and
+    ``silent`` are as for :func:`coarse_match_unchecked`; every ratio of the grid is tried, and
     each window reaching ``threshold`` starts an occurrence.
 
     A loop whose plays each score under ``threshold`` is found through
@@ -239,10 +262,10 @@ def search_unchecked(
         (:func:`_loop_evidence`) where that is higher.
     """
     sample_features, features, candidate_shifts, window, frame_seconds = _alignment_inputs(
-        templates, fixed_H, tempo_range, min_part_s
+        templates, fixed_H, tempo_range, min_part_s, silent
     )
     ratios = _ratio_grid(tempo_range)
-    harmonies = _harmonies(templates, fixed_H)
+    harmonies = _harmonies(templates, fixed_H, silent)
     with library_threads(_ALIGNMENT_THREADS):
         match = best_windows(features, sample_features, ratios, window)
         found = _find_occurrences(
@@ -394,10 +417,13 @@ class _Harmonies(NamedTuple):
         return self.track[candidate], self.sample
 
 
-def _harmonies(templates: SampleTemplates, fixed_H: np.ndarray) -> _Harmonies:
-    """The harmonies of the full search's candidates (:func:`_candidates`), in their order."""
+def _harmonies(templates: SampleTemplates, fixed_H: np.ndarray, silent=None) -> _Harmonies:
+    """The harmonies of the full search's candidates (:func:`_candidates`), in their order.
+
+    ``silent`` is :func:`coarse_match_unchecked`'s (:func:`_with_silence`).
+    """
     track, _ = _candidates(fixed_H, templates.shifts, _harmony)
-    return _Harmonies(track, _harmony(_decimate(templates.H)))
+    return _Harmonies(*_with_silence(track, _harmony(_decimate(templates.H)), silent))
 
 
 def _decimate(H: np.ndarray) -> np.ndarray:
@@ -1131,18 +1157,67 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(shared, 0) / max(min(a[1] - a[0], b[1] - b[0]), 1)
 
 
-def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, singles=True):
+def silent_steps(V: np.ndarray) -> np.ndarray:
+    """The steps of a track's fit where it is silent: far under its loud parts.
+
+    Parameters
+    ----------
+    V : np.ndarray [shape=(n_bands, n_steps), non-negative]
+        The spectrogram the track is fitted on (bands, steps).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_steps,), bool]
+        True where a step's magnitude is under ``_SILENCE`` of the track's
+        loud steps' (its ``_LOUD_QUANTILE``): digital silence, dither, the end
+        of a fade, but not a quiet intro, however quiet the whole track is.
+    """
+    magnitude = V.sum(axis=0, dtype=np.float64)
+    if magnitude.size == 0:
+        return np.zeros(0, dtype=bool)
+    return magnitude < _SILENCE * np.quantile(magnitude, _LOUD_QUANTILE)
+
+
+def _with_silence(features: list, sample: np.ndarray, silent):
+    """The track's features and the sample's with one more row: silence, which no sample has.
+
+    A window whose steps are mostly silent holds a few steps of music, and a
+    cosine, blind to how little is there, scores those few as if they were
+    the window: a track's silent ends would score like windows a fraction of
+    ``min_part_s`` long. The extra row gives each silent step of a track
+    feature the root mean square of that feature's norm over the steps that
+    are not silent, and the sample nothing there: a silent step then weighs
+    in a window as a step of music unlike the sample does, and matches
+    nothing. Without silent steps (or ``silent`` None) nothing changes.
+
+    Returns ``(features, sample)``.
+    """
+    if silent is None or not silent.any():
+        return features, sample
+    loud = ~silent
+    with_row = []
+    for track in features:
+        norms = np.square(track).sum(axis=0)
+        level = float(np.sqrt(norms[loud].mean())) if loud.any() else 0.0
+        with_row.append(np.vstack((track, np.where(silent, level, 0.0)[None, :])))
+    return with_row, np.vstack((sample, np.zeros((1, sample.shape[1]))))
+
+
+def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, silent=None, singles=True):
     """What the alignment compares: the sample's rhythm, the track's candidates, the window.
 
     Returns ``(sample_features, features, candidate_shifts, window,
     frame_seconds)``: ``frame_seconds`` is the length of one step;
-    ``singles`` is :func:`_candidates`'.
+    ``silent`` is :func:`coarse_match_unchecked`'s (:func:`_with_silence`),
+    ``singles`` :func:`_candidates`'.
     """
     frame_seconds = FRAMES_PER_STEP * templates.hop / templates.sr  # one step
     width = max(1, round(_DETREND_SECONDS / frame_seconds)) | 1
-    sample_features = _rhythm(_decimate(templates.H), width)
     features, candidate_shifts = _candidates(
         fixed_H, templates.shifts, functools.partial(_rhythm, width=width), singles
+    )
+    features, sample_features = _with_silence(
+        features, _rhythm(_decimate(templates.H), width), silent
     )
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
