@@ -414,14 +414,50 @@ def test_an_occurrence_a_copy_agrees_with_or_leaves_alone_is_kept_whole(other):
 
 
 def test_an_occurrence_a_copy_agrees_with_reaches_as_far_as_the_copy():
-    # The search's last window stops short of the play's end; the copy holds to it.
-    short = occurrence((2.2, 11.6), 0.0, score=0.48)
     copy = (2.22, 12.22, 0.0, 10.0, 1.0)
+    # The search's last window stops short of the play's end: the copy holds to it.
+    short = occurrence((2.2, 11.6), 0.0, score=0.48)
     [joined] = DOOR._copies_decide([copy], [short], nh.MIN_PART_SECONDS)
     assert joined == DOOR.Occurrence(2.2, 12.22, 0.0, 10.0, 1.0, 0.0, 0.48)
     assert DOOR._copies_missed([copy], [joined]) == []
-    early = occurrence((1.5, 13.0), -0.7, score=0.48)  # longer than the copy both ways
-    assert DOOR._copies_decide([copy], [early], nh.MIN_PART_SECONDS) == [early]
+    # A copy that starts before the occurrence gives the start too.
+    late = occurrence((3.5, 12.0), 1.28, score=0.48)
+    [joined] = DOOR._copies_decide([copy], [late], nh.MIN_PART_SECONDS)
+    assert joined == DOOR.Occurrence(2.22, 12.22, 0.0, 10.0, 1.0, 0.0, 0.48)
+    # Where the occurrence reaches further (a fading tail that no longer stands out of
+    # the track as a waveform), it stays.
+    longer = occurrence((1.8, 12.5), -0.4, score=0.48)
+    assert DOOR._copies_decide([copy], [longer], nh.MIN_PART_SECONDS) == [longer]
+
+
+def test_an_occurrences_alignment_runs_at_its_own_tempo_to_the_copy():
+    # 20 s before the copy at x1.02 the alignment has gone 20.4 s of the sample, not 19.6.
+    copy = (25.0, 30.0, 20.4, 25.4, 1.0)
+    stretched = occurrence((5.0, 28.0), 0.0, ratio=1.02)
+    assert DOOR._agrees(stretched, copy)
+    assert not DOOR._agrees(stretched, (25.0, 30.0, 19.6, 24.6, 1.0))
+
+
+def test_copies_leave_the_occurrences_they_do_not_touch_and_keep_the_others():
+    copy = (10.0, 14.0, 1.0, 5.0, 1.0)
+    before = occurrence((2.0, 4.0), 3.0)  # shorter than a part: still not the copy's to drop
+    cut = occurrence((9.0, 18.0), 0.0, ratio=1.05)
+    after = occurrence((20.0, 22.0), 3.0)
+    kept = DOOR._copies_decide([copy], [before, cut, after], nh.MIN_PART_SECONDS)
+    assert [(o.track_start_s, o.track_end_s) for o in kept] == [
+        (2.0, 4.0),
+        (14.0, 18.0),
+        (20.0, 22.0),
+    ]
+
+
+def test_a_copy_is_added_unless_occurrences_cover_half_of_it_with_its_own_score():
+    copy = (10.0, 14.0, 1.0, 5.0, 0.9)
+    for covered, added in ((1.9, True), (2.1, False)):
+        other = occurrence((14.0 - covered, 20.0), 3.0, ratio=1.05)
+        missed = DOOR._copies_missed([copy], [other])
+        assert missed == ([DOOR.Occurrence(10.0, 14.0, 1.0, 5.0, 1.0, 0.0, 0.9)] if added else [])
+    assert DOOR._copies_missed([copy], []) == [DOOR.Occurrence(10.0, 14.0, 1.0, 5.0, 1.0, 0.0, 0.9)]
 
 
 @pytest.mark.parametrize(

@@ -399,8 +399,11 @@ def _outside(occurrence: Occurrence, start: float, end: float) -> list[Occurrenc
 def _joined(occurrence: Occurrence, copy) -> Occurrence:
     """``occurrence`` reaching as far as a ``copy`` that agrees with it, either way.
 
-    The search's path stops where its last window fits, up to half a second
-    short of a play's end; the copy holds to the sample's own end.
+    The search's last window stops up to half a second short of a play's
+    end, where the copy holds to it. Where the occurrence reaches further,
+    it stays: a copy's ends are where the sample's waveform stops standing
+    out of the track, which the quiet tail of a fade under new parts does
+    before the sample ends.
     """
     track_start, track_end, sample_start, sample_end, _ = copy
     o = occurrence
@@ -416,9 +419,9 @@ def _copies_decide(found_copies, occurrences, min_part_s: float) -> list[Occurre
 
     A copy says exactly which part of the sample plays where. An occurrence
     that agrees with a copy over it (:func:`_agrees`) reaches as far as the
-    copy (:func:`_joined`). One that does not keeps only what is outside the
-    copy, and a part left shorter than ``min_part_s`` (the shortest part
-    searched for) is dropped; the copy is then reported by
+    copy (:func:`_joined`). One that does not keeps only
+    what is outside the copy, and a part left shorter than ``min_part_s``
+    (the shortest part searched for) is dropped; the copy is then reported by
     :func:`_copies_missed`. That is how the activations of a sample that
     repeats within itself, followed across a loop's plays as if it went on
     (three plays of one bar traced as the whole sample), give way to the
