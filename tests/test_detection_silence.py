@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import warnings
 
 import librosa
 import numpy as np
@@ -99,3 +100,16 @@ def test_a_chop_after_silence_is_found_with_nothing_in_the_silence():
         assert plays[0] - 0.3 < start < end < plays[2] + 0.3 and end - start > 2.0
     assert result.ranges[0][0] == pytest.approx(plays[0], abs=0.3)
     assert result.ranges[-1][1] == pytest.approx(plays[2], abs=0.3)
+
+
+def test_the_local_match_over_silence_after_music_is_zero_not_nan():
+    # A running mean of energies goes a rounding error under zero where zeros follow large
+    # values; its square root was NaN, with numpy's warning on the user's screen.
+    rng = np.random.default_rng(2)
+    x = np.hstack((1e3 * rng.random((4, 50)), np.zeros((4, 50))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        similarity, energy = SEARCH._local_match(x, x, 7)
+    assert np.isfinite(similarity).all() and (energy >= 0).all()
+    np.testing.assert_allclose(similarity[:40], 1.0)
+    assert (similarity[60:] == 0).all()

@@ -573,7 +573,13 @@ def _local_match(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, n
     dots = scipy.ndimage.uniform_filter1d((x * y).sum(axis=0), size, mode="constant")
     xx = scipy.ndimage.uniform_filter1d((x * x).sum(axis=0), size, mode="constant")
     yy = scipy.ndimage.uniform_filter1d((y * y).sum(axis=0), size, mode="constant")
-    return dots / np.maximum(np.sqrt(xx * yy), EPS), yy
+    # Running means leave rounding errors, a little under or over zero, where zeros
+    # follow large values (silence after music, in the track or in the sample): there
+    # nothing plays, and nothing matches, rather than a NaN or a residue over EPS.
+    rounding = 1e-12 * max(float(xx.max(initial=0.0)), float(yy.max(initial=0.0)), EPS)
+    playing = (xx > rounding) & (yy > rounding)
+    norms = np.sqrt(np.where(playing, xx * yy, 1.0))
+    return np.where(playing, dots / norms, 0.0), np.maximum(yy, 0.0)
 
 
 def _trace(
