@@ -64,7 +64,7 @@ from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
 from . import bands, copies
 from . import settings as common
 from .learning import SampleTemplates, learn_from_waveform, load_waveform
-from .search import coarse_match_unchecked, search_unchecked, silent_steps
+from .search import coarse_match_unchecked, search_unchecked, silent_run, silent_steps
 
 __all__ = ["Occurrence", "SampleDetection", "detect_sample"]
 
@@ -577,6 +577,12 @@ def _fit(templates, V, n_free, n_iter, seed, progress):
     return W, H
 
 
+def _track_silence(templates: SampleTemplates, V: np.ndarray) -> np.ndarray:
+    """The steps of the track's fit where it is silent for a while (:func:`silent_steps`)."""
+    step_seconds = bands.FRAMES_PER_STEP * templates.hop / templates.sr
+    return silent_steps(V, silent_run(step_seconds))
+
+
 def coarse_score_unchecked(
     templates: SampleTemplates,
     V: np.ndarray,
@@ -625,7 +631,7 @@ def coarse_score_unchecked(
     _, H = _fit(templates, V, n_free, n_iter, seed, False)
     fixed_H = H[: templates.W.shape[1]]
     score = coarse_match_unchecked(
-        templates, fixed_H, tempo_range, min_part_s, n_ratios, silent_steps(V)
+        templates, fixed_H, tempo_range, min_part_s, n_ratios, _track_silence(templates, V)
     )
     if white is not None and templates.white is not None:
         copy_score = copies.coarse_copy_score(white, templates.white, templates.sr, min_part_s)
@@ -689,7 +695,12 @@ def detect_in_spectrogram_unchecked(
     H = bands.spread_frames(H_steps, n_frames)
 
     match, found, frame_seconds, decision_score = search_unchecked(
-        templates, H_steps[:n_fixed], tempo_range, min_part_s, threshold, silent_steps(V)
+        templates,
+        H_steps[:n_fixed],
+        tempo_range,
+        min_part_s,
+        threshold,
+        _track_silence(templates, V),
     )
     occurrences = [
         Occurrence(

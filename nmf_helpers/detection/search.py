@@ -21,7 +21,8 @@ occurrences of one part of the sample at a steady period are a loop, whose
 missing plays are looked for again at the loop's own alignment, and whose
 plays are held to one period each (:func:`_complete_loops`). The track's
 silent steps (a record's lead-in and run-out, a gap between songs) match
-no sample (:func:`_with_silence`): a window mostly silent would otherwise
+no sample, and the sample's (a sample cut with silence around it) match
+no track (:func:`_with_silence`): a window mostly silent would otherwise
 score its few steps of music as if they were the whole window.
 
 Frames here are steps, ``frame_seconds`` long: the pairs of STFT frames
@@ -69,6 +70,10 @@ _DETREND_SECONDS = 0.3
 # not a quiet intro or a breakdown.
 _SILENCE = 1e-3
 _LOUD_QUANTILE = 0.9
+# ... for at least this long: a riff rendered alone rests between its notes
+# (a tenth of a second, in the project's drum riff), which is part of the
+# riff, while a record's lead-in or a sample cut with room around it is not.
+_SILENT_RUN_SECONDS = 0.5
 
 # Spacing of the tempo-ratio grid. Over a 2.5 s window a ratio off by half
 # of it drifts 25 ms, well under one step of the activations (a pair of STFT
@@ -423,7 +428,11 @@ def _harmonies(templates: SampleTemplates, fixed_H: np.ndarray, silent=None) -> 
     ``silent`` is :func:`coarse_match_unchecked`'s (:func:`_with_silence`).
     """
     track, _ = _candidates(fixed_H, templates.shifts, _harmony)
-    return _Harmonies(*_with_silence(track, _harmony(_decimate(templates.H)), silent))
+    sample_H = _decimate(templates.H)
+    run = silent_run(FRAMES_PER_STEP * templates.hop / templates.sr)
+    return _Harmonies(
+        *_with_silence(track, _harmony(sample_H), silent, silent_steps(sample_H, run))
+    )
 
 
 def _decimate(H: np.ndarray) -> np.ndarray:
@@ -1163,50 +1172,88 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     return max(shared, 0) / max(min(a[1] - a[0], b[1] - b[0]), 1)
 
 
-def silent_steps(V: np.ndarray) -> np.ndarray:
-    """The steps of a track's fit where it is silent: far under its loud parts.
+def silent_steps(V: np.ndarray, min_run: int = 1) -> np.ndarray:
+    """The steps where a track (or a sample) is silent: far under its loud parts, for a while.
 
     Parameters
     ----------
     V : np.ndarray [shape=(n_bands, n_steps), non-negative]
-        The spectrogram the track is fitted on (bands, steps).
+        The spectrogram the track is fitted on (bands, steps), or a
+        sample's activations on steps (their sum follows its magnitude).
+    min_run : int >= 1
+        Steps a silence must last: the rests between a riff's notes are
+        not silence, a record's lead-in is.
 
     Returns
     -------
     np.ndarray [shape=(n_steps,), bool]
-        True where a step's magnitude is under ``_SILENCE`` of the track's
-        loud steps' (its ``_LOUD_QUANTILE``): digital silence, dither, the end
-        of a fade, but not a quiet intro, however quiet the whole track is.
+        True where a step's magnitude is under ``_SILENCE`` of the loud
+        steps' (the ``_LOUD_QUANTILE`` of all steps), in a run of at least
+        ``min_run``: digital silence, dither, the end of a fade, but not a
+        quiet intro, however quiet the whole track is.
     """
     magnitude = V.sum(axis=0, dtype=np.float64)
     if magnitude.size == 0:
         return np.zeros(0, dtype=bool)
-    return magnitude < _SILENCE * np.quantile(magnitude, _LOUD_QUANTILE)
+    quiet = magnitude < _SILENCE * np.quantile(magnitude, _LOUD_QUANTILE)
+    # Runs of quiet steps: each step's run, and the length of that run.
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], quiet, [False])).astype(np.int8)))
+    silent = np.zeros_like(quiet)
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start >= min_run:
+            silent[start:stop] = True
+    return silent
 
 
-def _with_silence(features: list, sample: np.ndarray, silent):
-    """The track's features and the sample's with one more row: silence, which no sample has.
+def silent_run(frame_seconds: float) -> int:
+    """Steps of ``frame_seconds`` that make ``_SILENT_RUN_SECONDS``."""
+    return max(1, round(_SILENT_RUN_SECONDS / frame_seconds))
+
+
+def _silence_row(features: np.ndarray, silent: np.ndarray) -> np.ndarray:
+    """A row over ``features``' steps: its typical step norm where ``silent``, else 0.
+
+    The typical norm is the root mean square of the norms of the steps
+    that are not silent (0 when every step is).
+    """
+    loud = ~silent
+    norms = np.square(features).sum(axis=0)
+    level = float(np.sqrt(norms[loud].mean())) if loud.any() else 0.0
+    return np.where(silent, level, 0.0)[None, :]
+
+
+def _with_silence(features: list, sample: np.ndarray, silent, sample_silent=None):
+    """The track's features and the sample's with two more rows: the silence of each.
 
     A window whose steps are mostly silent holds a few steps of music, and a
     cosine, blind to how little is there, scores those few as if they were
-    the window: a track's silent ends would score like windows a fraction of
-    ``min_part_s`` long. The extra row gives each silent step of a track
-    feature the root mean square of that feature's norm over the steps that
-    are not silent, and the sample nothing there: a silent step then weighs
-    in a window as a step of music unlike the sample does, and matches
-    nothing. Without silent steps (or ``silent`` None) nothing changes.
+    the window: a track's silent ends, or a sample cut with a few seconds
+    of silence around it, would score like windows a fraction of
+    ``min_part_s`` long. The first extra row gives each silent step of a
+    track feature that feature's typical step norm (:func:`_silence_row`),
+    and the sample nothing there; the second does the same for the sample's
+    silent steps, and gives the track nothing there. A silent step of
+    either then weighs in a window as a step of music unlike the other
+    does, and silence matches nothing, not even silence. With no silent
+    step on either side (``silent`` and ``sample_silent`` None or all
+    False) nothing changes.
 
     Returns ``(features, sample)``.
     """
-    if silent is None or not silent.any():
+    steps = features[0].shape[1] if features else 0
+    silent = np.zeros(steps, dtype=bool) if silent is None else silent
+    sample_silent = (
+        np.zeros(sample.shape[1], dtype=bool) if sample_silent is None else sample_silent
+    )
+    if not (silent.any() or sample_silent.any()):
         return features, sample
-    loud = ~silent
-    with_row = []
-    for track in features:
-        norms = np.square(track).sum(axis=0)
-        level = float(np.sqrt(norms[loud].mean())) if loud.any() else 0.0
-        with_row.append(np.vstack((track, np.where(silent, level, 0.0)[None, :])))
-    return with_row, np.vstack((sample, np.zeros((1, sample.shape[1]))))
+    features = [
+        np.vstack((track, _silence_row(track, silent), np.zeros((1, steps)))) for track in features
+    ]
+    sample = np.vstack(
+        (sample, np.zeros((1, sample.shape[1])), _silence_row(sample, sample_silent))
+    )
+    return features, sample
 
 
 def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, silent=None, singles=True):
@@ -1222,8 +1269,12 @@ def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, silent=None, 
     features, candidate_shifts = _candidates(
         fixed_H, templates.shifts, functools.partial(_rhythm, width=width), singles
     )
+    sample_H = _decimate(templates.H)
     features, sample_features = _with_silence(
-        features, _rhythm(_decimate(templates.H), width), silent
+        features,
+        _rhythm(sample_H, width),
+        silent,
+        silent_steps(sample_H, silent_run(frame_seconds)),
     )
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
