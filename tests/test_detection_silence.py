@@ -61,7 +61,10 @@ def test_silent_steps_are_digital_silence_and_dither_not_a_quiet_intro():
     np.testing.assert_array_equal(
         SEARCH.silent_steps(rests, min_run=4), np.isin(np.arange(100), np.arange(60, 75))
     )
-    assert SEARCH.silent_run(0.05) == 10 and SEARCH.silent_run(2.0) == 1
+    templates = nh.learn_sample(load("lupus_track19")[: 3 * SR], sr=SR)
+    step = 2 * templates.hop / templates.sr  # a pair of frames
+    assert SEARCH.silent_run(templates) == round(0.5 / step)
+    assert SEARCH.silent_run(dataclasses.replace(templates, hop=SR)) == 1  # steps of 2 s
 
 
 def test_a_silent_step_weighs_as_a_typical_step_and_matches_nothing():

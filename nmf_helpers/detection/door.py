@@ -579,8 +579,7 @@ def _fit(templates, V, n_free, n_iter, seed, progress):
 
 def _track_silence(templates: SampleTemplates, V: np.ndarray) -> np.ndarray:
     """The steps of the track's fit where it is silent for a while (:func:`silent_steps`)."""
-    step_seconds = bands.FRAMES_PER_STEP * templates.hop / templates.sr
-    return silent_steps(V, silent_run(step_seconds))
+    return silent_steps(V, silent_run(templates))
 
 
 def coarse_score_unchecked(

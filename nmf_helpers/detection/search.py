@@ -70,9 +70,9 @@ _DETREND_SECONDS = 0.3
 # not a quiet intro or a breakdown.
 _SILENCE = 1e-3
 _LOUD_QUANTILE = 0.9
-# ... for at least this long: a riff rendered alone rests between its notes
-# (a tenth of a second, in the project's drum riff), which is part of the
-# riff, while a record's lead-in or a sample cut with room around it is not.
+# ... for at least this long: a riff rendered alone rests between its notes,
+# which is part of the riff, while a record's lead-in or a sample cut with
+# room around it is not.
 _SILENT_RUN_SECONDS = 0.5
 
 # Spacing of the tempo-ratio grid. Over a 2.5 s window a ratio off by half
@@ -429,9 +429,8 @@ def _harmonies(templates: SampleTemplates, fixed_H: np.ndarray, silent=None) -> 
     """
     track, _ = _candidates(fixed_H, templates.shifts, _harmony)
     sample_H = _decimate(templates.H)
-    run = silent_run(FRAMES_PER_STEP * templates.hop / templates.sr)
     return _Harmonies(
-        *_with_silence(track, _harmony(sample_H), silent, silent_steps(sample_H, run))
+        *_with_silence(track, _harmony(sample_H), silent, _sample_silence(templates, sample_H))
     )
 
 
@@ -1196,7 +1195,7 @@ def silent_steps(V: np.ndarray, min_run: int = 1) -> np.ndarray:
     if magnitude.size == 0:
         return np.zeros(0, dtype=bool)
     quiet = magnitude < _SILENCE * np.quantile(magnitude, _LOUD_QUANTILE)
-    # Runs of quiet steps: each step's run, and the length of that run.
+    # Where each run of quiet steps starts and stops (pairs of edges); short runs stay loud.
     edges = np.flatnonzero(np.diff(np.concatenate(([False], quiet, [False])).astype(np.int8)))
     silent = np.zeros_like(quiet)
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
@@ -1205,9 +1204,14 @@ def silent_steps(V: np.ndarray, min_run: int = 1) -> np.ndarray:
     return silent
 
 
-def silent_run(frame_seconds: float) -> int:
-    """Steps of ``frame_seconds`` that make ``_SILENT_RUN_SECONDS``."""
-    return max(1, round(_SILENT_RUN_SECONDS / frame_seconds))
+def silent_run(templates: SampleTemplates) -> int:
+    """The steps of the templates' fit (pairs of their frames) that make ``_SILENT_RUN_SECONDS``."""
+    return max(1, round(_SILENT_RUN_SECONDS * templates.sr / (FRAMES_PER_STEP * templates.hop)))
+
+
+def _sample_silence(templates: SampleTemplates, sample_H: np.ndarray) -> np.ndarray:
+    """The sample's silent steps (:func:`silent_steps`) from its activations on steps."""
+    return silent_steps(sample_H, silent_run(templates))
 
 
 def _silence_row(features: np.ndarray, silent: np.ndarray) -> np.ndarray:
@@ -1271,10 +1275,7 @@ def _alignment_inputs(templates, fixed_H, tempo_range, min_part_s, silent=None, 
     )
     sample_H = _decimate(templates.H)
     features, sample_features = _with_silence(
-        features,
-        _rhythm(sample_H, width),
-        silent,
-        silent_steps(sample_H, silent_run(frame_seconds)),
+        features, _rhythm(sample_H, width), silent, _sample_silence(templates, sample_H)
     )
     # The window cannot be longer than the track, nor than the sample at the fastest ratio.
     shortest = int(np.floor((sample_features.shape[1] - 1) / tempo_range[1])) + 1
