@@ -404,6 +404,32 @@ def build(part, backing, level_db, loops, offset_s):
     return y
 
 
+def treated_pair(material, searched, negative, backing, treatment, spec, rng, pad_s=0.0):
+    """The searched riff and a negative, each treated, put over ``backing`` and mastered.
+
+    ``spec`` is a treatment's ``(function, part, ratio, loops, level_db)``; both
+    tracks share one offset, drawn from ``rng`` first. ``pad_s`` seconds of
+    digital silence then go at each end of both.
+    """
+    function, part, ratio, loops, level_db = spec
+    offset = float(rng.uniform(0.5, 3.0))
+    silence = np.zeros(round(pad_s * SR), dtype=np.float32)
+    for positive, riff in ((True, searched), (False, negative)):
+        treated = function(material.riffs[riff])
+        x = master(build(treated, backing, level_db, loops, offset), rng)
+        duration = treated.size / SR
+        end = backing.size / SR
+        ranges = [
+            (pad_s + offset + k * duration, pad_s + min(offset + (k + 1) * duration, end))
+            for k in range(loops)
+            if offset + k * duration < end - 1.0
+        ]
+        riff_part = part or (0.0, material.riffs[riff].size / SR)
+        if pad_s:
+            x = np.concatenate((silence, x, silence))
+        yield Case(material.name, searched, treatment, positive, x, ranges, riff_part, ratio)
+
+
 def cases(material: Material, quick: bool):
     rng = np.random.default_rng(0)
     table = (material.treatments or treatments)(quick)
@@ -411,25 +437,11 @@ def cases(material: Material, quick: bool):
         warnings.simplefilter("ignore")
         for i, searched in enumerate(material.searched):
             others = material.negatives[searched]
-            for j, (treatment, (function, part, ratio, loops, level_db)) in enumerate(
-                table.items()
-            ):
+            for j, (treatment, spec) in enumerate(table.items()):
                 _, backing = material.backings[(i + j) % len(material.backings)]
-                offset = float(rng.uniform(0.5, 3.0))
-                for positive, riff in ((True, searched), (False, others[j % len(others)])):
-                    treated = function(material.riffs[riff])
-                    x = master(build(treated, backing, level_db, loops, offset), rng)
-                    duration = treated.size / SR
-                    end = backing.size / SR
-                    ranges = [
-                        (offset + k * duration, min(offset + (k + 1) * duration, end))
-                        for k in range(loops)
-                        if offset + k * duration < end - 1.0
-                    ]
-                    riff_part = part or (0.0, material.riffs[riff].size / SR)
-                    yield Case(
-                        material.name, searched, treatment, positive, x, ranges, riff_part, ratio
-                    )
+                yield from treated_pair(
+                    material, searched, others[j % len(others)], backing, treatment, spec, rng
+                )
             if not quick:
                 for backing_name, backing in material.backings:
                     x = master(backing, rng)
@@ -447,27 +459,12 @@ def cases(material: Material, quick: bool):
         for i, searched in enumerate(material.searched):
             others = material.negatives[searched]
             for j, (treatment, (base, pad_s)) in enumerate(silence_treatments(quick).items()):
-                function, part, ratio, loops, level_db = table.get(base, treatments(False)[base])
+                spec = table.get(base, treatments(False)[base])
                 _, backing = material.backings[(i + j) % len(material.backings)]
-                offset = float(padded.uniform(0.5, 3.0))
-                silence = np.zeros(round(pad_s * SR), dtype=np.float32)
-                for positive, riff in ((True, searched), (False, others[j % len(others)])):
-                    treated = function(material.riffs[riff])
-                    mastered = master(build(treated, backing, level_db, loops, offset), padded)
-                    duration = treated.size / SR
-                    start = pad_s + offset
-                    ranges = [
-                        (
-                            start + k * duration,
-                            min(start + (k + 1) * duration, pad_s + backing.size / SR),
-                        )
-                        for k in range(loops)
-                    ]
-                    riff_part = part or (0.0, material.riffs[riff].size / SR)
-                    x = np.concatenate((silence, mastered, silence))
-                    yield Case(
-                        material.name, searched, treatment, positive, x, ranges, riff_part, ratio
-                    )
+                negative = others[j % len(others)]
+                yield from treated_pair(
+                    material, searched, negative, backing, treatment, spec, padded, pad_s
+                )
 
 
 def roc_auc(positive_scores, negative_scores) -> float:
