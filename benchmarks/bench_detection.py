@@ -47,7 +47,10 @@ Real records have a room, a mastering chain and noise, so every track
 mix, all seeded. And records start and end in digital silence: one more
 treatment (``silence_treatments``, made after all the others, with a seed
 of its own, so that they stay as they were) pads the mastered track with
-3 s of it at each end, positives and negatives alike.
+3 s of it at each end, positives and negatives alike. Last, with a seed of
+their own too (``buried_treatments``), loops both stretched or sped up and
+buried 12 dB under the backing: chops of 2.8-3 s, stretched x0.95, stretched
+x1.05 and low-passed at 2.5 kHz, or sped up x1.03, each looped four times.
 
 Printed: ROC AUC, precision and recall at the threshold, recall per
 treatment, the errors of the track ranges and of the sample ranges, the
@@ -365,6 +368,42 @@ def loop_treatments(quick: bool):
     return dict(itertools.islice(table.items(), 2)) if quick else table
 
 
+def buried_treatments(quick: bool):
+    """Loops both stretched (or sped up) and buried 12 dB under the backing, as :func:`treatments`.
+
+    Neither crutch holds here: a stretch leaves no exact copy of the waveform
+    to find, and 12 dB under the backing the activations carry the sample
+    weakly, so only the loop's plays together can say it is there. Made
+    after all the others, with a seed of their own (see :func:`cases`).
+    """
+    table = {
+        "buried loop chop 3 s+stretch x0.95 x4, 12 dB down": (
+            lambda x: librosa.effects.time_stretch(chop(2.0, 3.0)(x), rate=0.95),
+            (2.0, 5.0),
+            0.95,
+            4,
+            -12.0,
+        ),
+        "buried loop chop 3 s+stretch x1.05+low-pass 2.5 kHz x4, 12 dB down": (
+            lambda x: butter(
+                librosa.effects.time_stretch(chop(4.0, 3.0)(x), rate=1.05), 2500, "low"
+            ),
+            (4.0, 7.0),
+            1.05,
+            4,
+            -12.0,
+        ),
+        "buried loop chop 2.8 s+speed x1.03 x4, 12 dB down": (
+            lambda x: speed(chop(1.5, 2.8)(x), 1.03),
+            (1.5, 4.3),
+            1.03,
+            4,
+            -12.0,
+        ),
+    }
+    return {} if quick else table
+
+
 def silence_treatments(quick: bool):
     """Treatments whose mastered track is padded with digital silence: name -> (treatment, s).
 
@@ -455,16 +494,23 @@ def cases(material: Material, quick: bool):
                         (0, 0),
                         1,
                     )
-        padded = np.random.default_rng(1)  # its own seed: the cases above stay as they were
-        for i, searched in enumerate(material.searched):
-            others = material.negatives[searched]
-            for j, (treatment, (base, pad_s)) in enumerate(silence_treatments(quick).items()):
-                spec = table.get(base, treatments(False)[base])
-                _, backing = material.backings[(i + j) % len(material.backings)]
-                negative = others[j % len(others)]
-                yield from treated_pair(
-                    material, searched, negative, backing, treatment, spec, padded, pad_s
-                )
+        # Treatments added since, each group with a seed of its own, so that the
+        # cases above stay as they were: padded with silence, then buried loops.
+        padded = {
+            name: (table.get(base, treatments(False)[base]), pad_s)
+            for name, (base, pad_s) in silence_treatments(quick).items()
+        }
+        buried = {name: (spec, 0.0) for name, spec in buried_treatments(quick).items()}
+        for seed, group in ((1, padded), (2, buried)):
+            rng = np.random.default_rng(seed)
+            for i, searched in enumerate(material.searched):
+                others = material.negatives[searched]
+                for j, (treatment, (spec, pad_s)) in enumerate(group.items()):
+                    _, backing = material.backings[(i + j) % len(material.backings)]
+                    negative = others[j % len(others)]
+                    yield from treated_pair(
+                        material, searched, negative, backing, treatment, spec, rng, pad_s
+                    )
 
 
 def roc_auc(positive_scores, negative_scores) -> float:
