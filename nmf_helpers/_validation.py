@@ -213,6 +213,26 @@ def check_frame_sizes(function: str, win, hop) -> tuple[int, int]:
     return win, hop
 
 
+def shorter_than_window(
+    function: str, name: str, n_samples: int, win: int, sr: int | None = None
+) -> ParameterError:
+    """The error for a waveform shorter than one STFT window: how long, and how long it must be.
+
+    In seconds too where the rate is known (a file is read at the package's
+    rate, so its own count of samples is not what the user has).
+    """
+    if sr is None:
+        return ParameterError(
+            f"{function}: {name} has {n_samples} samples, shorter than one window (win = {win});"
+            f" give at least {win} samples"
+        )
+    return ParameterError(
+        f"{function}: {name} is {n_samples / sr:.3f} s long ({n_samples} samples at {sr} Hz),"
+        f" shorter than one window ({win} samples, {win / sr:.3f} s);"
+        f" give at least {win / sr:.3f} s of audio"
+    )
+
+
 def check_audio_for_frames(
     function: str, x, win, hop, *, name: str = "x"
 ) -> tuple[np.ndarray, int, int]:
@@ -220,9 +240,7 @@ def check_audio_for_frames(
     win, hop = check_frame_sizes(function, win, hop)
     x = check_signal(function, name, x)
     if x.size < win:
-        raise ParameterError(
-            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
-        )
+        raise shorter_than_window(function, name, x.size, win)
     return x, win, hop
 
 

@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numerics import passes_float32_range, rescaling_exponent
-from ._validation import ParameterError, check_frame_sizes, check_int, check_real, check_signal
+from ._validation import (
+    ParameterError,
+    check_frame_sizes,
+    check_int,
+    check_real,
+    check_signal,
+    shorter_than_window,
+)
 from .separation import mask_shares
 from .spectral import DEFAULT_HOP, DEFAULT_WIN, istft_unchecked, stft_unchecked
 
@@ -222,10 +229,7 @@ def ideal_ratio_estimates(
             f"ideal_ratio_estimates: all references must have one length, got {lengths}"
         )
     if lengths[0] < win:
-        raise ParameterError(
-            f"ideal_ratio_estimates: the references have {lengths[0]} samples,"
-            f" shorter than one window (win = {win})"
-        )
+        raise shorter_than_window("ideal_ratio_estimates", "every reference", lengths[0], win)
     with np.errstate(over="ignore"):  # an overflowing sum is refused just below
         mixture = np.sum(list(signals.values()), axis=0)
     if not np.all(np.isfinite(mixture)):

@@ -341,6 +341,26 @@ def test_detect_sample_on_a_short_track_says_the_track_is_too_short():
     )
 
 
+def test_a_file_shorter_than_one_window_is_told_in_seconds_at_the_rate_it_was_read(
+    tmp_path, capsys
+):
+    """A 3000-sample file at 44.1 kHz is 1500 samples at the detector's rate: say seconds too."""
+    sample = _write(tmp_path / "sample.wav", _tone(3.0))
+    track = _write(tmp_path / "track.wav", _tone(3000 / 44100, sr=44100), sr=44100)
+    assert main(["detect", str(sample), str(track)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: detect_sample: track is 0.068 s long (1500 samples at 22050 Hz), shorter than"
+        " one window (2048 samples, 0.093 s); give at least 0.093 s of audio"
+    )
+    # Without a rate (an array given to the library), samples.
+    with pytest.raises(nh.ParameterError) as error:
+        nh.spectrogram(np.ones(100, np.float32))
+    assert str(error.value) == (
+        "spectrogram: x has 100 samples, shorter than one window (win = 2048);"
+        " give at least 2048 samples"
+    )
+
+
 def test_a_commands_header_look_checks_the_path_as_load_audio_does(tmp_path):
     """What a command reads first (the song's length) must not hang on a FIFO or crash on a name."""
     fifo = tmp_path / "pipe.wav"

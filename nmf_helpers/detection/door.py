@@ -58,6 +58,7 @@ from .._validation import (
     check_matrix,
     check_real,
     check_seed,
+    shorter_than_window,
 )
 from ..nmf import factorise
 from ..spectral import DEFAULT_HOP, DEFAULT_WIN, spectrogram_unchecked
@@ -529,9 +530,7 @@ def track_spectrogram_unchecked(
         If the track is shorter than one window.
     """
     if x.size < win:
-        raise ParameterError(
-            f"{function}: track has {x.size} samples, shorter than one window ({win})"
-        )
+        raise shorter_than_window(function, "track", x.size, win, sr)
     V = spectrogram_unchecked(x, win, hop)
     return bands.compact(V, bands.band_starts(V.shape[0], sr, win))
 

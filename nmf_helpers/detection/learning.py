@@ -29,6 +29,7 @@ from .._validation import (
     check_real,
     check_seed,
     check_signal,
+    shorter_than_window,
 )
 from ..audio import load_audio_unchecked
 from ..nmf import factorise
@@ -192,9 +193,7 @@ def learn_from_waveform(
     as the caller knows it.
     """
     if x.size < win:
-        raise ParameterError(
-            f"{function}: {name} has {x.size} samples, shorter than one window (win = {win})"
-        )
+        raise shorter_than_window(function, name, x.size, win, sr)
     V = spectrogram_unchecked(x, win, hop)
     if n_components > min(V.shape):
         what = (
